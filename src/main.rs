@@ -1,1 +1,79 @@
-fn main() {}
+//! `comp`: compose diffusion models. The command line: parsing arguments, dispatching to a
+//! command, and turning failures into exit codes (0 ok, 1 errors in the input, 2 usage or I/O).
+
+mod cmd;
+mod pipeline;
+mod render;
+mod repl;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "comp", version, about = "Compose diffusion models: AND, NOT, OR, weights, guidance and step windows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check .comp files and report every problem (exit 1 on errors)
+    Check(cmd::check::Args),
+    /// Format .comp files in the canonical layout
+    Fmt(cmd::fmt::Args),
+    /// Show the stages of compilation: the syntax tree, the simplified terms, the plan
+    Plan(cmd::plan::Args),
+    /// Sample every `sample` of a .comp file and write the results
+    Run(cmd::run::Args),
+    /// List the models and their vocabularies
+    Models(cmd::models::Args),
+    /// Explore compositions interactively
+    Repl(repl::Args),
+}
+
+/// The ways a command ends.
+pub enum Failure {
+    /// The input has errors (already reported): exit 1.
+    Input,
+    /// A usage or I/O problem, with its message: exit 2.
+    Usage(String),
+    /// A runtime failure (already reported or with its message): exit 1.
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Work on a thread with a generous stack: the front half is iterative where input can be
+    // deep, but a large stack keeps any remaining recursion far from overflowing.
+    let handle = std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || dispatch(cli.command))
+        .expect("spawning the main thread");
+    let result = handle.join().unwrap_or_else(|_| Err(Failure::Runtime("internal error (a bug in comp: please report it)".into())));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input) => ExitCode::from(1),
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            if !msg.is_empty() {
+                eprintln!("error: {msg}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Check(a) => cmd::check::run(a),
+        Command::Fmt(a) => cmd::fmt::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Models(a) => cmd::models::run(a),
+        Command::Repl(a) => repl::run(a),
+    }
+}

@@ -111,7 +111,7 @@ pub struct Expr {
 
 /// The expression forms, loosest-binding first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
 pub enum ExprKind {
     /// `a OR b OR c`, `0.7 : a OR 0.3 : b`: a mixture, two or more branches (n-ary, flat).
     Or(Vec<Branch>),

@@ -1,0 +1,11 @@
+//! Checks: each rule in its own file. Name resolution itself is in [`crate::resolve`];
+//! settings are read and checked in [`crate::settings`].
+
+pub mod args;
+pub mod base;
+pub mod lets;
+pub mod model;
+pub mod negation;
+pub mod or_placement;
+pub mod size;
+pub mod windows;

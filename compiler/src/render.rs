@@ -1,0 +1,153 @@
+//! [`Plan::render_human`]: the plan for people (`comp plan --emit plan`).
+//!
+//! ```text
+//! sample pair (model clevr-pos)
+//!   settings: sampler ddpm(steps: 100), mcmc none, scale 7.5, seed 0, samples 8
+//!   conditions:
+//!     #0  null
+//!     #1  pos(0.25, 0.5)
+//!     #2  pos(0.75, 0.5)
+//!   segment [0, 1), steps 0..100 (100 steps):
+//!     active: #0 #1 #2
+//!     linear: -14·#0 + 7.5·#1 + 7.5·#2
+//!     model calls per step: 1 (batch of 3 conditions)
+//!   model calls: 100 (100 reverse steps)
+//! ```
+//!
+//! Counting model calls (one call is one batched evaluation of the active conditions):
+//! each reverse step whose segment has active conditions costs 1. MCMC runs after every
+//! reverse step whose trajectory fraction lies in the MCMC range `[from, to)` (a range ending
+//! at 1 includes the last step) and, per MCMC step, costs: ULA 1 (the score at the current
+//! point); MALA 1 (the score and energy at the proposal; the current point's are kept from
+//! the previous step); U-HMC and HMC `leapfrog + 1` (the score at the start, then one per
+//! leapfrog step). A step with no active condition costs nothing.
+
+use crate::plan::{step_fraction, Combine, McmcKind, Plan, SamplePlan, Sampler};
+use std::fmt::Write;
+
+impl Plan {
+    /// The plan as text for people: per sample its settings, conditions, segments with their
+    /// coefficients, and the number of model calls.
+    pub fn render_human(&self) -> String {
+        let mut out = String::new();
+        for (i, s) in self.samples.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            render_sample(&mut out, s);
+        }
+        out
+    }
+}
+
+/// The model calls one sample's run costs: (reverse-step calls, MCMC calls).
+pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
+    let steps = s.settings.sampler.steps();
+    let (mut reverse, mut mcmc) = (0, 0);
+    for k in 0..steps {
+        let Some(seg) = s.segment_at(k) else { continue };
+        if seg.active.is_empty() {
+            continue;
+        }
+        reverse += 1;
+        if let Some(m) = &s.settings.mcmc {
+            let f = step_fraction(k, steps);
+            if m.from <= f && (f < m.to || m.to >= 1.0) {
+                let per_step = match m.kind {
+                    McmcKind::Ula | McmcKind::Mala => 1,
+                    McmcKind::Uhmc | McmcKind::Hmc => m.leapfrog + 1,
+                };
+                mcmc += m.steps * per_step;
+            }
+        }
+    }
+    (reverse, mcmc)
+}
+
+fn term(coeff: f64, id: usize, first: bool) -> String {
+    match (first, coeff < 0.0) {
+        (true, _) => format!("{coeff}·#{id}"),
+        (false, true) => format!(" - {}·#{id}", -coeff),
+        (false, false) => format!(" + {coeff}·#{id}"),
+    }
+}
+
+fn sum(coeffs: &[f64], active: &[usize]) -> String {
+    if active.is_empty() {
+        return "0".into();
+    }
+    coeffs.iter().zip(active).enumerate().map(|(i, (c, id))| term(*c, *id, i == 0)).collect()
+}
+
+fn render_sample(out: &mut String, s: &SamplePlan) {
+    let st = &s.settings;
+    let sampler = match st.sampler {
+        Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
+        Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
+    };
+    let mcmc = match &st.mcmc {
+        None => "none".to_string(),
+        Some(m) => {
+            let kind = format!("{:?}", m.kind).to_lowercase();
+            let mut t = format!("{kind}(steps: {}, step_size: {}", m.steps, m.step_size);
+            if m.beta_scaled {
+                t.push_str(", beta_scaled: true");
+            }
+            if matches!(m.kind, McmcKind::Uhmc | McmcKind::Hmc) {
+                let _ = write!(t, ", leapfrog: {}, damping: {}, mass: {}", m.leapfrog, m.damping, m.mass);
+            }
+            if m.from != 0.0 || m.to != 1.0 {
+                let _ = write!(t, ", from: {}, to: {}", m.from, m.to);
+            }
+            t + ")"
+        }
+    };
+    let _ = writeln!(out, "sample {} (model {})", s.sample, s.model);
+    let _ = write!(out, "  settings: sampler {sampler}, mcmc {mcmc}, scale {}, seed {}, samples {}", st.scale, st.seed, st.samples);
+    for (k, v) in &st.extra {
+        let _ = write!(out, ", {k} {v}");
+    }
+    out.push('\n');
+    let _ = writeln!(out, "  conditions:");
+    for c in &s.conditions {
+        let what = match (&c.text, c.args.is_empty()) {
+            (Some(t), _) => format!("{t:?}"),
+            (None, true) => c.concept.clone(),
+            (None, false) => {
+                let args: Vec<String> = c.args.iter().map(f64::to_string).collect();
+                format!("{}({})", c.concept, args.join(", "))
+            }
+        };
+        let _ = writeln!(out, "    #{:<3} {what}", c.id);
+    }
+    let steps = st.sampler.steps();
+    for seg in &s.segments {
+        let in_seg: Vec<usize> = (0..steps).filter(|&k| s.segment_at(k).is_some_and(|x| std::ptr::eq(x, seg))).collect();
+        let range = match (in_seg.first(), in_seg.last()) {
+            (Some(a), Some(b)) => format!("steps {a}..{} ({} steps)", b + 1, in_seg.len()),
+            _ => "no steps".to_string(),
+        };
+        let _ = writeln!(out, "  segment [{}, {}), {range}:", seg.from, seg.to);
+        let ids: Vec<String> = seg.active.iter().map(|a| format!("#{a}")).collect();
+        let _ = writeln!(out, "    active: {}", if ids.is_empty() { "(none)".into() } else { ids.join(" ") });
+        match &seg.combine {
+            Combine::Linear { coeffs } => {
+                let _ = writeln!(out, "    linear: {}", sum(coeffs, &seg.active));
+            }
+            Combine::Mixture { branches } => {
+                let _ = writeln!(out, "    mixture of {} branches:", branches.len());
+                for b in branches {
+                    let _ = writeln!(out, "      weight {:.4}: {}", b.log_weight.exp(), sum(&b.coeffs, &seg.active));
+                }
+            }
+        }
+        let calls = usize::from(!seg.active.is_empty());
+        let _ = writeln!(out, "    model calls per step: {calls} (batch of {} conditions)", seg.active.len());
+    }
+    let (reverse, mcmc) = model_calls(s);
+    if st.mcmc.is_some() {
+        let _ = writeln!(out, "  model calls: {} ({reverse} reverse steps + {mcmc} in MCMC)", reverse + mcmc);
+    } else {
+        let _ = writeln!(out, "  model calls: {reverse} ({reverse} reverse steps)");
+    }
+}

@@ -1,0 +1,336 @@
+//! Settings: reading what a scope writes (the file's top level, or one sample's `with`), and
+//! resolving a sample's settings: the sample's `with`, then the file, then the model's
+//! defaults.
+//!
+//! ```text
+//! sampler ddim(steps: 50)          # eta defaults to 0
+//! mcmc hmc(leapfrog: 5)            # the other parameters take the defaults of docs/language.md
+//! sample s = ring with scale 2     # this sample: scale 2; seed 0, samples from the model
+//! ```
+//!
+//! A setting written again replaces the whole setting: `with sampler ddim(eta: 1)` does not
+//! keep the file's `steps`. Reports E0102 (unknown setting), E0105/E0106 (parameters),
+//! E0113 (MALA/HMC without energies), E0114 (invalid value), E0116 (duplicate), E0119
+//! (`model` in a `with`), E0121 (invalid `base`, the parts that need no lets).
+
+use crate::check::args::{bind_args, check_value, ArgKind, ParamSpec};
+use crate::ir::Node;
+use crate::model_info::{DefaultBase, ModelInfo};
+use crate::plan::{Mcmc, McmcKind, Sampler, Settings};
+use crate::resolve::{resolve, Scope};
+use crate::suggest::did_you_mean;
+use comp_grammar::ast::{ArgValue, Expr, ExprKind, Setting, SettingValue};
+use comp_grammar::{Diagnostic, Span};
+use std::collections::BTreeMap;
+
+/// The largest seed: 2^53 − 1, the largest integer every f64 holds exactly.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// The settings every model has, besides its own.
+pub const STANDARD: [&str; 7] = ["model", "sampler", "mcmc", "base", "scale", "seed", "samples"];
+
+/// `base` as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BaseSpec {
+    None,
+    Null,
+    /// `base 0.5 * ring`: resolved, lets not inlined; `span` is the expression.
+    Expr(Node, Span),
+}
+
+/// `sampler` as written; `steps: None` takes the model's default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SamplerSpec {
+    Ddpm { steps: Option<usize> },
+    Ddim { steps: Option<usize>, eta: f64 },
+}
+
+/// The settings one scope writes; `None`: not written (or written wrongly, and reported).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Written {
+    pub sampler: Option<SamplerSpec>,
+    pub mcmc: Option<Option<Mcmc>>,
+    pub base: Option<BaseSpec>,
+    pub scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub samples: Option<usize>,
+    pub extra: BTreeMap<String, f64>,
+}
+
+/// What the plan needs from one sample's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub settings: Settings,
+    pub base: BaseSpec,
+}
+
+fn invalid(name: &str, expected: &str, span: Span) -> Diagnostic {
+    Diagnostic::error("E0114", format!("invalid value for `{name}`: expected {expected}"), span)
+        .with_label(format!("expected {expected}"))
+}
+
+fn number<'a>(s: &'a Setting, expected: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a comp_grammar::ast::Number> {
+    match &s.value {
+        SettingValue::Number(n) => Some(n),
+        v => {
+            diags.push(invalid(&s.name.name, expected, v.span()));
+            None
+        }
+    }
+}
+
+/// `ddpm`, `ddim(...)`: the constructor's name and arguments (none for a bare name).
+fn call(e: &Expr) -> Option<(&comp_grammar::ast::Ident, &[comp_grammar::ast::Arg])> {
+    match &e.kind {
+        ExprKind::Name(id) => Some((id, &[])),
+        ExprKind::Call { name, args } => Some((name, args)),
+        ExprKind::Paren(e) => call(e),
+        _ => None,
+    }
+}
+
+fn steps_param(default: Option<f64>) -> ParamSpec {
+    ParamSpec { range_code: "E0114", ..ParamSpec::new("steps", ArgKind::number(1.0, f64::INFINITY, true), default) }
+}
+
+fn read_sampler(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec> {
+    const EXPECTED: &str = "`ddpm(steps: N)` or `ddim(steps: N, eta: E)`";
+    let SettingValue::Expr(e) = &s.value else {
+        diags.push(invalid("sampler", EXPECTED, s.value.span()));
+        return None;
+    };
+    let Some((name, args)) = call(e) else {
+        diags.push(invalid("sampler", EXPECTED, e.span));
+        return None;
+    };
+    let steps = |v: f64| (!v.is_nan()).then_some(v as usize);
+    match name.name.as_str() {
+        "ddpm" => {
+            let v = bind_args("ddpm", &[steps_param(Some(f64::NAN))], args, e.span, diags)?;
+            Some(SamplerSpec::Ddpm { steps: steps(v[0]) })
+        }
+        "ddim" => {
+            let eta = ParamSpec::new("eta", ArgKind::number(0.0, 1.0, false), Some(0.0));
+            let v = bind_args("ddim", &[steps_param(Some(f64::NAN)), eta], args, e.span, diags)?;
+            Some(SamplerSpec::Ddim { steps: steps(v[0]), eta: v[1] })
+        }
+        other => {
+            let mut d = Diagnostic::error("E0114", format!("unknown sampler `{other}`"), name.span)
+                .with_label("expected `ddpm` or `ddim`");
+            d.help = did_you_mean(other, ["ddpm", "ddim"]).or_else(|| Some(format!("write {EXPECTED}")));
+            diags.push(d);
+            None
+        }
+    }
+}
+
+fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) -> Option<Option<Mcmc>> {
+    const EXPECTED: &str = "`none`, `ula(...)`, `mala(...)`, `uhmc(...)` or `hmc(...)`";
+    let Some((name, args)) = (match &s.value {
+        SettingValue::Expr(e) => call(e),
+        SettingValue::Number(_) => None,
+    }) else {
+        diags.push(invalid("mcmc", EXPECTED, s.value.span()));
+        return None;
+    };
+    let kind = match name.name.as_str() {
+        "none" if args.is_empty() => return Some(None),
+        "ula" => McmcKind::Ula,
+        "mala" => McmcKind::Mala,
+        "uhmc" => McmcKind::Uhmc,
+        "hmc" => McmcKind::Hmc,
+        other => {
+            let mut d = Diagnostic::error("E0114", format!("unknown MCMC sampler `{other}`"), name.span)
+                .with_label(format!("expected {EXPECTED}"));
+            d.help = did_you_mean(other, ["none", "ula", "mala", "uhmc", "hmc"]);
+            diags.push(d);
+            return None;
+        }
+    };
+    let mut bad = false;
+    if let Some(m) = model.filter(|m| kind.needs_energies() && !m.energies) {
+        diags.push(
+            Diagnostic::error("E0113", format!("`{}` needs a model with energies; `{}` has none", name.name, m.name), name.span)
+                .with_label("accepts or rejects by energy")
+                .with_help("use `ula` or `uhmc`, which need only scores"),
+        );
+        bad = true;
+    }
+    let hmc = matches!(kind, McmcKind::Uhmc | McmcKind::Hmc);
+    let positive = |name: &str, d: f64| ParamSpec::new(
+        name,
+        ArgKind::Number { min: 0.0, max: f64::INFINITY, integer: false, min_exclusive: true },
+        Some(d),
+    );
+    let unit = |name: &str, d: f64| ParamSpec::new(name, ArgKind::number(0.0, 1.0, false), Some(d));
+    let mut params = vec![
+        steps_param(Some(10.0)),
+        positive("step_size", if hmc { 0.03 } else { 0.001 }),
+        ParamSpec::new("beta_scaled", ArgKind::Bool, Some(0.0)),
+        unit("from", 0.0),
+        unit("to", 1.0),
+    ];
+    if hmc {
+        params.push(ParamSpec::new("leapfrog", ArgKind::number(1.0, f64::INFINITY, true), Some(3.0)));
+        params.push(unit("damping", 0.5));
+        params.push(positive("mass", 1.0));
+    }
+    let v = bind_args(&name.name, &params, args, s.value.span(), diags)?;
+    if v[3] >= v[4] {
+        diags.push(
+            Diagnostic::error("E0114", format!("MCMC range [{}, {}] is empty", v[3], v[4]), s.value.span())
+                .with_label("`from` must be less than `to`"),
+        );
+        return None;
+    }
+    let get = |i: usize, d: f64| v.get(i).copied().unwrap_or(d);
+    let mcmc = Mcmc {
+        kind,
+        steps: v[0] as usize,
+        step_size: v[1],
+        beta_scaled: v[2] != 0.0,
+        from: v[3],
+        to: v[4],
+        leapfrog: get(5, 3.0) as usize,
+        damping: get(6, 0.5),
+        mass: get(7, 1.0),
+    };
+    (!bad).then_some(Some(mcmc))
+}
+
+fn read_base(s: &Setting, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<BaseSpec> {
+    let SettingValue::Expr(e) = &s.value else {
+        diags.push(
+            Diagnostic::error("E0121", "invalid `base`: expected `none`, `null` or an expression", s.value.span())
+                .with_label("a bare number")
+                .with_help("write `base none`, `base null`, or an expression such as `base 0.5 * ring`"),
+        );
+        return None;
+    };
+    if let ExprKind::Name(id) = &e.kind {
+        if id.name == "none" && !scope.lets.contains("none") {
+            return Some(BaseSpec::None);
+        }
+    }
+    let before = diags.len();
+    let node = resolve(e, scope, diags);
+    if let Node::Cond { cond: crate::ir::Cond::Null, .. } = node {
+        return Some(BaseSpec::Null);
+    }
+    (diags.len() == before).then_some(BaseSpec::Expr(node, e.span))
+}
+
+/// Reads the settings of one scope. `top_level` is false for a `with` list; the model
+/// statement is read elsewhere (see [`crate::check::model`]) and only rejected here in a `with`.
+pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut Vec<Diagnostic>) -> Written {
+    let mut w = Written::default();
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    for s in settings {
+        let name = s.name.name.as_str();
+        if let Some(first) = seen.get(name) {
+            let where_ = if top_level { "in a file" } else { "in one `with`" };
+            diags.push(
+                Diagnostic::error("E0116", format!("`{name}` is set twice"), s.name.span)
+                    .with_label("set again here")
+                    .with_secondary(*first, "first set here")
+                    .with_help(format!("each setting may appear once {where_}")),
+            );
+            continue;
+        }
+        seen.insert(name, s.name.span);
+        match name {
+            "model" if top_level => {}
+            "model" => diags.push(
+                Diagnostic::error("E0119", "`model` cannot be overridden in a `with`", s.name.span)
+                    .with_label("the model is chosen once per file")
+                    .with_help("move this sample to a file of its own"),
+            ),
+            "sampler" => w.sampler = read_sampler(s, diags),
+            "mcmc" => w.mcmc = read_mcmc(s, scope.model, diags),
+            "base" => w.base = read_base(s, scope, diags),
+            "scale" => {
+                if let Some(n) = number(s, "a finite number", diags) {
+                    if n.value.is_finite() {
+                        w.scale = Some(n.value);
+                    } else {
+                        diags.push(invalid("scale", "a finite number", n.span));
+                    }
+                }
+            }
+            "seed" => {
+                if let Some(n) = number(s, "a whole number in 0..=2^53-1", diags) {
+                    if n.value.fract() == 0.0 && (0.0..=MAX_SEED as f64).contains(&n.value) {
+                        w.seed = Some(n.value as u64);
+                    } else {
+                        diags.push(invalid("seed", "a whole number in 0..=2^53-1", n.span));
+                    }
+                }
+            }
+            "samples" => {
+                if let Some(n) = number(s, "a whole number >= 1", diags) {
+                    if n.value.fract() == 0.0 && n.value >= 1.0 && n.value <= usize::MAX as f64 {
+                        w.samples = Some(n.value as usize);
+                    } else {
+                        diags.push(invalid("samples", "a whole number >= 1", n.span));
+                    }
+                }
+            }
+            _ => {
+                let Some(model) = scope.model else { continue };
+                if let Some(p) = model.extra_settings.iter().find(|p| p.name == name) {
+                    let spec = ParamSpec::from(p);
+                    let value = match &s.value {
+                        SettingValue::Number(n) => ArgValue::Number(n.clone()),
+                        SettingValue::Expr(e) => match &e.kind {
+                            ExprKind::Name(id) => ArgValue::Name(id.clone()),
+                            _ => {
+                                diags.push(invalid(name, &format!("a number {}", spec.kind.range_text()), e.span));
+                                continue;
+                            }
+                        },
+                    };
+                    if let Some(v) = check_value(&spec, &value, diags) {
+                        w.extra.insert(name.to_string(), v);
+                    }
+                } else {
+                    let known: Vec<&str> =
+                        STANDARD.iter().copied().chain(model.extra_settings.iter().map(|p| p.name.as_str())).collect();
+                    let mut d = Diagnostic::error("E0102", format!("unknown setting `{name}`"), s.name.span)
+                        .with_label("not a setting")
+                        .with_note(format!("settings of `{}`: {}", model.name, known.join(", ")));
+                    d.help = did_you_mean(name, known);
+                    diags.push(d);
+                }
+            }
+        }
+    }
+    w
+}
+
+/// One sample's settings: its `with`, then the file's, then the model's defaults.
+pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Resolved {
+    let sampler = match with.sampler.or(file.sampler) {
+        None => Sampler::Ddpm { steps: model.default_steps },
+        Some(SamplerSpec::Ddpm { steps }) => Sampler::Ddpm { steps: steps.unwrap_or(model.default_steps) },
+        Some(SamplerSpec::Ddim { steps, eta }) => Sampler::Ddim { steps: steps.unwrap_or(model.default_steps), eta },
+    };
+    let mut extra: BTreeMap<String, f64> =
+        model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();
+    extra.extend(file.extra.clone());
+    extra.extend(with.extra.clone());
+    let base = with.base.clone().or_else(|| file.base.clone()).unwrap_or(match model.default_base {
+        DefaultBase::None => BaseSpec::None,
+        DefaultBase::Null => BaseSpec::Null,
+    });
+    Resolved {
+        settings: Settings {
+            sampler,
+            mcmc: with.mcmc.clone().or_else(|| file.mcmc.clone()).flatten(),
+            scale: with.scale.or(file.scale).unwrap_or(model.default_scale),
+            seed: with.seed.or(file.seed).unwrap_or(0),
+            samples: with.samples.or(file.samples).unwrap_or(model.default_samples),
+            extra,
+        },
+        base,
+    }
+}

@@ -1,0 +1,44 @@
+//! The `Denoiser` trait: what the executor needs of a model.
+//!
+//! One call evaluates *all* active conditions of a step at once: the executor stacks the
+//! current samples K times (one block of N rows per condition) and the model returns ε for
+//! every row. A learned model then runs one batched forward pass per step, however many
+//! terms the composition has, instead of one pass per term.
+
+use candle_core::{Result, Tensor};
+use comp_compiler::plan::Condition;
+use comp_compiler::ModelInfo;
+
+use crate::schedule::Schedule;
+
+/// What a model returns for a stacked batch.
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// ε for each row, shape `[K·N, ...data_shape]`, f32.
+    pub eps: Tensor,
+    /// Energies E with ε = ∇ₓE and log q_t = −E/σ_t, shape `[K·N]`, f32; present when asked
+    /// for and the model has energies.
+    pub energy: Option<Tensor>,
+}
+
+/// A noise-prediction model, conditioned on concepts (and possibly text).
+pub trait Denoiser: Send + Sync {
+    /// Vocabulary and defaults, as the compiler checks scripts against.
+    fn info(&self) -> &ModelInfo;
+
+    /// The model's native training schedule; the sampler respaces it to the plan's steps.
+    fn schedule(&self) -> &Schedule;
+
+    /// ε (and energies when `want_energy`) for a stacked batch.
+    ///
+    /// * `x`: `[K·N, ...data_shape]`; rows `k·N..(k+1)·N` are evaluated under `conds[k]`.
+    /// * `t`: `[K·N]` f32, the native timestep index of each row.
+    /// * `conds`: the K conditions, K ≥ 1.
+    fn forward(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        conds: &[&Condition],
+        want_energy: bool,
+    ) -> Result<ModelOutput>;
+}

@@ -1,0 +1,169 @@
+//! Runs one `SamplePlan`: reverse diffusion with ONE batched model call per step.
+//!
+//! Per step k (0 = pure noise): take the segment at k's trajectory fraction, stack x once per
+//! active condition (K·N rows), call the model once, combine the K outputs with one fused
+//! weighted sum (`combine.rs`), and take the sampler's update (`sampler.rs`). Conditions not
+//! active in the segment are not evaluated at all; a segment with none gives ε̂ = 0 and no
+//! model call. Then the MCMC hook runs (see `mcmc_step`).
+
+use std::time::{Duration, Instant};
+
+use candle_core::{bail, Device, Result, Tensor};
+use comp_compiler::plan::{Combine, Mcmc, SamplePlan, Segment};
+
+use crate::combine::{combine, Combined};
+use crate::denoiser::Denoiser;
+use crate::noise::Noise;
+use crate::sampler::{apply, ReverseSampler};
+
+/// Options of a run that are not part of the plan (seed and sample count are: the CLI applies
+/// `--seed` and `--samples` to the plan's settings before calling `execute`).
+#[derive(Default)]
+pub struct ExecOptions<'a> {
+    /// Called after each reverse step with (steps done, total steps).
+    pub progress: Option<&'a dyn Fn(usize, usize)>,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// `[N, ...data_shape]` f32 on the run's device.
+    pub samples: Tensor,
+    /// Model forward calls made (at most one per step, plus MCMC's).
+    pub model_calls: usize,
+    /// Reverse steps taken.
+    pub steps: usize,
+    /// Rows the model evaluated in total (Σ over calls of K·N).
+    pub rows_evaluated: usize,
+    pub wall: Duration,
+}
+
+/// Model-call accounting shared by the reverse steps and MCMC.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Calls {
+    pub calls: usize,
+    pub rows: usize,
+}
+
+/// Samples `plan` with `model` on `device`.
+pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
+    let start = Instant::now();
+    validate(plan, model)?;
+    let sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
+        .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
+    let steps = sampler.steps();
+    let n = plan.settings.samples;
+    let mut shape = vec![n];
+    shape.extend(&model.info().data_shape);
+
+    let mut noise = Noise::new(plan.settings.seed);
+    let mut x = noise.normal(&shape, device)?;
+    let mut calls = Calls::default();
+    for k in 0..steps {
+        let segment = plan
+            .segment_at(k)
+            .ok_or_else(|| candle_core::Error::Msg(format!("sample `{}`: no segment covers step {k} of {steps}", plan.sample)))?;
+        let eps = composed_eps(model, plan, segment, &x, sampler.timestep(k), sampler.sigma(k), false, &mut calls)
+            .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?
+            .eps;
+        let c = sampler.coeffs(k);
+        let z = if c.noise != 0.0 { Some(noise.normal(&shape, device)?) } else { None };
+        x = apply(c, &x, &eps, z.as_ref())?;
+        if let Some(mcmc) = &plan.settings.mcmc {
+            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc };
+            x = mcmc_step(&ctx, x, &mut noise, &mut calls)?;
+        }
+        if let Some(p) = opts.progress {
+            p(k + 1, steps);
+        }
+    }
+    Ok(RunOutput { samples: x, model_calls: calls.calls, steps, rows_evaluated: calls.rows, wall: start.elapsed() })
+}
+
+/// The composed ε̂ (and energy when `want_energy`) of `segment` at x: one model call over the
+/// segment's active conditions, then the fused combination. Shared by reverse steps and MCMC.
+#[allow(clippy::too_many_arguments)]
+pub fn composed_eps(
+    model: &dyn Denoiser,
+    plan: &SamplePlan,
+    segment: &Segment,
+    x: &Tensor,
+    timestep: usize,
+    sigma: f64,
+    want_energy: bool,
+    calls: &mut Calls,
+) -> Result<Combined> {
+    let k = segment.active.len();
+    let n = x.dim(0)?;
+    if k == 0 {
+        let energy = if want_energy { Some(Tensor::zeros(n, candle_core::DType::F32, x.device())?) } else { None };
+        return Ok(Combined { eps: x.zeros_like()?, energy });
+    }
+    let conds: Vec<_> = segment.active.iter().map(|&id| &plan.conditions[id]).collect();
+    let stacked = if k == 1 {
+        x.clone()
+    } else {
+        let mut reps = vec![1usize; x.rank()];
+        reps[0] = k;
+        x.repeat(reps)?
+    };
+    let t = Tensor::full(timestep as f32, k * n, x.device())?;
+    let need_energy = want_energy || matches!(segment.combine, Combine::Mixture { .. });
+    let out = model.forward(&stacked, &t, &conds, need_energy)?;
+    calls.calls += 1;
+    calls.rows += k * n;
+    if out.eps.dims() != stacked.dims() {
+        bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())
+    }
+    combine(&out, k, &segment.combine, sigma, want_energy)
+}
+
+/// What the MCMC hook gets to work with after reverse step `step`.
+pub struct McmcContext<'a> {
+    pub plan: &'a SamplePlan,
+    pub model: &'a dyn Denoiser,
+    /// Noise levels: after step k, x has ᾱ = `sampler.alpha_bar_next(k)`, which is the ᾱ of
+    /// step k + 1 (`sampler.timestep(k + 1)`, `sampler.sigma(k + 1)`); β for step-size
+    /// scaling is `sampler.beta(k)`.
+    pub sampler: &'a ReverseSampler,
+    pub step: usize,
+    pub mcmc: &'a Mcmc,
+}
+
+/// HOOK — annealed MCMC after each reverse step (RRR; ULA, MALA, U-HMC, HMC). NOT YET
+/// IMPLEMENTED: returns x unchanged; the next issue fills it in.
+///
+/// Intended shape: if the trajectory fraction of step `ctx.step + 1` lies in
+/// `[mcmc.from, mcmc.to)` (and it is not past the last step), run `mcmc.steps` steps at that
+/// noise level with g = ∇log q = −ε̂/σ from [`composed_eps`] on the segment at `step + 1`
+/// (energies via `want_energy = true` for the Metropolis tests: log q = −E/σ), drawing all
+/// randomness from `noise` and counting model calls in `calls`.
+pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Calls) -> Result<Tensor> {
+    let _ = (ctx, noise, calls);
+    Ok(x)
+}
+
+/// Checks the plan against the model before any work.
+fn validate(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
+    let info = model.info();
+    if plan.model != info.name {
+        bail!("sample `{}` is for model `{}`, but `{}` was loaded", plan.sample, plan.model, info.name)
+    }
+    if plan.settings.samples == 0 {
+        bail!("sample `{}`: zero samples asked", plan.sample)
+    }
+    for seg in &plan.segments {
+        if let Some(id) = seg.active.iter().find(|&&id| id >= plan.conditions.len()) {
+            bail!("sample `{}`: segment refers to condition {id}, but there are {}", plan.sample, plan.conditions.len())
+        }
+        if matches!(seg.combine, Combine::Mixture { .. }) && !info.energies {
+            bail!("sample `{}`: OR needs energies, and model `{}` has none", plan.sample, info.name)
+        }
+    }
+    if let Some(m) = &plan.settings.mcmc {
+        if m.kind.needs_energies() && !info.energies {
+            bail!("sample `{}`: {:?} needs energies, and model `{}` has none", plan.sample, m.kind, info.name)
+        }
+    }
+    Ok(())
+}

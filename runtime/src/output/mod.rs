@@ -1,0 +1,59 @@
+//! Writing a run's results: `samples.npy`, and a picture (`plot.png` for 2D points,
+//! `grid.png` plus one PNG per sample for images). Every file is written atomically, so an
+//! interrupted run never leaves a truncated `samples.npy` that looks valid.
+
+mod atomic;
+mod npy;
+mod scatter;
+mod tiles;
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use candle_core::{bail, DType, Result, Tensor};
+use image::{ImageFormat, RgbImage};
+
+pub use atomic::{write_atomic, write_atomic_with};
+pub use npy::{npy_bytes, read_npy, write_npy};
+pub use scatter::{scatter, EXTENT as PLOT_EXTENT};
+pub use tiles::{grid, to_image};
+
+/// PNG bytes of an image.
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
+    let mut buf = Cursor::new(Vec::new());
+    img.write_to(&mut buf, ImageFormat::Png).map_err(|e| candle_core::Error::Msg(format!("encoding PNG: {e}")))?;
+    Ok(buf.into_inner())
+}
+
+/// Writes `samples` (`[N, ...]`) into `dir` (created if missing): `samples.npy` always;
+/// `plot.png` for `[N, 2]`; `grid.png` and `NNNN.png` per sample for `[N, C, H, W]` with
+/// C ∈ {1, 3}. Returns the paths written.
+pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
+    let shape = samples.dims().to_vec();
+    let data = samples.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(name);
+        write_atomic(&path, bytes)?;
+        written.push(path);
+        Ok(())
+    };
+    put("samples.npy", &npy_bytes(&shape, &data)?)?;
+    match shape.as_slice() {
+        [_, 2] => {
+            let pts: Vec<[f32; 2]> = data.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+            put("plot.png", &png_bytes(&scatter(&pts))?)?;
+        }
+        &[n, c, h, w] if c == 1 || c == 3 => {
+            let imgs: Vec<RgbImage> = (0..n).map(|i| to_image(&data, [n, c, h, w], i)).collect();
+            put("grid.png", &png_bytes(&grid(&imgs))?)?;
+            for (i, img) in imgs.iter().enumerate() {
+                put(&format!("{i:04}.png"), &png_bytes(img)?)?;
+            }
+        }
+        [_, ..] => {}
+        [] => bail!("samples must have a leading sample dimension"),
+    }
+    Ok(written)
+}

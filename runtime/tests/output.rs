@@ -1,0 +1,83 @@
+//! NPY round trip, atomic writes and pictures.
+
+use std::io::Cursor;
+
+use candle_core::{Device, Tensor};
+use comp_runtime::output::{npy_bytes, read_npy, write_atomic, write_atomic_with, write_samples};
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("comp-runtime-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn npy_round_trip() {
+    for shape in [vec![5, 2], vec![3], vec![2, 3, 4, 4], vec![0, 2]] {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.25 - 3.0).collect();
+        let bytes = npy_bytes(&shape, &data).unwrap();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        assert_eq!(bytes[10 + header_len - 1], b'\n');
+        assert_eq!(read_npy(Cursor::new(bytes)).unwrap(), (shape, data));
+    }
+    // exactly what numpy writes for np.zeros((2, 2), '<f4')
+    let b = npy_bytes(&[2, 2], &[0.0; 4]).unwrap();
+    assert_eq!(&b[10..10 + 59], b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".as_slice());
+    assert!(npy_bytes(&[3, 2], &[0.0; 4]).is_err());
+}
+
+#[test]
+fn atomic_write_leaves_nothing_on_error() {
+    let dir = tempdir("atomic");
+    let target = dir.join("samples.npy");
+    write_atomic(&target, b"old").unwrap();
+    let err = write_atomic_with(&target, |w| {
+        w.write_all(b"half of the new")?;
+        Err(std::io::Error::other("disk on fire"))
+    });
+    assert!(err.unwrap_err().to_string().contains("disk on fire"));
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("samples.npy")], "temporary left behind");
+    // a directory in the way: the rename fails, the temporary is removed
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    assert!(write_atomic(&dir.join("sub"), b"x").is_err());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn writes_npy_and_pictures() {
+    let dir = tempdir("write");
+    let pts = Tensor::new(&[[0.0f32, 0.5], [-1.4, 1.4], [3.0, 0.0], [f32::NAN, 0.0]], &Device::Cpu).unwrap();
+    let written = write_samples(&dir.join("pts"), &pts).unwrap();
+    assert_eq!(written.len(), 2);
+    let (shape, data) = read_npy(std::fs::File::open(dir.join("pts/samples.npy")).unwrap()).unwrap();
+    assert_eq!(shape, vec![4, 2]);
+    assert_eq!(data[..6], pts.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..6]);
+    let plot = image::open(dir.join("pts/plot.png")).unwrap();
+    assert_eq!((plot.width(), plot.height()), (512, 512));
+
+    let imgs = Tensor::zeros((5, 3, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let written = write_samples(&dir.join("imgs"), &imgs).unwrap();
+    assert_eq!(written.len(), 2 + 5);
+    let grid = image::open(dir.join("imgs/grid.png")).unwrap();
+    // 3 × 2 tiles of 8 px with 2 px gutters, enlarged 4×
+    assert_eq!((grid.width(), grid.height()), (4 * (3 * 10 + 2), 4 * (2 * 10 + 2)));
+    assert!(dir.join("imgs/0004.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn device_strings() {
+    assert!(comp_runtime::device("cpu").unwrap().is_cpu());
+    let err = comp_runtime::device("tpu").unwrap_err().to_string();
+    assert!(err.contains("cpu, cuda or cuda:N"), "{err}");
+    if !cfg!(feature = "cuda") {
+        let err = comp_runtime::device("cuda:1").unwrap_err().to_string();
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+}

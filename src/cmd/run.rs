@@ -1,0 +1,166 @@
+//! `comp run FILE`: sample every `sample` of a file (or a plan JSON from `comp plan --emit json`)
+//! and write, per sample, `DIR/NAME/samples.npy`, a picture and `run.json`.
+
+use crate::pipeline::{self, SourceFile};
+use crate::Failure;
+use comp_compiler::plan::{Plan, SamplePlan};
+use comp_runtime::Denoiser;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A .comp file, or a plan written by `comp plan --emit json`
+    file: String,
+    /// Output directory; each sample writes into DIR/NAME/
+    #[arg(short, long, default_value = "out")]
+    out: PathBuf,
+    /// Run only this sample
+    #[arg(long)]
+    sample: Option<String>,
+    /// Override the seed of every sample
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the number of samples drawn
+    #[arg(long)]
+    samples: Option<usize>,
+    /// `cpu`, `cuda` or `cuda:N`
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bar
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let plan = load_plan(&args.file)?;
+    if args.samples == Some(0) {
+        return Err(Failure::Usage("`--samples` must be at least 1".into()));
+    }
+    if args.seed.is_some_and(|s| s > (1u64 << 53) - 1) {
+        return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
+    }
+    let selected = select(&plan, args.sample.as_deref())?;
+    let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
+    prepare_dir(&args.out)?;
+    let mut models: HashMap<String, Box<dyn Denoiser>> = HashMap::new();
+    for sample in selected {
+        let mut sample = sample.clone();
+        if let Some(seed) = args.seed {
+            sample.settings.seed = seed;
+        }
+        if let Some(n) = args.samples {
+            sample.settings.samples = n;
+        }
+        if !models.contains_key(&sample.model) {
+            let m = comp_runtime::models::load(&sample.model, &device).map_err(|e| Failure::Runtime(format!("{e}")))?;
+            models.insert(sample.model.clone(), m);
+        }
+        let model = models[&sample.model].as_ref();
+        run_one(&args, &sample, model, &device)?;
+    }
+    Ok(())
+}
+
+/// Compiles a .comp file, or reads a JSON plan.
+fn load_plan(path: &str) -> Result<Plan, Failure> {
+    let source = SourceFile::read(path).map_err(Failure::Usage)?;
+    if path.ends_with(".json") {
+        let plan: Plan = serde_json::from_str(&source.text)
+            .map_err(|e| Failure::Runtime(format!("`{path}` is not a plan written by `comp plan --emit json`: {e}")))?;
+        if plan.version != comp_compiler::plan::PLAN_VERSION {
+            return Err(Failure::Runtime(format!(
+                "`{path}` is a version {} plan; this comp runs version {} (recompile it with `comp plan --emit json`)",
+                plan.version,
+                comp_compiler::plan::PLAN_VERSION
+            )));
+        }
+        return Ok(plan);
+    }
+    let models = comp_runtime::models::infos();
+    let checked = pipeline::check(&source, &models);
+    super::print_diagnostics(&source, &checked);
+    let compiled = checked.compiled.ok_or(Failure::Input)?;
+    if compiled.plan.samples.is_empty() {
+        return Err(Failure::Runtime(format!("`{path}` has no `sample` statement: nothing to run (add `sample NAME = EXPR`)")));
+    }
+    Ok(compiled.plan)
+}
+
+fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>, Failure> {
+    let Some(name) = name else {
+        return Ok(plan.samples.iter().collect());
+    };
+    match plan.samples.iter().find(|s| s.sample == name) {
+        Some(s) => Ok(vec![s]),
+        None => {
+            let names: Vec<&str> = plan.samples.iter().map(|s| s.sample.as_str()).collect();
+            Err(Failure::Usage(format!("no sample named `{name}`; the file has: {}", names.join(", "))))
+        }
+    }
+}
+
+/// Creates the output directory up front, so an unwritable one fails before any sampling.
+fn prepare_dir(dir: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir)
+        .and_then(|_| {
+            let probe = dir.join(".comp-write-test");
+            std::fs::write(&probe, b"")?;
+            std::fs::remove_file(probe)
+        })
+        .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", dir.display(), pipeline::io_reason(&e))))
+}
+
+fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &candle_core::Device) -> Result<(), Failure> {
+    let steps = sample.settings.sampler.steps();
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(sample.sample.clone());
+    let started = Instant::now();
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    let opts = comp_runtime::ExecOptions { progress: Some(&progress) };
+    let output = comp_runtime::execute(sample, model, device, &opts).map_err(|e| Failure::Runtime(format!("sample `{}`: {e}", sample.sample)))?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+
+    let dir = args.out.join(&sample.sample);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+    let written = comp_runtime::output::write_samples(&dir, &output.samples)
+        .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", dir.display())))?;
+    let record = serde_json::json!({
+        "comp_version": env!("CARGO_PKG_VERSION"),
+        "source": args.file,
+        "sample": sample.sample,
+        "model": sample.model,
+        "device": args.device,
+        "seed": sample.settings.seed,
+        "samples": sample.settings.samples,
+        "settings": sample.settings,
+        "model_calls": output.model_calls,
+        "steps": steps,
+        "wall_time_s": wall,
+        "outputs": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
+        "rows_evaluated": output.rows_evaluated,
+        "plan": sample,
+    });
+    let json = serde_json::to_string_pretty(&record).expect("serialisable");
+    comp_runtime::output::write_atomic(&dir.join("run.json"), json.as_bytes())
+        .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
+    let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));
+    eprintln!(
+        "{}: {} samples, {} model calls, {:.2}s -> {}",
+        sample.sample,
+        sample.settings.samples,
+        output.model_calls,
+        wall,
+        picture.unwrap_or(&dir).display()
+    );
+    Ok(())
+}

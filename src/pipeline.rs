@@ -1,0 +1,88 @@
+//! The one path from bytes to a plan, shared by every command and the REPL:
+//! decode → parse → compile, collecting every diagnostic on the way.
+
+use comp_compiler::{Compiled, ModelInfo};
+use comp_grammar::{ast::Program, Diagnostic};
+use std::path::Path;
+
+/// A source file as read from disk: its name for diagnostics and its text. A file that is not
+/// UTF-8 keeps a lossy text (valid up to the first bad byte, where the diagnostic points).
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+    /// `Some` when the bytes were not UTF-8 (the E0002 diagnostic).
+    pub decode_error: Option<Diagnostic>,
+}
+
+impl SourceFile {
+    /// Reads a file; `-` reads standard input.
+    pub fn read(path: &str) -> Result<SourceFile, String> {
+        let bytes = if path == "-" {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            buf
+        } else {
+            let p = Path::new(path);
+            if p.is_dir() {
+                return Err(format!("`{path}` is a directory, not a .comp file"));
+            }
+            std::fs::read(p).map_err(|e| format!("cannot read `{path}`: {}", io_reason(&e)))?
+        };
+        let name = if path == "-" { "<stdin>".to_string() } else { path.to_string() };
+        Ok(SourceFile::from_bytes(name, &bytes))
+    }
+
+    pub fn from_bytes(name: String, bytes: &[u8]) -> SourceFile {
+        match comp_grammar::decode(bytes) {
+            Ok(text) => SourceFile { name, text: text.to_string(), decode_error: None },
+            Err(d) => SourceFile {
+                name,
+                text: String::from_utf8_lossy(bytes).into_owned(),
+                decode_error: Some(d),
+            },
+        }
+    }
+}
+
+/// A short reason for an I/O error, in the user's words.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// What the front half produced for one text.
+pub struct Checked {
+    pub program: Option<Program>,
+    pub compiled: Option<Compiled>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+/// Parses and compiles a source file against the known models.
+pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
+    if let Some(d) = &source.decode_error {
+        return Checked { program: None, compiled: None, diagnostics: vec![d.clone()] };
+    }
+    check_text(&source.text, models)
+}
+
+/// Parses and compiles a text against the known models.
+pub fn check_text(text: &str, models: &[ModelInfo]) -> Checked {
+    let program = match comp_grammar::parse(text) {
+        Ok(p) => p,
+        Err(diagnostics) => return Checked { program: None, compiled: None, diagnostics },
+    };
+    let outcome = comp_compiler::compile(&program, models);
+    let mut diagnostics = outcome.diagnostics;
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
+    Checked { program: Some(program), compiled: outcome.value, diagnostics }
+}

@@ -1,0 +1,193 @@
+//! The command line end to end: exit codes, output files, bad inputs.
+
+mod common;
+use common::{comp, comp_in, root};
+
+#[test]
+fn check_exit_codes() {
+    assert_eq!(comp(&["check", "examples/product.comp"], "").code, 0);
+    assert_eq!(comp(&["check", "tests/invalid/unknown_concept.comp"], "").code, 1);
+    let missing = comp(&["check", "no/such/file.comp"], "");
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("cannot read `no/such/file.comp`: no such file"), "{}", missing.stderr);
+    assert_eq!(comp(&["check"], "").code, 2, "usage error");
+    assert_eq!(comp(&["check", "examples"], "").code, 2, "a directory");
+    // stdin
+    assert_eq!(comp(&["check", "-"], "model toy2d\nsample s = ring AND bar\n").code, 0);
+}
+
+#[test]
+fn check_reports_every_problem_at_once() {
+    let run = comp(&["check", "tests/invalid/many_errors.comp"], "");
+    assert_eq!(run.code, 1);
+    let errors = run.stderr.matches("Error").count();
+    assert!(errors >= 4, "expected every problem reported, got:\n{}", run.stderr);
+}
+
+#[test]
+fn json_diagnostics_have_positions() {
+    let run = comp(&["check", "--format", "json", "-"], "model toy2d\nsample s = rnig AND bar\n");
+    assert_eq!(run.code, 1);
+    let ds: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let d = &ds[0];
+    // `rnig` starts at line 2, column 12 (1-based) and ends before column 16.
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(2), Some(12)));
+    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(2), Some(16)));
+    assert_eq!(d["code"], "E0103");
+    assert!(d["help"].as_str().unwrap_or("").contains("ring"), "did-you-mean: {d}");
+}
+
+#[test]
+fn fmt_check_and_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("messy.comp");
+    std::fs::write(&file, "model   toy2d\n\n\n# the product\nsample  s=ring   AND bar # two modes\n").unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(comp(&["fmt", "--check", f], "").code, 1);
+    assert_eq!(comp(&["fmt", f], "").code, 0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, "model toy2d\n\n# the product\nsample s = ring AND bar  # two modes\n");
+    assert_eq!(comp(&["fmt", "--check", f], "").code, 0);
+    // A file that does not parse is reported and left untouched.
+    std::fs::write(&file, "model toy2d\nsample s = ring AND\n").unwrap();
+    assert_eq!(comp(&["fmt", f], "").code, 1);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "model toy2d\nsample s = ring AND\n");
+}
+
+#[test]
+fn plan_emits_every_stage() {
+    for emit in ["ast", "simplified", "plan", "json"] {
+        let run = comp(&["plan", "examples/product.comp", "--emit", emit], "");
+        assert_eq!(run.code, 0, "--emit {emit}: {}", run.stderr);
+        assert!(!run.stdout.is_empty());
+    }
+    let json: serde_json::Value = serde_json::from_str(&comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout).unwrap();
+    let sample = &json["samples"][0];
+    assert_eq!(sample["sample"], "product");
+    assert_eq!(sample["conditions"].as_array().unwrap().len(), 2, "ring and bar, once each");
+    assert_eq!(sample["segments"][0]["combine"]["coeffs"], serde_json::json!([1.0, 1.0]));
+}
+
+#[test]
+fn models_lists_toy2d() {
+    let run = comp(&["models"], "");
+    assert_eq!(run.code, 0);
+    for c in ["toy2d", "ring", "bar", "left_bar", "right_bar", "box_large", "box_small"] {
+        assert!(run.stdout.contains(c), "missing {c}:\n{}", run.stdout);
+    }
+}
+
+fn read_npy_shape(path: &std::path::Path) -> Vec<usize> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let shape = &shape[..shape.find(')').unwrap()];
+    shape.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect()
+}
+
+#[test]
+fn run_writes_samples_plot_and_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = comp(&["run", "examples/product.comp", "-o", out.to_str().unwrap(), "--samples", "200", "-q"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sample = out.join("product");
+    assert_eq!(read_npy_shape(&sample.join("samples.npy")), vec![200, 2]);
+    let png = std::fs::read(sample.join("plot.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sample.join("run.json")).unwrap()).unwrap();
+    assert_eq!(record["model"], "toy2d");
+    assert_eq!(record["samples"], 200);
+    // 100 DDPM steps, one batched call per step.
+    assert_eq!(record["model_calls"], 100);
+    assert!(record["plan"]["conditions"].is_array());
+    assert!(record["comp_version"].is_string());
+    // Nothing but the outputs: no temporary files left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&sample).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["plot.png", "run.json", "samples.npy"]);
+}
+
+#[test]
+fn run_is_deterministic_and_seed_matters() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let r = comp(&["run", "examples/product.comp", "-o", out.to_str().unwrap(), "--samples", "50", "--seed", seed, "-q"], "");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        std::fs::read(out.join("product/samples.npy")).unwrap()
+    };
+    assert_eq!(go("a", "1"), go("b", "1"));
+    assert_ne!(go("a", "1"), go("c", "2"));
+}
+
+#[test]
+fn run_selects_one_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = comp(&["run", "examples/settings.comp", "-o", dir.path().to_str().unwrap(), "--sample", "ddim_fast", "--samples", "20", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.path().join("ddim_fast/samples.npy").exists());
+    assert!(!dir.path().join("ddpm_default").exists());
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("ddim_fast/run.json")).unwrap()).unwrap();
+    assert_eq!(record["model_calls"], 25, "ddim with 25 steps");
+    let bad = comp(&["run", "examples/settings.comp", "-o", dir.path().to_str().unwrap(), "--sample", "nope"], "");
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("no sample named `nope`"), "{}", bad.stderr);
+}
+
+#[test]
+fn run_bad_inputs_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = comp(&["run", "no_such.comp"], "");
+    assert_ne!(missing.code, 0);
+    assert!(missing.stderr.contains("cannot read `no_such.comp`"), "{}", missing.stderr);
+
+    // An output directory that cannot be created: a file stands in its way.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "").unwrap();
+    let out = blocker.join("out");
+    let r = comp(&["run", "examples/product.comp", "-o", out.to_str().unwrap(), "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("cannot write to output directory"), "{}", r.stderr);
+
+    // Errors in the script: diagnostics, no output.
+    let out = dir.path().join("o2");
+    let r = comp(&["run", "tests/invalid/unknown_concept.comp", "-o", out.to_str().unwrap()], "");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("E0103"));
+    assert!(!out.join("s").exists());
+
+    // A plan for another model: the vocabulary does not match.
+    let plan = comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout;
+    let forged = plan.replace("\"model\": \"toy2d\"", "\"model\": \"toy2d\"").replace("\"concept\": \"ring\"", "\"concept\": \"pos\"");
+    let file = dir.path().join("forged.json");
+    std::fs::write(&file, forged).unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o3").to_str().unwrap(), "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("pos"), "{}", r.stderr);
+    let renamed = plan.replace("\"model\": \"toy2d\"", "\"model\": \"nosuchmodel\"");
+    std::fs::write(&file, renamed).unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o4").to_str().unwrap(), "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("nosuchmodel"), "{}", r.stderr);
+    std::fs::write(&file, "{ not json").unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is not a plan"), "{}", r.stderr);
+    let _ = root();
+}
+
+#[test]
+fn a_plan_json_runs_like_its_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout;
+    std::fs::write(dir.path().join("product.json"), plan).unwrap();
+    let a = comp_in(dir.path(), &["run", "product.json", "-o", "a", "--samples", "30", "-q"], "");
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let b = comp(&["run", "examples/product.comp", "-o", dir.path().join("b").to_str().unwrap(), "--samples", "30", "-q"], "");
+    assert_eq!(b.code, 0);
+    assert_eq!(std::fs::read(dir.path().join("a/product/samples.npy")).unwrap(), std::fs::read(dir.path().join("b/product/samples.npy")).unwrap());
+}

@@ -1,0 +1,106 @@
+//! `comp repl` end to end: scripted sessions through stdin, and a real terminal (a pty) for
+//! Tab completion and Ctrl-D.
+
+mod common;
+use common::{comp, comp_in};
+
+#[test]
+fn scripted_session_covers_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+:help
+:models
+ring AND bar
+:plan
+:ast
+:json
+let stripe = bar
+scale 1
+:set seed 4
+sample product = ring AND stripe
+:plan product
+:run product 64
+:run 32
+:session
+:save saved.comp
+:quit
+";
+    let run = comp_in(dir.path(), &["repl"], script);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains(":run"), "help lists commands");
+    assert!(out.contains("box_large"), ":models lists concepts");
+    assert!(out.contains("simplified:"), "an expression shows its simplified form:\n{out}");
+    assert!(out.contains("\"kind\": \"and\""), ":ast shows the tree:\n{out}");
+    assert!(out.contains("\"coeffs\""), ":json shows the plan:\n{out}");
+    assert!(out.contains("64 samples of `product`"), "{out}");
+    assert!(out.contains("32 samples of `ring AND bar`"), "{out}");
+    assert!(out.contains("100 model calls"), "{out}");
+    assert!(out.contains("+------"), "a terminal scatter is drawn:\n{out}");
+    assert!(!out.contains("comp>"), "no prompt when stdin is not a terminal");
+    assert!(!out.contains('\x1b'), "no colour when stdin is not a terminal");
+
+    // `:save` wrote a file that `comp check` accepts, with the session's statements.
+    let saved = std::fs::read_to_string(dir.path().join("saved.comp")).unwrap();
+    assert!(saved.contains("let stripe = bar") && saved.contains("sample product = ring AND stripe"), "{saved}");
+    assert!(saved.contains("seed 4"), "{saved}");
+    let check = comp_in(dir.path(), &["check", "saved.comp"], "");
+    assert_eq!(check.code, 0, "{}", check.stderr);
+
+    // And `:load` brings it back.
+    let again = comp_in(dir.path(), &["repl"], ":load saved.comp\n:plan product\n");
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("loaded 6 statements"), "{}", again.stdout);
+}
+
+#[test]
+fn errors_mid_session_are_reported_and_the_session_goes_on() {
+    let script = "\
+let stripe = bar
+ring AND strpe
+ring AND
+:frobnicate
+scale 1e400
+:run nosuch
+ring AND stripe
+";
+    let run = comp(&["repl"], script);
+    assert_eq!(run.code, 1, "a scripted session with errors exits 1");
+    let out = &run.stdout;
+    assert!(out.contains("E0103") && out.contains("stripe"), "did-you-mean for the typo:\n{out}");
+    assert!(out.contains("<input>:1:10"), "the error points into the line typed:\n{out}");
+    assert!(out.contains("E0001"), "syntax error:\n{out}");
+    assert!(out.contains("unknown command `:frobnicate`"), "{out}");
+    assert!(out.contains("E0114"), "the bad setting is refused:\n{out}");
+    assert!(out.contains("no sample named `nosuch`"), "{out}");
+    // The last line still works: the session survived the errors.
+    assert!(out.trim_end().ends_with("model calls per step: 1 (batch of 2 conditions)") || out.contains("simplified: _ = "), "{out}");
+}
+
+#[test]
+fn multi_line_input_and_model_switch() {
+    let run = comp(&["repl"], "(ring\n AND bar)\n:model nosuch\n:model toy2d\n");
+    assert!(run.stdout.contains("simplified:"), "{}", run.stdout);
+    assert!(run.stdout.contains("E0101"), "unknown model:\n{}", run.stdout);
+}
+
+#[test]
+fn tab_completes_and_ctrl_d_exits_in_a_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_comp"));
+    cmd.arg("repl").env("XDG_CACHE_HOME", home.path()).env("HOME", home.path()).env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+    p.exp_string("comp> ").expect("prompt");
+    // `box_` completes to the common prefix `box_`; `box_l` + Tab completes to `box_large`.
+    p.send("ring AND box_l").unwrap();
+    p.send("\t").unwrap();
+    p.exp_string("arge").expect("Tab completed box_large");
+    p.send("\r").unwrap();
+    p.exp_string("model calls per step").expect("the plan is shown");
+    p.exp_string("comp> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().expect("Ctrl-D exits");
+    // History is kept in the user's cache directory.
+    let history = std::fs::read_to_string(home.path().join("comp/history.txt")).expect("history written");
+    assert!(history.contains("ring AND box_large"), "{history}");
+}
