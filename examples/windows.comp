@@ -7,5 +7,6 @@ samples 2000
 sampler ddim(steps: 50, eta: 1)
 
 sample staged = ring AND bar @ [0, 0.5]
-sample late_bar = (ring
-                   AND 0.5 * bar @ [0.5, 1])  # expressions may span lines inside parentheses
+# Expressions may span lines inside parentheses.
+sample late_bar = (ring  # the ring throughout
+    AND 0.5 * bar @ [0.5, 1])  # the bar only in the second half

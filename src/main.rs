@@ -30,6 +30,10 @@ enum Command {
     Models(cmd::models::Args),
     /// Explore compositions interactively
     Repl(repl::Args),
+    /// Train a learned model (toy2d, clevr-pos)
+    Train(cmd::train::Args),
+    /// Evaluate compositions against exact targets or a detector (toy2d, clevr-pos)
+    Eval(cmd::eval::Args),
 }
 
 /// The ways a command ends.
@@ -75,5 +79,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run(a) => cmd::run::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Repl(a) => repl::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
     }
 }

@@ -36,13 +36,20 @@ impl SourceFile {
     pub fn from_bytes(name: String, bytes: &[u8]) -> SourceFile {
         match comp_grammar::decode(bytes) {
             Ok(text) => SourceFile { name, text: text.to_string(), decode_error: None },
-            Err(d) => SourceFile {
-                name,
-                text: String::from_utf8_lossy(bytes).into_owned(),
-                decode_error: Some(d),
-            },
+            Err(d) => SourceFile { name, text: byte_for_byte_lossy(bytes), decode_error: Some(d) },
         }
     }
+}
+
+/// The text with each byte that is not UTF-8 replaced by `?`: unlike `from_utf8_lossy` (which
+/// puts a 3-byte U+FFFD in), byte offsets stay those of the file, so spans still point right.
+fn byte_for_byte_lossy(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    text
 }
 
 /// A short reason for an I/O error, in the user's words.

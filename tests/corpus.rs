@@ -14,7 +14,7 @@ fn examples_check_plan_and_format() {
         let name = stem(&path);
         let check = comp(&["check", &file], "");
         assert_eq!(check.code, 0, "{file} should check cleanly:\n{}", check.stderr);
-        assert!(!check.stderr.contains("warning"), "{file} has warnings:\n{}", check.stderr);
+        assert!(!check.stderr.contains("] Warning"), "{file} has warnings:\n{}", check.stderr);
 
         let plan = comp(&["plan", &file], "");
         assert_eq!(plan.code, 0, "{}", plan.stderr);

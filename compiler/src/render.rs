@@ -142,7 +142,8 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
             }
         }
         let calls = usize::from(!seg.active.is_empty());
-        let _ = writeln!(out, "    model calls per step: {calls} (batch of {} conditions)", seg.active.len());
+        let k = seg.active.len();
+        let _ = writeln!(out, "    model calls per step: {calls} (batch of {k} condition{})", if k == 1 { "" } else { "s" });
     }
     let (reverse, mcmc) = model_calls(s);
     if st.mcmc.is_some() {

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod eval;
 pub mod fmt;
 pub mod models;
 pub mod plan;
 pub mod run;
+pub mod train;
 
 use crate::pipeline::{Checked, SourceFile};
 use crate::render;

@@ -1,0 +1,28 @@
+//! `comp train MODEL ...`: train a learned model and save it as safetensors with a model card.
+
+pub mod clevr;
+pub mod toy2d;
+
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    model: Model,
+}
+
+#[derive(clap::Subcommand)]
+enum Model {
+    /// The toy2d MLPs (energy- and score-parameterised) on the exact toy2d concepts
+    Toy2d(toy2d::Args),
+    /// The CLEVR-style position UNet on generated scenes
+    #[command(name = "clevr-pos")]
+    ClevrPos(clevr::Args),
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    match args.model {
+        Model::Toy2d(a) => toy2d::run(a),
+        Model::ClevrPos(a) => clevr::run(a),
+    }
+}
