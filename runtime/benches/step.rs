@@ -13,14 +13,23 @@ use candle_core::{Device, Tensor};
 use comp_compiler::plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
 use comp_runtime::executor::{composed_eps, Calls};
 use comp_runtime::fused::{fused_sum, Coeffs};
+use comp_runtime::models;
 use comp_runtime::noise::Noise;
 use comp_runtime::sampler::{apply, ReverseSampler};
-use comp_runtime::models;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 const KS: [usize; 3] = [2, 4, 8];
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
-const CONCEPTS: [&str; 8] = ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small", "ring", "bar"];
+const CONCEPTS: [&str; 8] = [
+    "ring",
+    "bar",
+    "left_bar",
+    "right_bar",
+    "box_large",
+    "box_small",
+    "ring",
+    "bar",
+];
 
 /// The baseline: acc = acc + eps_k * c_k, one candle op per multiply and per add.
 fn naive_chain(eps: &[Tensor], coeffs: &[f64]) -> Tensor {
@@ -37,12 +46,18 @@ fn combination(c: &mut Criterion) {
     for k in KS {
         for n in NS {
             let stacked = Noise::new(1).normal(&[k * n, 2], &dev).unwrap();
-            let parts: Vec<Tensor> = (0..k).map(|j| stacked.narrow(0, j * n, n).unwrap().contiguous().unwrap()).collect();
+            let parts: Vec<Tensor> = (0..k)
+                .map(|j| stacked.narrow(0, j * n, n).unwrap().contiguous().unwrap())
+                .collect();
             let coeffs: Vec<f64> = (0..k).map(|j| 1.0 / (j + 1) as f64).collect();
             let shared = Coeffs::Shared(coeffs.iter().map(|&c| c as f32).collect());
             let id = format!("{k}/{n}");
-            g.bench_function(BenchmarkId::new("fused", &id), |b| b.iter(|| fused_sum(&stacked, k, &shared).unwrap()));
-            g.bench_function(BenchmarkId::new("naive", &id), |b| b.iter(|| naive_chain(&parts, &coeffs)));
+            g.bench_function(BenchmarkId::new("fused", &id), |b| {
+                b.iter(|| fused_sum(&stacked, k, &shared).unwrap())
+            });
+            g.bench_function(BenchmarkId::new("naive", &id), |b| {
+                b.iter(|| naive_chain(&parts, &coeffs))
+            });
         }
     }
     g.finish();
@@ -60,12 +75,21 @@ fn plan(k: usize, n: usize) -> SamplePlan {
             samples: n,
             extra: Default::default(),
         },
-        conditions: (0..k).map(|i| Condition { id: i, concept: CONCEPTS[i].into(), args: vec![], text: None }).collect(),
+        conditions: (0..k)
+            .map(|i| Condition {
+                id: i,
+                concept: CONCEPTS[i].into(),
+                args: vec![],
+                text: None,
+            })
+            .collect(),
         segments: vec![Segment {
             from: 0.0,
             to: 1.0,
             active: (0..k).collect(),
-            combine: Combine::Linear { coeffs: vec![1.0 / k as f64; k] },
+            combine: Combine::Linear {
+                coeffs: vec![1.0 / k as f64; k],
+            },
         }],
     }
 }
@@ -75,7 +99,11 @@ fn whole_step(c: &mut Criterion) {
     let model = models::load("toy2d", &dev).unwrap();
     let sampler = ReverseSampler::new(model.schedule(), &Sampler::Ddpm { steps: 100 }).unwrap();
     let step = 50;
-    let (t, sigma, coeffs) = (sampler.timestep(step), sampler.sigma(step), sampler.coeffs(step));
+    let (t, sigma, coeffs) = (
+        sampler.timestep(step),
+        sampler.sigma(step),
+        sampler.coeffs(step),
+    );
     let mut g = c.benchmark_group("step");
     g.sample_size(10);
     for k in KS {
@@ -87,7 +115,18 @@ fn whole_step(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("fused", &id), |b| {
                 b.iter(|| {
                     let mut calls = Calls::default();
-                    let eps = composed_eps(model.as_ref(), &p, &p.segments[0], &x, t, sigma, false, &mut calls).unwrap().eps;
+                    let eps = composed_eps(
+                        model.as_ref(),
+                        &p,
+                        &p.segments[0],
+                        &x,
+                        t,
+                        sigma,
+                        false,
+                        &mut calls,
+                    )
+                    .unwrap()
+                    .eps;
                     apply(coeffs, &x, &eps, Some(&z)).unwrap()
                 })
             });
@@ -96,8 +135,10 @@ fn whole_step(c: &mut Criterion) {
             let w = vec![1.0 / k as f64; k];
             g.bench_function(BenchmarkId::new("naive", &id), |b| {
                 b.iter(|| {
-                    let eps: Vec<Tensor> =
-                        conds.iter().map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
+                    let eps: Vec<Tensor> = conds
+                        .iter()
+                        .map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps)
+                        .collect();
                     apply(coeffs, &x, &naive_chain(&eps, &w), Some(&z)).unwrap()
                 })
             });

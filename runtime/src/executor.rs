@@ -46,7 +46,12 @@ pub struct Calls {
 }
 
 /// Samples `plan` with `model` on `device`.
-pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
+pub fn execute(
+    plan: &SamplePlan,
+    model: &dyn Denoiser,
+    device: &Device,
+    opts: &ExecOptions,
+) -> Result<RunOutput> {
     let start = Instant::now();
     validate(plan, model)?;
     let sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
@@ -60,24 +65,52 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut x = noise.normal(&shape, device)?;
     let mut calls = Calls::default();
     for k in 0..steps {
-        let segment = plan
-            .segment_at(k)
-            .ok_or_else(|| candle_core::Error::Msg(format!("sample `{}`: no segment covers step {k} of {steps}", plan.sample)))?;
-        let eps = composed_eps(model, plan, segment, &x, sampler.timestep(k), sampler.sigma(k), false, &mut calls)
-            .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?
-            .eps;
+        let segment = plan.segment_at(k).ok_or_else(|| {
+            candle_core::Error::Msg(format!(
+                "sample `{}`: no segment covers step {k} of {steps}",
+                plan.sample
+            ))
+        })?;
+        let eps = composed_eps(
+            model,
+            plan,
+            segment,
+            &x,
+            sampler.timestep(k),
+            sampler.sigma(k),
+            false,
+            &mut calls,
+        )
+        .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?
+        .eps;
         let c = sampler.coeffs(k);
-        let z = if c.noise != 0.0 { Some(noise.normal(&shape, device)?) } else { None };
+        let z = if c.noise != 0.0 {
+            Some(noise.normal(&shape, device)?)
+        } else {
+            None
+        };
         x = apply(c, &x, &eps, z.as_ref())?;
         if let Some(mcmc) = &plan.settings.mcmc {
-            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc };
+            let ctx = McmcContext {
+                plan,
+                model,
+                sampler: &sampler,
+                step: k,
+                mcmc,
+            };
             x = mcmc_step(&ctx, x, &mut noise, &mut calls)?;
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);
         }
     }
-    Ok(RunOutput { samples: x, model_calls: calls.calls, steps, rows_evaluated: calls.rows, wall: start.elapsed() })
+    Ok(RunOutput {
+        samples: x,
+        model_calls: calls.calls,
+        steps,
+        rows_evaluated: calls.rows,
+        wall: start.elapsed(),
+    })
 }
 
 /// The composed ε̂ (and energy when `want_energy`) of `segment` at x: one model call over the
@@ -96,10 +129,21 @@ pub fn composed_eps(
     let k = segment.active.len();
     let n = x.dim(0)?;
     if k == 0 {
-        let energy = if want_energy { Some(Tensor::zeros(n, candle_core::DType::F32, x.device())?) } else { None };
-        return Ok(Combined { eps: x.zeros_like()?, energy });
+        let energy = if want_energy {
+            Some(Tensor::zeros(n, candle_core::DType::F32, x.device())?)
+        } else {
+            None
+        };
+        return Ok(Combined {
+            eps: x.zeros_like()?,
+            energy,
+        });
     }
-    let conds: Vec<_> = segment.active.iter().map(|&id| &plan.conditions[id]).collect();
+    let conds: Vec<_> = segment
+        .active
+        .iter()
+        .map(|&id| &plan.conditions[id])
+        .collect();
     let stacked = if k == 1 {
         x.clone()
     } else {
@@ -113,7 +157,11 @@ pub fn composed_eps(
     calls.calls += 1;
     calls.rows += k * n;
     if out.eps.dims() != stacked.dims() {
-        bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())
+        bail!(
+            "model returned ε of shape {:?} for input {:?}",
+            out.eps.dims(),
+            stacked.dims()
+        )
     }
     combine(&out, k, &segment.combine, sigma, want_energy)
 }
@@ -138,7 +186,12 @@ pub struct McmcContext<'a> {
 /// noise level with g = ∇log q = −ε̂/σ from [`composed_eps`] on the segment at `step + 1`
 /// (energies via `want_energy = true` for the Metropolis tests: log q = −E/σ), drawing all
 /// randomness from `noise` and counting model calls in `calls`.
-pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Calls) -> Result<Tensor> {
+pub fn mcmc_step(
+    ctx: &McmcContext,
+    x: Tensor,
+    noise: &mut Noise,
+    calls: &mut Calls,
+) -> Result<Tensor> {
     let _ = (ctx, noise, calls);
     Ok(x)
 }
@@ -147,22 +200,40 @@ pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Ca
 fn validate(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
     let info = model.info();
     if plan.model != info.name {
-        bail!("sample `{}` is for model `{}`, but `{}` was loaded", plan.sample, plan.model, info.name)
+        bail!(
+            "sample `{}` is for model `{}`, but `{}` was loaded",
+            plan.sample,
+            plan.model,
+            info.name
+        )
     }
     if plan.settings.samples == 0 {
         bail!("sample `{}`: zero samples asked", plan.sample)
     }
     for seg in &plan.segments {
         if let Some(id) = seg.active.iter().find(|&&id| id >= plan.conditions.len()) {
-            bail!("sample `{}`: segment refers to condition {id}, but there are {}", plan.sample, plan.conditions.len())
+            bail!(
+                "sample `{}`: segment refers to condition {id}, but there are {}",
+                plan.sample,
+                plan.conditions.len()
+            )
         }
         if matches!(seg.combine, Combine::Mixture { .. }) && !info.energies {
-            bail!("sample `{}`: OR needs energies, and model `{}` has none", plan.sample, info.name)
+            bail!(
+                "sample `{}`: OR needs energies, and model `{}` has none",
+                plan.sample,
+                info.name
+            )
         }
     }
     if let Some(m) = &plan.settings.mcmc {
         if m.kind.needs_energies() && !info.energies {
-            bail!("sample `{}`: {:?} needs energies, and model `{}` has none", plan.sample, m.kind, info.name)
+            bail!(
+                "sample `{}`: {:?} needs energies, and model `{}` has none",
+                plan.sample,
+                m.kind,
+                info.name
+            )
         }
     }
     Ok(())

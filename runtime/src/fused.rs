@@ -59,7 +59,10 @@ impl FusedSum<'_> {
                             out[j] += c * inp[j];
                         }
                     } else {
-                        out[..len].iter_mut().zip(inp).for_each(|(o, x)| *o += c * x);
+                        out[..len]
+                            .iter_mut()
+                            .zip(inp)
+                            .for_each(|(o, x)| *o += c * x);
                     }
                 }
                 Coeffs::PerSample(c) => {
@@ -112,7 +115,7 @@ impl CustomOp1 for FusedSum<'_> {
 
 /// `[K·N, ...rest]` → (N, `[N, ...rest]`).
 fn out_shape(dims: &[usize], k: usize) -> Result<(usize, Shape)> {
-    if dims.is_empty() || k == 0 || dims[0] % k != 0 {
+    if dims.is_empty() || k == 0 || !dims[0].is_multiple_of(k) {
         bail!("fused sum: cannot split shape {dims:?} into {k} blocks")
     }
     let n = dims[0] / k;

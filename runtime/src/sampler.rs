@@ -32,7 +32,10 @@ impl ReverseSampler {
     /// Respaces the model's native schedule to `sampler.steps()`.
     pub fn new(native: &Schedule, sampler: &Sampler) -> Result<Self> {
         let schedule = native.respace(sampler.steps())?;
-        Ok(Self { schedule, kind: sampler.clone() })
+        Ok(Self {
+            schedule,
+            kind: sampler.clone(),
+        })
     }
 
     pub fn steps(&self) -> usize {
@@ -97,7 +100,9 @@ pub fn ddpm_coeffs(alpha_bar: f64, alpha_bar_prev: f64) -> StepCoeffs {
 /// DDIM step (Song et al. 2021, eq. 12): x_prev = √ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − s²)·ε̂ + s·z,
 /// s = η·√((1 − ᾱ_prev)/(1 − ᾱ))·√(1 − ᾱ/ᾱ_prev), with x̂₀ folded into the coefficients.
 pub fn ddim_coeffs(alpha_bar: f64, alpha_bar_prev: f64, eta: f64) -> StepCoeffs {
-    let s = eta * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt() * (1.0 - alpha_bar / alpha_bar_prev).sqrt();
+    let s = eta
+        * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt()
+        * (1.0 - alpha_bar / alpha_bar_prev).sqrt();
     let ratio = (alpha_bar_prev / alpha_bar).sqrt();
     StepCoeffs {
         x: ratio,
@@ -110,7 +115,8 @@ pub fn ddim_coeffs(alpha_bar: f64, alpha_bar_prev: f64, eta: f64) -> StepCoeffs 
 pub fn apply(c: StepCoeffs, x: &Tensor, eps: &Tensor, noise: Option<&Tensor>) -> Result<Tensor> {
     let mut out = (x.affine(c.x, 0.0)? + eps.affine(c.eps, 0.0)?)?;
     if c.noise != 0.0 {
-        let z = noise.ok_or_else(|| candle_core::Error::Msg("a stochastic step needs noise".into()))?;
+        let z =
+            noise.ok_or_else(|| candle_core::Error::Msg("a stochastic step needs noise".into()))?;
         out = (out + z.affine(c.noise, 0.0)?)?;
     }
     Ok(out)

@@ -89,7 +89,10 @@ impl Toy2dConcept {
 
     /// The x₀ distribution; `None` for `Null` (a mixture of shapes, not a shape).
     pub fn shape(self) -> Option<&'static Shape> {
-        Self::ALL.iter().position(|c| *c == self).map(|i| &SHAPES[i])
+        Self::ALL
+            .iter()
+            .position(|c| *c == self)
+            .map(|i| &SHAPES[i])
     }
 }
 
@@ -101,9 +104,15 @@ static SHAPES: LazyLock<[Shape; 6]> = LazyLock::new(|| {
             [0.5 * a.cos(), 0.5 * a.sin()]
         })
         .collect();
-    let bx = |x0: f64, x1: f64, y: f64| Shape::Box { lo: [x0, -y], hi: [x1, y] };
+    let bx = |x0: f64, x1: f64, y: f64| Shape::Box {
+        lo: [x0, -y],
+        hi: [x1, y],
+    };
     [
-        Shape::Gaussians { means: ring, std: 0.03 },
+        Shape::Gaussians {
+            means: ring,
+            std: 0.03,
+        },
         bx(-0.2, 0.2, 1.0),
         bx(-0.3, -0.1, 1.0),
         bx(0.1, 0.3, 1.0),
@@ -156,7 +165,10 @@ impl Grid {
     /// The centre of cell (i, j): i along x, j along y.
     pub fn point(&self, i: usize, j: usize) -> P2 {
         let c = self.cell();
-        [self.lo + (i as f64 + 0.5) * c, self.lo + (j as f64 + 0.5) * c]
+        [
+            self.lo + (i as f64 + 0.5) * c,
+            self.lo + (j as f64 + 0.5) * c,
+        ]
     }
 
     /// `f` at every cell centre, row-major with y outer: index j·n + i. Parallel.
@@ -177,11 +189,17 @@ pub fn target_log_density_grid(concept: Toy2dConcept, grid: &Grid) -> Vec<f64> {
 pub fn info() -> ModelInfo {
     ModelInfo {
         name: NAME.into(),
-        description: "exact 2D toy densities (RRR's ring, bars and boxes); closed-form scores and energies".into(),
+        description:
+            "exact 2D toy densities (RRR's ring, bars and boxes); closed-form scores and energies"
+                .into(),
         data_shape: vec![2],
         concepts: Toy2dConcept::ALL
             .iter()
-            .map(|c| Concept { name: c.name().into(), description: c.description().into(), params: vec![] })
+            .map(|c| Concept {
+                name: c.name().into(),
+                description: c.description().into(),
+                params: vec![],
+            })
             .collect(),
         text: false,
         energies: true,
@@ -201,7 +219,10 @@ pub struct Toy2d {
 
 impl Toy2d {
     pub fn new() -> Result<Self> {
-        Ok(Self { info: info(), schedule: Schedule::cosine(NATIVE_STEPS, 0.008)? })
+        Ok(Self {
+            info: info(),
+            schedule: Schedule::cosine(NATIVE_STEPS, 0.008)?,
+        })
     }
 }
 
@@ -214,10 +235,22 @@ impl Denoiser for Toy2d {
         &self.schedule
     }
 
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
-        let (rows, dim) = x.dims2().map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;
-        if dim != 2 || conds.is_empty() || rows % conds.len() != 0 {
-            bail!("toy2d: x has shape {:?}, expected [K·N, 2] with K = {} conditions", x.dims(), conds.len())
+    fn forward(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        conds: &[&Condition],
+        want_energy: bool,
+    ) -> Result<ModelOutput> {
+        let (rows, dim) = x
+            .dims2()
+            .map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;
+        if dim != 2 || conds.is_empty() || !rows.is_multiple_of(conds.len()) {
+            bail!(
+                "toy2d: x has shape {:?}, expected [K·N, 2] with K = {} conditions",
+                x.dims(),
+                conds.len()
+            )
         }
         let n = rows / conds.len();
         let concepts = conds
@@ -233,25 +266,45 @@ impl Denoiser for Toy2d {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let xs = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
-        let ts = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let xs = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let ts = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         if ts.len() != rows {
             bail!("toy2d: t has {} entries for {rows} rows", ts.len())
         }
-        let per_row: Vec<(f32, f32, f32)> = (0..rows)
-            .into_par_iter()
-            .with_min_len(1024)
-            .map(|r| {
-                let ab = self.schedule.alpha_bar_at(ts[r]);
+        // Rows in parallel chunks, written straight into the output buffers (f64 inside).
+        const CHUNK: usize = 2048;
+        let mut eps = vec![0f32; 2 * rows];
+        let mut energy = vec![0f32; if want_energy { rows } else { 0 }];
+        let fill = |first: usize, e: &mut [f32], mut en: Option<&mut [f32]>| {
+            for j in 0..e.len() / 2 {
+                let r = first + j;
+                let ab = self.schedule.alpha_bar_at(ts[r] as f64);
                 let sigma = (1.0 - ab).sqrt();
-                let (log_p, g) = log_density_grad(concepts[r / n], [xs[2 * r], xs[2 * r + 1]], ab);
-                ((-sigma * g[0]) as f32, (-sigma * g[1]) as f32, (-sigma * log_p) as f32)
-            })
-            .collect();
-        let eps: Vec<f32> = per_row.iter().flat_map(|p| [p.0, p.1]).collect();
+                let (log_p, g) = log_density_grad(
+                    concepts[r / n],
+                    [xs[2 * r] as f64, xs[2 * r + 1] as f64],
+                    ab,
+                );
+                e[2 * j] = (-sigma * g[0]) as f32;
+                e[2 * j + 1] = (-sigma * g[1]) as f32;
+                if let Some(en) = en.as_deref_mut() {
+                    en[j] = (-sigma * log_p) as f32;
+                }
+            }
+        };
+        if want_energy {
+            eps.par_chunks_mut(2 * CHUNK)
+                .zip(energy.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(c, (e, en))| fill(c * CHUNK, e, Some(en)));
+        } else {
+            eps.par_chunks_mut(2 * CHUNK)
+                .enumerate()
+                .for_each(|(c, e)| fill(c * CHUNK, e, None));
+        }
         let eps = Tensor::from_vec(eps, (rows, 2), x.device())?;
         let energy = if want_energy {
-            Some(Tensor::from_vec(per_row.iter().map(|p| p.2).collect::<Vec<_>>(), rows, x.device())?)
+            Some(Tensor::from_vec(energy, rows, x.device())?)
         } else {
             None
         };

@@ -21,7 +21,8 @@ pub use tiles::{grid, to_image};
 /// PNG bytes of an image.
 pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
     let mut buf = Cursor::new(Vec::new());
-    img.write_to(&mut buf, ImageFormat::Png).map_err(|e| candle_core::Error::Msg(format!("encoding PNG: {e}")))?;
+    img.write_to(&mut buf, ImageFormat::Png)
+        .map_err(|e| candle_core::Error::Msg(format!("encoding PNG: {e}")))?;
     Ok(buf.into_inner())
 }
 
@@ -29,9 +30,13 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
 /// `plot.png` for `[N, 2]`; `grid.png` and `NNNN.png` per sample for `[N, C, H, W]` with
 /// C ∈ {1, 3}. Returns the paths written.
 pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
     let shape = samples.dims().to_vec();
-    let data = samples.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let data = samples
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = dir.join(name);

@@ -48,8 +48,8 @@ pub fn scatter(points: &[[f32; 2]]) -> RgbImage {
         if h > 0 {
             let cover = 1.0 - (1.0 - ALPHA).powi(h as i32);
             let px = img.get_pixel_mut((i % n) as u32, (i / n) as u32);
-            for c in 0..3 {
-                px.0[c] = (px.0[c] as f64 * (1.0 - cover) + POINT[c] * cover).round() as u8;
+            for (v, p) in px.0.iter_mut().zip(POINT) {
+                *v = (*v as f64 * (1.0 - cover) + p * cover).round() as u8;
             }
         }
     }

@@ -11,25 +11,49 @@ use comp_compiler::ModelInfo;
 use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
 pub fn cond(id: usize, concept: &str) -> Condition {
-    Condition { id, concept: concept.into(), args: vec![], text: None }
+    Condition {
+        id,
+        concept: concept.into(),
+        args: vec![],
+        text: None,
+    }
 }
 
 pub fn settings(sampler: Sampler, samples: usize, seed: u64) -> Settings {
-    Settings { sampler, mcmc: None, scale: 1.0, seed, samples, extra: BTreeMap::new() }
+    Settings {
+        sampler,
+        mcmc: None,
+        scale: 1.0,
+        seed,
+        samples,
+        extra: BTreeMap::new(),
+    }
 }
 
 /// One segment over the whole trajectory: Σ coeffs[k]·ε(concepts[k]).
-pub fn linear_plan(concepts: &[&str], coeffs: &[f64], sampler: Sampler, samples: usize, seed: u64) -> SamplePlan {
+pub fn linear_plan(
+    concepts: &[&str],
+    coeffs: &[f64],
+    sampler: Sampler,
+    samples: usize,
+    seed: u64,
+) -> SamplePlan {
     SamplePlan {
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),
-        conditions: concepts.iter().enumerate().map(|(i, c)| cond(i, c)).collect(),
+        conditions: concepts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| cond(i, c))
+            .collect(),
         segments: vec![Segment {
             from: 0.0,
             to: 1.0,
             active: (0..concepts.len()).collect(),
-            combine: Combine::Linear { coeffs: coeffs.to_vec() },
+            combine: Combine::Linear {
+                coeffs: coeffs.to_vec(),
+            },
         }],
     }
 }
@@ -47,18 +71,33 @@ pub fn or_plan(concepts: &[&str], sampler: Sampler, samples: usize, seed: u64) -
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),
-        conditions: concepts.iter().enumerate().map(|(i, c)| cond(i, c)).collect(),
-        segments: vec![Segment { from: 0.0, to: 1.0, active: (0..k).collect(), combine: Combine::Mixture { branches } }],
+        conditions: concepts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| cond(i, c))
+            .collect(),
+        segments: vec![Segment {
+            from: 0.0,
+            to: 1.0,
+            active: (0..k).collect(),
+            combine: Combine::Mixture { branches },
+        }],
     }
 }
 
 pub fn points(t: &Tensor) -> Vec<[f64; 2]> {
-    t.to_vec2::<f32>().unwrap().into_iter().map(|r| [r[0] as f64, r[1] as f64]).collect()
+    t.to_vec2::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|r| [r[0] as f64, r[1] as f64])
+        .collect()
 }
 
 /// Unbiased MMD² with the RBF kernel exp(−|x − y|²/(2h²)).
 pub fn mmd2(a: &[[f64; 2]], b: &[[f64; 2]], h: f64) -> f64 {
-    let k = |p: &[f64; 2], q: &[f64; 2]| (-((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) / (2.0 * h * h)).exp();
+    let k = |p: &[f64; 2], q: &[f64; 2]| {
+        (-((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) / (2.0 * h * h)).exp()
+    };
     let within = |s: &[[f64; 2]]| {
         let mut t = 0.0;
         for i in 0..s.len() {
@@ -88,7 +127,11 @@ pub struct Counting<'a> {
 
 impl<'a> Counting<'a> {
     pub fn new(inner: &'a dyn Denoiser) -> Self {
-        Self { inner, calls: Mutex::new(0), rows: Mutex::new(BTreeMap::new()) }
+        Self {
+            inner,
+            calls: Mutex::new(0),
+            rows: Mutex::new(BTreeMap::new()),
+        }
     }
     pub fn rows_of(&self, concept: &str) -> usize {
         self.rows.lock().unwrap().get(concept).copied().unwrap_or(0)
@@ -102,7 +145,13 @@ impl Denoiser for Counting<'_> {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        conds: &[&Condition],
+        want_energy: bool,
+    ) -> Result<ModelOutput> {
         *self.calls.lock().unwrap() += 1;
         let n = x.dim(0)? / conds.len();
         let mut rows = self.rows.lock().unwrap();
