@@ -7,6 +7,7 @@
 //! | combination | [`combine`], [`fused`] | a segment's `Combine` as one fused weighted sum |
 //! | sampler | [`sampler`], [`noise`] | DDPM / DDIM updates, seeded noise |
 //! | executor | [`executor`] | one model call per step over the active conditions |
+//! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
@@ -50,6 +51,7 @@
 
 pub mod combine;
 pub mod denoiser;
+pub mod error;
 pub mod executor;
 pub mod fused;
 pub mod models;

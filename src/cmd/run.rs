@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
     }
     let selected = select(&plan, args.sample.as_deref())?;
-    let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
+    let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(comp_runtime::error::message(&e)))?;
     prepare_dir(&args.out)?;
     let mut models: HashMap<String, Box<dyn Denoiser>> = HashMap::new();
     for sample in selected {
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             sample.settings.samples = n;
         }
         if !models.contains_key(&sample.model) {
-            let m = comp_runtime::models::load(&sample.model, &device).map_err(|e| Failure::Runtime(format!("{e}")))?;
+            let m = comp_runtime::models::load(&sample.model, &device).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
             models.insert(sample.model.clone(), m);
         }
         let model = models[&sample.model].as_ref();
@@ -125,7 +125,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
     let started = Instant::now();
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
     let opts = comp_runtime::ExecOptions { progress: Some(&progress) };
-    let output = comp_runtime::execute(sample, model, device, &opts).map_err(|e| Failure::Runtime(format!("sample `{}`: {e}", sample.sample)))?;
+    let output = comp_runtime::execute(sample, model, device, &opts).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
@@ -133,7 +133,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     let written = comp_runtime::output::write_samples(&dir, &output.samples)
-        .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", dir.display())))?;
+        .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), comp_runtime::error::message(&e))))?;
     let record = serde_json::json!({
         "comp_version": env!("CARGO_PKG_VERSION"),
         "source": args.file,

@@ -318,12 +318,12 @@ impl Session {
         let device = candle_core::Device::Cpu;
         let model = match comp_runtime::models::load(&plan.model, &device) {
             Ok(m) => m,
-            Err(e) => return Reply::err(format!("error: {e}\n")),
+            Err(e) => return Reply::err(format!("error: {}\n", comp_runtime::error::message(&e))),
         };
         let started = std::time::Instant::now();
         let out = match comp_runtime::execute(&plan, model.as_ref(), &device, &comp_runtime::ExecOptions::default()) {
             Ok(o) => o,
-            Err(e) => return Reply::err(format!("error: {e}\n")),
+            Err(e) => return Reply::err(format!("error: {}\n", comp_runtime::error::message(&e))),
         };
         let secs = started.elapsed().as_secs_f64();
         let mut text = format!(
