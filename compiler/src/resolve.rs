@@ -114,7 +114,11 @@ pub fn resolve(expr: &Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node 
                 diags.push(
                     Diagnostic::error("E0115", format!("window [{}, {}] is empty", from.text, to.text), span)
                         .with_label("`from` must be less than `to`")
-                        .with_help(format!("write `@ [{}, {}]`", to.text, from.text)),
+                        .with_help(if from.value > to.value {
+                            format!("the bounds are swapped: write `@ [{}, {}]`", to.text, from.text)
+                        } else {
+                            "a window must cover part of the trajectory, e.g. `@ [0, 0.5]`".to_string()
+                        }),
                 );
             }
             if diags.len() != before {

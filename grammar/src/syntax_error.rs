@@ -100,6 +100,9 @@ pub(crate) fn syntax_error(text: &str, pos: usize, expected: &[Expected], parens
         help = Some("a line is a setting (`scale 7.5`), `let NAME = ...` or `sample NAME = ...`".into());
         "expected a statement".to_string()
     } else if has(Expression) {
+        if found.kind == Token::EndOfLine && matches!(prev, Some("AND" | "OR" | "NOT" | "*")) {
+            help = Some("to continue an expression on the next line, wrap it in parentheses: `(a AND\n    b)`".into());
+        }
         after("expected an expression")
     } else if has(SettingValue) {
         help = Some("for example `scale 7.5`, `model toy2d` or `sampler ddpm(steps: 100)`".into());
