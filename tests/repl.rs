@@ -107,6 +107,13 @@ fn tab_completes_and_ctrl_d_exits_in_a_terminal() {
     type_keys(&mut p, "\r");
     p.exp_string("model calls per step").expect("the plan is shown");
     p.exp_string("comp> ").expect("prompt again");
+    // Ctrl-C clears the line: what was typed before it is gone.
+    type_keys(&mut p, "box_small AND");
+    p.send_control('c').unwrap();
+    p.exp_string("comp> ").expect("a fresh prompt after Ctrl-C");
+    type_keys(&mut p, "bar\r");
+    p.exp_string("simplified: _ = 1 * bar").expect("only what was typed after Ctrl-C");
+    p.exp_string("comp> ").expect("prompt again");
     p.send_control('d').unwrap();
     p.exp_eof().expect("Ctrl-D exits");
     // History is kept in the user's cache directory.

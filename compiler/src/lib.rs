@@ -48,6 +48,7 @@ mod suggest;
 pub use fmt::format;
 pub use model_info::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
 pub use plan::Plan;
+pub use render::model_calls;
 pub use simplified::SimplifiedSample;
 
 use check::lets::{check_duplicate, LetDef};

@@ -41,6 +41,14 @@ impl Plan {
 }
 
 /// The model calls one sample's run costs: (reverse-step calls, MCMC calls).
+///
+/// A reverse step costs one call when its segment has an active condition. MCMC runs after
+/// reverse step k at the noise level of step k + 1, for k + 1 < steps (not after the last
+/// step, where x is clean), when that step's fraction lies in `[from, to)` and its segment
+/// has an active condition. A level costs, with S MCMC steps and L leapfrog steps:
+/// ULA S; MALA S + 1; U-HMC and HMC S·L + 1 (the gradient at the accepted point is reused;
+/// the + 1 is the level's starting point). The runtime's `mcmc::Params::evaluations` must
+/// agree.
 pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
     let steps = s.settings.sampler.steps();
     let (mut reverse, mut mcmc) = (0, 0);
@@ -52,12 +60,13 @@ pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
         reverse += 1;
         if let Some(m) = &s.settings.mcmc {
             let f = step_fraction(k, steps);
-            if m.from <= f && (f < m.to || m.to >= 1.0) {
-                let per_step = match m.kind {
-                    McmcKind::Ula | McmcKind::Mala => 1,
-                    McmcKind::Uhmc | McmcKind::Hmc => m.leapfrog + 1,
+            // Level k is reached by reverse step k − 1: none at k = 0 (pure noise).
+            if k > 0 && m.from <= f && f < m.to {
+                mcmc += match m.kind {
+                    McmcKind::Ula => m.steps,
+                    McmcKind::Mala => m.steps + 1,
+                    McmcKind::Uhmc | McmcKind::Hmc => m.steps * m.leapfrog + 1,
                 };
-                mcmc += m.steps * per_step;
             }
         }
     }

@@ -9,10 +9,11 @@
 use std::time::{Duration, Instant};
 
 use candle_core::{bail, Device, Result, Tensor};
-use comp_compiler::plan::{Combine, Mcmc, SamplePlan, Segment};
+use comp_compiler::plan::{step_fraction, Combine, Mcmc, SamplePlan, Segment};
 
 use crate::combine::{combine, Combined};
 use crate::denoiser::Denoiser;
+use crate::mcmc::{self, Acceptance, Composed, Params};
 use crate::noise::Noise;
 use crate::sampler::{apply, ReverseSampler};
 
@@ -35,14 +36,19 @@ pub struct RunOutput {
     pub steps: usize,
     /// Rows the model evaluated in total (Σ over calls of K·N).
     pub rows_evaluated: usize,
+    /// Mean per-sample acceptance rate of MALA or HMC over all proposals of the run; `None`
+    /// without MCMC, for ULA and U-HMC (no accept test), or when no level ran.
+    pub acceptance: Option<f64>,
     pub wall: Duration,
 }
 
-/// Model-call accounting shared by the reverse steps and MCMC.
+/// Model-call accounting shared by the reverse steps and MCMC (and MCMC's accept counts).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Calls {
     pub calls: usize,
     pub rows: usize,
+    /// Metropolis proposals (per sample) made and accepted by MALA / HMC.
+    pub mcmc: Acceptance,
 }
 
 /// Samples `plan` with `model` on `device`.
@@ -109,6 +115,7 @@ pub fn execute(
         model_calls: calls.calls,
         steps,
         rows_evaluated: calls.rows,
+        acceptance: calls.mcmc.rate(),
         wall: start.elapsed(),
     })
 }
@@ -178,21 +185,63 @@ pub struct McmcContext<'a> {
     pub mcmc: &'a Mcmc,
 }
 
-/// HOOK — annealed MCMC after each reverse step (RRR; ULA, MALA, U-HMC, HMC). NOT YET
-/// IMPLEMENTED: returns x unchanged; the next issue fills it in.
+/// Annealed MCMC after reverse step `ctx.step` (RRR; ULA, MALA, U-HMC, HMC; see [`mcmc`]).
 ///
-/// Intended shape: if the trajectory fraction of step `ctx.step + 1` lies in
-/// `[mcmc.from, mcmc.to)` (and it is not past the last step), run `mcmc.steps` steps at that
-/// noise level with g = ∇log q = −ε̂/σ from [`composed_eps`] on the segment at `step + 1`
-/// (energies via `want_energy = true` for the Metropolis tests: log q = −E/σ), drawing all
-/// randomness from `noise` and counting model calls in `calls`.
+/// x has just reached the noise level of step k + 1 (k = `ctx.step`). MCMC runs there, with
+/// g = ∇log q = −ε̂/σ and log q = −E/σ from [`composed_eps`] on the segment at step k + 1
+/// (so windows apply) at that step's timestep and σ, when
+///
+/// * k + 1 < steps: after the final reverse step x is clean (ᾱ = 1, σ = 0), where there is no
+///   noise level to call the model at and log q = −E/σ is undefined, so no MCMC runs;
+/// * the trajectory fraction of step k + 1, (k + 1.5)/steps, lies in `[mcmc.from, mcmc.to)`;
+/// * the segment at step k + 1 has an active condition (with none, ε̂ = 0 and ULA would be
+///   a pure random walk: there is no distribution to sample).
+///
+/// Step size (and HMC's mass) are multiplied by β of step k's transition,
+/// `sampler.beta(k)`, when `beta_scaled`. All randomness comes from `noise`; model calls and
+/// accept counts go into `calls`. Each level costs `mcmc::Params::evaluations` model calls.
 pub fn mcmc_step(
     ctx: &McmcContext,
     x: Tensor,
     noise: &mut Noise,
     calls: &mut Calls,
 ) -> Result<Tensor> {
-    let _ = (ctx, noise, calls);
+    let steps = ctx.sampler.steps();
+    let next = ctx.step + 1;
+    if next >= steps {
+        return Ok(x);
+    }
+    let f = step_fraction(next, steps);
+    if !(ctx.mcmc.from <= f && f < ctx.mcmc.to) {
+        return Ok(x);
+    }
+    let Some(segment) = ctx.plan.segment_at(next) else {
+        bail!(
+            "sample `{}`: no segment covers step {next} of {steps}",
+            ctx.plan.sample
+        )
+    };
+    if segment.active.is_empty() {
+        return Ok(x);
+    }
+    let params = Params::at_level(ctx.mcmc, ctx.sampler.beta(ctx.step));
+    let mut acceptance = Acceptance::default();
+    let mut target = Composed {
+        model: ctx.model,
+        plan: ctx.plan,
+        segment,
+        timestep: ctx.sampler.timestep(next),
+        sigma: ctx.sampler.sigma(next),
+        calls,
+    };
+    let x = mcmc::run(&mut target, x, &params, noise, &mut acceptance).map_err(|e| {
+        e.context(format!(
+            "sample `{}`, {:?} after step {} of {steps}",
+            ctx.plan.sample, ctx.mcmc.kind, ctx.step
+        ))
+    })?;
+    calls.mcmc.accepted += acceptance.accepted;
+    calls.mcmc.proposed += acceptance.proposed;
     Ok(x)
 }
 

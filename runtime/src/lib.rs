@@ -8,6 +8,7 @@
 //! | sampler | [`sampler`], [`noise`] | DDPM / DDIM updates, seeded noise |
 //! | executor | [`executor`] | one model call per step over the active conditions |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
+//! | evaluation | [`eval`] | `comp eval toy2d`: samplers against exact targets |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
@@ -52,8 +53,10 @@
 pub mod combine;
 pub mod denoiser;
 pub mod error;
+pub mod eval;
 pub mod executor;
 pub mod fused;
+pub mod mcmc;
 pub mod models;
 pub mod noise;
 pub mod output;

@@ -144,6 +144,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
         "samples": sample.settings.samples,
         "settings": sample.settings,
         "model_calls": output.model_calls,
+        "acceptance": output.acceptance,
         "steps": steps,
         "wall_time_s": wall,
         "outputs": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),

@@ -1,10 +1,83 @@
-//! Not built yet.
+//! `comp eval toy2d`: RRR's 2D compositions (`ring AND bar`, `left_bar OR right_bar`,
+//! `1.3 * box_large AND NOT 0.3 * box_small`) under reverse diffusion alone and with ULA,
+//! MALA, U-HMC and HMC, scored against the exact targets. Prints a table, writes
+//! `DIR/eval.json` (or `--json PATH`) and `DIR/eval.png`. The logic lives in
+//! `comp_runtime::eval::toy2d`.
 
+use crate::pipeline;
 use crate::Failure;
+use comp_runtime::eval::toy2d::{self, Cell, Options, Outcome};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The model to sample with (toy2d's exact densities, or a learned model of its concepts)
+    #[arg(long, default_value = "toy2d")]
+    model: String,
+    /// Samples per composition and sampler
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    /// Seed of every run (and of the exact reference draws)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory for eval.json and eval.png
+    #[arg(short, long, default_value = "out/eval-toy2d")]
+    out: PathBuf,
+    /// Write the JSON here instead of DIR/eval.json
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No per-run progress lines on stderr
+    #[arg(short, long)]
+    quiet: bool,
+}
 
-pub fn run(_args: Args) -> Result<(), Failure> {
-    Err(Failure::Usage("not built yet".into()))
+pub fn run(args: Args) -> Result<(), Failure> {
+    if args.samples == 0 {
+        return Err(Failure::Usage("`--samples` must be at least 1".into()));
+    }
+    if args.seed > (1u64 << 53) - 1 {
+        return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
+    }
+    let infos = comp_runtime::models::infos();
+    let Some(info) = infos.iter().find(|i| i.name == args.model) else {
+        let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+        return Err(Failure::Usage(format!("unknown model `{}`; known models: {}", args.model, names.join(", "))));
+    };
+    if info.data_shape != [2] {
+        return Err(Failure::Usage(format!("`{}` is not a 2D model; `comp eval toy2d` needs one", args.model)));
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Failure::Usage(format!("cannot create output directory `{}`: {}", args.out.display(), pipeline::io_reason(&e))))?;
+    let device = comp_runtime::Device::Cpu;
+    let model = comp_runtime::models::load(&args.model, &device).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+
+    let progress = |c: &Cell| {
+        if args.quiet {
+            return;
+        }
+        match &c.outcome {
+            Outcome::Measured(m) if c.method != toy2d::Method::Exact => {
+                eprintln!("{:>10} {:<8} {:.2}s", c.composition.name, c.method.name(), m.wall_s)
+            }
+            Outcome::Skipped(why) => eprintln!("{:>10} {:<8} n/a ({why})", c.composition.name, c.method.name()),
+            _ => {}
+        }
+    };
+    let mut opts = Options::new(args.samples, args.seed);
+    opts.progress = Some(&progress);
+    let report = toy2d::run(model.as_ref(), &infos, &opts).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+
+    print!("{}", toy2d::table(&report));
+    let json_path = args.json.clone().unwrap_or_else(|| args.out.join("eval.json"));
+    let json = serde_json::to_string_pretty(&toy2d::json(&report)).expect("serialisable");
+    comp_runtime::output::write_atomic(&json_path, json.as_bytes())
+        .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", json_path.display(), pipeline::io_reason(&e))))?;
+    let png_path = args.out.join("eval.png");
+    let png = comp_runtime::output::png_bytes(&toy2d::figure(&report)).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    comp_runtime::output::write_atomic(&png_path, &png)
+        .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", png_path.display(), pipeline::io_reason(&e))))?;
+    if !args.quiet {
+        eprintln!("wrote {} and {}", json_path.display(), png_path.display());
+    }
+    Ok(())
 }
