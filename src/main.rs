@@ -48,6 +48,12 @@ pub enum Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // candle's CPU thread pool busy-waits between elementwise ops; when the cores are shared
+    // (another build, a second run) that collapses throughput several-fold, while a single
+    // thread for elementwise work costs little (matrix multiplies still use every core).
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     // Work on a thread with a generous stack: the front half is iterative where input can be
     // deep, but a large stack keeps any remaining recursion far from overflowing.
     let handle = std::thread::Builder::new()

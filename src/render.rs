@@ -7,6 +7,18 @@ use serde::Serialize;
 
 /// Renders one diagnostic under its source, as text (with colour when `color`).
 pub fn human(file: &str, source: &str, diagnostic: &Diagnostic, color: bool) -> String {
+    human_in(file, &Source::from(source), diagnostic, color)
+}
+
+/// Renders diagnostics of one file, indexing its lines once (a file can have thousands of
+/// diagnostics; indexing per diagnostic would make rendering quadratic).
+pub fn human_all(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
+    let indexed = Source::from(source);
+    diagnostics.iter().map(|d| human_in(file, &indexed, d, color)).collect()
+}
+
+fn human_in(file: &str, indexed: &Source<&str>, diagnostic: &Diagnostic, color: bool) -> String {
+    let source = indexed.text();
     let kind = match diagnostic.severity {
         Severity::Error => ReportKind::Error,
         Severity::Warning => ReportKind::Warning,
@@ -45,7 +57,7 @@ pub fn human(file: &str, source: &str, diagnostic: &Diagnostic, color: bool) -> 
     let mut out = Vec::new();
     report
         .finish()
-        .write((file, Source::from(source)), &mut out)
+        .write((file, indexed), &mut out)
         .expect("writing to a Vec cannot fail");
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -77,11 +89,11 @@ pub struct JsonDiagnostic<'a> {
     pub notes: &'a [String],
 }
 
-/// The JSON record of one diagnostic.
-pub fn json<'a>(file: &'a str, source: &str, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
+/// The JSON record of one diagnostic; `lines` is [`line_starts`] of `source`.
+pub fn json<'a>(file: &'a str, source: &str, lines: &[usize], d: &'a Diagnostic) -> JsonDiagnostic<'a> {
     let span = d.span();
-    let (line, column) = line_column(source, span.start as usize);
-    let (end_line, end_column) = line_column(source, span.end as usize);
+    let (line, column) = line_column_in(source, lines, span.start as usize);
+    let (end_line, end_column) = line_column_in(source, lines, span.end as usize);
     JsonDiagnostic {
         file,
         line,
@@ -97,16 +109,25 @@ pub fn json<'a>(file: &'a str, source: &str, d: &'a Diagnostic) -> JsonDiagnosti
     }
 }
 
+/// Byte offsets where the lines of `source` start.
+pub fn line_starts(source: &str) -> Vec<usize> {
+    std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
 /// 1-based line and character column of a byte offset (clamped to the text, and to a char
 /// boundary).
+#[cfg(test)]
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    line_column_in(source, &line_starts(source), offset)
+}
+
+fn line_column_in(source: &str, lines: &[usize], offset: usize) -> (usize, usize) {
     let mut offset = offset.min(source.len());
     while !source.is_char_boundary(offset) {
         offset -= 1;
     }
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = lines.partition_point(|&start| start <= offset);
+    let line_start = lines[line - 1];
     let column = source[line_start..offset].chars().count() + 1;
     (line, column)
 }

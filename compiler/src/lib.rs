@@ -195,12 +195,9 @@ fn resolved_base_span(b: &BaseSpec) -> comp_grammar::Span {
 
 /// Each problem once (a let used twice is checked twice), in source order.
 fn tidy(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = Vec::new();
-    for d in diags {
-        if !out.iter().any(|o| o.code == d.code && o.span() == d.span() && o.message == d.message) {
-            out.push(d);
-        }
-    }
+    // A set of keys, not a scan of what was kept: a file can have thousands of diagnostics.
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Diagnostic> = diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
     out.sort_by_key(|d| (d.span().start, d.span().end));
     out
 }

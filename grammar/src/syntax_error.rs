@@ -100,8 +100,8 @@ pub(crate) fn syntax_error(text: &str, pos: usize, expected: &[Expected], parens
         help = Some("a line is a setting (`scale 7.5`), `let NAME = ...` or `sample NAME = ...`".into());
         "expected a statement".to_string()
     } else if has(Expression) {
-        if found.kind == Token::EndOfLine && matches!(prev, Some("AND" | "OR" | "NOT" | "*")) {
-            help = Some("to continue an expression on the next line, wrap it in parentheses: `(a AND\n    b)`".into());
+        if found.kind == Token::EndOfLine && matches!(prev, Some("AND" | "OR" | "NOT" | "*")) && next_line_is_indented(text, pos) {
+            help = Some("an expression continues on the next line only inside parentheses: `sample s = (ring AND` … `bar)`".into());
         }
         after("expected an expression")
     } else if has(SettingValue) {
@@ -186,6 +186,16 @@ pub(crate) fn syntax_error(text: &str, pos: usize, expected: &[Expected], parens
         d = d.with_help(help);
     }
     d
+}
+
+/// Whether the line after `pos` starts with white space: the look of an expression the user
+/// meant to continue.
+fn next_line_is_indented(text: &str, pos: usize) -> bool {
+    let rest = &text[pos.min(text.len())..];
+    match rest.find('\n') {
+        Some(i) => rest[i + 1..].starts_with([' ', '\t']),
+        None => false,
+    }
 }
 
 /// Help for a keyword written in the wrong case (`and`, `Not`, `Let`): the token found, the one

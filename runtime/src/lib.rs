@@ -9,6 +9,7 @@
 //! | executor | [`executor`] | one model call per step over the active conditions |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
 //! | evaluation | [`eval`] | `comp eval toy2d`: samplers against exact targets |
+//! | training | [`train`] | `comp train toy2d`: the learned toy2d MLPs (AdamW, EMA, model card) |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
@@ -50,6 +51,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod clevr;
 pub mod combine;
 pub mod denoiser;
 pub mod error;
@@ -62,6 +64,7 @@ pub mod noise;
 pub mod output;
 pub mod sampler;
 pub mod schedule;
+pub mod train;
 
 pub use candle_core::{Device, Tensor};
 pub use denoiser::{Denoiser, ModelOutput};

@@ -46,8 +46,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         match args.format {
             Format::Human => super::print_diagnostics(&source, &checked),
             Format::Json => {
+                let lines = render::line_starts(&source.text);
                 for d in &checked.diagnostics {
-                    json.push(serde_json::to_value(render::json(&source.name, &source.text, d)).expect("serialisable"));
+                    json.push(serde_json::to_value(render::json(&source.name, &source.text, &lines, d)).expect("serialisable"));
                 }
             }
         }

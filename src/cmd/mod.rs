@@ -13,8 +13,5 @@ use crate::render;
 
 /// Prints a file's diagnostics to stderr, rendered for people.
 pub fn print_diagnostics(source: &SourceFile, checked: &Checked) {
-    let color = render::stderr_color();
-    for d in &checked.diagnostics {
-        eprint!("{}", render::human(&source.name, &source.text, d, color));
-    }
+    eprint!("{}", render::human_all(&source.name, &source.text, &checked.diagnostics, render::stderr_color()));
 }

@@ -15,7 +15,7 @@
 use crate::check::lets::LetTable;
 use crate::ir::Node;
 use comp_grammar::{Diagnostic, Span};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Nesting depth once lets are inlined.
 pub const MAX_DEPTH: usize = 256;
@@ -39,7 +39,7 @@ impl Measure {
 }
 
 /// The measure of `node`, with the lets' measures from `lets` (a let not there counts 1).
-pub fn measure(node: &Node, lets: &BTreeMap<String, Measure>) -> Measure {
+pub fn measure(node: &Node, lets: &HashMap<String, Measure>) -> Measure {
     let one = Measure { depth: 1, size: 1, branches: 1 };
     let wrap = |m: Measure| Measure { depth: m.depth.saturating_add(1), size: m.size.saturating_add(1), ..m };
     match node {
@@ -60,8 +60,8 @@ pub fn measure(node: &Node, lets: &BTreeMap<String, Measure>) -> Measure {
 }
 
 /// Measures every let in `order` (dependencies first).
-pub fn measure_lets(lets: &LetTable, order: &[String]) -> BTreeMap<String, Measure> {
-    let mut out = BTreeMap::new();
+pub fn measure_lets(lets: &LetTable, order: &[String]) -> HashMap<String, Measure> {
+    let mut out = HashMap::new();
     for name in order {
         let m = measure(&lets.defs[name].node, &out);
         out.insert(name.clone(), m);
@@ -71,7 +71,7 @@ pub fn measure_lets(lets: &LetTable, order: &[String]) -> BTreeMap<String, Measu
 
 /// Reports `node` (written at `span`) when it is over a limit and none of the lets it uses
 /// is (those are reported themselves). `true` when it is within the limits.
-pub fn check_size(node: &Node, lets: &BTreeMap<String, Measure>, span: Span, diags: &mut Vec<Diagnostic>) -> bool {
+pub fn check_size(node: &Node, lets: &HashMap<String, Measure>, span: Span, diags: &mut Vec<Diagnostic>) -> bool {
     let m = measure(node, lets);
     if !m.too_big() {
         return true;

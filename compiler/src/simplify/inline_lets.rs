@@ -11,7 +11,7 @@
 
 use crate::check::lets::{references, LetTable};
 use crate::ir::Node;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// The order in which lets can be inlined: each after the lets it uses (post-order of an
 /// explicit-stack depth-first search). Lets on a cycle, and lets using them, are left out.
@@ -59,8 +59,8 @@ pub fn topo_order(lets: &LetTable) -> Vec<String> {
 
 /// Every let's body with the lets it uses inlined, built in [`topo_order`] so nothing
 /// recurses through let chains. Lets left out of `order` (cycles, oversized) are absent.
-pub fn inline_all(lets: &LetTable, order: &[String]) -> BTreeMap<String, Node> {
-    let mut done = BTreeMap::new();
+pub fn inline_all(lets: &LetTable, order: &[String]) -> HashMap<String, Node> {
+    let mut done = HashMap::new();
     for name in order {
         let body = inline_lets(&lets.defs[name].node, &done);
         done.insert(name.clone(), body);
@@ -70,7 +70,7 @@ pub fn inline_all(lets: &LetTable, order: &[String]) -> BTreeMap<String, Node> {
 
 /// `node` with every let replaced by its inlined body from `inlined` (see [`inline_all`]);
 /// a let missing there (on a cycle, already reported) becomes [`Node::Error`].
-pub fn inline_lets(node: &Node, inlined: &BTreeMap<String, Node>) -> Node {
+pub fn inline_lets(node: &Node, inlined: &HashMap<String, Node>) -> Node {
     match node {
         Node::Let { name, span } => match inlined.get(name) {
             Some(body) => set_site(body.clone(), *span),

@@ -18,7 +18,6 @@ pub mod segments;
 #[cfg(test)]
 pub(crate) mod test_util;
 
-use std::collections::BTreeMap;
 use crate::ir::{Cond, Dnf, Node, Stretch};
 
 /// Every stage of one expression's simplification (checks and lints look at several).
@@ -35,7 +34,7 @@ pub struct Simplified {
 }
 
 /// The lets' inlined bodies, by name (see [`inline_lets::inline_all`]).
-pub type Inlined = BTreeMap<String, Node>;
+pub type Inlined = std::collections::HashMap<String, Node>;
 
 /// Runs every pass on `node`.
 pub fn simplify(node: &Node, lets: &Inlined) -> Simplified {

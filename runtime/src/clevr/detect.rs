@@ -6,7 +6,9 @@
 //! median of the image (objects cover well under half of it), marks a pixel as foreground
 //! when some channel differs from the background by more than [`Detector::threshold`], and
 //! says "object" when at least [`Detector::min_fraction`] of the pixels within
-//! [`Detector::radius`] of the position are foreground. The smallest object (a square of
+//! [`Detector::radius`] of the position are foreground *and* those pixels are one flat colour
+//! (per-channel standard deviation at most [`Detector::max_spread`]: objects are flat, while
+//! noise, which differs from any background, is not). The smallest object (a square of
 //! half-side 2.2 px) contains that whole window when centred on the position, so a sample
 //! counts when its object lies within about a pixel of where it was asked for.
 //!
@@ -29,17 +31,20 @@ pub struct Detector {
     pub threshold: f32,
     /// Fraction of the window that must be foreground.
     pub min_fraction: f64,
+    /// Largest per-channel standard deviation of the window's foreground pixels.
+    pub max_spread: f32,
 }
 
 impl Default for Detector {
     fn default() -> Self {
-        Detector { radius: 2.0, threshold: 0.35, min_fraction: 0.5 }
+        Detector { radius: 2.0, threshold: 0.35, min_fraction: 0.5, max_spread: 0.25 }
     }
 }
 
 /// One image, `[3, SIZE, SIZE]` in [−1, 1], prepared for queries.
 pub struct Foreground {
     mask: Vec<bool>,
+    img: Vec<f32>,
 }
 
 impl Detector {
@@ -51,13 +56,16 @@ impl Detector {
         let mask = (0..plane)
             .map(|p| (0..3).any(|c| (img[c * plane + p] - bg[c]).abs() > self.threshold))
             .collect();
-        Foreground { mask }
+        Foreground { mask, img: img.to_vec() }
     }
 
-    /// Fraction of the window around `pos` ((x, y), y upward) that is foreground.
-    pub fn score(&self, fg: &Foreground, pos: [f64; 2]) -> f64 {
+    /// Fraction of the window around `pos` ((x, y), y upward) that is foreground, and the
+    /// largest per-channel standard deviation of those foreground pixels.
+    pub fn measure(&self, fg: &Foreground, pos: [f64; 2]) -> (f64, f32) {
         let (pc, pr) = to_pixel(pos);
+        let plane = SIZE * SIZE;
         let (mut inside, mut on) = (0usize, 0usize);
+        let (mut sum, mut sq) = ([0f32; 3], [0f32; 3]);
         let lo = |v: f64| ((v - self.radius).floor().max(0.0)) as usize;
         let hi = |v: f64| ((v + self.radius).ceil().min(SIZE as f64)) as usize;
         for r in lo(pr)..hi(pr) {
@@ -65,20 +73,29 @@ impl Detector {
                 let (dc, dr) = (c as f64 + 0.5 - pc, r as f64 + 0.5 - pr);
                 if dc * dc + dr * dr <= self.radius * self.radius {
                     inside += 1;
-                    on += fg.mask[r * SIZE + c] as usize;
+                    if fg.mask[r * SIZE + c] {
+                        on += 1;
+                        for ch in 0..3 {
+                            let v = fg.img[ch * plane + r * SIZE + c];
+                            sum[ch] += v;
+                            sq[ch] += v * v;
+                        }
+                    }
                 }
             }
         }
-        if inside == 0 {
-            0.0
-        } else {
-            on as f64 / inside as f64
+        if on == 0 {
+            return (0.0, 0.0);
         }
+        let n = on as f32;
+        let spread = (0..3).map(|ch| (sq[ch] / n - (sum[ch] / n).powi(2)).max(0.0).sqrt()).fold(0.0, f32::max);
+        (on as f64 / inside as f64, spread)
     }
 
-    /// Whether an object is at `pos` in the image.
+    /// Whether an object is at `pos`: enough of the window is foreground, in one flat colour.
     pub fn found(&self, fg: &Foreground, pos: [f64; 2]) -> bool {
-        self.score(fg, pos) >= self.min_fraction
+        let (fraction, spread) = self.measure(fg, pos);
+        fraction >= self.min_fraction && spread <= self.max_spread
     }
 
     /// Whether an object is at `pos` in `img` (`[3, SIZE, SIZE]`).

@@ -1,10 +1,106 @@
-//! Not built yet.
+//! `comp train toy2d`: train the learned toy2d MLP (energy- or ε-parameterised) on the exact
+//! toy2d concepts and write `model.safetensors` + `model.json` into its model folder.
+
+use std::path::PathBuf;
+
+use comp_runtime::models::mlp::{self, Param};
+use comp_runtime::train::toy2d::{train_and_save, TrainConfig, DEFAULT_STEPS};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Optimiser steps
+    #[arg(long, default_value_t = DEFAULT_STEPS)]
+    steps: usize,
+    /// Output folder [default: models/toy2d-mlp, or models/toy2d-mlp-eps for --param eps]
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Seed of the initial weights and the training data
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Batch size
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Learning rate (AdamW, no weight decay)
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// `energy`: E = |f - x|^2, eps = grad E (has energies); `eps`: f predicts eps directly
+    #[arg(long, value_enum, default_value_t = ParamArg::Energy)]
+    param: ParamArg,
+    /// `cpu`, `cuda` or `cuda:N`
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bar
+    #[arg(short, long)]
+    quiet: bool,
+}
 
-pub fn run(_args: Args) -> Result<(), Failure> {
-    Err(Failure::Usage("not built yet".into()))
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ParamArg {
+    Energy,
+    Eps,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    if args.steps == 0 {
+        return Err(Failure::Usage("`--steps` must be at least 1".into()));
+    }
+    if args.batch == 0 {
+        return Err(Failure::Usage("`--batch` must be at least 1".into()));
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        return Err(Failure::Usage("`--lr` must be a positive number".into()));
+    }
+    // (CANDLE_NUM_THREADS defaults to 1 for every command: see main.rs.)
+    let param = match args.param {
+        ParamArg::Energy => Param::Energy,
+        ParamArg::Eps => Param::Eps,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("models").join(mlp::name_of(param)));
+    let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
+    std::fs::create_dir_all(&out)
+        .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", out.display())))?;
+    let cfg = TrainConfig {
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+        ..TrainConfig::new(param)
+    };
+
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(cfg.steps as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} steps, loss {msg} {elapsed_precise} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(mlp::name_of(param));
+    let mut progress = |p: &comp_runtime::train::toy2d::Progress| {
+        if p.step.is_multiple_of(10) || p.step == p.steps {
+            bar.set_message(format!("{:.4}", p.recent_loss));
+        }
+        bar.set_position(p.step as u64);
+    };
+    let card = train_and_save(&cfg, &out, &device, &mut progress)
+        .map_err(|e| Failure::Runtime(format!("training {}: {e}", mlp::name_of(param))))?;
+    bar.finish_and_clear();
+    let t = &card.training;
+    eprintln!(
+        "{}: {} steps (batch {}, seed {}) in {:.1}s; final loss {:.4} (mean of last {}), held-out loss of the EMA weights {:.4} -> {}",
+        card.name,
+        t.steps,
+        t.batch,
+        t.seed,
+        t.wall_time_s,
+        t.final_loss,
+        t.final_loss_window,
+        t.eval_loss,
+        out.display()
+    );
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! concept embedding (RRR's 2D model: 4 residual blocks, hidden width 128).
 //!
 //! ```text
-//! e   = silu(W_t2 · silu(W_t1 · sin_emb(t) + b_t1) + b_t2 + C[c])      per (t, c) group
+//! e   = silu(W_t2 · silu(W_t1 · sin_emb(t) + b_t1) + b_t2 + C[c])      [G, embed], per group
 //! h₀  = W_in · x + b_in
 //! aᵢ  = W_1ᵢ · silu(hᵢ) + b_1ᵢ + W_cᵢ · e + b_cᵢ                        i = 0..blocks
 //! hᵢ₊₁ = hᵢ + W_2ᵢ · silu(aᵢ) + b_2ᵢ
@@ -35,6 +35,8 @@ pub struct Arch {
     pub blocks: usize,
     /// Size of the sinusoidal time embedding (even).
     pub time_embed: usize,
+    /// Width of the conditioning vector e (time and concept), projected into each block.
+    pub embed: usize,
     /// Concepts, not counting the null (the embedding table has `concepts + 1` rows).
     pub concepts: usize,
     /// Data dimension (2).
@@ -42,12 +44,14 @@ pub struct Arch {
 }
 
 impl Arch {
-    /// RRR's 2D model: 4 blocks of width 128; a 32-wide time embedding.
+    /// RRR's 2D model: 4 blocks of width 128; a 32-wide sinusoidal time embedding and a
+    /// 64-wide conditioning vector (RRR's blocks also project a narrow embedding).
     pub fn rrr_2d(concepts: usize) -> Self {
         Self {
             hidden: 128,
             blocks: 4,
             time_embed: 32,
+            embed: 64,
             concepts,
             data_dim: 2,
         }
@@ -55,18 +59,18 @@ impl Arch {
 
     /// Every parameter's name and shape, in a fixed order (the safetensors keys).
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let (h, d, te) = (self.hidden, self.data_dim, self.time_embed);
+        let (h, d, te, e) = (self.hidden, self.data_dim, self.time_embed, self.embed);
         let mut v = vec![
-            ("time.0.weight".to_string(), vec![h, te]),
-            ("time.0.bias".to_string(), vec![h]),
-            ("time.1.weight".to_string(), vec![h, h]),
-            ("time.1.bias".to_string(), vec![h]),
-            ("concept.embedding".to_string(), vec![self.concepts + 1, h]),
+            ("time.0.weight".to_string(), vec![e, te]),
+            ("time.0.bias".to_string(), vec![e]),
+            ("time.1.weight".to_string(), vec![e, e]),
+            ("time.1.bias".to_string(), vec![e]),
+            ("concept.embedding".to_string(), vec![self.concepts + 1, e]),
             ("input.weight".to_string(), vec![h, d]),
             ("input.bias".to_string(), vec![h]),
         ];
         for i in 0..self.blocks {
-            for (part, shape) in [("lin1", [h, h]), ("cond", [h, h]), ("lin2", [h, h])] {
+            for (part, shape) in [("lin1", [h, h]), ("cond", [h, e]), ("lin2", [h, h])] {
                 v.push((format!("blocks.{i}.{part}.weight"), shape.to_vec()));
                 v.push((format!("blocks.{i}.{part}.bias"), vec![h]));
             }
@@ -86,13 +90,20 @@ impl Arch {
 
     /// Fresh weights from `seed` (ChaCha8, so the same on every machine): linear layers
     /// uniform in ±1/√fan_in (PyTorch's default), the concept embedding N(0, 1).
-    pub fn init(&self, seed: u64, dtype: DType, device: &Device) -> Result<HashMap<String, Tensor>> {
+    pub fn init(
+        &self,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<HashMap<String, Tensor>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = HashMap::new();
         for (name, shape) in self.param_shapes() {
             let n: usize = shape.iter().product();
             let v: Vec<f64> = if name == "concept.embedding" {
-                (0..n).map(|_| rng.sample::<f64, _>(StandardNormal)).collect()
+                (0..n)
+                    .map(|_| rng.sample::<f64, _>(StandardNormal))
+                    .collect()
             } else {
                 let fan_in = if name.ends_with(".weight") {
                     shape[1]
@@ -207,7 +218,10 @@ impl Net {
                 Some(_) => {}
             }
         }
-        if let Some(extra) = tensors.keys().find(|k| !shapes.iter().any(|(n, _)| n == *k)) {
+        if let Some(extra) = tensors
+            .keys()
+            .find(|k| !shapes.iter().any(|(n, _)| n == *k))
+        {
             bail!("unexpected tensor `{extra}`")
         }
         let get = |n: &str| tensors[n].clone();
@@ -239,7 +253,7 @@ impl Net {
         self.input.w.device()
     }
 
-    /// The conditioning vector e of each group: `[G, hidden]`.
+    /// The conditioning vector e of each group: `[G, embed]`.
     fn conditioning(&self, t: &[f32], c: &[u32]) -> Result<Tensor> {
         if t.len() != c.len() {
             bail!("mlp: {} timesteps for {} concept labels", t.len(), c.len())
@@ -304,6 +318,18 @@ impl Net {
     /// f(x, t, c) alone.
     pub fn forward(&self, x: &Tensor, t: &[f32], c: &[u32]) -> Result<Tensor> {
         Ok(self.trace(x, t, c)?.out)
+    }
+
+    /// The same network with every weight rounded through `dtype` (and back to its own):
+    /// what a save in `dtype` and a load give back.
+    pub fn rounded_through(&self, dtype: DType) -> Result<Self> {
+        let own = self.dtype();
+        let tensors = self
+            .tensors()
+            .into_iter()
+            .map(|(k, v)| Ok((k, v.to_dtype(dtype)?.to_dtype(own)?)))
+            .collect::<Result<_>>()?;
+        Self::from_tensors(&self.arch, &tensors)
     }
 
     /// The weights by name (for saving).

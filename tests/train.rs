@@ -1,0 +1,64 @@
+//! `comp train toy2d` end to end: train briefly into a scratch `models/` folder, then `comp run`
+//! a script that names the trained model from that folder (the current directory's `models/`
+//! is the first place the registry looks).
+
+mod common;
+
+use common::comp_in;
+
+fn card(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("model.json written")).expect("a JSON card")
+}
+
+#[test]
+fn train_then_run_the_trained_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    // Energy model into an explicit folder.
+    let out = dir.join("models").join("toy2d-mlp");
+    let run = comp_in(dir, &["train", "toy2d", "--steps", "20", "--batch", "64", "--seed", "3", "--out", out.to_str().unwrap(), "-q"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("toy2d-mlp: 20 steps"), "{}", run.stderr);
+    assert!(out.join("model.safetensors").is_file());
+    let c = card(&out.join("model.json"));
+    assert_eq!(c["name"], "toy2d-mlp");
+    assert_eq!(c["param"], "energy");
+    assert_eq!(c["training"]["steps"], 20);
+    assert_eq!(c["training"]["batch"], 64);
+    assert_eq!(c["training"]["seed"], 3);
+    assert!(c["training"]["final_loss"].as_f64().unwrap().is_finite());
+    assert_eq!(c["comp_version"], env!("CARGO_PKG_VERSION"));
+
+    // The ε twin into its default folder, models/toy2d-mlp-eps under the current directory.
+    let run = comp_in(dir, &["train", "toy2d", "--param", "eps", "--steps", "5", "--batch", "32", "-q"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(card(&dir.join("models/toy2d-mlp-eps/model.json"))["param"], "eps");
+
+    let script = "model toy2d-mlp\nbase none\nsamples 64\nsampler ddpm(steps: 10)\n\nsample r = ring\nsample rb = ring AND bar\n";
+    std::fs::write(dir.join("s.comp"), script).unwrap();
+    let run = comp_in(dir, &["run", "s.comp", "--out", "out", "-q"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for sample in ["r", "rb"] {
+        let d = dir.join("out").join(sample);
+        assert!(d.join("samples.npy").is_file() && d.join("plot.png").is_file(), "{sample}: {}", run.stderr);
+        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+        assert_eq!(rec["model"], "toy2d-mlp");
+        assert_eq!(rec["samples"], 64);
+    }
+
+    std::fs::write(dir.join("e.comp"), "model toy2d-mlp-eps\nbase none\nsamples 32\nsampler ddim(steps: 5, eta: 0)\nsample e = ring AND bar\n").unwrap();
+    let run = comp_in(dir, &["run", "e.comp", "--out", "out", "-q"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dir.join("out/e/samples.npy").is_file());
+}
+
+#[test]
+fn train_rejects_bad_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["train", "toy2d", "--steps", "0"][..], &["train", "toy2d", "--batch", "0"], &["train", "toy2d", "--param", "score"]] {
+        let run = comp_in(tmp.path(), args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+    assert!(!tmp.path().join("models").exists(), "nothing written on a usage error");
+}
