@@ -1,8 +1,8 @@
 //! Parse + check + compile, end to end through the public stage functions.
 //!
 //! `cargo bench --bench frontend`: a typical 10-line script, and generated scripts of 1,000,
-//! 10,000 and 100,000 statements (lets chained in pairs, a sample every ten lines) to show the
-//! cost grows linearly.
+//! 10,000 and 100,000 statements (blocks of nine lets and a sample using them) to show the cost
+//! grows linearly.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
@@ -20,15 +20,18 @@ sample product = ring AND stripe
 sample frame = 1.3 * box_large AND NOT 0.3 * box_small @ [0, 0.8]
 ";
 
-/// A script of about `n` statements: lets that each use the previous one (so the let graph is
-/// a chain, not a blow-up), and a sample every ten lines.
+/// A script of about `n` statements in blocks of ten, the way real files grow: nine lets (one
+/// with a NOT) and a sample that composes all nine, half of them windowed.
 fn generated(n: usize) -> String {
     let concepts = ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small"];
     let mut s = String::from("model toy2d\nbase none\n");
     for i in 0..n {
         let c = concepts[i % concepts.len()];
         if i % 10 == 9 {
-            s += &format!("sample s{i} = l{} AND 0.5 * {c} @ [0, 0.5]\n", i - 1);
+            let terms: Vec<String> = (i - 9..i)
+                .map(|j| if j % 2 == 0 { format!("l{j}") } else { format!("0.5 * l{j} @ [0, 0.5]") })
+                .collect();
+            s += &format!("sample s{i} = {}\n", terms.join(" AND "));
         } else if i % 10 == 0 {
             s += &format!("let l{i} = {c} AND NOT 0.2 * box_small\n");
         } else {
