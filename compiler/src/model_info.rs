@@ -25,6 +25,9 @@ pub struct ModelInfo {
     pub default_base: DefaultBase,
     /// Sampling steps when the script sets none.
     pub default_steps: usize,
+    /// The most sampling steps: the length of the model's native noise schedule, which the
+    /// sampler respaces to fewer steps but cannot stretch.
+    pub max_steps: usize,
     /// Number of samples when the script sets none.
     pub default_samples: usize,
     /// Model-specific settings (for example `size`), each a number setting.

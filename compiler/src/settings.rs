@@ -93,7 +93,26 @@ fn steps_param(default: Option<f64>) -> ParamSpec {
     ParamSpec { range_code: "E0114", ..ParamSpec::new("steps", ArgKind::number(1.0, f64::INFINITY, true), default) }
 }
 
-fn read_sampler(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec> {
+/// More steps than the model's native schedule has cannot be sampled: E0106 at the argument.
+fn check_max_steps(steps: Option<usize>, args: &[comp_grammar::ast::Arg], model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) {
+    let (Some(steps), Some(model)) = (steps, model) else { return };
+    if steps <= model.max_steps {
+        return;
+    }
+    let span = args
+        .iter()
+        .find(|a| a.name.as_ref().is_some_and(|n| n.name == "steps"))
+        .or_else(|| args.iter().find(|a| a.name.is_none()))
+        .map(|a| a.value.span())
+        .unwrap_or_default();
+    diags.push(
+        Diagnostic::error("E0106", format!("`steps` must be in 1..={} for `{}`, found {steps}", model.max_steps, model.name), span)
+            .with_label("more steps than the model's noise schedule has")
+            .with_help(format!("the noise schedule of `{}` has {} steps; sample with at most {}", model.name, model.max_steps, model.max_steps)),
+    );
+}
+
+fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec> {
     const EXPECTED: &str = "`ddpm(steps: N)` or `ddim(steps: N, eta: E)`";
     let SettingValue::Expr(e) = &s.value else {
         diags.push(invalid("sampler", EXPECTED, s.value.span()));
@@ -107,11 +126,13 @@ fn read_sampler(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec>
     match name.name.as_str() {
         "ddpm" => {
             let v = bind_args("ddpm", &[steps_param(Some(f64::NAN))], args, e.span, diags)?;
+            check_max_steps(steps(v[0]), args, model, diags);
             Some(SamplerSpec::Ddpm { steps: steps(v[0]) })
         }
         "ddim" => {
             let eta = ParamSpec::new("eta", ArgKind::number(0.0, 1.0, false), Some(0.0));
             let v = bind_args("ddim", &[steps_param(Some(f64::NAN)), eta], args, e.span, diags)?;
+            check_max_steps(steps(v[0]), args, model, diags);
             Some(SamplerSpec::Ddim { steps: steps(v[0]), eta: v[1] })
         }
         other => {
@@ -245,7 +266,7 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
                     .with_label("the model is chosen once per file")
                     .with_help("move this sample to a file of its own"),
             ),
-            "sampler" => w.sampler = read_sampler(s, diags),
+            "sampler" => w.sampler = read_sampler(s, scope.model, diags),
             "mcmc" => w.mcmc = read_mcmc(s, scope.model, diags),
             "base" => w.base = read_base(s, scope, diags),
             "scale" => {

@@ -34,6 +34,7 @@ impl Gaussian {
                 default_scale: 1.0,
                 default_base: DefaultBase::None,
                 default_steps: 100,
+                max_steps: 100,
                 default_samples: 100,
                 extra_settings: vec![],
             },

@@ -25,6 +25,7 @@ pub fn toy2d() -> ModelInfo {
         default_scale: 1.0,
         default_base: DefaultBase::None,
         default_steps: 100,
+        max_steps: 1000,
         default_samples: 1000,
         extra_settings: vec![],
     }
@@ -42,6 +43,7 @@ pub fn clevr() -> ModelInfo {
         default_scale: 7.5,
         default_base: DefaultBase::Null,
         default_steps: 100,
+        max_steps: 1000,
         default_samples: 8,
         extra_settings: vec![Param {
             name: "size".into(),
@@ -64,6 +66,7 @@ pub fn textmodel() -> ModelInfo {
         default_scale: 7.5,
         default_base: DefaultBase::Null,
         default_steps: 50,
+        max_steps: 1000,
         default_samples: 4,
         extra_settings: vec![],
     }

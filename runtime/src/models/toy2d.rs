@@ -206,6 +206,7 @@ pub fn info() -> ModelInfo {
         default_scale: 1.0,
         default_base: DefaultBase::None,
         default_steps: NATIVE_STEPS,
+        max_steps: NATIVE_STEPS,
         default_samples: 1000,
         extra_settings: vec![],
     }

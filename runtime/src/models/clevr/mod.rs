@@ -64,6 +64,7 @@ pub fn info() -> ModelInfo {
         default_scale: 7.5,
         default_base: DefaultBase::Null,
         default_steps: 100,
+        max_steps: 1000,
         default_samples: 8,
         extra_settings: vec![],
     }
