@@ -112,6 +112,20 @@ fn run_writes_samples_plot_and_record() {
 }
 
 #[test]
+fn a_rerun_replaces_the_previous_outputs_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("product");
+    std::fs::create_dir_all(&sample).unwrap();
+    std::fs::write(sample.join("0012.png"), "stale image of an earlier run").unwrap();
+    std::fs::write(sample.join("notes.txt"), "mine").unwrap();
+    let r = comp(&["run", "examples/product.comp", "-o", dir.path().to_str().unwrap(), "--samples", "20", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!sample.join("0012.png").exists(), "stale outputs are removed");
+    assert_eq!(std::fs::read_to_string(sample.join("notes.txt")).unwrap(), "mine", "other files are kept");
+    assert!(sample.join("run.json").exists());
+}
+
+#[test]
 fn run_is_deterministic_and_seed_matters() {
     let dir = tempfile::tempdir().unwrap();
     let go = |name: &str, seed: &str| {
@@ -173,6 +187,19 @@ fn run_bad_inputs_fail_clearly() {
     let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o4").to_str().unwrap(), "-q"], "");
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("nosuchmodel"), "{}", r.stderr);
+    // A JSON plan skips the checker: its sample names must still be safe folder names.
+    let escaping = plan.replace("\"sample\": \"product\"", "\"sample\": \"../escaped\"");
+    std::fs::write(&file, escaping).unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o5").to_str().unwrap(), "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("`../escaped` is not a name"), "{}", r.stderr);
+    assert!(!dir.path().join("escaped").exists());
+    // Nor are its MCMC settings checked: the runtime refuses what would silently diverge.
+    let hmc = comp(&["plan", "examples/product_hmc.comp", "--emit", "json"], "").stdout.replace("\"damping\": 0.5", "\"damping\": 3.0");
+    std::fs::write(&file, hmc).unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o6").to_str().unwrap(), "--samples", "5", "-q"], "");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("damping must be in [0, 1]"), "{}", r.stderr);
     std::fs::write(&file, "{ not json").unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-q"], "");
     assert_ne!(r.code, 0);

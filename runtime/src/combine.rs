@@ -58,6 +58,9 @@ pub fn combine(
             let eps = fused_sum(&out.eps, k, &Coeffs::Shared(c))?;
             let energy = match (want_energy, energies) {
                 (true, Some(e)) => {
+                    if e.len() != k * n {
+                        bail!("combine: the model returned {} energies for {} rows", e.len(), k * n)
+                    }
                     let v: Vec<f32> = (0..n)
                         .map(|i| (0..k).map(|j| coeffs[j] * e[j * n + i]).sum::<f64>() as f32)
                         .collect();

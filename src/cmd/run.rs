@@ -77,6 +77,7 @@ fn load_plan(path: &str) -> Result<Plan, Failure> {
                 comp_compiler::plan::PLAN_VERSION
             )));
         }
+        check_sample_names(path, &plan)?;
         return Ok(plan);
     }
     let models = comp_runtime::models::infos();
@@ -87,6 +88,27 @@ fn load_plan(path: &str) -> Result<Plan, Failure> {
         return Err(Failure::Runtime(format!("`{path}` has no `sample` statement: nothing to run (add `sample NAME = EXPR`)")));
     }
     Ok(compiled.plan)
+}
+
+/// A JSON plan skips the checker, and its sample names become folder names: each must be a
+/// name as the language spells them (no `/`, no `..`) and appear once.
+fn check_sample_names(path: &str, plan: &Plan) -> Result<(), Failure> {
+    let mut seen = std::collections::HashSet::new();
+    for s in &plan.samples {
+        let name = s.sample.as_str();
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(Failure::Runtime(format!(
+                "`{path}`: sample name `{name}` is not a name (letters, digits, `_` and `-`, not starting with a digit)"
+            )));
+        }
+        if !seen.insert(name) {
+            return Err(Failure::Runtime(format!("`{path}`: two samples are named `{name}`")));
+        }
+    }
+    Ok(())
 }
 
 fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>, Failure> {
@@ -106,7 +128,7 @@ fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>,
 fn prepare_dir(dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
         .and_then(|_| {
-            let probe = dir.join(".comp-write-test");
+            let probe = dir.join(format!(".comp-write-test-{}", std::process::id()));
             std::fs::write(&probe, b"")?;
             std::fs::remove_file(probe)
         })
@@ -132,6 +154,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
     let dir = args.out.join(&sample.sample);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+    remove_previous_outputs(&dir).map_err(|e| Failure::Runtime(format!("clearing `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     let written = comp_runtime::output::write_samples(&dir, &output.samples)
         .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), comp_runtime::error::message(&e))))?;
     let record = serde_json::json!({
@@ -163,5 +186,28 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
         wall,
         picture.unwrap_or(&dir).display()
     );
+    Ok(())
+}
+
+/// Removes what an earlier `comp run` wrote into a sample's folder (and only that), so that the
+/// folder never mixes two runs: a rerun with fewer images leaves no stale `0012.png`, and a
+/// failure part-way leaves no earlier `run.json` beside new samples. `run.json` goes first: a
+/// folder without one is an incomplete run.
+fn remove_previous_outputs(dir: &Path) -> std::io::Result<()> {
+    let ours = |name: &str| {
+        matches!(name, "run.json" | "samples.npy" | "plot.png" | "grid.png")
+            || name.strip_suffix(".png").is_some_and(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let run_json = dir.join("run.json");
+    if run_json.exists() {
+        std::fs::remove_file(run_json)?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_str().is_some_and(ours) && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     Ok(())
 }

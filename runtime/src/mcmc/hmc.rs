@@ -28,6 +28,10 @@ pub fn run(
     if !(m > 0.0 && m.is_finite()) {
         candle_core::bail!("HMC mass must be positive, got {m}")
     }
+    if !(0.0..=1.0).contains(&d) {
+        // The checker enforces this for scripts; a hand-edited JSON plan is checked here.
+        candle_core::bail!("HMC damping must be in [0, 1], got {d}")
+    }
     let cur = target.eval(&x, adjusted)?;
     let mut g = cur.grad.clone();
     let mut lq = if adjusted {
