@@ -176,7 +176,7 @@ fn run_bad_inputs_fail_clearly() {
 
     // A plan for another model: the vocabulary does not match.
     let plan = comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout;
-    let forged = plan.replace("\"model\": \"toy2d\"", "\"model\": \"toy2d\"").replace("\"concept\": \"ring\"", "\"concept\": \"pos\"");
+    let forged = plan.replace("\"concept\": \"ring\"", "\"concept\": \"pos\"");
     let file = dir.path().join("forged.json");
     std::fs::write(&file, forged).unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o3").to_str().unwrap(), "-q"], "");

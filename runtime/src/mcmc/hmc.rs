@@ -68,7 +68,8 @@ pub fn run(
                 let accept = metropolis(&log_alpha, noise, acc);
                 x = select(&accept, &xn, &x)?;
                 g = select(&accept, &gn, &g)?;
-                v = select(&accept, &vn, &v.neg()?)?;
+                // A rejected sample's momentum flips; negate only when one was rejected.
+                v = if accept.iter().all(|&a| a) { vn } else { select(&accept, &vn, &v.neg()?)? };
                 lq = select_vec(&accept, &lq_new, &lq);
             }
             None => {
