@@ -48,7 +48,7 @@ fn compile(text: &str, models: &[comp_compiler::ModelInfo]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     c.bench_function("frontend/typical_10_lines", |b| b.iter(|| compile(black_box(TYPICAL), &models)));
     let mut group = c.benchmark_group("frontend/generated");
     group.sample_size(10);

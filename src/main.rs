@@ -2,9 +2,13 @@
 //! command, and turning failures into exit codes (0 ok, 1 errors in the input, 2 usage or I/O).
 
 mod cmd;
+mod error;
 mod pipeline;
+mod progress;
 mod render;
 mod repl;
+
+pub use error::Failure;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,16 +38,6 @@ enum Command {
     Train(cmd::train::Args),
     /// Evaluate compositions against exact targets or a detector (toy2d, clevr-pos)
     Eval(cmd::eval::Args),
-}
-
-/// The ways a command ends.
-pub enum Failure {
-    /// The input has errors (already reported): exit 1.
-    Input,
-    /// A usage or I/O problem, with its message: exit 2.
-    Usage(String),
-    /// A runtime failure (already reported or with its message): exit 1.
-    Runtime(String),
 }
 
 fn main() -> ExitCode {

@@ -1,8 +1,9 @@
-//! The one path from bytes to a plan, shared by every command and the REPL:
-//! decode → parse → compile, collecting every diagnostic on the way.
+//! From a file's bytes to a plan, shared by every command and the REPL: read and decode here,
+//! then `comp_compiler::compile_text` (parse → compile), collecting every diagnostic.
 
-use comp_compiler::{Compiled, ModelInfo};
-use comp_grammar::{ast::Program, Diagnostic};
+pub use comp_compiler::Checked;
+use comp_compiler::ModelInfo;
+use comp_grammar::Diagnostic;
 use std::path::Path;
 
 /// A source file as read from disk: its name for diagnostics and its text. A file that is not
@@ -61,35 +62,10 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// What the front half produced for one text.
-pub struct Checked {
-    pub program: Option<Program>,
-    pub compiled: Option<Compiled>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Checked {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.is_error())
-    }
-}
-
 /// Parses and compiles a source file against the known models.
 pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
     if let Some(d) = &source.decode_error {
         return Checked { program: None, compiled: None, diagnostics: vec![d.clone()] };
     }
-    check_text(&source.text, models)
-}
-
-/// Parses and compiles a text against the known models.
-pub fn check_text(text: &str, models: &[ModelInfo]) -> Checked {
-    let program = match comp_grammar::parse(text) {
-        Ok(p) => p,
-        Err(diagnostics) => return Checked { program: None, compiled: None, diagnostics },
-    };
-    let outcome = comp_compiler::compile(&program, models);
-    let mut diagnostics = outcome.diagnostics;
-    diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
-    Checked { program: Some(program), compiled: outcome.value, diagnostics }
+    comp_compiler::compile_text(&source.text, models)
 }

@@ -36,8 +36,6 @@ pub mod fmt;
 pub mod ir;
 pub mod lints;
 pub mod lower;
-pub mod model_info;
-pub mod plan;
 mod render;
 pub mod resolve;
 pub mod settings;
@@ -45,10 +43,12 @@ pub mod simplified;
 pub mod simplify;
 mod suggest;
 
+/// The plan types live in `comp-plan` (shared with the runtime); re-exported here so that the
+/// compiler's own stages and its users name them as before.
+pub use comp_plan::{model_info, plan};
+pub use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind, Plan};
 pub use fmt::format;
-pub use model_info::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
-pub use plan::Plan;
-pub use render::model_calls;
+pub use render::{model_calls, RenderHuman};
 pub use simplified::SimplifiedSample;
 
 use check::lets::{check_duplicate, LetDef};
@@ -72,6 +72,40 @@ pub struct Outcome<T> {
 pub struct Compiled {
     pub plan: Plan,
     pub simplified: Vec<SimplifiedSample>,
+}
+
+/// What compiling a text produced: the syntax tree when it parsed, the plan when nothing is
+/// an error, and every diagnostic (warnings too) in source order. The tree is kept even when
+/// there are errors: the formatter, the REPL and editors work on it.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub program: Option<comp_grammar::ast::Program>,
+    pub compiled: Option<Compiled>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The outcome without the tree: the compiled plan when there is no error.
+    pub fn outcome(self) -> Outcome<Compiled> {
+        Outcome { value: self.compiled, diagnostics: self.diagnostics }
+    }
+}
+
+/// The one path from text to plans, used by the CLI, the REPL and the lab: parse, then
+/// [`compile`] against `models`.
+pub fn compile_text(text: &str, models: &[ModelInfo]) -> Checked {
+    let program = match comp_grammar::parse(text) {
+        Ok(p) => p,
+        Err(diagnostics) => return Checked { program: None, compiled: None, diagnostics },
+    };
+    let outcome = compile(&program, models);
+    let mut diagnostics = outcome.diagnostics;
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
+    Checked { program: Some(program), compiled: outcome.value, diagnostics }
 }
 
 /// Every diagnostic of compiling `program` (a convenience over [`compile`]).

@@ -1,4 +1,4 @@
-//! [`Plan::render_human`]: the plan for people (`comp plan --emit plan`).
+//! [`RenderHuman::render_human`]: the plan for people (`comp plan --emit plan`).
 //!
 //! ```text
 //! sample pair (model clevr-pos)
@@ -25,10 +25,16 @@
 use crate::plan::{step_fraction, Combine, McmcKind, Plan, SamplePlan, Sampler};
 use std::fmt::Write;
 
-impl Plan {
-    /// The plan as text for people: per sample its settings, conditions, segments with their
-    /// coefficients, and the number of model calls.
-    pub fn render_human(&self) -> String {
+/// The plan as text for people (a trait because [`Plan`] lives in `comp-plan`, which holds
+/// data only).
+pub trait RenderHuman {
+    /// Per sample its settings, conditions, segments with their coefficients, and the number
+    /// of model calls.
+    fn render_human(&self) -> String;
+}
+
+impl RenderHuman for Plan {
+    fn render_human(&self) -> String {
         let mut out = String::new();
         for (i, s) in self.samples.iter().enumerate() {
             if i > 0 {
@@ -47,8 +53,8 @@ impl Plan {
 /// step, where x is clean), when that step's fraction lies in `[from, to)` and its segment
 /// has an active condition. A level costs, with S MCMC steps and L leapfrog steps:
 /// ULA S; MALA S + 1; U-HMC and HMC S·L + 1 (the gradient at the accepted point is reused;
-/// the + 1 is the level's starting point). The runtime's `mcmc::Params::evaluations` must
-/// agree.
+/// the + 1 is the level's starting point): [`comp_plan::McmcKind::calls_per_level`], which the
+/// runtime's MCMC uses too.
 pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
     let steps = s.settings.sampler.steps();
     let (mut reverse, mut mcmc) = (0, 0);
@@ -57,16 +63,12 @@ pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
         if seg.active.is_empty() {
             continue;
         }
-        reverse += 1;
+        reverse += s.settings.sampler.calls_per_step();
         if let Some(m) = &s.settings.mcmc {
             let f = step_fraction(k, steps);
             // Level k is reached by reverse step k − 1: none at k = 0 (pure noise).
             if k > 0 && m.from <= f && f < m.to {
-                mcmc += match m.kind {
-                    McmcKind::Ula => m.steps,
-                    McmcKind::Mala => m.steps + 1,
-                    McmcKind::Uhmc | McmcKind::Hmc => m.steps * m.leapfrog + 1,
-                };
+                mcmc += m.calls_per_level();
             }
         }
     }
@@ -93,6 +95,7 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
     let sampler = match st.sampler {
         Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
         Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
+        Sampler::Dpmpp2m { steps } => format!("dpmpp2m(steps: {steps})"),
     };
     let mcmc = match &st.mcmc {
         None => "none".to_string(),
@@ -150,7 +153,7 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
                 }
             }
         }
-        let calls = usize::from(!seg.active.is_empty());
+        let calls = if seg.active.is_empty() { 0 } else { st.sampler.calls_per_step() };
         let k = seg.active.len();
         let _ = writeln!(out, "    model calls per step: {calls} (batch of {k} condition{})", if k == 1 { "" } else { "s" });
     }

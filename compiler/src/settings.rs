@@ -43,6 +43,7 @@ pub enum BaseSpec {
 pub enum SamplerSpec {
     Ddpm { steps: Option<usize> },
     Ddim { steps: Option<usize>, eta: f64 },
+    Dpmpp2m { steps: Option<usize> },
 }
 
 /// The settings one scope writes; `None`: not written (or written wrongly, and reported).
@@ -113,7 +114,7 @@ fn check_max_steps(steps: Option<usize>, args: &[comp_grammar::ast::Arg], model:
 }
 
 fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec> {
-    const EXPECTED: &str = "`ddpm(steps: N)` or `ddim(steps: N, eta: E)`";
+    const EXPECTED: &str = "`ddpm(steps: N)`, `ddim(steps: N, eta: E)` or `dpmpp2m(steps: N)`";
     let SettingValue::Expr(e) = &s.value else {
         diags.push(invalid("sampler", EXPECTED, s.value.span()));
         return None;
@@ -135,10 +136,15 @@ fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnost
             check_max_steps(steps(v[0]), args, model, diags);
             Some(SamplerSpec::Ddim { steps: steps(v[0]), eta: v[1] })
         }
+        "dpmpp2m" => {
+            let v = bind_args("dpmpp2m", &[steps_param(Some(f64::NAN))], args, e.span, diags)?;
+            check_max_steps(steps(v[0]), args, model, diags);
+            Some(SamplerSpec::Dpmpp2m { steps: steps(v[0]) })
+        }
         other => {
             let mut d = Diagnostic::error("E0114", format!("unknown sampler `{other}`"), name.span)
-                .with_label("expected `ddpm` or `ddim`");
-            d.help = did_you_mean(other, ["ddpm", "ddim"]).or_else(|| Some(format!("write {EXPECTED}")));
+                .with_label("expected `ddpm`, `ddim` or `dpmpp2m`");
+            d.help = did_you_mean(other, ["ddpm", "ddim", "dpmpp2m"]).or_else(|| Some(format!("write {EXPECTED}")));
             diags.push(d);
             None
         }
@@ -334,6 +340,7 @@ pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Re
         None => Sampler::Ddpm { steps: model.default_steps },
         Some(SamplerSpec::Ddpm { steps }) => Sampler::Ddpm { steps: steps.unwrap_or(model.default_steps) },
         Some(SamplerSpec::Ddim { steps, eta }) => Sampler::Ddim { steps: steps.unwrap_or(model.default_steps), eta },
+        Some(SamplerSpec::Dpmpp2m { steps }) => Sampler::Dpmpp2m { steps: steps.unwrap_or(model.default_steps) },
     };
     let mut extra: BTreeMap<String, f64> =
         model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();

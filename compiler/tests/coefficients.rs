@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use comp_compiler::plan::{Combine, Sampler};
+use comp_compiler::RenderHuman;
 
 fn linear(c: &comp_compiler::plan::Segment) -> Vec<f64> {
     match &c.combine {

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use comp_compiler::RenderHuman;
 
 #[test]
 fn examples_compile() {

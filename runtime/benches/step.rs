@@ -10,10 +10,10 @@
 //!   composition overhead = step time / one batched call).
 
 use candle_core::{Device, Tensor};
-use comp_compiler::plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
-use comp_runtime::executor::{composed_eps, Calls};
+use comp_plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
+use comp_runtime::composed::{Calls, Composed};
 use comp_runtime::fused::{fused_sum, Coeffs};
-use comp_runtime::models;
+use comp_models as models;
 use comp_runtime::noise::Noise;
 use comp_runtime::sampler::{apply, ReverseSampler};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -115,16 +115,8 @@ fn whole_step(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("fused", &id), |b| {
                 b.iter(|| {
                     let mut calls = Calls::default();
-                    let eps = composed_eps(
-                        model.as_ref(),
-                        &p,
-                        &p.segments[0],
-                        &x,
-                        t,
-                        sigma,
-                        false,
-                        &mut calls,
-                    )
+                    let target = Composed { model: model.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
+                    let eps = target.eval(&x, false, &mut calls)
                     .unwrap()
                     .eps;
                     apply(coeffs, &x, &eps, Some(&z)).unwrap()

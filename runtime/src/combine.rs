@@ -9,7 +9,7 @@
 //!   is E = −σ_t logsumexp_j(log m_j − E_j/σ_t), this ε̂ is exactly ∇ₓE.
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_compiler::plan::{Branch, Combine};
+use comp_plan::{Branch, Combine};
 use rayon::prelude::*;
 
 use crate::denoiser::ModelOutput;

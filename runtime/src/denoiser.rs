@@ -6,8 +6,8 @@
 //! terms the composition has, instead of one pass per term.
 
 use candle_core::{Result, Tensor};
-use comp_compiler::plan::Condition;
-use comp_compiler::ModelInfo;
+use comp_plan::Condition;
+use comp_plan::ModelInfo;
 
 use crate::schedule::Schedule;
 
@@ -41,4 +41,19 @@ pub trait Denoiser: Send + Sync {
         conds: &[&Condition],
         want_energy: bool,
     ) -> Result<ModelOutput>;
+
+    /// Called once per run, before the first step, with every condition the plan may
+    /// evaluate: the place for work that depends on the conditions but not on x or t (a text
+    /// model encodes its prompts here, once, not every step; it keeps them behind a lock, as
+    /// this takes `&self` so that one loaded model serves many runs). The default does nothing.
+    fn prepare(&self, conditions: &[Condition]) -> Result<()> {
+        let _ = conditions;
+        Ok(())
+    }
+
+    /// Turns the final samples into the data that is written out (a latent model decodes its
+    /// latents to pixels). The default is the identity: the model samples data directly.
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.clone())
+    }
 }

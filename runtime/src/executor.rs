@@ -1,21 +1,24 @@
-//! Runs one `SamplePlan`: reverse diffusion with ONE batched model call per step.
+//! Runs one `SamplePlan`: reverse diffusion with ONE batched model call per evaluation.
 //!
-//! Per step k (0 = pure noise): take the segment at k's trajectory fraction, stack x once per
-//! active condition (K·N rows), call the model once, combine the K outputs with one fused
-//! weighted sum (`combine.rs`), and take the sampler's update (`sampler.rs`). Conditions not
-//! active in the segment are not evaluated at all; a segment with none gives ε̂ = 0 and no
-//! model call. Then the MCMC hook runs (see `mcmc_step`).
+//! Before the loop the model is prepared once with the plan's conditions (a text model encodes
+//! its prompts there). Per step k (0 = pure noise) the sampler is handed an "evaluate ε̂ at
+//! (x, level)" function; an evaluation takes the segment at that level's trajectory fraction
+//! and evaluates its [`Composed`] ε̂: x stacked once per active condition (K·N rows), one model
+//! call, one fused weighted sum. Conditions not active in the segment are not evaluated at
+//! all; a segment with none gives ε̂ = 0 and no model call. Then the MCMC hook runs (see
+//! [`mcmc_step`]). After the last step the model decodes the samples (latents to pixels; the
+//! identity for models that sample data directly).
 
 use std::time::{Duration, Instant};
 
 use candle_core::{bail, Device, Result, Tensor};
-use comp_compiler::plan::{step_fraction, Combine, Mcmc, SamplePlan, Segment};
+use comp_plan::{step_fraction, Combine, Mcmc, SamplePlan};
 
-use crate::combine::{combine, Combined};
+use crate::composed::{Calls, Composed};
 use crate::denoiser::Denoiser;
-use crate::mcmc::{self, Acceptance, Composed, Params};
+use crate::mcmc::{self, Acceptance, Level, Params};
 use crate::noise::Noise;
-use crate::sampler::{apply, ReverseSampler};
+use crate::sampler::{At, ReverseSampler};
 
 /// Options of a run that are not part of the plan (seed and sample count are: the CLI applies
 /// `--seed` and `--samples` to the plan's settings before calling `execute`).
@@ -28,9 +31,9 @@ pub struct ExecOptions<'a> {
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutput {
-    /// `[N, ...data_shape]` f32 on the run's device.
+    /// `[N, ...data_shape]` f32 on the run's device, decoded by the model.
     pub samples: Tensor,
-    /// Model forward calls made (at most one per step, plus MCMC's).
+    /// Model forward calls made (one per evaluation with an active condition, plus MCMC's).
     pub model_calls: usize,
     /// Reverse steps taken.
     pub steps: usize,
@@ -42,135 +45,52 @@ pub struct RunOutput {
     pub wall: Duration,
 }
 
-/// Model-call accounting shared by the reverse steps and MCMC (and MCMC's accept counts).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Calls {
-    pub calls: usize,
-    pub rows: usize,
-    /// Metropolis proposals (per sample) made and accepted by MALA / HMC.
-    pub mcmc: Acceptance,
-}
-
 /// Samples `plan` with `model` on `device`.
-pub fn execute(
-    plan: &SamplePlan,
-    model: &dyn Denoiser,
-    device: &Device,
-    opts: &ExecOptions,
-) -> Result<RunOutput> {
+pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
     let start = Instant::now();
     validate(plan, model)?;
-    let sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
+    let mut sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
-    let n = plan.settings.samples;
-    let mut shape = vec![n];
+    model.prepare(&plan.conditions).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
+    let mut shape = vec![plan.settings.samples];
     shape.extend(&model.info().data_shape);
 
     let mut noise = Noise::new(plan.settings.seed);
     let mut x = noise.normal(&shape, device)?;
     let mut calls = Calls::default();
+    let mut acceptance = Acceptance::default();
     for k in 0..steps {
-        let segment = plan.segment_at(k).ok_or_else(|| {
-            candle_core::Error::Msg(format!(
-                "sample `{}`: no segment covers step {k} of {steps}",
-                plan.sample
-            ))
-        })?;
-        let eps = composed_eps(
-            model,
-            plan,
-            segment,
-            &x,
-            sampler.timestep(k),
-            sampler.sigma(k),
-            false,
-            &mut calls,
-        )
-        .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?
-        .eps;
-        let c = sampler.coeffs(k);
-        let z = if c.noise != 0.0 {
-            Some(noise.normal(&shape, device)?)
-        } else {
-            None
-        };
-        x = apply(c, &x, &eps, z.as_ref())?;
+        let mut eval = |x: &Tensor, at: At| -> Result<Tensor> { Ok(composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps) };
+        x = sampler
+            .step(k, &x, &mut eval, &mut noise)
+            .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
         if let Some(mcmc) = &plan.settings.mcmc {
-            let ctx = McmcContext {
-                plan,
-                model,
-                sampler: &sampler,
-                step: k,
-                mcmc,
-            };
-            x = mcmc_step(&ctx, x, &mut noise, &mut calls)?;
+            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc };
+            x = mcmc_step(&ctx, x, &mut noise, &mut calls, &mut acceptance)?;
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);
         }
     }
+    let samples = model.decode(&x).map_err(|e| e.context(format!("sample `{}`: decoding the samples", plan.sample)))?;
     Ok(RunOutput {
-        samples: x,
+        samples,
         model_calls: calls.calls,
         steps,
         rows_evaluated: calls.rows,
-        acceptance: calls.mcmc.rate(),
+        acceptance: acceptance.rate(),
         wall: start.elapsed(),
     })
 }
 
-/// The composed ε̂ (and energy when `want_energy`) of `segment` at x: one model call over the
-/// segment's active conditions, then the fused combination. Shared by reverse steps and MCMC.
-#[allow(clippy::too_many_arguments)]
-pub fn composed_eps(
-    model: &dyn Denoiser,
-    plan: &SamplePlan,
-    segment: &Segment,
-    x: &Tensor,
-    timestep: usize,
-    sigma: f64,
-    want_energy: bool,
-    calls: &mut Calls,
-) -> Result<Combined> {
-    let k = segment.active.len();
-    let n = x.dim(0)?;
-    if k == 0 {
-        let energy = if want_energy {
-            Some(Tensor::zeros(n, candle_core::DType::F32, x.device())?)
-        } else {
-            None
-        };
-        return Ok(Combined {
-            eps: x.zeros_like()?,
-            energy,
-        });
-    }
-    let conds: Vec<_> = segment
-        .active
-        .iter()
-        .map(|&id| &plan.conditions[id])
-        .collect();
-    let stacked = if k == 1 {
-        x.clone()
-    } else {
-        let mut reps = vec![1usize; x.rank()];
-        reps[0] = k;
-        x.repeat(reps)?
+/// The composed ε̂ of `plan` at a noise level: the segment at that step's trajectory
+/// fraction, called at its timestep and σ.
+pub fn composed_at<'a>(plan: &'a SamplePlan, model: &'a dyn Denoiser, at: At) -> Result<Composed<'a>> {
+    let Some(segment) = plan.segment_at(at.step) else {
+        bail!("sample `{}`: no segment covers step {} of {}", plan.sample, at.step, plan.settings.sampler.steps())
     };
-    let t = Tensor::full(timestep as f32, k * n, x.device())?;
-    let need_energy = want_energy || matches!(segment.combine, Combine::Mixture { .. });
-    let out = model.forward(&stacked, &t, &conds, need_energy)?;
-    calls.calls += 1;
-    calls.rows += k * n;
-    if out.eps.dims() != stacked.dims() {
-        bail!(
-            "model returned ε of shape {:?} for input {:?}",
-            out.eps.dims(),
-            stacked.dims()
-        )
-    }
-    combine(&out, k, &segment.combine, sigma, want_energy)
+    Ok(Composed { model, plan, segment, timestep: at.timestep, sigma: at.sigma })
 }
 
 /// What the MCMC hook gets to work with after reverse step `step`.
@@ -188,7 +108,7 @@ pub struct McmcContext<'a> {
 /// Annealed MCMC after reverse step `ctx.step` (RRR; ULA, MALA, U-HMC, HMC; see [`mcmc`]).
 ///
 /// x has just reached the noise level of step k + 1 (k = `ctx.step`). MCMC runs there, with
-/// g = ∇log q = −ε̂/σ and log q = −E/σ from [`composed_eps`] on the segment at step k + 1
+/// g = ∇log q = −ε̂/σ and log q = −E/σ from the [`Composed`] ε̂ of the segment at step k + 1
 /// (so windows apply) at that step's timestep and σ, when
 ///
 /// * k + 1 < steps: after the final reverse step x is clean (ᾱ = 1, σ = 0), where there is no
@@ -198,14 +118,10 @@ pub struct McmcContext<'a> {
 ///   a pure random walk: there is no distribution to sample).
 ///
 /// Step size (and HMC's mass) are multiplied by β of step k's transition,
-/// `sampler.beta(k)`, when `beta_scaled`. All randomness comes from `noise`; model calls and
-/// accept counts go into `calls`. Each level costs `mcmc::Params::evaluations` model calls.
-pub fn mcmc_step(
-    ctx: &McmcContext,
-    x: Tensor,
-    noise: &mut Noise,
-    calls: &mut Calls,
-) -> Result<Tensor> {
+/// `sampler.beta(k)`, when `beta_scaled`. All randomness comes from `noise`; model calls go
+/// into `calls` and accept counts into `acceptance`. Each level costs
+/// [`comp_plan::Mcmc::calls_per_level`] model calls.
+pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Calls, acceptance: &mut Acceptance) -> Result<Tensor> {
     let steps = ctx.sampler.steps();
     let next = ctx.step + 1;
     if next >= steps {
@@ -215,34 +131,15 @@ pub fn mcmc_step(
     if !(ctx.mcmc.from <= f && f < ctx.mcmc.to) {
         return Ok(x);
     }
-    let Some(segment) = ctx.plan.segment_at(next) else {
-        bail!(
-            "sample `{}`: no segment covers step {next} of {steps}",
-            ctx.plan.sample
-        )
-    };
-    if segment.active.is_empty() {
+    let target = composed_at(ctx.plan, ctx.model, ctx.sampler.at(next))?;
+    if target.segment.active.is_empty() {
         return Ok(x);
     }
     let params = Params::at_level(ctx.mcmc, ctx.sampler.beta(ctx.step));
-    let mut acceptance = Acceptance::default();
-    let mut target = Composed {
-        model: ctx.model,
-        plan: ctx.plan,
-        segment,
-        timestep: ctx.sampler.timestep(next),
-        sigma: ctx.sampler.sigma(next),
-        calls,
-    };
-    let x = mcmc::run(&mut target, x, &params, noise, &mut acceptance).map_err(|e| {
-        e.context(format!(
-            "sample `{}`, {:?} after step {} of {steps}",
-            ctx.plan.sample, ctx.mcmc.kind, ctx.step
-        ))
-    })?;
-    calls.mcmc.accepted += acceptance.accepted;
-    calls.mcmc.proposed += acceptance.proposed;
-    Ok(x)
+    let mut level = Level { target, calls };
+    mcmc::run(&mut level, x, &params, noise, acceptance).map_err(|e| {
+        e.context(format!("sample `{}`, {:?} after step {} of {steps}", ctx.plan.sample, ctx.mcmc.kind, ctx.step))
+    })
 }
 
 /// Checks the plan against the model before any work.

@@ -1,26 +1,27 @@
-//! `comp-runtime`: executes compiled `.comp` plans with candle.
+//! `comp-runtime`: executes plans (`comp-plan`) with candle. It knows the plan, never the
+//! language: no parser, no compiler, no model (models implement [`Denoiser`] in
+//! `comp-models`).
 //!
 //! | stage | file | what it does |
 //! | --- | --- | --- |
-//! | model | [`denoiser`], [`models`] | ε (and energies) for a stacked batch of conditions |
-//! | schedule | [`schedule`] | native ᾱ (cosine, linear) and respacing to the plan's steps |
+//! | model | [`denoiser`] | the `Denoiser` trait: ε (and energies) for a stacked batch of conditions; `prepare`, `decode` |
+//! | composed ε̂ | [`composed`] | one model call over a segment's active conditions, then the fused combination, counted |
 //! | combination | [`combine`], [`fused`] | a segment's `Combine` as one fused weighted sum |
-//! | sampler | [`sampler`], [`noise`] | DDPM / DDIM updates, seeded noise |
-//! | executor | [`executor`] | one model call per step over the active conditions |
+//! | schedule | [`schedule`] | native ᾱ (cosine, linear) and respacing to the plan's steps |
+//! | sampler | [`sampler`], [`noise`] | DDPM, DDIM and DPM-Solver++(2M) steps, seeded noise |
+//! | executor | [`executor`] | the reverse loop: each step hands the sampler an "evaluate ε̂ at (x, t)" function |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
-//! | evaluation | [`eval`] | `comp eval toy2d`: samplers against exact targets |
-//! | training | [`train`] | `comp train toy2d`: the learned toy2d MLPs (AdamW, EMA, model card) |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
 //! `base none` (what the compiler lowers that script to):
 //!
 //! ```
-//! use comp_compiler::plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
-//! use comp_runtime::{device, execute, models, ExecOptions};
+//! use comp_plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
+//! use comp_runtime::{device, execute, ExecOptions};
 //!
 //! let dev = device("cpu")?;
-//! let model = models::load("toy2d", &dev)?;
+//! let model = comp_models::load("toy2d", &dev)?;
 //! let cond = |id: usize, concept: &str| Condition { id, concept: concept.into(), args: vec![], text: None };
 //! let plan = SamplePlan {
 //!     sample: "s".into(),
@@ -51,20 +52,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod clevr;
 pub mod combine;
+pub mod composed;
 pub mod denoiser;
 pub mod error;
-pub mod eval;
 pub mod executor;
 pub mod fused;
 pub mod mcmc;
-pub mod models;
 pub mod noise;
 pub mod output;
 pub mod sampler;
 pub mod schedule;
-pub mod train;
 
 pub use candle_core::{Device, Tensor};
 pub use denoiser::{Denoiser, ModelOutput};

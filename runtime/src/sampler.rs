@@ -1,16 +1,39 @@
-//! Reverse-diffusion updates over a respaced schedule: DDPM (ancestral) and DDIM.
+//! Reverse-diffusion steps over a respaced schedule: DDPM (ancestral), DDIM and
+//! DPM-Solver++(2M).
 //!
-//! Both are written as one affine update x_prev = a·x + b·ε̂ + c·z with scalar coefficients
-//! computed in f64. Going through x̂₀ = (x − σε̂)/√ᾱ instead would divide by √ᾱ ≈ 5e-4 at
-//! the noisiest cosine step and lose f32 digits; the coefficients fold that division away.
+//! A step is handed an "evaluate ε̂ at (x, level)" function ([`Eval`]) rather than an ε̂, so a
+//! sampler may evaluate the composed prediction where and as often as it needs without the
+//! executor's loop changing per sampler. DDPM and DDIM evaluate once, at the current point;
+//! DPM-Solver++(2M) also once, and reaches second order by remembering the previous step's
+//! data prediction (a multistep method).
+//!
+//! DDPM and DDIM are written as one affine update x_prev = a·x + b·ε̂ + c·z with scalar
+//! coefficients computed in f64. Going through x̂₀ = (x − σε̂)/√ᾱ instead would divide by
+//! √ᾱ ≈ 5e-4 at the noisiest cosine step and lose f32 digits; the coefficients fold that
+//! division away.
 //!
 //! Executor step k runs from pure noise (k = 0) to data (k = steps − 1); it uses respaced
 //! schedule entry i = steps − 1 − k.
 
-use candle_core::{Result, Tensor};
-use comp_compiler::plan::Sampler;
+use candle_core::{bail, Result, Tensor};
+use comp_plan::Sampler;
 
+use crate::noise::Noise;
 use crate::schedule::Schedule;
+
+/// A noise level of the run: the one x has at the start of executor step `step`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct At {
+    /// The executor step (its trajectory fraction picks the plan's segment).
+    pub step: usize,
+    /// The native timestep the model is called with.
+    pub timestep: usize,
+    /// σ = √(1 − ᾱ).
+    pub sigma: f64,
+}
+
+/// Evaluates the composed ε̂ at a point x (`[N, ...data_shape]`) at a noise level.
+pub type Eval<'e> = dyn FnMut(&Tensor, At) -> Result<Tensor> + 'e;
 
 /// x_prev = x·a + ε̂·b + z·c for one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,11 +44,14 @@ pub struct StepCoeffs {
     pub noise: f64,
 }
 
-/// A plan's sampler bound to a model's schedule, respaced to the plan's steps.
+/// A plan's sampler bound to a model's schedule, respaced to the plan's steps. It holds the
+/// state a multistep solver carries from step to step, so one value serves one run.
 #[derive(Clone, Debug)]
 pub struct ReverseSampler {
     schedule: Schedule,
     kind: Sampler,
+    /// DPM-Solver++(2M): the previous step's data prediction x̂₀ and its log-SNR step h.
+    previous: Option<(Tensor, f64)>,
 }
 
 impl ReverseSampler {
@@ -35,11 +61,66 @@ impl ReverseSampler {
         Ok(Self {
             schedule,
             kind: sampler.clone(),
+            previous: None,
         })
+    }
+
+    /// Takes executor step k from x: evaluates ε̂ through `eval` (counted by the caller) and
+    /// returns x at the next level. Stochastic samplers draw their noise from `noise` after
+    /// the evaluation.
+    pub fn step(&mut self, k: usize, x: &Tensor, eval: &mut Eval, noise: &mut Noise) -> Result<Tensor> {
+        let eps = eval(x, self.at(k))?;
+        match self.kind {
+            Sampler::Ddpm { .. } | Sampler::Ddim { .. } => {
+                let c = self.coeffs(k);
+                let z = if c.noise != 0.0 { Some(noise.normal(x.dims(), x.device())?) } else { None };
+                apply(c, x, &eps, z.as_ref())
+            }
+            Sampler::Dpmpp2m { .. } => self.dpmpp2m(k, x, &eps),
+        }
+    }
+
+    /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) from level k to the next, with the
+    /// data prediction x̂₀ = (x − σ_c·ε̂)/α_c, α = √ᾱ, σ = √(1 − ᾱ), λ = log(α/σ), h = λ_n − λ_c:
+    ///
+    /// * first step (no previous prediction) and the last step (to σ_n = 0, where h is
+    ///   infinite): first order, x_n = (σ_n/σ_c)·x + α_n(1 − e^(−h))·x̂₀, which is DDIM with
+    ///   η = 0 (computed with DDIM's folded coefficients);
+    /// * otherwise, with r = h_prev/h: D = (1 + 1/(2r))·x̂₀ − 1/(2r)·x̂₀_prev and
+    ///   x_n = (σ_n/σ_c)·x + α_n(1 − e^(−h))·D.
+    fn dpmpp2m(&mut self, k: usize, x: &Tensor, eps: &Tensor) -> Result<Tensor> {
+        let i = self.index(k);
+        let (ab_c, ab_n) = (self.schedule.alpha_bar(i), self.schedule.alpha_bar_prev(i));
+        let (a_c, s_c, a_n, s_n) = (ab_c.sqrt(), (1.0 - ab_c).sqrt(), ab_n.sqrt(), (1.0 - ab_n).sqrt());
+        if !(a_c > 0.0 && s_c > 0.0) {
+            bail!("dpmpp2m: step {k} starts at ᾱ = {ab_c}, where the log-SNR is undefined")
+        }
+        if s_n == 0.0 {
+            self.previous = None;
+            return apply(ddim_coeffs(ab_c, ab_n, 0.0), x, eps, None);
+        }
+        let h = (a_n / s_n).ln() - (a_c / s_c).ln();
+        let x0 = (x.affine(1.0 / a_c, 0.0)? + eps.affine(-s_c / a_c, 0.0)?)?;
+        let w = a_n * (1.0 - (-h).exp());
+        let next = match self.previous.take() {
+            None => apply(ddim_coeffs(ab_c, ab_n, 0.0), x, eps, None)?,
+            Some((x0_prev, h_prev)) => {
+                let b = h / (2.0 * h_prev);
+                let d = (x0.affine(1.0 + b, 0.0)? - x0_prev.affine(b, 0.0)?)?;
+                (x.affine(s_n / s_c, 0.0)? + d.affine(w, 0.0)?)?
+            }
+        };
+        self.previous = Some((x0, h));
+        Ok(next)
     }
 
     pub fn steps(&self) -> usize {
         self.schedule.len()
+    }
+
+    /// The noise level at the start of executor step k.
+    pub fn at(&self, k: usize) -> At {
+        At { step: k, timestep: self.timestep(k), sigma: self.sigma(k) }
     }
 
     /// The respaced schedule entry of executor step k.
@@ -72,7 +153,8 @@ impl ReverseSampler {
         self.schedule.alpha_bar_prev(self.index(k))
     }
 
-    /// The update coefficients of step k.
+    /// The update coefficients of step k (DDPM and DDIM; for DPM-Solver++(2M) those of its
+    /// first-order step).
     pub fn coeffs(&self, k: usize) -> StepCoeffs {
         let i = self.index(k);
         let ab = self.schedule.alpha_bar(i);
@@ -80,6 +162,8 @@ impl ReverseSampler {
         match self.kind {
             Sampler::Ddpm { .. } => ddpm_coeffs(ab, ab_prev),
             Sampler::Ddim { eta, .. } => ddim_coeffs(ab, ab_prev, eta),
+            // The first-order part of DPM-Solver++(2M): what it takes without a previous step.
+            Sampler::Dpmpp2m { .. } => ddim_coeffs(ab, ab_prev, 0.0),
         }
     }
 }

@@ -2,10 +2,11 @@
 //! the fused combination equal to the naive one.
 
 use candle_core::{Device, Tensor};
-use comp_compiler::plan::{Branch, Combine, SamplePlan, Sampler, Segment};
+use comp_plan::{Branch, Combine, SamplePlan, Sampler, Segment};
 use comp_runtime::combine::{combine, mixture_coeffs};
 use comp_runtime::fused::{fused_sum, naive_sum, Coeffs};
-use comp_runtime::{execute, models, ExecOptions, ModelOutput};
+use comp_models as models;
+use comp_runtime::{execute, ExecOptions, ModelOutput};
 use rand::{Rng, SeedableRng};
 
 mod common;

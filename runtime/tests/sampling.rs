@@ -2,9 +2,10 @@
 //! determinism.
 
 use candle_core::Device;
-use comp_compiler::plan::Sampler;
-use comp_runtime::models::toy2d::{sample_x0, Toy2dConcept};
-use comp_runtime::{execute, models, ExecOptions};
+use comp_plan::Sampler;
+use comp_models::toy2d::{sample_x0, Toy2dConcept};
+use comp_models as models;
+use comp_runtime::{execute, ExecOptions};
 use rand::SeedableRng;
 
 mod common;
@@ -12,7 +13,7 @@ use common::*;
 
 const N: usize = 1500;
 
-fn run(plan: &comp_compiler::plan::SamplePlan) -> Vec<[f64; 2]> {
+fn run(plan: &comp_plan::SamplePlan) -> Vec<[f64; 2]> {
     let dev = Device::Cpu;
     let model = models::load("toy2d", &dev).unwrap();
     points(

@@ -1,6 +1,6 @@
 //! Schedules, respacing and the sampler's update coefficients.
 
-use comp_compiler::plan::Sampler;
+use comp_plan::Sampler;
 use comp_runtime::sampler::{ddim_coeffs, ddpm_coeffs, ReverseSampler};
 use comp_runtime::Schedule;
 

@@ -24,7 +24,7 @@ enum Format {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     let deny_warnings = args.deny.is_some();
     let (mut errors, mut warnings, mut io_errors) = (0usize, 0usize, Vec::new());
     let mut json = Vec::new();

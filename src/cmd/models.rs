@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&models).expect("serialisable"));
         return Ok(());

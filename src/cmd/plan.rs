@@ -1,5 +1,6 @@
 //! `comp plan FILE [--emit ast|simplified|plan|json]`: the stages of compilation.
 
+use comp_compiler::RenderHuman;
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
 
@@ -22,7 +23,7 @@ enum Emit {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     let source = SourceFile::read(&args.file).map_err(Failure::Usage)?;
     let checked = pipeline::check(&source, &models);
     super::print_diagnostics(&source, &checked);

@@ -3,9 +3,8 @@
 
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
-use comp_compiler::plan::{Plan, SamplePlan};
+use comp_plan::{Plan, SamplePlan};
 use comp_runtime::Denoiser;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,6 +33,32 @@ pub struct Args {
     quiet: bool,
 }
 
+/// Models loaded once each, on one device: what `comp run` and the REPL's `:run` sample with.
+pub struct Runner {
+    device: candle_core::Device,
+    models: HashMap<String, Box<dyn Denoiser>>,
+}
+
+impl Runner {
+    /// A runner on the device a `--device` string names.
+    pub fn new(device: &str) -> Result<Runner, Failure> {
+        let device = comp_runtime::device(device).map_err(|e| Failure::Usage(crate::error::runtime_message(&e)))?;
+        Ok(Runner { device, models: HashMap::new() })
+    }
+
+    /// Samples `sample` with its model, loading the model the first time it is asked for;
+    /// `progress` hears (steps done, steps).
+    pub fn execute(&mut self, sample: &SamplePlan, progress: Option<&dyn Fn(usize, usize)>) -> Result<comp_runtime::RunOutput, Failure> {
+        if !self.models.contains_key(&sample.model) {
+            let m = comp_models::load(&sample.model, &self.device).map_err(|e| crate::error::runtime(&e))?;
+            self.models.insert(sample.model.clone(), m);
+        }
+        let model = self.models[&sample.model].as_ref();
+        let opts = comp_runtime::ExecOptions { progress };
+        comp_runtime::execute(sample, model, &self.device, &opts).map_err(|e| crate::error::runtime(&e))
+    }
+}
+
 pub fn run(args: Args) -> Result<(), Failure> {
     let plan = load_plan(&args.file)?;
     if args.samples == Some(0) {
@@ -43,9 +68,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
     }
     let selected = select(&plan, args.sample.as_deref())?;
-    let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(comp_runtime::error::message(&e)))?;
+    let mut runner = Runner::new(&args.device)?;
     prepare_dir(&args.out)?;
-    let mut models: HashMap<String, Box<dyn Denoiser>> = HashMap::new();
     for sample in selected {
         let mut sample = sample.clone();
         if let Some(seed) = args.seed {
@@ -54,12 +78,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         if let Some(n) = args.samples {
             sample.settings.samples = n;
         }
-        if !models.contains_key(&sample.model) {
-            let m = comp_runtime::models::load(&sample.model, &device).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
-            models.insert(sample.model.clone(), m);
-        }
-        let model = models[&sample.model].as_ref();
-        run_one(&args, &sample, model, &device)?;
+        run_one(&args, &sample, &mut runner)?;
     }
     Ok(())
 }
@@ -70,17 +89,17 @@ fn load_plan(path: &str) -> Result<Plan, Failure> {
     if path.ends_with(".json") {
         let plan: Plan = serde_json::from_str(&source.text)
             .map_err(|e| Failure::Runtime(format!("`{path}` is not a plan written by `comp plan --emit json`: {e}")))?;
-        if plan.version != comp_compiler::plan::PLAN_VERSION {
+        if plan.version != comp_plan::PLAN_VERSION {
             return Err(Failure::Runtime(format!(
                 "`{path}` is a version {} plan; this comp runs version {} (recompile it with `comp plan --emit json`)",
                 plan.version,
-                comp_compiler::plan::PLAN_VERSION
+                comp_plan::PLAN_VERSION
             )));
         }
         check_sample_names(path, &plan)?;
         return Ok(plan);
     }
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     let checked = pipeline::check(&source, &models);
     super::print_diagnostics(&source, &checked);
     let compiled = checked.compiled.ok_or(Failure::Input)?;
@@ -135,19 +154,12 @@ fn prepare_dir(dir: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", dir.display(), pipeline::io_reason(&e))))
 }
 
-fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &candle_core::Device) -> Result<(), Failure> {
+fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner) -> Result<(), Failure> {
     let steps = sample.settings.sampler.steps();
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(sample.sample.clone());
+    let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
     let started = Instant::now();
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let opts = comp_runtime::ExecOptions { progress: Some(&progress) };
-    let output = comp_runtime::execute(sample, model, device, &opts).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    let output = runner.execute(sample, Some(&progress))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
@@ -156,7 +168,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
         .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     remove_previous_outputs(&dir).map_err(|e| Failure::Runtime(format!("clearing `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     let written = comp_runtime::output::write_samples(&dir, &output.samples)
-        .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), comp_runtime::error::message(&e))))?;
+        .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
     let record = serde_json::json!({
         "comp_version": env!("CARGO_PKG_VERSION"),
         "source": args.file,

@@ -16,13 +16,17 @@ use std::io::{BufRead, IsTerminal, Write};
 pub struct Args {
     /// Start from this .comp file (as `:load FILE`)
     file: Option<String>,
+    /// Where `:run` samples: `cpu`, `cuda` or `cuda:N`
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let models = comp_runtime::models::infos();
+    let models = comp_models::infos();
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let color = interactive && std::env::var_os("NO_COLOR").is_none();
-    let mut session = Session::new(models, color);
+    let runner = crate::cmd::run::Runner::new(&args.device)?;
+    let mut session = Session::new(models, color, runner);
     let mut had_error = false;
     if let Some(file) = &args.file {
         let reply = session.handle(&format!(":load {file}"));

@@ -2,6 +2,9 @@
 //! one input (a statement, an expression or a `:command`) and returns the text to show, so the
 //! interactive loop and the scripted (stdin) loop behave the same and tests can drive it.
 
+use comp_compiler::RenderHuman;
+use crate::cmd::run::Runner;
+use crate::Failure;
 use super::scatter;
 use crate::pipeline;
 use crate::render;
@@ -59,11 +62,13 @@ pub struct Session {
     entries: Vec<Entry>,
     last_expr: Option<String>,
     color: bool,
+    /// `:run` samples through the same path as `comp run`: each model loaded once a session.
+    runner: Runner,
 }
 
 impl Session {
-    pub fn new(models: Vec<ModelInfo>, color: bool) -> Session {
-        let mut s = Session { models, entries: Vec::new(), last_expr: None, color };
+    pub fn new(models: Vec<ModelInfo>, color: bool, runner: Runner) -> Session {
+        let mut s = Session { models, entries: Vec::new(), last_expr: None, color, runner };
         s.entries.push(Entry { key: "set:model".into(), text: "model toy2d".into() });
         s
     }
@@ -129,7 +134,7 @@ impl Session {
         };
         let candidate = self.with_entry(Entry { key, text: input.to_string() });
         let text = candidate.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join("\n") + "\n";
-        let checked = pipeline::check_text(&text, &self.models);
+        let checked = comp_compiler::compile_text(&text, &self.models);
         let line_start = text.len() - input.len() - 1;
         let report = self.render_split(&text, line_start, input, &checked.diagnostics);
         if checked.has_errors() {
@@ -162,7 +167,7 @@ impl Session {
     fn expression(&mut self, input: &str, stmt: &str) -> Reply {
         let text = self.text() + stmt + "\n";
         let line_start = text.len() - stmt.len() - 1 + (stmt.len() - input.len());
-        let checked = pipeline::check_text(&text, &self.models);
+        let checked = comp_compiler::compile_text(&text, &self.models);
         let report = self.render_split(&text, line_start, input, &checked.diagnostics);
         let Some(compiled) = checked.compiled.filter(|_| !checked.diagnostics.iter().any(|d| d.is_error())) else {
             return Reply::err(report);
@@ -265,7 +270,7 @@ impl Session {
             Ok(t) => t,
             Err(e) => return Reply::err(e),
         };
-        let checked = pipeline::check_text(&text, &self.models);
+        let checked = comp_compiler::compile_text(&text, &self.models);
         let Some(compiled) = checked.compiled else {
             return Reply::err(self.render_split(&text, text.len(), "", &checked.diagnostics));
         };
@@ -307,7 +312,7 @@ impl Session {
             Ok(t) => t,
             Err(e) => return Reply::err(e),
         };
-        let checked = pipeline::check_text(&text, &self.models);
+        let checked = comp_compiler::compile_text(&text, &self.models);
         let Some(compiled) = checked.compiled else {
             return Reply::err(self.render_split(&text, text.len(), "", &checked.diagnostics));
         };
@@ -315,15 +320,11 @@ impl Session {
         if let Some(n) = count {
             plan.settings.samples = n;
         }
-        let device = candle_core::Device::Cpu;
-        let model = match comp_runtime::models::load(&plan.model, &device) {
-            Ok(m) => m,
-            Err(e) => return Reply::err(format!("error: {}\n", comp_runtime::error::message(&e))),
-        };
         let started = std::time::Instant::now();
-        let out = match comp_runtime::execute(&plan, model.as_ref(), &device, &comp_runtime::ExecOptions::default()) {
+        let out = match self.runner.execute(&plan, None) {
             Ok(o) => o,
-            Err(e) => return Reply::err(format!("error: {}\n", comp_runtime::error::message(&e))),
+            Err(Failure::Usage(m) | Failure::Runtime(m)) => return Reply::err(format!("error: {m}\n")),
+            Err(Failure::Input) => return Reply::err("error: the input has errors\n"),
         };
         let secs = started.elapsed().as_secs_f64();
         let mut text = format!(

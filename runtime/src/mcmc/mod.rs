@@ -11,24 +11,23 @@
 //!
 //! g = ∇ log q_t = −ε̂/σ_t and log q_t = −E/σ_t come from one [`LogDensity::eval`] per point,
 //! which for a run is ONE batched model call over the segment's active conditions
-//! ([`Composed`], via [`composed_eps`]). The gradient (and log q) at the accepted point is
+//! ([`Level`], evaluating a [`Composed`] ε̂). The gradient (and log q) at the accepted point is
 //! kept, so a Metropolis-adjusted step costs one evaluation for MALA and `leapfrog` for HMC;
 //! the `+ 1` is the evaluation at the point each level starts from.
 //!
 //! Everything is vectorised over the N samples (`[N, ...data_shape]`): accept/reject is per
 //! sample through masks, and every random draw comes from the run's [`Noise`], so a seeded
-//! run is reproducible. `compiler::render::model_calls` predicts the counts above; keep the
-//! two equal.
+//! run is reproducible. The counts above are [`McmcKind::calls_per_level`], which the
+//! compiler's model-call prediction uses too.
 
 pub mod hmc;
 pub mod mala;
 pub mod ula;
 
 use candle_core::{DType, Result, Tensor};
-use comp_compiler::plan::{Mcmc, McmcKind, SamplePlan, Segment};
+use comp_plan::{Mcmc, McmcKind};
 
-use crate::denoiser::Denoiser;
-use crate::executor::{composed_eps, Calls};
+use crate::composed::{Calls, Composed};
 use crate::noise::Noise;
 
 /// ∇ log q (and log q) of the distribution an MCMC level samples.
@@ -47,32 +46,19 @@ pub struct Eval {
     pub log_q: Option<Vec<f64>>,
 }
 
-/// The composed distribution of one segment at one noise level: g = −ε̂/σ, log q = −E/σ,
-/// one [`composed_eps`] call (one model call) per evaluation, counted in `calls`.
-pub struct Composed<'a> {
-    pub model: &'a dyn Denoiser,
-    pub plan: &'a SamplePlan,
-    pub segment: &'a Segment,
-    /// The native timestep the model is called with.
-    pub timestep: usize,
-    /// σ_t = √(1 − ᾱ_t) of the level (> 0).
-    pub sigma: f64,
-    pub calls: &'a mut Calls,
+/// The composed distribution of one segment at one noise level (σ > 0): g = −ε̂/σ,
+/// log q = −E/σ, one evaluation of the [`Composed`] ε̂ (one model call) each, counted in
+/// `calls`.
+pub struct Level<'a, 'c> {
+    pub target: Composed<'a>,
+    pub calls: &'c mut Calls,
 }
 
-impl LogDensity for Composed<'_> {
+impl LogDensity for Level<'_, '_> {
     fn eval(&mut self, x: &Tensor, want_log_q: bool) -> Result<Eval> {
-        let out = composed_eps(
-            self.model,
-            self.plan,
-            self.segment,
-            x,
-            self.timestep,
-            self.sigma,
-            want_log_q,
-            self.calls,
-        )?;
-        let grad = out.eps.affine(-1.0 / self.sigma, 0.0)?;
+        let sigma = self.target.sigma;
+        let out = self.target.eval(x, want_log_q, self.calls)?;
+        let grad = out.eps.affine(-1.0 / sigma, 0.0)?;
         let log_q = match (want_log_q, out.energy) {
             (false, _) => None,
             (true, Some(e)) => Some(
@@ -80,7 +66,7 @@ impl LogDensity for Composed<'_> {
                     .flatten_all()?
                     .to_vec1::<f64>()?
                     .into_iter()
-                    .map(|e| -e / self.sigma)
+                    .map(|e| -e / sigma)
                     .collect(),
             ),
             (true, None) => candle_core::bail!("MCMC asked for energies, but none came back"),
@@ -117,13 +103,10 @@ impl Params {
         }
     }
 
-    /// Evaluations of the target one level costs (what `render::model_calls` predicts).
+    /// Evaluations of the target one level costs ([`McmcKind::calls_per_level`], which the
+    /// plan's model-call count uses too).
     pub fn evaluations(&self) -> usize {
-        match self.kind {
-            McmcKind::Ula => self.steps,
-            McmcKind::Mala => self.steps + 1,
-            McmcKind::Uhmc | McmcKind::Hmc => self.steps * self.leapfrog + 1,
-        }
+        self.kind.calls_per_level(self.steps, self.leapfrog)
     }
 }
 

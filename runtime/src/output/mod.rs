@@ -28,11 +28,19 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
 
 /// Writes `samples` (`[N, ...]`) into `dir` (created if missing): `samples.npy` always;
 /// `plot.png` for `[N, 2]`; `grid.png` and `NNNN.png` per sample for `[N, C, H, W]` with
-/// C ∈ {1, 3}. Returns the paths written.
+/// C ∈ {1, 3}. Any other shape is refused before anything is written: a run's picture is
+/// never silently missing. Returns the paths written.
 pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
+    let shape = samples.dims().to_vec();
+    match shape.as_slice() {
+        [_, 2] => {}
+        &[_, c, _, _] if c == 1 || c == 3 => {}
+        other => bail!(
+            "cannot draw samples of shape {other:?}: comp writes 2D points `[N, 2]` and images `[N, C, H, W]` with C = 1 or 3"
+        ),
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
-    let shape = samples.dims().to_vec();
     let data = samples
         .to_dtype(DType::F32)?
         .flatten_all()?
@@ -46,19 +54,17 @@ pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
     };
     put("samples.npy", &npy_bytes(&shape, &data)?)?;
     match shape.as_slice() {
-        [_, 2] => {
-            let pts: Vec<[f32; 2]> = data.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-            put("plot.png", &png_bytes(&scatter(&pts))?)?;
-        }
-        &[n, c, h, w] if c == 1 || c == 3 => {
+        &[n, c, h, w] => {
             let imgs: Vec<RgbImage> = (0..n).map(|i| to_image(&data, [n, c, h, w], i)).collect();
             put("grid.png", &png_bytes(&grid(&imgs))?)?;
             for (i, img) in imgs.iter().enumerate() {
                 put(&format!("{i:04}.png"), &png_bytes(img)?)?;
             }
         }
-        [_, ..] => {}
-        [] => bail!("samples must have a leading sample dimension"),
+        _ => {
+            let pts: Vec<[f32; 2]> = data.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+            put("plot.png", &png_bytes(&scatter(&pts))?)?;
+        }
     }
     Ok(written)
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use candle_core::{Result, Tensor};
-use comp_compiler::plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settings};
-use comp_compiler::ModelInfo;
+use comp_plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settings};
+use comp_plan::ModelInfo;
 use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
 pub fn cond(id: usize, concept: &str) -> Condition {

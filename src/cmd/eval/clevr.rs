@@ -1,11 +1,11 @@
 //! `comp eval clevr-pos`: composed object positions scored like Composable Diffusion's
-//! Table 1 (see `comp_runtime::clevr::eval`), printed beside the paper's numbers and written
+//! Table 1 (see `comp_lab::clevr::eval`), printed beside the paper's numbers and written
 //! as `eval.json` plus one PNG of examples per number of positions.
 
 use std::path::PathBuf;
 
-use comp_runtime::clevr::eval::{evaluate, EvalOptions};
-use comp_runtime::models::clevr::{ClevrPos, NAME};
+use comp_lab::clevr::eval::{evaluate, EvalOptions};
+use comp_models::clevr::{ClevrPos, NAME};
 
 use crate::Failure;
 
@@ -55,9 +55,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .collect::<Result<Vec<f64>, Failure>>()?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     let dir = args.model_dir.clone().unwrap_or_else(|| {
-        comp_runtime::models::locate::find(NAME).unwrap_or_else(|| comp_runtime::models::locate::default_dir(NAME))
+        comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME))
     });
-    let model = ClevrPos::load(&dir, &device).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    let model = ClevrPos::load(&dir, &device).map_err(|e| crate::error::runtime(&e))?;
     if model.card().is_some_and(|c| c.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }
@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
     };
     let r = evaluate(&model, &device, &opts, Some(&args.out), &mut progress)
-        .map_err(|e| Failure::Runtime(format!("evaluating {NAME}: {}", comp_runtime::error::message(&e))))?;
+        .map_err(|e| Failure::Runtime(format!("evaluating {NAME}: {}", crate::error::runtime_message(&e))))?;
     println!("{NAME}: {} sets per k, {} sample(s) each, {} steps, scale {}, base null", opts.sets, opts.per_set, opts.steps, opts.scale);
     println!(
         "detector (on {} generated scenes): {:.1}% of true positions found, {:.1}% of empty positions found",

@@ -2,11 +2,11 @@
 //! `1.3 * box_large AND NOT 0.3 * box_small`) under reverse diffusion alone and with ULA,
 //! MALA, U-HMC and HMC, scored against the exact targets. Prints a table, writes
 //! `DIR/eval.json` (or `--json PATH`) and `DIR/eval.png`. The logic lives in
-//! `comp_runtime::eval::toy2d`.
+//! `comp_lab::toy2d::eval`.
 
 use crate::pipeline;
 use crate::Failure;
-use comp_runtime::eval::toy2d::{self, Cell, Options, Outcome};
+use comp_lab::toy2d::eval::{self as toy2d, Cell, Options, Outcome};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.seed > (1u64 << 53) - 1 {
         return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
     }
-    let infos = comp_runtime::models::infos();
+    let infos = comp_models::infos();
     let Some(info) = infos.iter().find(|i| i.name == args.model) else {
         let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
         return Err(Failure::Usage(format!("unknown model `{}`; known models: {}", args.model, names.join(", "))));
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::Usage(format!("cannot create output directory `{}`: {}", args.out.display(), pipeline::io_reason(&e))))?;
     let device = comp_runtime::Device::Cpu;
-    let model = comp_runtime::models::load(&args.model, &device).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    let model = comp_models::load(&args.model, &device).map_err(|e| crate::error::runtime(&e))?;
 
     let progress = |c: &Cell| {
         if args.quiet {
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let mut opts = Options::new(args.samples, args.seed);
     opts.progress = Some(&progress);
-    let report = toy2d::run(model.as_ref(), &infos, &opts).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    let report = toy2d::run(model.as_ref(), &infos, &opts).map_err(|e| crate::error::runtime(&e))?;
 
     print!("{}", toy2d::table(&report));
     let json_path = args.json.clone().unwrap_or_else(|| args.out.join("eval.json"));
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     comp_runtime::output::write_atomic(&json_path, json.as_bytes())
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", json_path.display(), pipeline::io_reason(&e))))?;
     let png_path = args.out.join("eval.png");
-    let png = comp_runtime::output::png_bytes(&toy2d::figure(&report)).map_err(|e| Failure::Runtime(comp_runtime::error::message(&e)))?;
+    let png = comp_runtime::output::png_bytes(&toy2d::figure(&report)).map_err(|e| crate::error::runtime(&e))?;
     comp_runtime::output::write_atomic(&png_path, &png)
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", png_path.display(), pipeline::io_reason(&e))))?;
     if !args.quiet {

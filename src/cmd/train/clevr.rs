@@ -5,9 +5,8 @@
 
 use std::path::PathBuf;
 
-use comp_runtime::models::clevr::{Config, NAME};
-use comp_runtime::train::clevr::{train, Event, TrainOptions};
-use indicatif::{ProgressBar, ProgressStyle};
+use comp_models::clevr::{Config, NAME};
+use comp_lab::clevr::train::{train, Event, TrainOptions};
 
 use crate::Failure;
 
@@ -65,13 +64,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
 
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(opts.steps as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} steps, {msg} {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(NAME);
+    let bar = crate::progress::steps(NAME, opts.steps, args.quiet);
     let mut progress = |e: &Event| match e {
         Event::Log { step, loss, images_per_s, .. } => {
             bar.set_message(format!("loss {loss:.4}, {images_per_s:.1} images/s"));
@@ -79,7 +72,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         Event::Checkpoint { step, dir } => bar.println(format!("checkpoint at step {step} -> {}", dir.display())),
     };
-    let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {NAME}: {}", comp_runtime::error::message(&e))))?;
+    let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {NAME}: {}", crate::error::runtime_message(&e))))?;
     bar.finish_and_clear();
     eprintln!(
         "{NAME}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s; loss {} -> {}",

@@ -20,6 +20,16 @@ enum Model {
     ClevrPos(clevr::Args),
 }
 
+/// The command that trains a learned model's weights, by model name.
+pub fn command_for(model: &str) -> Option<&'static str> {
+    match model {
+        comp_models::mlp::ENERGY_NAME => Some("comp train toy2d"),
+        comp_models::mlp::EPS_NAME => Some("comp train toy2d --param eps"),
+        comp_models::clevr::NAME => Some("comp train clevr-pos"),
+        _ => None,
+    }
+}
+
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.model {
         Model::Toy2d(a) => toy2d::run(a),

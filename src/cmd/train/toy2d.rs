@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use comp_runtime::models::mlp::{self, Param};
-use comp_runtime::train::toy2d::{train_and_save, TrainConfig, DEFAULT_STEPS};
-use indicatif::{ProgressBar, ProgressStyle};
+use comp_models::mlp::{self, Param};
+use comp_lab::toy2d::train::{train_and_save, TrainConfig, DEFAULT_STEPS};
 
 use crate::Failure;
 
@@ -73,16 +72,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ..TrainConfig::new(param)
     };
 
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(cfg.steps as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} steps, loss {msg} {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(mlp::name_of(param));
-    let mut progress = |p: &comp_runtime::train::toy2d::Progress| {
+    let bar = crate::progress::steps(mlp::name_of(param), cfg.steps, args.quiet);
+    let mut progress = |p: &comp_lab::toy2d::train::Progress| {
         if p.step.is_multiple_of(10) || p.step == p.steps {
-            bar.set_message(format!("{:.4}", p.recent_loss));
+            bar.set_message(format!("loss {:.4}", p.recent_loss));
         }
         bar.set_position(p.step as u64);
     };

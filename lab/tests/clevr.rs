@@ -1,0 +1,272 @@
+//! clevr-pos: the scene generator, the detector, the UNet (shapes, gradients, save/load), a
+//! short training run, and composed sampling through the executor. All on the tiny network.
+
+use candle_core::{DType, Device, Tensor};
+use comp_lab::clevr::data::{self, Scene, PALETTE, SIZE};
+use comp_lab::clevr::detect::{calibrate, Detector};
+use comp_models::clevr::conv::Conv3;
+use comp_models::clevr::{card, ClevrPos, Config};
+use comp_lab::clevr::train::{self as clevr, step_batch, Trainee, TrainOptions};
+use comp_lab::ema::Ema;
+use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+fn inputs(b: usize, dtype: DType) -> [Tensor; 4] {
+    let dev = Device::Cpu;
+    let x = Tensor::randn(0f32, 1.0, (b, 3, SIZE, SIZE), &dev).unwrap().to_dtype(dtype).unwrap();
+    let t = Tensor::new(&[10f32, 500.0, 999.0, 0.0][..b], &dev).unwrap();
+    let xy = Tensor::from_vec(vec![0.2f32, 0.3, 0.7, 0.8, 0.5, 0.5, 0.1, 0.9][..2 * b].to_vec(), (b, 2), &dev).unwrap();
+    let mask = Tensor::new(&[1f32, 0.0, 1.0, 1.0][..b], &dev).unwrap();
+    [x, t, xy, mask]
+}
+
+#[test]
+fn generator_is_deterministic_and_labels_mark_objects() {
+    assert_eq!(data::batch(&mut rng(3), 64, 0.1), data::batch(&mut rng(3), 64, 0.1));
+    assert_ne!(data::batch(&mut rng(3), 8, 0.1), data::batch(&mut rng(4), 8, 0.1));
+    let det = Detector::default();
+    let plane = SIZE * SIZE;
+    let mut r = rng(5);
+    for _ in 0..300 {
+        let scene = Scene::random(&mut r);
+        assert!((1..=5).contains(&scene.objects.len()));
+        let img = scene.render();
+        assert!(img.iter().all(|v| (-1.0..=1.0).contains(v)));
+        for o in &scene.objects {
+            // The pixel holding the centre is the object's colour (fully covered: no overlaps).
+            let (c, row) = data::to_pixel(o.position());
+            let p = row as usize * SIZE + c as usize;
+            for ch in 0..3 {
+                assert!((img[ch * plane + p] - (2.0 * PALETTE[o.colour][ch] - 1.0)).abs() < 1e-5);
+            }
+            assert!(det.object_at(&img, o.position()), "{o:?}");
+        }
+    }
+    // Batches: every kept label marks an object; about 10% are dropped to null.
+    let b = data::batch(&mut rng(6), 2000, 0.1);
+    let dropped = b.mask.iter().filter(|m| **m == 0.0).count();
+    assert!((140..=260).contains(&dropped), "{dropped} of 2000 dropped");
+    for i in 0..b.n {
+        let img = &b.images[i * 3 * plane..(i + 1) * 3 * plane];
+        let pos = [b.labels[2 * i] as f64, b.labels[2 * i + 1] as f64];
+        if b.mask[i] == 1.0 {
+            assert!(det.object_at(img, pos), "example {i}: no object at {pos:?}");
+        } else {
+            assert_eq!(pos, [0.0, 0.0]);
+        }
+    }
+}
+
+#[test]
+fn detector_finds_true_positions_and_rejects_empty_ones() {
+    let c = calibrate(&Detector::default(), 1000, 11);
+    eprintln!("{c:?}");
+    // Measured: 100% of true positions, 0% of empty ones, a few near misses.
+    assert!(c.true_positions > 2000 && c.true_found >= 0.99, "{c:?}");
+    assert!(c.empty_positions > 500 && c.empty_found <= 0.01, "{c:?}");
+    assert!(c.near_found <= 0.2, "{c:?}");
+    // Pure noise is no object anywhere.
+    let noise = Tensor::randn(0f32, 1.0, 3 * SIZE * SIZE, &Device::Cpu).unwrap().to_vec1::<f32>().unwrap();
+    let det = Detector::default();
+    let found = (0..100).filter(|i| det.object_at(&noise, [0.05 + 0.009 * *i as f64, 0.5])).count();
+    assert!(found <= 5, "{found} of 100 positions in noise");
+}
+
+#[test]
+fn conv3_matches_candle_conv2d() {
+    let dev = Device::Cpu;
+    for stride in [1, 2] {
+        let vm = candle_nn::VarMap::new();
+        let conv = Conv3::new(5, 6, stride, candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        card::init_weights(&vm, 1).unwrap();
+        for (h, w) in [(32, 32), (8, 8), (5, 7)] {
+            let x = Tensor::randn(0f32, 1.0, (2, 5, h, w), &dev).unwrap();
+            let a = candle_core::Module::forward(&conv, &x).unwrap();
+            let b = conv.forward_candle(&x).unwrap();
+            assert_eq!(a.dims(), b.dims());
+            let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(d < 1e-4, "stride {stride}, {h}x{w}: max diff {d}");
+        }
+    }
+}
+
+#[test]
+fn unet_shapes_on_the_tiny_config() {
+    let tr = Trainee::new(&Config::tiny(), 0, DType::F32, &Device::Cpu).unwrap();
+    let [x, t, xy, mask] = inputs(4, DType::F32);
+    let out = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+    assert_eq!(out.dims(), &[4, 3, SIZE, SIZE]);
+    assert!(out.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    // A seed gives the same network.
+    let again = Trainee::new(&Config::tiny(), 0, DType::F32, &Device::Cpu).unwrap();
+    let o2 = again.unet.forward(&x, &t, &xy, &mask).unwrap();
+    let d = (out - o2).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert_eq!(d, 0.0);
+}
+
+/// Central differences against candle's backward on a few weights of the tiny net (f64),
+/// including GroupNorm scales and shifts, a stride-2 convolution, the position embedding and
+/// the learned null.
+#[test]
+fn gradients_match_finite_differences() {
+    let dev = Device::Cpu;
+    let tr = Trainee::new(&Config::tiny(), 2, DType::F64, &dev).unwrap();
+    let [x, t, xy, mask] = inputs(2, DType::F64);
+    let r = Tensor::randn(0f64, 1.0, (2, 3, SIZE, SIZE), &dev).unwrap();
+    let loss = |u: &comp_models::clevr::Unet| {
+        (u.forward(&x, &t, &xy, &mask).unwrap() * &r).unwrap().sum_all().unwrap()
+    };
+    let grads = loss(&tr.unet).backward().unwrap();
+    let names = [
+        "conv_in.weight",
+        "down.0.res.0.norm1.gamma",
+        "down.0.res.0.norm2.beta",
+        "down.0.down.conv.weight",
+        "mid.0.emb.weight",
+        "up.1.up.conv.weight",
+        "up.0.res.1.conv2.weight",
+        "embed.pos.weight",
+        "embed.null",
+        "norm_out.gamma",
+    ];
+    let data = tr.varmap.data().lock().unwrap().clone();
+    for name in names {
+        let var = data.get(name).unwrap_or_else(|| panic!("no variable {name}"));
+        let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let orig = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        for &i in &[0, orig.len() / 2, orig.len() - 1] {
+            let eval = |delta: f64| {
+                let mut v = orig.clone();
+                v[i] += delta;
+                var.set(&Tensor::from_vec(v, var.dims(), &dev).unwrap()).unwrap();
+                loss(&tr.unet).to_scalar::<f64>().unwrap()
+            };
+            let h = 1e-5;
+            let fd = (eval(h) - eval(-h)) / (2.0 * h);
+            var.set(&Tensor::from_vec(orig.clone(), var.dims(), &dev).unwrap()).unwrap();
+            let err = (fd - g[i]).abs() / (1e-6 + fd.abs().max(g[i].abs()));
+            assert!(err < 1e-4, "{name}[{i}]: finite differences {fd}, backward {}", g[i]);
+        }
+    }
+}
+
+#[test]
+fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = TrainOptions { steps: 30, batch: 8, lr: 3e-3, log_every: 10, ..TrainOptions::tiny(dir.path().join("clevr-pos")) };
+    let mut logs = 0;
+    let s = clevr::train(&opts, &Device::Cpu, &mut |_| logs += 1).unwrap();
+    let first: f64 = s.losses[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = s.losses[25..].iter().sum::<f64>() / 5.0;
+    eprintln!("loss {first:.4} -> {last:.4}");
+    assert!(last < 0.8 * first, "loss {first} -> {last}");
+    assert!(logs >= 3);
+    // The same seed draws the same batches.
+    let sched = Schedule::cosine(1000, 0.008).unwrap();
+    let a = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
+    let b = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.flatten_all().unwrap().to_vec1::<f32>().unwrap(), y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    }
+    // Resuming continues from the saved step.
+    let more = TrainOptions { steps: 32, resume: Some(opts.out.clone()), ..opts.clone() };
+    let s2 = clevr::train(&more, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!((s2.step, s2.losses.len()), (32, 2));
+    assert_eq!(card::Card::read(&opts.out).unwrap().step, 32);
+}
+
+fn saved_tiny(dir: &std::path::Path) -> Trainee {
+    let tr = Trainee::new(&Config::tiny(), 9, DType::F32, &Device::Cpu).unwrap();
+    let ema = Ema::new(&tr.varmap, 0.99).unwrap();
+    let opts = TrainOptions::tiny(dir.to_path_buf());
+    let card = card::Card {
+        format: card::FORMAT,
+        model: "clevr-pos".into(),
+        config: Config::tiny(),
+        schedule: "cosine".into(),
+        step: 0,
+        seed: 9,
+        batch: opts.batch,
+        lr: opts.lr,
+        ema_decay: 0.99,
+        loss: None,
+        tiny: true,
+        device: "cpu".into(),
+        wall_s: 0.0,
+    };
+    clevr::save(dir, &tr.varmap, &ema, &card).unwrap();
+    tr
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = saved_tiny(dir.path());
+    let m = ClevrPos::load(dir.path(), &Device::Cpu).unwrap();
+    let [x, t, xy, mask] = inputs(3, DType::F32);
+    let a = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+    let b = m.unet().forward(&x, &t, &xy, &mask).unwrap();
+    assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    assert_eq!(m.card().unwrap().config, Config::tiny());
+}
+
+#[test]
+fn composed_sample_through_the_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    saved_tiny(dir.path());
+    let model = ClevrPos::load(dir.path(), &Device::Cpu).unwrap();
+    let text = "model clevr-pos\nsampler ddpm(steps: 6)\nsamples 2\nsample pair = pos(0.25, 0.5) AND pos(0.75, 0.5)\n";
+    let plan = &comp_lab::compile_one(text, &comp_models::infos()).expect("compiles");
+    assert_eq!(plan.conditions.len(), 3, "null and two positions");
+    let out = execute(plan, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(out.samples.dims(), &[2, 3, SIZE, SIZE]);
+    assert!(out.samples.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    assert_eq!(out.model_calls, 6, "one batched call per step");
+    assert_eq!(out.rows_evaluated, 6 * 3 * 2);
+    // Unknown concepts are refused, not guessed.
+    let bad = comp_plan::Condition { id: 0, concept: "ring".into(), args: vec![], text: None };
+    let [x, t, ..] = inputs(1, DType::F32);
+    let err = model.forward(&x, &t, &[&bad], false).unwrap_err().to_string();
+    assert!(err.contains("knows `pos(x, y)` and `null`"), "{err}");
+}
+
+#[test]
+fn missing_or_corrupt_weights_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here");
+    let err = ClevrPos::load(&missing, &Device::Cpu).err().unwrap();
+    // The model says where it looked; the CLI adds how to train it (tests/clevr.rs).
+    assert_eq!(comp_models::NoWeights::model_in(&err).as_deref(), Some("clevr-pos"));
+    let err = err.to_string();
+    assert!(err.contains("model `clevr-pos` has no weights at"), "{err}");
+
+    let d = dir.path().join("m");
+    saved_tiny(&d);
+    std::fs::write(d.join(card::WEIGHTS), b"not safetensors at all").unwrap();
+    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    assert!(err.contains("cannot read weights"), "{err}");
+
+    saved_tiny(&d);
+    let bytes = std::fs::read(d.join(card::WEIGHTS)).unwrap();
+    std::fs::write(d.join(card::WEIGHTS), &bytes[..bytes.len() / 2]).unwrap();
+    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    assert!(err.contains("cannot read weights"), "{err}");
+
+    saved_tiny(&d);
+    std::fs::write(d.join(card::CARD), b"{ \"format\": 1, ").unwrap();
+    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    assert!(err.contains("not a valid model card"), "{err}");
+
+    // A card whose network does not match the weights.
+    saved_tiny(&d);
+    let mut c = card::Card::read(&d).unwrap();
+    c.config.channels = 16;
+    c.write(&d).unwrap();
+    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    assert!(err.contains("does not fit its card"), "{err}");
+}

@@ -1,0 +1,147 @@
+//! A trained clevr-pos model on disk: a folder holding `model.safetensors` (the EMA weights,
+//! what sampling uses), `model.json` (the [`Card`]: the network's [`Config`], the schedule and
+//! how it was trained, including the step count) and, for `comp train --resume`,
+//! `train.safetensors` (the raw, non-EMA weights). The card is written last, so a folder with
+//! a card holds a complete checkpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{bail, DType, Device, Result, Tensor};
+use candle_nn::VarMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use super::unet::Config;
+use super::NAME;
+use crate::weights::{self, NoWeights};
+
+/// The model card's file name.
+pub const CARD: &str = weights::CARD_FILE;
+/// The EMA weights, used for sampling.
+pub const WEIGHTS: &str = weights::WEIGHTS_FILE;
+/// The raw weights, used to resume training.
+pub const TRAIN_WEIGHTS: &str = "train.safetensors";
+/// Version of the card format; a card of another version is refused.
+pub const FORMAT: u32 = 1;
+
+/// What `model.json` records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub format: u32,
+    pub model: String,
+    pub config: Config,
+    /// Always `cosine` (improved DDPM, s = 0.008) over `config.native_steps`.
+    pub schedule: String,
+    /// Optimiser steps taken.
+    pub step: usize,
+    pub seed: u64,
+    pub batch: usize,
+    pub lr: f64,
+    pub ema_decay: f64,
+    /// Mean training loss over the last logging window.
+    pub loss: Option<f64>,
+    /// Whether this is the tiny test configuration (never worth sampling from).
+    pub tiny: bool,
+    /// Device the training ran on, and its wall time so far.
+    pub device: String,
+    pub wall_s: f64,
+}
+
+impl Card {
+    /// Reads `dir/model.json`; a missing folder or card is [`NoWeights`], an unreadable one a
+    /// clear error.
+    pub fn read(dir: &Path) -> Result<Card> {
+        let path = dir.join(CARD);
+        if !path.is_file() || !dir.join(WEIGHTS).is_file() {
+            return Err(NoWeights::error(NAME, dir));
+        }
+        let card: Card = weights::read_card(&path).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))?;
+        if card.format != FORMAT || card.model != NAME || card.schedule != "cosine" {
+            bail!(
+                "model `{NAME}`: {} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{NAME}` (cosine)",
+                path.display(),
+                card.format,
+                card.model,
+                card.schedule
+            )
+        }
+        card.config.validate()?;
+        Ok(card)
+    }
+
+    /// Writes `dir/model.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        weights::write_card(&dir.join(CARD), self)
+    }
+}
+
+/// Reads a safetensors file into named tensors on `device`, with a clear error for a missing
+/// or corrupt file.
+pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    weights::load_tensors(path, device).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))
+}
+
+/// Writes named tensors as safetensors (f32), atomically.
+pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    weights::save_tensors(path, tensors, DType::F32).map(|_| ())
+}
+
+/// Named copies of a `VarMap`'s current values.
+pub fn snapshot(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let data = varmap.data().lock().expect("VarMap lock");
+    data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?))).collect()
+}
+
+/// Overwrites every variable of `varmap` from a seeded generator, in name order, so that a
+/// seed gives the same initial network everywhere (candle's CPU generator cannot be seeded).
+/// GroupNorm scales start at 1, biases and shifts at 0, the null embedding N(0, 1), and
+/// weights N(0, 1/fan_in) (LeCun), fan_in being all dimensions but the first.
+pub fn init_weights(varmap: &VarMap, seed: u64) -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data = varmap.data().lock().expect("VarMap lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let leaf = name.rsplit('.').next().unwrap_or(name);
+        let values: Vec<f32> = match leaf {
+            "gamma" => vec![1.0; n],
+            "beta" | "bias" => vec![0.0; n],
+            "null" => (0..n).map(|_| StandardNormal.sample(&mut rng)).collect(),
+            _ => {
+                let fan_in: usize = dims.iter().skip(1).product::<usize>().max(1);
+                let std = (1.0 / fan_in as f64).sqrt() as f32;
+                (0..n)
+                    .map(|_| {
+                        let z: f32 = StandardNormal.sample(&mut rng);
+                        std * z
+                    })
+                    .collect()
+            }
+        };
+        let t = Tensor::from_vec(values, dims.as_slice(), var.device())?.to_dtype(var.dtype())?;
+        var.set(&t)?;
+    }
+    Ok(())
+}
+
+/// Loads named tensors into the matching variables of `varmap` (every variable must be
+/// present with its shape).
+pub fn assign(varmap: &VarMap, tensors: &HashMap<String, Tensor>, what: &Path) -> Result<()> {
+    let data = varmap.data().lock().expect("VarMap lock");
+    for (name, var) in data.iter() {
+        let Some(t) = tensors.get(name) else {
+            bail!("model `{NAME}`: {} lacks the tensor `{name}`", what.display())
+        };
+        if t.dims() != var.dims() {
+            bail!("model `{NAME}`: {} has `{name}` of shape {:?}, expected {:?}", what.display(), t.dims(), var.dims())
+        }
+        var.set(&t.to_dtype(DType::F32)?.to_device(var.device())?.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Learned models on disk: one folder per model, `model.safetensors` (the weights) beside
+//! `model.json` (the model card: what was trained, how, and how to rebuild the network).
+//!
+//! Every model reads and writes its folder through this file: safetensors load and save
+//! (written atomically through the runtime's one writer: a temporary file, fsync, rename, and
+//! clean-up on failure), the card as pretty JSON, the weights' size and FNV-1a hash that tie a
+//! card to its weights file, and the one "no weights" error ([`NoWeights`]), which says where
+//! the weights were looked for and nothing about how to make them (a model does not know the
+//! command line; the CLI adds that).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Result, Tensor};
+use comp_runtime::output::write_atomic;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The model card's file name in a model folder.
+pub const CARD_FILE: &str = "model.json";
+/// The weights' file name in a model folder.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// A model has no weights in the folder it was looked for in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoWeights {
+    pub model: String,
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Display for NoWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "model `{}` has no weights at {}", self.model, self.dir.display())
+    }
+}
+
+impl std::error::Error for NoWeights {}
+
+impl NoWeights {
+    pub fn error(model: &str, dir: &Path) -> candle_core::Error {
+        candle_core::Error::wrap(NoWeights { model: model.into(), dir: dir.into() })
+    }
+
+    /// The model named by a [`NoWeights`] at the root of `e`, through any context added on
+    /// the way. (candle keeps a wrapped error only as something to display, so the root is
+    /// recognised by the one sentence [`NoWeights`] writes.)
+    pub fn model_in(e: &candle_core::Error) -> Option<String> {
+        use candle_core::Error as E;
+        match e {
+            E::WithBacktrace { inner, .. } | E::Context { inner, .. } | E::WithPath { inner, .. } => NoWeights::model_in(inner),
+            E::Wrapped(root) => {
+                let text = root.to_string();
+                let rest = text.strip_prefix("model `")?;
+                let (model, rest) = rest.split_once('`')?;
+                rest.starts_with(" has no weights at ").then(|| model.to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which weights file a card belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeightsCard {
+    pub file: String,
+    /// The stored dtype (`f16`); models compute in f32.
+    pub dtype: String,
+    pub bytes: u64,
+    pub fnv1a64: String,
+}
+
+impl WeightsCard {
+    /// Whether `bytes` are the file this card describes.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        bytes.len() as u64 == self.bytes && fnv1a64(bytes) == self.fnv1a64
+    }
+}
+
+/// FNV-1a, 64 bit, as hex: a cheap check that a card and a weights file belong together.
+pub fn fnv1a64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn msg(text: String) -> candle_core::Error {
+    candle_core::Error::Msg(text)
+}
+
+/// Writes named tensors as a safetensors file, converted to `dtype` (and to the CPU),
+/// atomically. Returns what a card records of the file.
+pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<WeightsCard> {
+    let converted = tensors
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.to_dtype(dtype)?.to_device(&Device::Cpu)?)))
+        .collect::<Result<HashMap<String, Tensor>>>()?;
+    let bytes = safetensors::serialize(converted.iter().map(|(k, v)| (k.as_str(), v)), None)
+        .map_err(|e| msg(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &bytes).map_err(|e| msg(e.to_string()))?;
+    Ok(WeightsCard {
+        file: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        dtype: format!("{dtype:?}").to_lowercase(),
+        bytes: bytes.len() as u64,
+        fnv1a64: fnv1a64(&bytes),
+    })
+}
+
+/// Reads a weights file's bytes (to check against its card before parsing them).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| msg(format!("cannot read weights {}: {e}", path.display())))
+}
+
+/// Parses safetensors bytes read from `path` into tensors on `device`, as stored; a corrupt
+/// file is a clear error naming it.
+pub fn parse_tensors(bytes: &[u8], path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load_buffer(bytes, device)
+        .map_err(|e| msg(format!("cannot read weights {}: it is not a valid safetensors file: {e}", path.display())))
+}
+
+/// Reads a safetensors file into tensors on `device`, as stored.
+pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    parse_tensors(&read_bytes(path)?, path, device)
+}
+
+/// Converts every tensor to f32 (models store f16 and compute in f32).
+pub fn to_f32(tensors: HashMap<String, Tensor>) -> Result<HashMap<String, Tensor>> {
+    tensors.into_iter().map(|(k, v)| Ok((k, v.to_dtype(DType::F32)?))).collect()
+}
+
+/// Writes a card as pretty JSON (with a final newline), atomically.
+pub fn write_card<C: Serialize>(path: &Path, card: &C) -> Result<()> {
+    let json = serde_json::to_string_pretty(card).map_err(|e| msg(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, format!("{json}\n").as_bytes()).map_err(|e| msg(e.to_string()))
+}
+
+/// Reads a card; an unreadable file or invalid JSON is a clear error naming it.
+pub fn read_card<C: DeserializeOwned>(path: &Path) -> Result<C> {
+    let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| msg(format!("{} is not a valid model card: {e}", path.display())))
+}

@@ -1,0 +1,193 @@
+//! The `Plan`: what the runtime executes, per `sample`. Serialised as JSON by
+//! `comp plan --emit json` and recorded in every `run.json`; the shape is documented in
+//! `docs/plan.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the JSON shape changes.
+pub const PLAN_VERSION: u32 = 1;
+
+/// Everything a file asks for: one `SamplePlan` per `sample` statement, in file order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    pub samples: Vec<SamplePlan>,
+}
+
+/// One `sample`: its settings, the unique conditions it evaluates, and per stretch of the
+/// trajectory which conditions are active and how their outputs combine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplePlan {
+    /// The sample's name (`sample pair = ...` gives `pair`).
+    pub sample: String,
+    pub model: String,
+    pub settings: Settings,
+    /// Unique conditions; `id` is the index in this list. Each is evaluated at most once per
+    /// step, however often the script writes it.
+    pub conditions: Vec<Condition>,
+    /// Stretches of the trajectory in order, covering `[0, 1]` without gaps.
+    pub segments: Vec<Segment>,
+}
+
+/// The resolved settings of one sample (file settings, then the sample's `with` overrides,
+/// then the model's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub sampler: Sampler,
+    /// Annealed MCMC after each reverse step; `None` for plain reverse diffusion.
+    pub mcmc: Option<Mcmc>,
+    pub scale: f64,
+    pub seed: u64,
+    pub samples: usize,
+    /// Model-specific settings, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, f64>,
+}
+
+/// The reverse-diffusion sampler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Sampler {
+    /// `ddpm(steps: N)`: ancestral sampling.
+    Ddpm { steps: usize },
+    /// `ddim(steps: N, eta: E)`: eta 0 is deterministic, 1 matches DDPM's noise.
+    Ddim { steps: usize, eta: f64 },
+    /// `dpmpp2m(steps: N)`: DPM-Solver++(2M) (Lu et al. 2022), the deterministic second-order
+    /// multistep solver of the probability-flow ODE in data prediction.
+    Dpmpp2m { steps: usize },
+}
+
+impl Sampler {
+    pub fn steps(&self) -> usize {
+        match self {
+            Sampler::Ddpm { steps } | Sampler::Ddim { steps, .. } | Sampler::Dpmpp2m { steps } => *steps,
+        }
+    }
+
+    /// Evaluations of the composed ε̂ (model calls, when the step's segment has an active
+    /// condition) one reverse step costs. Every sampler so far needs one: DPM-Solver++(2M) is
+    /// second order by reusing the previous step's prediction, not by a second call. The
+    /// plan's renderer counts with this, and the runtime's samplers make exactly these.
+    pub fn calls_per_step(&self) -> usize {
+        match self {
+            Sampler::Ddpm { .. } | Sampler::Ddim { .. } | Sampler::Dpmpp2m { .. } => 1,
+        }
+    }
+}
+
+/// Which annealed MCMC sampler runs at each noise level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McmcKind {
+    Ula,
+    Mala,
+    Uhmc,
+    Hmc,
+}
+
+impl McmcKind {
+    /// MALA and HMC accept or reject, which needs energies.
+    pub fn needs_energies(self) -> bool {
+        matches!(self, McmcKind::Mala | McmcKind::Hmc)
+    }
+
+    /// Model calls (evaluations of the composed ε̂) one noise level costs with `steps` MCMC
+    /// steps of `leapfrog` leapfrog steps each: ULA `steps` (the score at the current point);
+    /// MALA `steps + 1` (the score and energy at each proposal, plus the level's starting
+    /// point; the accepted point's are kept); U-HMC and HMC `steps·leapfrog + 1` (one per
+    /// leapfrog step, plus the starting point). The plan's renderer predicts a run's calls with
+    /// this and the runtime's MCMC makes exactly these, so the two cannot disagree.
+    pub fn calls_per_level(self, steps: usize, leapfrog: usize) -> usize {
+        match self {
+            McmcKind::Ula => steps,
+            McmcKind::Mala => steps + 1,
+            McmcKind::Uhmc | McmcKind::Hmc => steps * leapfrog.max(1) + 1,
+        }
+    }
+}
+
+/// `mcmc hmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mcmc {
+    pub kind: McmcKind,
+    /// MCMC steps per noise level.
+    pub steps: usize,
+    /// h; multiplied by β_t at each level when `beta_scaled`.
+    pub step_size: f64,
+    /// Scale the step size (and HMC's mass) by β_t, as RRR does for images.
+    pub beta_scaled: bool,
+    /// Leapfrog steps (HMC, U-HMC).
+    pub leapfrog: usize,
+    /// Momentum damping d in v ← d·v + √(1−d²)·√M·ξ (HMC, U-HMC).
+    pub damping: f64,
+    /// Mass M (HMC, U-HMC).
+    pub mass: f64,
+    /// The fraction of the trajectory where MCMC runs (0 = pure noise, 1 = end).
+    pub from: f64,
+    pub to: f64,
+}
+
+impl Mcmc {
+    /// Model calls one noise level costs (see [`McmcKind::calls_per_level`]).
+    pub fn calls_per_level(&self) -> usize {
+        self.kind.calls_per_level(self.steps, self.leapfrog)
+    }
+}
+
+/// A condition the model is called with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    pub id: usize,
+    /// A concept of the model, or `null` for the model's unconditional prediction, or `text`
+    /// for a text prompt.
+    pub concept: String,
+    /// Constructor arguments in the concept's positional order, defaults filled in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// A stretch `[from, to)` of the trajectory with one combination rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub from: f64,
+    pub to: f64,
+    /// Condition ids evaluated in this stretch: one batched model call per step over them.
+    pub active: Vec<usize>,
+    pub combine: Combine,
+}
+
+/// How a segment's model outputs are combined into ε̂. Coefficients align with `active`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Combine {
+    /// ε̂ = Σ_k coeffs[k] · ε(x, t | active[k]).
+    Linear { coeffs: Vec<f64> },
+    /// A mixture (`OR`): branch j has energy E_j = Σ_k coeffs[k] · E_k and
+    /// ε_j = Σ_k coeffs[k] · ε_k; ε̂ = Σ_j π_j ε_j with
+    /// π = softmax_j(log_weight_j − E_j / σ_t), per sample.
+    Mixture { branches: Vec<Branch> },
+}
+
+/// One branch of a mixture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    /// log of the normalised mixture weight m_j.
+    pub log_weight: f64,
+    pub coeffs: Vec<f64>,
+}
+
+/// Which segment a sampling step uses: step `i` of `steps` sits at trajectory fraction
+/// `(i + 0.5) / steps` and uses the segment with `from <= f < to`.
+pub fn step_fraction(step: usize, steps: usize) -> f64 {
+    (step as f64 + 0.5) / steps as f64
+}
+
+impl SamplePlan {
+    /// The segment active at step `step` (of `settings.sampler.steps()`).
+    pub fn segment_at(&self, step: usize) -> Option<&Segment> {
+        let f = step_fraction(step, self.settings.sampler.steps());
+        self.segments.iter().find(|s| s.from <= f && f < s.to)
+    }
+}

@@ -1,0 +1,64 @@
+//! The composed ε̂: what a reverse step and an MCMC level both evaluate.
+//!
+//! [`Composed`] is one sample's segment at one noise level. Evaluating it at x stacks x once
+//! per active condition (K·N rows), calls the model ONCE over all of them, and combines the K
+//! outputs with one fused weighted sum ([`crate::combine`]). A segment with no active
+//! condition gives ε̂ = 0 and costs no call. Every call is counted in [`Calls`], so the
+//! executor and the MCMC samplers share one accounting and neither calls the other.
+
+use candle_core::{bail, DType, Result, Tensor};
+use comp_plan::{Combine, SamplePlan, Segment};
+
+use crate::combine::{combine, Combined};
+use crate::denoiser::Denoiser;
+
+/// Model calls made and rows evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Calls {
+    /// Batched model forward calls.
+    pub calls: usize,
+    /// Rows evaluated in total (Σ over calls of K·N).
+    pub rows: usize,
+}
+
+/// One sample's segment at one noise level, with the model that evaluates it.
+#[derive(Clone, Copy)]
+pub struct Composed<'a> {
+    pub model: &'a dyn Denoiser,
+    pub plan: &'a SamplePlan,
+    pub segment: &'a Segment,
+    /// The native timestep the model is called with.
+    pub timestep: usize,
+    /// σ_t = √(1 − ᾱ_t) of the level: the temperature of a mixture's weights.
+    pub sigma: f64,
+}
+
+impl Composed<'_> {
+    /// ε̂ (and the composed energy when `want_energy`) at x `[N, ...data_shape]`.
+    pub fn eval(&self, x: &Tensor, want_energy: bool, calls: &mut Calls) -> Result<Combined> {
+        let segment = self.segment;
+        let k = segment.active.len();
+        let n = x.dim(0)?;
+        if k == 0 {
+            let energy = if want_energy { Some(Tensor::zeros(n, DType::F32, x.device())?) } else { None };
+            return Ok(Combined { eps: x.zeros_like()?, energy });
+        }
+        let conds: Vec<_> = segment.active.iter().map(|&id| &self.plan.conditions[id]).collect();
+        let stacked = if k == 1 {
+            x.clone()
+        } else {
+            let mut reps = vec![1usize; x.rank()];
+            reps[0] = k;
+            x.repeat(reps)?
+        };
+        let t = Tensor::full(self.timestep as f32, k * n, x.device())?;
+        let need_energy = want_energy || matches!(segment.combine, Combine::Mixture { .. });
+        let out = self.model.forward(&stacked, &t, &conds, need_energy)?;
+        calls.calls += 1;
+        calls.rows += k * n;
+        if out.eps.dims() != stacked.dims() {
+            bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())
+        }
+        combine(&out, k, &segment.combine, self.sigma, want_energy)
+    }
+}
