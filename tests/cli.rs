@@ -218,3 +218,37 @@ fn a_plan_json_runs_like_its_script() {
     assert_eq!(b.code, 0);
     assert_eq!(std::fs::read(dir.path().join("a/product/samples.npy")).unwrap(), std::fs::read(dir.path().join("b/product/samples.npy")).unwrap());
 }
+
+/// DPM-Solver++(2M) runs on the exact and the learned toy2d models, with a window and an MCMC
+/// range, and makes exactly the model calls `comp plan` predicts: one per step whose segment
+/// has an active condition (here `ring` for the first 10 of 20 steps and `bar` for the last
+/// 10, so every step calls: 20), plus ULA's 2 per level in its range.
+#[test]
+fn dpmpp2m_samples_every_model_with_the_predicted_model_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["toy2d", "toy2d-mlp", "toy2d-mlp-eps"] {
+        let script = format!(
+            "model {model}\nsampler dpmpp2m(steps: 20)\nmcmc ula(steps: 2, step_size: 0.001, from: 0.5)\nbase none\n\
+             samples 64\nsample s = ring @ [0, 0.5] AND bar @ [0.5, 1]\n"
+        );
+        let file = tmp.path().join(format!("{model}.comp"));
+        std::fs::write(&file, &script).unwrap();
+        let file = file.to_str().unwrap();
+        let plan = comp(&["plan", file, "--emit", "plan"], "");
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        assert!(plan.stdout.contains("sampler dpmpp2m(steps: 20)"), "{}", plan.stdout);
+        // Levels 10..19 lie in [0.5, 1) (fraction (k + 0.5)/20), each after a reverse step:
+        // 10 levels × 2 ULA steps.
+        assert!(plan.stdout.contains("model calls: 40 (20 reverse steps + 20 in MCMC)"), "{}", plan.stdout);
+        let out = tmp.path().join(format!("out-{model}"));
+        let run = comp(&["run", file, "-q", "-o", out.to_str().unwrap()], "");
+        assert_eq!(run.code, 0, "{model}: {}", run.stderr);
+        let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("s/run.json")).unwrap()).unwrap();
+        assert_eq!(record["model_calls"], 40, "{model}");
+        assert_eq!(record["settings"]["sampler"]["kind"], "dpmpp2m");
+        let npy = std::fs::read(out.join("s/samples.npy")).unwrap();
+        // 64 × 2 f32 after the header; every value finite and near the product's modes.
+        let data: Vec<f32> = npy[npy.len() - 512..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        assert!(data.iter().all(|v| v.is_finite() && v.abs() < 2.0), "{model}: {data:?}");
+    }
+}

@@ -61,13 +61,20 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut calls = Calls::default();
     let mut acceptance = Acceptance::default();
     for k in 0..steps {
+        if k > 0 && plan.segment_at(k) != plan.segment_at(k - 1) {
+            sampler.restart();
+        }
         let mut eval = |x: &Tensor, at: At| -> Result<Tensor> { Ok(composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps) };
         x = sampler
             .step(k, &x, &mut eval, &mut noise)
             .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
         if let Some(mcmc) = &plan.settings.mcmc {
             let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc };
+            let before = calls.calls;
             x = mcmc_step(&ctx, x, &mut noise, &mut calls, &mut acceptance)?;
+            if calls.calls != before {
+                sampler.restart();
+            }
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);

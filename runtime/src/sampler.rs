@@ -83,11 +83,19 @@ impl ReverseSampler {
     /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) from level k to the next, with the
     /// data prediction x̂₀ = (x − σ_c·ε̂)/α_c, α = √ᾱ, σ = √(1 − ᾱ), λ = log(α/σ), h = λ_n − λ_c:
     ///
-    /// * first step (no previous prediction) and the last step (to σ_n = 0, where h is
+    /// * first step (no previous prediction; also after a [`restart`](Self::restart)) and
+    ///   the last step (to σ_n = 0, where h is
     ///   infinite): first order, x_n = (σ_n/σ_c)·x + α_n(1 − e^(−h))·x̂₀, which is DDIM with
     ///   η = 0 (computed with DDIM's folded coefficients);
     /// * otherwise, with r = h_prev/h: D = (1 + 1/(2r))·x̂₀ − 1/(2r)·x̂₀_prev and
     ///   x_n = (σ_n/σ_c)·x + α_n(1 − e^(−h))·D.
+    ///
+    /// The data prediction of a composition is only a data estimate when its weights sum to 1
+    /// against the base (guidance against `null`, `0.5 * a AND 0.5 * b`, RRR's
+    /// `1.3 * a AND NOT 0.3 * b`). A product `a AND b` under `base none` sums to 2: at the
+    /// noisiest levels its x̂₀ is about −x/α, and while DDIM recovers from the far-out first
+    /// steps, extrapolating between such predictions can diverge on a learned model (seen:
+    /// `ring AND bar` on `toy2d-mlp` at 20 steps; fine at 100). docs/language.md says so.
     fn dpmpp2m(&mut self, k: usize, x: &Tensor, eps: &Tensor) -> Result<Tensor> {
         let i = self.index(k);
         let (ab_c, ab_n) = (self.schedule.alpha_bar(i), self.schedule.alpha_bar_prev(i));
@@ -112,6 +120,14 @@ impl ReverseSampler {
         };
         self.previous = Some((x0, h));
         Ok(next)
+    }
+
+    /// Forgets DPM-Solver++(2M)'s previous prediction, so the next step is first order: the
+    /// executor calls this where the composed ε̂ changes (a window opens or closes) or MCMC
+    /// has moved the samples, since extrapolating across either mixes two different
+    /// functions. A no-op for one-step samplers.
+    pub fn restart(&mut self) {
+        self.previous = None;
     }
 
     pub fn steps(&self) -> usize {
