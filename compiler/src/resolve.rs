@@ -2,11 +2,12 @@
 //!
 //! A name is, in this order: a `let` of the file, `null`, or a concept of the model. Lets
 //! shadow concepts (lint W0004 says so). Constructor arguments are bound (see
-//! [`crate::check::args`]). Reports, each at the offending token:
-//! E0103 (unknown name, with did-you-mean over concepts and lets), E0104–E0107 (arguments),
-//! E0111 (text for a model without text), E0112 (`OR` for a model without energies),
-//! E0115 (window bounds), E0120 (wrong form: a constructor without arguments, a bare concept
-//! or a let called), and E0106 for a mixture weight that is not > 0.
+//! [`crate::check::args`]). Reports, each at the offending token: E0103 (unknown name, with
+//! did-you-mean over concepts and lets) and E0120 (wrong form: a constructor without
+//! arguments, a bare concept or a let called). The checks of what a node may be run as it is
+//! resolved, from their own files: arguments (E0104–E0107, [`check::args`]), text for a model
+//! without text (E0111, [`check::text`]), `OR` without energies and mixture weights (E0112,
+//! E0106, [`check::mixture`]), window bounds (E0115, [`check::windows`]).
 //!
 //! Before: `pos(y: 0.5, x: 0.25) AND (stripe)` with `let stripe = ...`
 //! After: `And[Cond(pos(0.25, 0.5)), Let(stripe)]`.
@@ -14,6 +15,7 @@
 //! When the model is unknown (`model_info` is `None`) names other than lets and `null` are
 //! not reported: E0101 has said what is wrong.
 
+use crate::check;
 use crate::check::args::{bind_args, ParamSpec};
 use crate::ir::{Cond, Node, Window};
 use crate::model_info::ModelInfo;
@@ -61,33 +63,10 @@ pub fn resolve(expr: &Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node 
         ExprKind::Paren(e) => resolve(e, scope, diags),
         ExprKind::And(xs) => Node::And(xs.iter().map(|x| resolve(x, scope, diags)).collect()),
         ExprKind::Or(branches) => {
-            if let Some(m) = scope.model.filter(|m| !m.energies) {
-                diags.push(
-                    Diagnostic::error("E0112", format!("`OR` needs a model with energies; `{}` has none", m.name), expr.span)
-                        .with_label("a mixture")
-                        .with_note("a mixture weighs its branches by their energies, per sample")
-                        .with_help("use a model that returns energies, or sample the branches separately"),
-                );
-            }
-            let mut out = Vec::new();
-            let mut bad = false;
-            for b in branches {
-                let m = match &b.weight {
-                    None => 1.0,
-                    Some(n) if n.value > 0.0 && n.value.is_finite() => n.value,
-                    Some(n) => {
-                        diags.push(
-                            Diagnostic::error("E0106", format!("mixture weight must be > 0, found {}", n.text), n.span)
-                                .with_label("not > 0")
-                                .with_help("mixture weights are relative: `0.7 : a OR 0.3 : b`"),
-                        );
-                        bad = true;
-                        1.0
-                    }
-                };
-                out.push((m, resolve(&b.expr, scope, diags)));
-            }
-            if bad {
+            check::mixture::check_energies(scope.model, expr.span, diags);
+            let weights = check::mixture::mixture_weights(branches, diags);
+            let out: Vec<(f64, Node)> = branches.iter().map(|b| resolve(&b.expr, scope, diags)).zip(weights.iter().copied()).map(|(n, m)| (m.unwrap_or(1.0), n)).collect();
+            if weights.iter().any(Option::is_none) {
                 Node::Error
             } else {
                 Node::Or { branches: out, span: expr.span }
@@ -99,44 +78,17 @@ pub fn resolve(expr: &Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node 
         }
         ExprKind::Window { expr: e, from, to } => {
             let inner = resolve(e, scope, diags);
-            let before = diags.len();
-            for n in [from, to] {
-                if !(0.0..=1.0).contains(&n.value) {
-                    diags.push(
-                        Diagnostic::error("E0115", format!("window bound {} is not within [0, 1]", n.text), n.span)
-                            .with_label("outside [0, 1]")
-                            .with_help("windows are fractions of the trajectory: 0 is pure noise, 1 is the end"),
-                    );
-                }
-            }
-            let span = from.span.to(to.span);
-            if diags.len() == before && from.value >= to.value {
-                diags.push(
-                    Diagnostic::error("E0115", format!("window [{}, {}] is empty", from.text, to.text), span)
-                        .with_label("`from` must be less than `to`")
-                        .with_help(if from.value > to.value {
-                            format!("the bounds are swapped: write `@ [{}, {}]`", to.text, from.text)
-                        } else {
-                            "a window must cover part of the trajectory, e.g. `@ [0, 0.5]`".to_string()
-                        }),
-                );
-            }
-            if diags.len() != before {
+            if !check::windows::check_bounds(from, to, diags) {
                 return Node::Error;
             }
-            Node::Window { window: Window { from: from.value, to: to.value }, expr: Box::new(inner), span }
+            Node::Window { window: Window { from: from.value, to: to.value }, expr: Box::new(inner), span: from.span.to(to.span) }
         }
-        ExprKind::Text(t) => match scope.model {
-            Some(m) if !m.text => {
-                diags.push(
-                    Diagnostic::error("E0111", format!("`{}` does not take text prompts", m.name), expr.span)
-                        .with_label("a text prompt")
-                        .with_help(format!("use one of the concepts of `{}`", m.name)),
-                );
-                Node::Error
+        ExprKind::Text(t) => {
+            if !check::text::check_text_model(scope.model, expr.span, diags) {
+                return Node::Error;
             }
-            _ => Node::Cond { cond: Cond::Text(t.clone()), span: expr.span, site: None },
-        },
+            Node::Cond { cond: Cond::Text(t.clone()), span: expr.span, site: None }
+        }
         ExprKind::Name(id) => {
             let span = id.span;
             if scope.lets.contains(&id.name) {

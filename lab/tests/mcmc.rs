@@ -4,7 +4,10 @@
 //! calls match the compiler's prediction, and seeded runs repeat.
 
 use candle_core::{DType, Device, Result, Tensor};
-use comp_plan::{Combine, Condition, McmcKind, SamplePlan, Sampler, Segment, Settings};
+
+#[path = "../../runtime/tests/common/mod.rs"]
+mod common;
+use comp_plan::{Condition, McmcKind, SamplePlan, Sampler};
 use comp_plan::{DefaultBase, ModelInfo};
 use comp_lab::toy2d::eval::{self as eval, Method, Options, Outcome};
 use comp_runtime::composed::{Calls, Composed};
@@ -93,30 +96,9 @@ impl Denoiser for Gaussian {
 }
 
 fn one_condition_plan(model: &str, concept: &str, samples: usize) -> SamplePlan {
-    SamplePlan {
-        sample: "s".into(),
-        model: model.into(),
-        settings: Settings {
-            sampler: Sampler::Ddpm { steps: 100 },
-            mcmc: None,
-            scale: 1.0,
-            seed: 0,
-            samples,
-            extra: Default::default(),
-        },
-        conditions: vec![Condition {
-            id: 0,
-            concept: concept.into(),
-            args: vec![],
-            text: None,
-        }],
-        segments: vec![Segment {
-            from: 0.0,
-            to: 1.0,
-            active: vec![0],
-            combine: Combine::Linear { coeffs: vec![1.0] },
-        }],
-    }
+    let mut p = common::linear_plan(&[concept], &[1.0], Sampler::Ddpm { steps: 100 }, samples, 0);
+    p.model = model.into();
+    p
 }
 
 const T: usize = 50;

@@ -236,13 +236,7 @@ impl Denoiser for Toy2d {
         &self.schedule
     }
 
-    fn forward(
-        &self,
-        x: &Tensor,
-        t: &Tensor,
-        conds: &[&Condition],
-        want_energy: bool,
-    ) -> Result<ModelOutput> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let (rows, dim) = x
             .dims2()
             .map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;

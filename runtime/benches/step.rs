@@ -1,22 +1,28 @@
 //! Per-step cost of composition: the fused combination against a chain of candle ops, and a
-//! whole toy2d step (one batched call + fused sum) against K separate calls + the chain.
+//! whole step (one batched call + fused sum) against K separate calls + the chain, with the
+//! exact toy2d model and the learned toy2d MLPs.
 //!
 //! `cargo bench -p comp-runtime --bench step -- --warm-up-time 1 --measurement-time 2`
 //!
 //! Groups (K terms, N samples, 2D data):
 //! * `combine/{fused,naive}/K/N`: the weighted sum alone.
-//! * `step/{fused,naive}/K/N`: model call(s), combination and DDPM update.
+//! * `step/{fused,naive}/K/N`: model call(s), combination and DDPM update (exact toy2d).
 //! * `step/call/K/N`: one batched model call over K·N rows (the denominator of the
 //!   composition overhead = step time / one batched call).
+//! * `mlp_step/{fused,naive}/{energy,eps}/K`: the same step with the shipped learned MLPs
+//!   (`models/toy2d-mlp*`), N = 1000, K = 1..8 (skipped, with a message, without the weights).
 
 use candle_core::{Device, Tensor};
-use comp_plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
+use comp_plan::{Condition, SamplePlan, Sampler};
 use comp_runtime::composed::{Calls, Composed};
 use comp_runtime::fused::{fused_sum, Coeffs};
 use comp_models as models;
 use comp_runtime::noise::Noise;
 use comp_runtime::sampler::{apply, ReverseSampler};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const KS: [usize; 3] = [2, 4, 8];
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
@@ -63,35 +69,12 @@ fn combination(c: &mut Criterion) {
     g.finish();
 }
 
-fn plan(k: usize, n: usize) -> SamplePlan {
-    SamplePlan {
-        sample: "bench".into(),
-        model: "toy2d".into(),
-        settings: Settings {
-            sampler: Sampler::Ddpm { steps: 100 },
-            mcmc: None,
-            scale: 1.0,
-            seed: 0,
-            samples: n,
-            extra: Default::default(),
-        },
-        conditions: (0..k)
-            .map(|i| Condition {
-                id: i,
-                concept: CONCEPTS[i].into(),
-                args: vec![],
-                text: None,
-            })
-            .collect(),
-        segments: vec![Segment {
-            from: 0.0,
-            to: 1.0,
-            active: (0..k).collect(),
-            combine: Combine::Linear {
-                coeffs: vec![1.0 / k as f64; k],
-            },
-        }],
-    }
+/// One linear segment over the first K concepts, weights 1/K, N samples, for `model`.
+fn plan(model: &str, k: usize, n: usize) -> SamplePlan {
+    let mut p = common::linear_plan(&CONCEPTS[..k], &vec![1.0 / k as f64; k], Sampler::Ddpm { steps: 100 }, n, 0);
+    p.sample = "bench".into();
+    p.model = model.into();
+    p
 }
 
 fn whole_step(c: &mut Criterion) {
@@ -108,7 +91,7 @@ fn whole_step(c: &mut Criterion) {
     g.sample_size(10);
     for k in KS {
         for n in NS {
-            let p = plan(k, n);
+            let p = plan("toy2d", k, n);
             let x = Noise::new(2).normal(&[n, 2], &dev).unwrap();
             let z = Noise::new(3).normal(&[n, 2], &dev).unwrap();
             let id = format!("{k}/{n}");
@@ -144,5 +127,49 @@ fn whole_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, combination, whole_step);
+/// The learned MLPs: N = 1000 samples, K = 1..8 conditions.
+fn mlp_step(c: &mut Criterion) {
+    const N: usize = 1000;
+    let dev = Device::Cpu;
+    let mut g = c.benchmark_group("mlp_step");
+    g.sample_size(10);
+    for name in ["toy2d-mlp", "toy2d-mlp-eps"] {
+        let model = match models::load(name, &dev) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("skipping {name}: {e}");
+                continue;
+            }
+        };
+        let sampler = ReverseSampler::new(model.schedule(), &Sampler::Ddpm { steps: 100 }).unwrap();
+        let step = 50;
+        let (t, sigma, coeffs) = (sampler.timestep(step), sampler.sigma(step), sampler.coeffs(step));
+        let x = Noise::new(2).normal(&[N, 2], &dev).unwrap();
+        let z = Noise::new(3).normal(&[N, 2], &dev).unwrap();
+        let tn = Tensor::full(t as f32, N, &dev).unwrap();
+        for k in 1..=8 {
+            let p = plan(name, k, N);
+            let id = format!("{name}/{k}");
+            g.bench_function(BenchmarkId::new("fused", &id), |b| {
+                b.iter(|| {
+                    let mut calls = Calls::default();
+                    let target = Composed { model: model.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
+                    let eps = target.eval(&x, false, &mut calls).unwrap().eps;
+                    apply(coeffs, &x, &eps, Some(&z)).unwrap()
+                })
+            });
+            let conds: Vec<&Condition> = p.conditions.iter().collect();
+            let w = vec![1.0 / k as f64; k];
+            g.bench_function(BenchmarkId::new("naive", &id), |b| {
+                b.iter(|| {
+                    let eps: Vec<Tensor> = conds.iter().map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
+                    apply(coeffs, &x, &naive_chain(&eps, &w), Some(&z)).unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, combination, whole_step, mlp_step);
 criterion_main!(benches);

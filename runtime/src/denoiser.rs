@@ -34,13 +34,7 @@ pub trait Denoiser: Send + Sync {
     /// * `x`: `[K·N, ...data_shape]`; rows `k·N..(k+1)·N` are evaluated under `conds[k]`.
     /// * `t`: `[K·N]` f32, the native timestep index of each row.
     /// * `conds`: the K conditions, K ≥ 1.
-    fn forward(
-        &self,
-        x: &Tensor,
-        t: &Tensor,
-        conds: &[&Condition],
-        want_energy: bool,
-    ) -> Result<ModelOutput>;
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput>;
 
     /// Called once per run, before the first step, with every condition the plan may
     /// evaluate: the place for work that depends on the conditions but not on x or t (a text

@@ -4,8 +4,10 @@
 pub mod args;
 pub mod base;
 pub mod lets;
+pub mod mixture;
 pub mod model;
 pub mod negation;
 pub mod or_placement;
 pub mod size;
+pub mod text;
 pub mod windows;

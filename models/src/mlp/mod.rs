@@ -208,13 +208,7 @@ impl Denoiser for Mlp {
         &self.schedule
     }
 
-    fn forward(
-        &self,
-        x: &Tensor,
-        t: &Tensor,
-        conds: &[&Condition],
-        want_energy: bool,
-    ) -> Result<ModelOutput> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let (rows, _) = x
             .dims2()
             .map_err(|e| e.context(format!("{}: x must be [K·N, 2]", self.info.name)))?;

@@ -145,13 +145,7 @@ impl Denoiser for Counting<'_> {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
-    fn forward(
-        &self,
-        x: &Tensor,
-        t: &Tensor,
-        conds: &[&Condition],
-        want_energy: bool,
-    ) -> Result<ModelOutput> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         *self.calls.lock().unwrap() += 1;
         let n = x.dim(0)? / conds.len();
         let mut rows = self.rows.lock().unwrap();

@@ -1,0 +1,181 @@
+//! The stages of [`crate::compile`], one function each, in the order they run:
+//!
+//! | stage | function | what it adds |
+//! | --- | --- | --- |
+//! | file | [`read_file`] | the model (E0101, E0117), the `let` names, the top-level settings |
+//! | lets | [`compile_lets`] | each `let` resolved, duplicates (E0108), cycles (E0109), size, inlined, placement checks |
+//! | samples | [`compile_sample`] | each `sample` resolved, its settings, base and checks, simplified, linted, lowered |
+//! | file lints | [`lint_file`] | unused lets (W0003), lets shadowing concepts (W0004) |
+//! | finish | [`finish`] | every problem once, in source order; the plan when none is an error |
+//!
+//! Every stage reports into one list of diagnostics and goes on past errors, so that a file's
+//! problems are all found in one run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use comp_grammar::ast::{Item, Program, Sample, Setting};
+use comp_grammar::{Diagnostic, Span};
+
+use crate::check::lets::{check_duplicate, LetDef, LetTable};
+use crate::ir::{Cond, Node};
+use crate::plan::{self, Plan, SamplePlan};
+use crate::resolve::{resolve, Scope};
+use crate::settings::{self, BaseSpec, Written};
+use crate::simplified::SimplifiedSample;
+use crate::{check, lints, lower, simplify, Compiled, ModelInfo, Outcome};
+
+/// What the whole file sets: the model, the names of its lets, the top-level settings.
+pub struct File<'a> {
+    pub model: Option<&'a ModelInfo>,
+    pub let_names: BTreeSet<String>,
+    pub settings: Written,
+}
+
+impl File<'_> {
+    pub fn scope(&self) -> Scope<'_> {
+        Scope { model: self.model, lets: &self.let_names }
+    }
+}
+
+/// The file's lets, checked: the table, their sizes, and each inlined (lets that are too large
+/// or on a cycle are left out).
+pub struct Lets {
+    pub table: LetTable,
+    pub sizes: HashMap<String, check::size::Measure>,
+    pub inlined: simplify::Inlined,
+}
+
+/// What the samples produced so far.
+#[derive(Default)]
+pub struct Samples {
+    pub plans: Vec<SamplePlan>,
+    pub simplified: Vec<SimplifiedSample>,
+    /// Every expression the file evaluates (samples and bases), for the unused-let lint.
+    pub roots: Vec<Node>,
+    /// Sample names seen, for E0110's duplicate check.
+    seen: BTreeMap<String, Span>,
+}
+
+/// Stage 1: the model the file names, its let names and its top-level settings.
+pub fn read_file<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut Vec<Diagnostic>) -> File<'a> {
+    let model = check::model::find_model(program, models, diags);
+    let let_names = program
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Let(l) => Some(l.name.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut file = File { model, let_names, settings: Written::default() };
+    let top: Vec<&Setting> = program.items.iter().filter_map(|i| if let Item::Setting(s) = i { Some(s) } else { None }).collect();
+    file.settings = settings::read(&top, &file.scope(), true, diags);
+    file
+}
+
+/// Stage 2: every `let`, resolved and checked, then inlined into one another.
+pub fn compile_lets(program: &Program, file: &File, diags: &mut Vec<Diagnostic>) -> Lets {
+    let scope = file.scope();
+    let mut seen = BTreeMap::new();
+    let mut defs = Vec::new();
+    for item in &program.items {
+        if let Item::Let(l) = item {
+            let node = resolve(&l.expr, &scope, diags);
+            lints::zero_weight::check(&node, diags);
+            if !check_duplicate(&mut seen, "let", &l.name, diags) {
+                defs.push(LetDef { name: l.name.clone(), node });
+            }
+        }
+    }
+    let table = check::lets::build(defs, diags);
+    let mut order = simplify::inline_lets::topo_order(&table);
+    let sizes = check::size::measure_lets(&table, &order);
+    order.retain(|name| {
+        let def = &table.defs[name];
+        check::size::check_size(&def.node, &sizes, def.name.span, diags)
+    });
+    let inlined = simplify::inline_lets::inline_all(&table, &order);
+    for name in &order {
+        let node = &inlined[name];
+        check::or_placement::check_or_placement(node, diags);
+        check::windows::check_nested_windows(node, diags);
+    }
+    Lets { table, sizes, inlined }
+}
+
+/// Stage 3, per `sample`: resolve its expression and `with` settings, check its base and
+/// terms, simplify, lint and lower it. A sample with errors is checked as far as is useful
+/// and not lowered.
+pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Samples, diags: &mut Vec<Diagnostic>) {
+    let scope = file.scope();
+    let before = diags.len();
+    let node = resolve(&sample.expr, &scope, diags);
+    lints::zero_weight::check(&node, diags);
+    let overrides: Vec<&Setting> = sample.overrides.iter().collect();
+    let with = settings::read(&overrides, &scope, false, diags);
+    out.roots.push(node.clone());
+    if let Some(BaseSpec::Expr(b, _)) = &with.base {
+        out.roots.push(b.clone());
+    }
+    let duplicate = check_duplicate(&mut out.seen, "sample", &sample.name, diags);
+    let Some(model) = file.model else { return };
+    if !check::size::check_size(&node, &lets.sizes, sample.expr.span, diags) {
+        return;
+    }
+    let resolved = settings::resolve_settings(&file.settings, &with, model);
+    let base: Vec<(Cond, f64)> = match &resolved.base {
+        BaseSpec::None => vec![],
+        BaseSpec::Null => vec![(Cond::Null, 1.0)],
+        BaseSpec::Expr(b, span) => {
+            if !check::size::check_size(b, &lets.sizes, *span, diags) {
+                return;
+            }
+            check::base::check_base(&simplify::inline_lets::inline_lets(b, &lets.inlined), diags);
+            simplify::linear_terms(b, &lets.inlined)
+        }
+    };
+    let s = simplify::simplify(&node, &lets.inlined);
+    check::or_placement::check_or_placement(&s.inlined, diags);
+    check::windows::check_nested_windows(&s.inlined, diags);
+    if s.inlined.has_error() || diags[before..].iter().any(Diagnostic::is_error) {
+        return; // the checks below would only repeat what is wrong
+    }
+    check::negation::check_negation(&s.dnf, diags);
+    lints::duplicate_terms::check(&s.distributed, diags);
+    let scale = resolved.settings.scale;
+    lints::oversaturated_guidance::check(&s.stretches, scale, !base.is_empty(), sample.expr.span, diags);
+    lints::inactive_stretch::check(&s.stretches, sample.expr.span, diags);
+    if duplicate {
+        return;
+    }
+    out.plans.push(lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches));
+    out.simplified.push(SimplifiedSample { name: sample.name.name.clone(), dnf: s.dnf, segments: s.stretches });
+}
+
+/// Stage 4: the lints that need the whole file (and a known model).
+pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, diags: &mut Vec<Diagnostic>) {
+    if let Some(model) = file.model {
+        let mut roots = Vec::new();
+        if let Some(BaseSpec::Expr(node, _)) = &file.settings.base {
+            roots.push(node.clone());
+        }
+        roots.extend(samples.roots.iter().cloned());
+        lints::unused_let::check(&lets.table, &roots, diags);
+        lints::shadowed_concept::check(&lets.table, model, diags);
+    }
+}
+
+/// Stage 5: each problem once (a let used twice is checked twice), in source order; the plan
+/// when none is an error.
+pub fn finish(samples: Samples, diags: Vec<Diagnostic>) -> Outcome<Compiled> {
+    // A set of keys, not a scan of what was kept: a file can have thousands of diagnostics.
+    let mut seen = std::collections::HashSet::new();
+    let mut diagnostics: Vec<Diagnostic> =
+        diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
+    let value = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Compiled {
+        plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans },
+        simplified: samples.simplified,
+    });
+    Outcome { value, diagnostics }
+}
