@@ -6,7 +6,7 @@
 //! | read settings | [`settings`] | top-level and `with` settings → typed values |
 //! | resolve names | [`resolve`] | AST expression → [`ir::Node`] (E0103–E0107, E0111, E0112, E0115, E0120) |
 //! | lets | [`check::lets`] | duplicates (E0108), cycles (E0109) |
-//! | checks | [`check`] | E0110, E0115, E0118, E0121, E0122 |
+//! | checks | [`check`] | E0110, E0115, E0118, E0121, E0122, E0123 |
 //! | simplify | [`simplify`] | [`ir::Node`] → [`ir::Dnf`] → segments ([`ir::Stretch`]) |
 //! | lints | [`lints`] | W0001–W0006 |
 //! | lower | [`lower`] | segments → [`plan::SamplePlan`] |
@@ -164,15 +164,23 @@ pub fn compile(program: &Program, models: &[ModelInfo]) -> Outcome<Compiled> {
         if s.inlined.has_error() || diags[before..].iter().any(Diagnostic::is_error) {
             continue; // the checks below would only repeat what is wrong
         }
-        check::negation::check_negation(&s.dnf, &mut diags);
-        lints::duplicate_terms::check(&s.distributed, &mut diags);
         let scale = resolved.settings.scale;
+        let lowered = lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches);
+        if check::finite::check_finite(&lowered, &s.inlined, sample.expr.span, &mut diags) {
+            continue; // E0004: the checks below would only see infinities
+        }
+        check::cost::check_model_calls(&lowered, sample.expr.span, &mut diags);
+        check::negation::check_negation(&s.dnf, &mut diags);
+        if !diags[before..].iter().any(Diagnostic::is_error) {
+            check::total_weight::check_total_weight(&s.stretches, scale, &base, sample.expr.span, &mut diags);
+        }
+        lints::duplicate_terms::check(&s.distributed, &mut diags);
         lints::oversaturated_guidance::check(&s.stretches, scale, !base.is_empty(), sample.expr.span, &mut diags);
         lints::inactive_stretch::check(&s.stretches, sample.expr.span, &mut diags);
         if duplicate {
             continue;
         }
-        samples.push(lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches));
+        samples.push(lowered);
         simplified.push(SimplifiedSample { name: sample.name.name.clone(), dnf: s.dnf, segments: s.stretches });
     }
     if let Some(model) = model {

@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever the JSON shape changes.
 pub const PLAN_VERSION: u32 = 1;
 
+/// The most MCMC steps per noise level (RRR uses 10 to 50): far more is a typo, and counts
+/// this size keep every model-call count well inside `usize`.
+pub const MAX_MCMC_STEPS: usize = 10_000;
+/// The most leapfrog steps per HMC step (RRR uses 3 to 10).
+pub const MAX_LEAPFROG: usize = 1_000;
+/// The most model calls one sample may cost (reverse steps plus MCMC): 10^8 calls is days of
+/// work even for the exact toy model, so a plan asking more is refused up front.
+pub const MAX_MODEL_CALLS: usize = 100_000_000;
+
 /// Everything a file asks for: one `SamplePlan` per `sample` statement, in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {

@@ -48,7 +48,7 @@ impl Plan {
 /// has an active condition. A level costs, with S MCMC steps and L leapfrog steps:
 /// ULA S; MALA S + 1; U-HMC and HMC S·L + 1 (the gradient at the accepted point is reused;
 /// the + 1 is the level's starting point). The runtime's `mcmc::Params::evaluations` must
-/// agree.
+/// agree. Counts saturate at `usize::MAX` instead of wrapping.
 pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
     let steps = s.settings.sampler.steps();
     let (mut reverse, mut mcmc) = (0, 0);
@@ -62,11 +62,14 @@ pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
             let f = step_fraction(k, steps);
             // Level k is reached by reverse step k − 1: none at k = 0 (pure noise).
             if k > 0 && m.from <= f && f < m.to {
-                mcmc += match m.kind {
+                // Saturating: a JSON plan can ask for any count; the validator refuses what
+                // exceeds `MAX_MODEL_CALLS`, so a saturated count never reaches a run.
+                let level = match m.kind {
                     McmcKind::Ula => m.steps,
-                    McmcKind::Mala => m.steps + 1,
-                    McmcKind::Uhmc | McmcKind::Hmc => m.steps * m.leapfrog + 1,
+                    McmcKind::Mala => m.steps.saturating_add(1),
+                    McmcKind::Uhmc | McmcKind::Hmc => m.steps.saturating_mul(m.leapfrog).saturating_add(1),
                 };
+                mcmc = level.saturating_add(mcmc);
             }
         }
     }

@@ -3,9 +3,12 @@
 
 pub mod args;
 pub mod base;
+pub mod cost;
+pub mod finite;
 pub mod lets;
 pub mod model;
 pub mod negation;
 pub mod or_placement;
 pub mod size;
+pub mod total_weight;
 pub mod windows;

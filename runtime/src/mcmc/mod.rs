@@ -121,8 +121,8 @@ impl Params {
     pub fn evaluations(&self) -> usize {
         match self.kind {
             McmcKind::Ula => self.steps,
-            McmcKind::Mala => self.steps + 1,
-            McmcKind::Uhmc | McmcKind::Hmc => self.steps * self.leapfrog + 1,
+            McmcKind::Mala => self.steps.saturating_add(1),
+            McmcKind::Uhmc | McmcKind::Hmc => self.steps.saturating_mul(self.leapfrog).saturating_add(1),
         }
     }
 }
