@@ -11,6 +11,7 @@
 //! | lints | [`lints`] | W0001–W0006 |
 //! | lower | [`lower`] | segments → [`plan::SamplePlan`] |
 //! | format | [`fmt`] | source + tree → canonical text (`comp fmt`) |
+//! | validate | [`validate`] | a plan read from JSON → every problem the compiler would have refused |
 //!
 //! Every problem in a file is reported in one run; the plan exists only when none is an
 //! error.
@@ -43,6 +44,7 @@ pub mod resolve;
 pub mod settings;
 pub mod simplified;
 pub mod simplify;
+pub mod validate;
 mod suggest;
 
 pub use fmt::format;

@@ -18,6 +18,7 @@ pub const MAX_MODEL_CALLS: usize = 100_000_000;
 
 /// Everything a file asks for: one `SamplePlan` per `sample` statement, in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub version: u32,
     pub samples: Vec<SamplePlan>,
@@ -26,6 +27,7 @@ pub struct Plan {
 /// One `sample`: its settings, the unique conditions it evaluates, and per stretch of the
 /// trajectory which conditions are active and how their outputs combine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SamplePlan {
     /// The sample's name (`sample pair = ...` gives `pair`).
     pub sample: String,
@@ -41,6 +43,7 @@ pub struct SamplePlan {
 /// The resolved settings of one sample (file settings, then the sample's `with` overrides,
 /// then the model's defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub sampler: Sampler,
     /// Annealed MCMC after each reverse step; `None` for plain reverse diffusion.
@@ -55,7 +58,7 @@ pub struct Settings {
 
 /// The reverse-diffusion sampler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Sampler {
     /// `ddpm(steps: N)`: ancestral sampling.
     Ddpm { steps: usize },
@@ -90,6 +93,7 @@ impl McmcKind {
 
 /// `mcmc hmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Mcmc {
     pub kind: McmcKind,
     /// MCMC steps per noise level.
@@ -111,6 +115,7 @@ pub struct Mcmc {
 
 /// A condition the model is called with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Condition {
     pub id: usize,
     /// A concept of the model, or `null` for the model's unconditional prediction, or `text`
@@ -125,6 +130,7 @@ pub struct Condition {
 
 /// A stretch `[from, to)` of the trajectory with one combination rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Segment {
     pub from: f64,
     pub to: f64,
@@ -135,7 +141,7 @@ pub struct Segment {
 
 /// How a segment's model outputs are combined into ε̂. Coefficients align with `active`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Combine {
     /// ε̂ = Σ_k coeffs[k] · ε(x, t | active[k]).
     Linear { coeffs: Vec<f64> },
@@ -147,6 +153,7 @@ pub enum Combine {
 
 /// One branch of a mixture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Branch {
     /// log of the normalised mixture weight m_j.
     pub log_weight: f64,
