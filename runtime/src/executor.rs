@@ -5,6 +5,10 @@
 //! weighted sum (`combine.rs`), and take the sampler's update (`sampler.rs`). Conditions not
 //! active in the segment are not evaluated at all; a segment with none gives ε̂ = 0 and no
 //! model call. Then the MCMC hook runs (see `mcmc_step`).
+//!
+//! Before any work the plan's memory is estimated and checked ([`crate::memory`]); a value
+//! that leaves the finite numbers stops the run at once, naming the step, the sample and the
+//! term ([`crate::finite`]); a set `cancel` flag stops it before the next step.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +17,7 @@ use comp_compiler::plan::{step_fraction, Combine, Mcmc, SamplePlan, Segment};
 
 use crate::combine::{combine, Combined};
 use crate::denoiser::Denoiser;
+use crate::finite::{check_model_output, check_state};
 use crate::mcmc::{self, Acceptance, Composed, Params};
 use crate::noise::Noise;
 use crate::sampler::{apply, ReverseSampler};
@@ -23,6 +28,8 @@ use crate::sampler::{apply, ReverseSampler};
 pub struct ExecOptions<'a> {
     /// Called after each reverse step with (steps done, total steps).
     pub progress: Option<&'a dyn Fn(usize, usize)>,
+    /// When set (the REPL's Ctrl-C), the run stops before its next step with an error.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// What a run produced.
@@ -60,6 +67,7 @@ pub fn execute(
 ) -> Result<RunOutput> {
     let start = Instant::now();
     validate(plan, model)?;
+    crate::memory::check(plan, model)?;
     let sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
@@ -71,6 +79,9 @@ pub fn execute(
     let mut x = noise.normal(&shape, device)?;
     let mut calls = Calls::default();
     for k in 0..steps {
+        if opts.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            bail!("sample `{}`: interrupted at step {k} of {steps}", plan.sample)
+        }
         let segment = plan.segment_at(k).ok_or_else(|| {
             candle_core::Error::Msg(format!(
                 "sample `{}`: no segment covers step {k} of {steps}",
@@ -96,6 +107,7 @@ pub fn execute(
             None
         };
         x = apply(c, &x, &eps, z.as_ref())?;
+        check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
         if let Some(mcmc) = &plan.settings.mcmc {
             let ctx = McmcContext {
                 plan,
@@ -103,8 +115,10 @@ pub fn execute(
                 sampler: &sampler,
                 step: k,
                 mcmc,
+                cancel: opts.cancel,
             };
             x = mcmc_step(&ctx, x, &mut noise, &mut calls)?;
+            check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);
@@ -170,7 +184,10 @@ pub fn composed_eps(
             stacked.dims()
         )
     }
-    combine(&out, k, &segment.combine, sigma, want_energy)
+    check_model_output(&out.eps, n, &conds)?;
+    let combined = combine(&out, k, &segment.combine, sigma, want_energy)?;
+    check_state(&combined.eps, "the composed ε̂")?;
+    Ok(combined)
 }
 
 /// What the MCMC hook gets to work with after reverse step `step`.
@@ -183,6 +200,8 @@ pub struct McmcContext<'a> {
     pub sampler: &'a ReverseSampler,
     pub step: usize,
     pub mcmc: &'a Mcmc,
+    /// Stops the level's MCMC at its next evaluation when set.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Annealed MCMC after reverse step `ctx.step` (RRR; ULA, MALA, U-HMC, HMC; see [`mcmc`]).
@@ -233,6 +252,7 @@ pub fn mcmc_step(
         timestep: ctx.sampler.timestep(next),
         sigma: ctx.sampler.sigma(next),
         calls,
+        cancel: ctx.cancel,
     };
     let x = mcmc::run(&mut target, x, &params, noise, &mut acceptance).map_err(|e| {
         e.context(format!(

@@ -8,6 +8,7 @@
 //! | sampler | [`sampler`], [`noise`] | DDPM / DDIM updates, seeded noise |
 //! | executor | [`executor`] | one model call per step over the active conditions |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
+//! | memory | [`memory`] | the run's memory, estimated from the plan and checked before allocating |
 //! | evaluation | [`eval`] | `comp eval toy2d`: samplers against exact targets |
 //! | training | [`train`] | `comp train toy2d`: the learned toy2d MLPs (AdamW, EMA, model card) |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
@@ -57,8 +58,10 @@ pub mod denoiser;
 pub mod error;
 pub mod eval;
 pub mod executor;
+pub mod finite;
 pub mod fused;
 pub mod mcmc;
+pub mod memory;
 pub mod models;
 pub mod noise;
 pub mod output;

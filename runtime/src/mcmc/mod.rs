@@ -58,10 +58,15 @@ pub struct Composed<'a> {
     /// σ_t = √(1 − ᾱ_t) of the level (> 0).
     pub sigma: f64,
     pub calls: &'a mut Calls,
+    /// When set (Ctrl-C), the next evaluation fails instead: a level of HMC can take minutes.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl LogDensity for Composed<'_> {
     fn eval(&mut self, x: &Tensor, want_log_q: bool) -> Result<Eval> {
+        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            candle_core::bail!("interrupted")
+        }
         let out = composed_eps(
             self.model,
             self.plan,
