@@ -3,6 +3,8 @@
 //! interrupted run never leaves a truncated `samples.npy` that looks valid.
 
 mod atomic;
+mod counts;
+mod lock;
 mod npy;
 mod scatter;
 mod tiles;
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{bail, DType, Result, Tensor};
 use image::{ImageFormat, RgbImage};
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::{write_atomic, write_atomic_with, write_in_place};
+pub use counts::{counts, counts_of, Counts};
+pub use lock::{OutputLock, LOCK_FILE};
 pub use npy::{npy_bytes, read_npy, write_npy};
 pub use scatter::{scatter, EXTENT as PLOT_EXTENT};
 pub use tiles::{grid, to_image};
