@@ -5,10 +5,11 @@
 //!
 //! Learned models (`toy2d-mlp`, `toy2d-mlp-eps`) load their weights by name from a folder
 //! `models/NAME/` (`model.safetensors` + `model.json`), searched for in this order (see
-//! [`locate`]): `models/` in the current directory; `models/` in each ancestor of the running
-//! executable, nearest first; then each directory listed in the `COMP_MODELS` environment
-//! variable (a path list like `PATH`, whose entries hold the `NAME/` folders). They are listed
-//! by [`infos`] even without weights; [`load`] then says how to train them.
+//! [`locate`]): each directory listed in the `COMP_MODELS` environment variable (a path list
+//! like `PATH`, whose entries hold the `NAME/` folders), so an explicit setting wins; then
+//! `models/` in the current directory; then `models/` in each ancestor of the running
+//! executable, nearest first. They are listed by [`infos`] even without weights; [`load`] then
+//! lists the folders searched and says how to train them.
 
 pub mod clevr;
 pub mod locate;
@@ -35,16 +36,38 @@ pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
     match name {
         toy2d::NAME => Ok(Box::new(toy2d::Toy2d::new()?)),
         mlp::ENERGY_NAME | mlp::EPS_NAME => {
-            let dir = locate::find(name).unwrap_or_else(|| locate::default_dir(name));
+            let dir = weights_dir(name)?;
             Ok(Box::new(mlp::Mlp::load_dir(name, &dir, device)?))
         }
         clevr::NAME => {
-            let dir = locate::find(name).unwrap_or_else(|| locate::default_dir(name));
+            let dir = weights_dir(name)?;
             Ok(Box::new(clevr::ClevrPos::load(&dir, device)?))
         }
         _ => {
             let names: Vec<String> = infos().into_iter().map(|i| i.name).collect();
             bail!("unknown model `{name}`; known models: {}", names.join(", "))
         }
+    }
+}
+
+/// How to train model `name` (for messages).
+pub fn train_command(name: &str) -> &'static str {
+    match name {
+        mlp::EPS_NAME => "comp train toy2d --param eps",
+        clevr::NAME => "comp train clevr-pos",
+        _ => "comp train toy2d",
+    }
+}
+
+/// Where a model's weights are: `None` for a model that needs none (exact `toy2d`).
+pub fn weights(name: &str) -> Option<locate::Weights> {
+    (name != toy2d::NAME).then(|| locate::weights(name))
+}
+
+/// The folder holding `name`'s weights, or an error listing every folder searched.
+fn weights_dir(name: &str) -> Result<std::path::PathBuf> {
+    match locate::weights(name) {
+        locate::Weights::Found(dir) => Ok(dir),
+        locate::Weights::Missing(searched) => bail!("{}", locate::missing_message(name, &searched, train_command(name))),
     }
 }
