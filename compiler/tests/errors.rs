@@ -352,3 +352,18 @@ fn e0124_model_call_counts_are_bounded_and_never_wrap() {
     // Within the limit: 100 + 99 · (1,000 · 1,000 + 1) = 99,000,199.
     ok("model toy2d\nmcmc hmc(steps: 1000, leapfrog: 1000)\nsample s = ring\n");
 }
+
+#[test]
+fn e0109_a_cycle_through_100000_lets_names_its_ends_and_counts_the_rest() {
+    let mut src = String::from("model toy2d\n");
+    for i in 0..100_000 {
+        src.push_str(&format!("let l{i} = l{}\n", (i + 1) % 100_000));
+    }
+    src.push_str("sample s = l0\n");
+    let (_, msg, d) = one(&src, "E0109");
+    // 100,001 names in the path (the first again at the end): 7 shown, 99,992 counted, 2 shown.
+    assert_eq!(msg, "cyclic lets: `l0` → `l1` → `l2` → `l3` → `l4` → `l5` → `l6` → … 99992 more … → `l99999` → `l0`");
+    // The primary label, 8 uses and the closing use.
+    assert_eq!(d.labels.len(), 10);
+    assert_eq!(d.notes, ["the cycle goes through 100000 lets; the first 8 uses are shown"]);
+}
