@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let plan = load_plan(&args.file)?;
+    let (plan, expressions) = load_plan(&args.file)?;
     if args.samples == Some(0) {
         return Err(Failure::Usage("`--samples` must be at least 1".into()));
     }
@@ -61,13 +61,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
             models.insert(sample.model.clone(), m);
         }
         let model = models[&sample.model].as_ref();
-        run_one(&args, &sample, model, &device)?;
+        let title = comp_runtime::output::Title {
+            name: sample.sample.clone(),
+            expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
+        };
+        run_one(&args, &sample, model, &device, &title)?;
     }
     Ok(())
 }
 
-/// Compiles a .comp file, or reads a JSON plan.
-fn load_plan(path: &str) -> Result<Plan, Failure> {
+/// A JSON plan has no expression text: its conditions stand in for it in picture titles.
+fn describe_conditions(sample: &SamplePlan) -> String {
+    let conds: Vec<String> = sample.conditions.iter().map(comp_runtime::finite::describe).collect();
+    format!("plan over {}", conds.join(", "))
+}
+
+/// Compiles a .comp file, or reads a JSON plan; with each sample's expression as written (for
+/// the pictures' titles; none for a JSON plan).
+fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>), Failure> {
     let source = SourceFile::read(path).map_err(Failure::Usage)?;
     let models = comp_runtime::models::infos();
     if path.ends_with(".json") {
@@ -77,7 +88,7 @@ fn load_plan(path: &str) -> Result<Plan, Failure> {
         if !problems.is_empty() {
             return Err(Failure::Runtime(format!("`{path}` is not a valid plan:\n  {}", problems.join("\n  "))));
         }
-        return Ok(plan);
+        return Ok((plan, HashMap::new()));
     }
     let checked = pipeline::check(&source, &models);
     super::print_diagnostics(&source, &checked);
@@ -85,7 +96,15 @@ fn load_plan(path: &str) -> Result<Plan, Failure> {
     if compiled.plan.samples.is_empty() {
         return Err(Failure::Runtime(format!("`{path}` has no `sample` statement: nothing to run (add `sample NAME = EXPR`)")));
     }
-    Ok(compiled.plan)
+    let mut expressions = HashMap::new();
+    if let Some(program) = &checked.program {
+        for item in &program.items {
+            if let comp_grammar::ast::Item::Sample(s) = item {
+                expressions.insert(s.name.name.clone(), source.text[s.expr.span.range()].to_string());
+            }
+        }
+    }
+    Ok((compiled.plan, expressions))
 }
 
 fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>, Failure> {
@@ -119,7 +138,7 @@ fn prepare_dir(dir: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", dir.display(), pipeline::io_reason(&e))))
 }
 
-fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &candle_core::Device) -> Result<(), Failure> {
+fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &candle_core::Device, title: &comp_runtime::output::Title) -> Result<(), Failure> {
     let steps = sample.settings.sampler.steps();
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps as u64) };
     bar.set_style(
@@ -145,7 +164,7 @@ fn run_one(args: &Args, sample: &SamplePlan, model: &dyn Denoiser, device: &cand
     let staging = args.out.join(format!(".{}.partial-{}", sample.sample, std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
-        let written = comp_runtime::output::write_samples(&staging, &output.samples)
+        let written = comp_runtime::output::write_samples_titled(&staging, &output.samples, title)
             .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), comp_runtime::error::message(&e))))?;
         let record = serde_json::json!({
             "comp_version": env!("CARGO_PKG_VERSION"),
