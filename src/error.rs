@@ -15,6 +15,8 @@ pub enum Failure {
 pub fn runtime_message(e: &candle_core::Error) -> String {
     let message = comp_runtime::error::message(e);
     match comp_models::NoWeights::model_in(e).and_then(|m| crate::cmd::train::command_for(&m)) {
+        // One folder: "… has no weights at DIR: train it with `…`"; a list: a line of its own.
+        Some(command) if message.contains('\n') => format!("{message}\ntrain them with `{command}`"),
         Some(command) => format!("{message}: train it with `{command}`"),
         None => message,
     }

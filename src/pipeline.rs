@@ -16,19 +16,18 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads a file; `-` reads standard input.
+    /// Reads a file; `-` reads standard input. At most [`MAX_SOURCE_BYTES`]: `/dev/zero` or a
+    /// runaway pipe is refused instead of read without bound.
     pub fn read(path: &str) -> Result<SourceFile, String> {
         let bytes = if path == "-" {
-            let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
-            buf
+            read_capped(std::io::stdin().lock(), "standard input")?
         } else {
             let p = Path::new(path);
             if p.is_dir() {
                 return Err(format!("`{path}` is a directory, not a .comp file"));
             }
-            std::fs::read(p).map_err(|e| format!("cannot read `{path}`: {}", io_reason(&e)))?
+            let file = std::fs::File::open(p).map_err(|e| format!("cannot read `{path}`: {}", io_reason(&e)))?;
+            read_capped(file, &format!("`{path}`"))?
         };
         let name = if path == "-" { "<stdin>".to_string() } else { path.to_string() };
         Ok(SourceFile::from_bytes(name, &bytes))
@@ -40,6 +39,19 @@ impl SourceFile {
             Err(d) => SourceFile { name, text: byte_for_byte_lossy(bytes), decode_error: Some(d) },
         }
     }
+}
+
+/// The largest script or plan comp reads: 8 MiB (the largest example is under 1 KiB).
+pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
+
+/// Reads at most [`MAX_SOURCE_BYTES`] from `r`; more is an error naming `what`.
+pub fn read_capped(r: impl std::io::Read, what: &str) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut r.take(MAX_SOURCE_BYTES + 1), &mut buf).map_err(|e| format!("cannot read {what}: {}", io_reason(&e)))?;
+    if buf.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!("{what} is larger than {} MiB: not a script comp reads", MAX_SOURCE_BYTES >> 20));
+    }
+    Ok(buf)
 }
 
 /// The text with each byte that is not UTF-8 replaced by `?`: unlike `from_utf8_lossy` (which

@@ -194,12 +194,12 @@ fn run_bad_inputs_fail_clearly() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("`../escaped` is not a name"), "{}", r.stderr);
     assert!(!dir.path().join("escaped").exists());
-    // Nor are its MCMC settings checked: the runtime refuses what would silently diverge.
+    // Its MCMC settings are checked like the compiler's (one validator for JSON plans).
     let hmc = comp(&["plan", "examples/product_hmc.comp", "--emit", "json"], "").stdout.replace("\"damping\": 0.5", "\"damping\": 3.0");
     std::fs::write(&file, hmc).unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o6").to_str().unwrap(), "--samples", "5", "-q"], "");
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("damping must be in [0, 1]"), "{}", r.stderr);
+    assert!(r.stderr.contains("MCMC `damping` must be in 0..=1, found 3"), "{}", r.stderr);
     std::fs::write(&file, "{ not json").unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-q"], "");
     assert_ne!(r.code, 0);

@@ -84,6 +84,8 @@ fn invalid_programs_render_their_diagnostics() {
         .filter_map(|l| l.strip_prefix("| E"))
         .map(|l| format!("E{}", &l[..4]))
         .collect();
+    // E0005 is about a file that cannot be read, not about a program (tests/reliability.rs).
+    codes.insert("E0005".to_string());
     let missing: Vec<_> = documented.difference(&codes).collect();
     assert!(missing.is_empty(), "error codes with no invalid program: {missing:?}");
 }

@@ -120,3 +120,52 @@ fn tab_completes_and_ctrl_d_exits_in_a_terminal() {
     let history = std::fs::read_to_string(home.path().join("comp/history.txt")).expect("history written");
     assert!(history.contains("ring AND box_large"), "{history}");
 }
+
+#[test]
+fn errors_after_a_model_switch_point_at_the_session_line_they_are_in() {
+    // The sample is in line 2 of the session; `:model` replaces line 1. `ring` is not a
+    // concept of clevr-pos: the error is drawn against the session's line 2, not the input.
+    let run = comp(&["repl"], "sample s = ring AND bar\n:model clevr-pos\n");
+    let out = &run.stdout;
+    assert!(out.contains("<session>:2:12"), "{out}");
+    assert!(!out.contains("<input>"), "{out}");
+}
+
+#[test]
+fn run_underscore_names_the_last_expression() {
+    let run = comp(&["repl"], "ring AND bar\n:run _ 20\n");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("20 samples of `ring AND bar`"), "{}", run.stdout);
+}
+
+#[test]
+fn continuation_prompt_and_ctrl_c_stops_a_long_run_in_a_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("stty cols 100 rows 30 && exec '{}' repl", env!("CARGO_BIN_EXE_comp")))
+        .env("XDG_CACHE_HOME", home.path())
+        .env("HOME", home.path())
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    let type_keys = |p: &mut rexpect::session::PtySession, keys: &str| {
+        p.send(keys).unwrap();
+        p.flush().unwrap();
+    };
+    p.exp_string("comp> ").expect("prompt");
+    type_keys(&mut p, "(ring\r");
+    p.exp_string("  ... ").expect("a continuation prompt while a parenthesis is open");
+    type_keys(&mut p, " AND bar)\r");
+    p.exp_string("simplified: _ = 1 * ring AND 1 * bar").expect("the two lines are one input");
+    p.exp_string("comp> ").expect("prompt");
+    // A run of many minutes: 1,000 HMC steps × 100 leapfrog steps at each of 99 levels.
+    type_keys(&mut p, "mcmc hmc(steps: 1000, leapfrog: 100)\r");
+    p.exp_string("comp> ").expect("prompt");
+    type_keys(&mut p, ":run 2000\r");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted").expect("Ctrl-C stops the run, even inside a level of HMC");
+    p.exp_string("comp> ").expect("and the session goes on");
+    p.send_control('d').unwrap();
+    p.exp_eof().expect("Ctrl-D exits");
+}

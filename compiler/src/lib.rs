@@ -9,11 +9,12 @@
 //! | read settings | [`settings`] | top-level and `with` settings → typed values |
 //! | resolve names | [`resolve`] | AST expression → [`ir::Node`] (E0103, E0120; the checks of [`check`] run as nodes are made) |
 //! | lets | [`check::lets`] | duplicates (E0108), cycles (E0109) |
-//! | checks | [`check`] | one rule a file: E0104–E0107, E0110–E0115, E0118, E0121, E0122 |
+//! | checks | [`check`] | one rule a file: E0004 (folding), E0104–E0107, E0110–E0115, E0118, E0121–E0124 |
 //! | simplify | [`simplify`] | [`ir::Node`] → [`ir::Dnf`] → segments ([`ir::Stretch`]) |
 //! | lints | [`lints`] | W0001–W0006 |
 //! | lower | [`lower`] | segments → [`plan::SamplePlan`] |
 //! | format | [`fmt`] | source + tree → canonical text (`comp fmt`) |
+//! | validate | [`validate`] | a plan read from JSON → every problem the compiler would have refused |
 //!
 //! The plan types live in `comp-plan`, shared with the runtime.
 //!
@@ -47,6 +48,7 @@ pub mod settings;
 pub mod simplified;
 pub mod simplify;
 pub mod stages;
+pub mod validate;
 mod suggest;
 
 /// The plan types live in `comp-plan` (shared with the runtime); re-exported here so that the

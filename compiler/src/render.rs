@@ -54,7 +54,7 @@ impl RenderHuman for Plan {
 /// has an active condition. A level costs, with S MCMC steps and L leapfrog steps:
 /// ULA S; MALA S + 1; U-HMC and HMC S·L + 1 (the gradient at the accepted point is reused;
 /// the + 1 is the level's starting point): [`comp_plan::McmcKind::calls_per_level`], which the
-/// runtime's MCMC uses too.
+/// runtime's MCMC uses too. Counts saturate at `usize::MAX` instead of wrapping.
 pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
     let steps = s.settings.sampler.steps();
     let (mut reverse, mut mcmc) = (0, 0);
@@ -68,7 +68,9 @@ pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
             let f = step_fraction(k, steps);
             // Level k is reached by reverse step k − 1: none at k = 0 (pure noise).
             if k > 0 && m.from <= f && f < m.to {
-                mcmc += m.calls_per_level();
+                // Saturating: a JSON plan can ask for any count; the validator refuses what
+                // exceeds `MAX_MODEL_CALLS`, so a saturated count never reaches a run.
+                mcmc = m.calls_per_level().saturating_add(mcmc);
             }
         }
     }

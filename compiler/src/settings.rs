@@ -16,7 +16,7 @@
 use crate::check::args::{bind_args, check_value, ArgKind, ParamSpec};
 use crate::ir::Node;
 use crate::model_info::{DefaultBase, ModelInfo};
-use crate::plan::{Mcmc, McmcKind, Sampler, Settings};
+use crate::plan::{Mcmc, McmcKind, Sampler, Settings, MAX_LEAPFROG, MAX_MCMC_STEPS};
 use crate::resolve::{resolve, Scope};
 use crate::suggest::did_you_mean;
 use comp_grammar::ast::{ArgValue, Expr, ExprKind, Setting, SettingValue};
@@ -190,15 +190,19 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
         Some(d),
     );
     let unit = |name: &str, d: f64| ParamSpec::new(name, ArgKind::number(0.0, 1.0, false), Some(d));
+    let mcmc_steps = ParamSpec {
+        range_code: "E0114",
+        ..ParamSpec::new("steps", ArgKind::number(1.0, MAX_MCMC_STEPS as f64, true), Some(10.0))
+    };
     let mut params = vec![
-        steps_param(Some(10.0)),
+        mcmc_steps,
         positive("step_size", if hmc { 0.03 } else { 0.001 }),
         ParamSpec::new("beta_scaled", ArgKind::Bool, Some(0.0)),
         unit("from", 0.0),
         unit("to", 1.0),
     ];
     if hmc {
-        params.push(ParamSpec::new("leapfrog", ArgKind::number(1.0, f64::INFINITY, true), Some(3.0)));
+        params.push(ParamSpec::new("leapfrog", ArgKind::number(1.0, MAX_LEAPFROG as f64, true), Some(3.0)));
         params.push(unit("damping", 0.5));
         params.push(positive("mass", 1.0));
     }

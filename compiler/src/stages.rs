@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | file | [`read_file`] | the model (E0101, E0117), the `let` names, the top-level settings |
 //! | lets | [`compile_lets`] | each `let` resolved, duplicates (E0108), cycles (E0109), size, inlined, placement checks |
-//! | samples | [`compile_sample`] | each `sample` resolved, its settings, base and checks, simplified, linted, lowered |
+//! | samples | [`compile_sample`] | each `sample` resolved, its settings, base and checks, simplified, lowered, checked (finite coefficients E0004, model-call budget E0124, NOT E0118, total weight E0123), linted |
 //! | file lints | [`lint_file`] | unused lets (W0003), lets shadowing concepts (W0004) |
 //! | finish | [`finish`] | every problem once, in source order; the plan when none is an error |
 //!
@@ -140,15 +140,23 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
     if s.inlined.has_error() || diags[before..].iter().any(Diagnostic::is_error) {
         return; // the checks below would only repeat what is wrong
     }
-    check::negation::check_negation(&s.dnf, diags);
-    lints::duplicate_terms::check(&s.distributed, diags);
     let scale = resolved.settings.scale;
+    let lowered = lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches);
+    if check::finite::check_finite(&lowered, &s.inlined, sample.expr.span, diags) {
+        return; // E0004: the checks below would only see infinities
+    }
+    check::cost::check_model_calls(&lowered, sample.expr.span, diags);
+    check::negation::check_negation(&s.dnf, diags);
+    if !diags[before..].iter().any(Diagnostic::is_error) {
+        check::total_weight::check_total_weight(&s.stretches, scale, &base, sample.expr.span, diags);
+    }
+    lints::duplicate_terms::check(&s.distributed, diags);
     lints::oversaturated_guidance::check(&s.stretches, scale, !base.is_empty(), sample.expr.span, diags);
     lints::inactive_stretch::check(&s.stretches, sample.expr.span, diags);
     if duplicate {
         return;
     }
-    out.plans.push(lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches));
+    out.plans.push(lowered);
     out.simplified.push(SimplifiedSample { name: sample.name.name.clone(), dnf: s.dnf, segments: s.stretches });
 }
 

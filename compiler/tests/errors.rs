@@ -115,7 +115,9 @@ fn e0110_not_without_positive_term() {
     // Inside a let: reported once, at the let.
     let (text, _, d) = one("model toy2d\nlet neg = NOT ring\nsample s = neg\nsample t = neg\n", "E0110");
     assert_eq!((text, d.span().start), ("NOT", 22));
-    assert!(run("model toy2d\nsample s = bar AND NOT ring\n").value.is_some());
+    // With a positive term beside it, fine (against `base null`: under toy2d's `base none`
+    // 1 − 1 = 0 would be E0123).
+    assert!(run("model toy2d\nbase null\nsample s = bar AND NOT ring\n").value.is_some());
 }
 
 #[test]
@@ -148,7 +150,7 @@ fn e0114_invalid_setting_values() {
         ("seed -1\n", "-1", "invalid value for `seed`: expected a whole number in 0..=2^53-1"),
         ("samples 0\n", "0", "invalid value for `samples`: expected a whole number >= 1"),
         ("sampler ddpm(steps: 0)\n", "0", "`steps` must be >= 1, found 0"),
-        ("mcmc ula(steps: 0)\n", "0", "`steps` must be >= 1, found 0"),
+        ("mcmc ula(steps: 0)\n", "0", "`steps` must be in 1..=10000, found 0"),
         ("scale ring\n", "ring", "invalid value for `scale`: expected a finite number"),
     ] {
         let full = format!("model toy2d\n{src}sample s = ring\n");
@@ -287,4 +289,81 @@ fn long_let_chains_compile() {
     let deep: String = (0..300).map(|i| format!("let n{i} = NOT n{}\n", i + 1)).collect();
     let src = format!("model toy2d\n{deep}let n300 = ring\nsample s = n0 AND bar\n");
     assert_eq!(codes(&src), ["E0122"]);
+}
+
+#[test]
+fn e0123_base_none_weights_summing_to_zero_or_less() {
+    // ring AND NOT bar: 1 − 1 = 0 under `base none` (toy2d's default).
+    let (text, msg, d) = one("model toy2d\nsample s = ring AND NOT bar\n", "E0123");
+    assert_eq!(text, "ring AND NOT bar");
+    assert_eq!(msg, "the composed weights sum to 0: there is no density to sample");
+    let help = d.help.as_deref().unwrap();
+    assert!(help.contains("`base null`") && help.contains("`1.3 * ring AND NOT 0.3 * bar`"), "{help}");
+    // 1 − 2 = −1, and a windowed stretch: [0.5, 1) has ring alone (fine), [0, 0.5) sums to 0.
+    let (_, msg, _) = one("model toy2d\nsample s = ring AND NOT 2 * bar\n", "E0123");
+    assert_eq!(msg, "the composed weights sum to -1: there is no density to sample");
+    let (_, msg, _) = one("model toy2d\nsample s = ring AND NOT bar @ [0, 0.5]\n", "E0123");
+    assert_eq!(msg, "the composed weights sum to 0 in [0, 0.5) of the trajectory: there is no density to sample");
+    // Scale 0 under `base none` leaves nothing either; scale −1 flips the sign.
+    assert_eq!(codes("model toy2d\nscale 0\nsample s = ring\n"), ["E0123"]);
+    assert_eq!(codes("model toy2d\nscale -1\nsample s = ring\n"), ["E0123"]);
+    // Fine: RRR's negation (1.3 − 0.3 = 1), the same with `base null` (total 1 whatever the
+    // weights), and 0.7 + 0.3 − 1 = 0 up to rounding is still 0.
+    ok("model toy2d\nsample s = 1.3 * ring AND NOT 0.3 * bar\n");
+    ok("model toy2d\nbase null\nsample s = ring AND NOT bar\n");
+    assert_eq!(codes("model toy2d\nsample s = 0.7 * ring AND 0.3 * box_large AND NOT bar\n"), ["E0123"]);
+    // Per mixture branch: the second branch sums to 0.
+    assert_eq!(codes("model toy2d\nsample s = ring OR (bar AND NOT ring)\n"), ["E0123"]);
+}
+
+#[test]
+fn e0004_constants_that_fold_to_infinity_or_nan() {
+    // 1e308 · 1e308 = inf: at the outer weight.
+    let (text, msg, _) = one("model toy2d\nsample s = 1e308 * 1e308 * ring\n", "E0004");
+    assert_eq!((text, msg.as_str()), ("1e308", "number overflows once constants are folded"));
+    // Mixture weights 1e308 + 1e308 = inf (each normalised weight would be NaN or 0): at the OR.
+    let (text, _, d) = one("model toy2d\nsample s = 1e308 : ring OR 1e308 : bar\n", "E0004");
+    assert_eq!(text, "1e308 : ring OR 1e308 : bar");
+    assert_eq!(d.labels[0].message, "the mixture weights sum to inf");
+    // Finite weight, but scale × weight = 1e600: at the expression.
+    let (text, _, _) = one("model toy2d\nscale 1e300\nsample s = 1e300 * ring\n", "E0004");
+    assert_eq!(text, "1e300 * ring");
+    // Through a let.
+    assert_eq!(codes("model toy2d\nlet big = 1e200 * ring\nsample s = 1e200 * big\n"), ["E0004"]);
+    // No plan may carry a non-finite number: each of the above compiles to nothing.
+    assert!(run("model toy2d\nsample s = 1e308 * 1e308 * ring\n").value.is_none());
+}
+
+#[test]
+fn e0124_model_call_counts_are_bounded_and_never_wrap() {
+    // 2^32 MCMC steps × 2^32 leapfrog steps would wrap a u64 count to a small number; each
+    // count is bounded on its own (E0114 at the value) ...
+    let src = "model toy2d\nmcmc hmc(steps: 4294967296, leapfrog: 4294967296)\nsample s = ring\n";
+    let out = run(src);
+    let texts: Vec<&str> = out.diagnostics.iter().map(|d| span_text(src, d)).collect();
+    assert_eq!(texts, ["4294967296", "4294967296"]);
+    assert!(out.value.is_none());
+    let (text, msg, _) = one("model toy2d\nmcmc ula(steps: 1e300)\nsample s = ring\n", "E0114");
+    assert_eq!((text, msg.as_str()), ("1e300", "`steps` must be in 1..=10000, found 1e300"));
+    // ... and their product: 100 steps, HMC at 99 levels × (10,000 · 1,000 + 1) calls.
+    let (_, msg, d) = one("model toy2d\nmcmc hmc(steps: 10000, leapfrog: 1000)\nsample s = ring\n", "E0124");
+    assert_eq!(msg, "this sample costs 990000199 model calls; the limit is 100000000");
+    assert_eq!(d.labels[0].message, "100 reverse steps and 990000099 MCMC evaluations");
+    // Within the limit: 100 + 99 · (1,000 · 1,000 + 1) = 99,000,199.
+    ok("model toy2d\nmcmc hmc(steps: 1000, leapfrog: 1000)\nsample s = ring\n");
+}
+
+#[test]
+fn e0109_a_cycle_through_100000_lets_names_its_ends_and_counts_the_rest() {
+    let mut src = String::from("model toy2d\n");
+    for i in 0..100_000 {
+        src.push_str(&format!("let l{i} = l{}\n", (i + 1) % 100_000));
+    }
+    src.push_str("sample s = l0\n");
+    let (_, msg, d) = one(&src, "E0109");
+    // 100,001 names in the path (the first again at the end): 7 shown, 99,992 counted, 2 shown.
+    assert_eq!(msg, "cyclic lets: `l0` → `l1` → `l2` → `l3` → `l4` → `l5` → `l6` → … 99992 more … → `l99999` → `l0`");
+    // The primary label, 8 uses and the closing use.
+    assert_eq!(d.labels.len(), 10);
+    assert_eq!(d.notes, ["the cycle goes through 100000 lets; the first 8 uses are shown"]);
 }

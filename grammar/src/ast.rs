@@ -68,8 +68,11 @@ pub struct Setting {
 
 /// What a setting is set to: a plain number (`scale 7.5`, `seed 3`) or an expression
 /// (`model toy2d`, `base none`, `sampler ddim(steps: 50, eta: 0)`, `base 0.5 * ring`).
+///
+/// Serialised adjacently tagged (`{"kind": "expr", "value": {...}}`): an `Expr` has a `kind`
+/// of its own, and an internal tag would write that key twice.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum SettingValue {
     Number(Number),
     Expr(Expr),

@@ -47,6 +47,7 @@ struct CompParser;
 /// assert_eq!(program.comments[0].text, "# the ring without the bar");
 /// ```
 pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
+    lone_carriage_return(source)?;
     let prepared = prepare(source)?;
     let text = prepared.text.as_str();
     let mut pairs = CompParser::parse(Rule::program, text).map_err(|error| {
@@ -410,4 +411,16 @@ fn unescape(literal: &str) -> String {
         }
     }
     out
+}
+
+/// A `\r` not followed by `\n` (classic Mac OS line endings, or a stray byte): the file would
+/// read as one long line and fail somewhere confusing, so it is E0001 at the first one.
+fn lone_carriage_return(source: &str) -> Result<(), Vec<Diagnostic>> {
+    let bytes = source.as_bytes();
+    match bytes.iter().enumerate().position(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+        None => Ok(()),
+        Some(at) => Err(vec![Diagnostic::error("E0001", "a line ends with a carriage return alone (`\\r` without `\\n`)", Span::new(at, at + 1))
+            .with_label("a lone carriage return")
+            .with_help("save the file with `\\n` (Unix) or `\\r\\n` (Windows) line endings")]),
+    }
 }

@@ -134,3 +134,15 @@ fn not_utf8_is_e0002() {
     assert_eq!(d.span(), Span::new(2, 3));
     assert_eq!(comp_grammar::decode("é\n".as_bytes()).unwrap(), "é\n");
 }
+
+#[test]
+fn lone_carriage_returns_are_named() {
+    // Classic Mac line endings: without this check the file is one line and the error lands
+    // on `sample` with "expected the end of the line".
+    let errs = comp_grammar::parse("model toy2d\rsample s = ring AND bar\r").unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert_eq!((errs[0].code, errs[0].span()), ("E0001", comp_grammar::Span::new(11, 12)));
+    assert_eq!(errs[0].message, "a line ends with a carriage return alone (`\\r` without `\\n`)");
+    // Windows line endings are fine.
+    assert!(comp_grammar::parse("model toy2d\r\nsample s = ring AND bar\r\n").is_ok());
+}

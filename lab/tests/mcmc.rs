@@ -126,6 +126,7 @@ fn run_at_level(params: Params, seed: u64) -> ([f64; 2], [f64; 2], [f64; 2], [f6
             sigma: model.schedule().sigma(T),
         },
         calls: &mut calls,
+        cancel: None,
     };
     let x = mcmc::run(&mut target, x, &params, &mut noise, &mut acc).unwrap();
     assert_eq!(

@@ -381,8 +381,8 @@ fn missing_and_corrupt_weights_give_clear_errors() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// `train_and_save` writes both files, and the registry search finds a folder under a
-/// `COMP_MODELS` root only when no nearer root has one.
+/// `train_and_save` writes both files, and the registry search finds the folder in the first
+/// root that has one.
 #[test]
 fn train_and_save_writes_a_loadable_folder() {
     let dev = Device::Cpu;

@@ -77,12 +77,22 @@ pub fn infos() -> Vec<ModelInfo> {
     REGISTRY.iter().map(|e| (e.info)()).collect()
 }
 
-/// Loads a model by name onto `device`, a learned one from its folder (see [`locate`]).
+/// Where a model's weights are: `None` for a model that needs none (the exact `toy2d`).
+pub fn weights(name: &str) -> Option<locate::Weights> {
+    entry(name).filter(|e| e.learned).map(|_| locate::weights(name))
+}
+
+/// Loads a model by name onto `device`, a learned one from the first folder that holds its
+/// weights (see [`locate`]); without one, [`NoWeights`] lists every folder searched.
 pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
     let Some(entry) = entry(name) else {
         let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
         bail!("unknown model `{name}`; known models: {}", names.join(", "))
     };
-    let dir = locate::find(name).unwrap_or_else(|| locate::default_dir(name));
+    let dir = match weights(name) {
+        None => locate::default_dir(name),
+        Some(locate::Weights::Found(dir)) => dir,
+        Some(locate::Weights::Missing(searched)) => return Err(NoWeights::searched(name, searched)),
+    };
     (entry.load)(&dir, device)
 }

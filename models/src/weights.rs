@@ -21,24 +21,44 @@ pub const CARD_FILE: &str = "model.json";
 /// The weights' file name in a model folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// A model has no weights in the folder it was looked for in.
+/// A model has no weights: in the folder it was pointed at, or in any folder searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoWeights {
     pub model: String,
-    pub dir: PathBuf,
+    /// The folders looked in, in order (one when the folder was given).
+    pub searched: Vec<PathBuf>,
 }
 
 impl std::fmt::Display for NoWeights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "model `{}` has no weights at {}", self.model, self.dir.display())
+        match self.searched.as_slice() {
+            [dir] => write!(f, "model `{}` has no weights at {}", self.model, dir.display()),
+            searched => {
+                let list: Vec<String> = searched.iter().map(|p| format!("  {}", p.display())).collect();
+                write!(
+                    f,
+                    "model `{}` has no weights (`{WEIGHTS_FILE}`); searched, in order:\n{}\nset {} to a folder that holds `{}/{WEIGHTS_FILE}` (a list, like PATH; searched first)",
+                    self.model,
+                    list.join("\n"),
+                    crate::locate::ENV,
+                    self.model
+                )
+            }
+        }
     }
 }
 
 impl std::error::Error for NoWeights {}
 
 impl NoWeights {
+    /// No weights in the folder `dir` a model was pointed at.
     pub fn error(model: &str, dir: &Path) -> candle_core::Error {
-        candle_core::Error::wrap(NoWeights { model: model.into(), dir: dir.into() })
+        NoWeights::searched(model, vec![dir.into()])
+    }
+
+    /// No weights in any of the folders searched.
+    pub fn searched(model: &str, searched: Vec<PathBuf>) -> candle_core::Error {
+        candle_core::Error::wrap(NoWeights { model: model.into(), searched })
     }
 
     /// The model named by a [`NoWeights`] at the root of `e`, through any context added on
@@ -52,7 +72,7 @@ impl NoWeights {
                 let text = root.to_string();
                 let rest = text.strip_prefix("model `")?;
                 let (model, rest) = rest.split_once('`')?;
-                rest.starts_with(" has no weights at ").then(|| model.to_string())
+                rest.starts_with(" has no weights").then(|| model.to_string())
             }
             _ => None,
         }

@@ -7,8 +7,18 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever the JSON shape changes.
 pub const PLAN_VERSION: u32 = 1;
 
+/// The most MCMC steps per noise level (RRR uses 10 to 50): far more is a typo, and counts
+/// this size keep every model-call count well inside `usize`.
+pub const MAX_MCMC_STEPS: usize = 10_000;
+/// The most leapfrog steps per HMC step (RRR uses 3 to 10).
+pub const MAX_LEAPFROG: usize = 1_000;
+/// The most model calls one sample may cost (reverse steps plus MCMC): 10^8 calls is days of
+/// work even for the exact toy model, so a plan asking more is refused up front.
+pub const MAX_MODEL_CALLS: usize = 100_000_000;
+
 /// Everything a file asks for: one `SamplePlan` per `sample` statement, in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub version: u32,
     pub samples: Vec<SamplePlan>,
@@ -17,6 +27,7 @@ pub struct Plan {
 /// One `sample`: its settings, the unique conditions it evaluates, and per stretch of the
 /// trajectory which conditions are active and how their outputs combine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SamplePlan {
     /// The sample's name (`sample pair = ...` gives `pair`).
     pub sample: String,
@@ -32,6 +43,7 @@ pub struct SamplePlan {
 /// The resolved settings of one sample (file settings, then the sample's `with` overrides,
 /// then the model's defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub sampler: Sampler,
     /// Annealed MCMC after each reverse step; `None` for plain reverse diffusion.
@@ -46,7 +58,7 @@ pub struct Settings {
 
 /// The reverse-diffusion sampler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Sampler {
     /// `ddpm(steps: N)`: ancestral sampling.
     Ddpm { steps: usize },
@@ -96,18 +108,20 @@ impl McmcKind {
     /// MALA `steps + 1` (the score and energy at each proposal, plus the level's starting
     /// point; the accepted point's are kept); U-HMC and HMC `steps·leapfrog + 1` (one per
     /// leapfrog step, plus the starting point). The plan's renderer predicts a run's calls with
-    /// this and the runtime's MCMC makes exactly these, so the two cannot disagree.
+    /// this and the runtime's MCMC makes exactly these, so the two cannot disagree. Saturates
+    /// instead of wrapping (a JSON plan can ask for any count; the validator refuses it).
     pub fn calls_per_level(self, steps: usize, leapfrog: usize) -> usize {
         match self {
             McmcKind::Ula => steps,
-            McmcKind::Mala => steps + 1,
-            McmcKind::Uhmc | McmcKind::Hmc => steps * leapfrog.max(1) + 1,
+            McmcKind::Mala => steps.saturating_add(1),
+            McmcKind::Uhmc | McmcKind::Hmc => steps.saturating_mul(leapfrog.max(1)).saturating_add(1),
         }
     }
 }
 
 /// `mcmc hmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Mcmc {
     pub kind: McmcKind,
     /// MCMC steps per noise level.
@@ -136,6 +150,7 @@ impl Mcmc {
 
 /// A condition the model is called with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Condition {
     pub id: usize,
     /// A concept of the model, or `null` for the model's unconditional prediction, or `text`
@@ -150,6 +165,7 @@ pub struct Condition {
 
 /// A stretch `[from, to)` of the trajectory with one combination rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Segment {
     pub from: f64,
     pub to: f64,
@@ -160,7 +176,7 @@ pub struct Segment {
 
 /// How a segment's model outputs are combined into ε̂. Coefficients align with `active`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Combine {
     /// ε̂ = Σ_k coeffs[k] · ε(x, t | active[k]).
     Linear { coeffs: Vec<f64> },
@@ -172,6 +188,7 @@ pub enum Combine {
 
 /// One branch of a mixture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Branch {
     /// log of the normalised mixture weight m_j.
     pub log_weight: f64,

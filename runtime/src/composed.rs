@@ -4,13 +4,15 @@
 //! per active condition (K·N rows), calls the model ONCE over all of them, and combines the K
 //! outputs with one fused weighted sum ([`crate::combine`]). A segment with no active
 //! condition gives ε̂ = 0 and costs no call. Every call is counted in [`Calls`], so the
-//! executor and the MCMC samplers share one accounting and neither calls the other.
+//! executor and the MCMC samplers share one accounting and neither calls the other. A model
+//! output or ε̂ that is not finite stops the run here, naming the term ([`crate::finite`]).
 
 use candle_core::{bail, DType, Result, Tensor};
 use comp_plan::{Combine, SamplePlan, Segment};
 
 use crate::combine::{combine, Combined};
 use crate::denoiser::Denoiser;
+use crate::finite::{check_model_output, check_state};
 
 /// Model calls made and rows evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +61,9 @@ impl Composed<'_> {
         if out.eps.dims() != stacked.dims() {
             bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())
         }
-        combine(&out, k, &segment.combine, self.sigma, want_energy)
+        check_model_output(&out.eps, n, &conds)?;
+        let combined = combine(&out, k, &segment.combine, self.sigma, want_energy)?;
+        check_state(&combined.eps, "the composed ε̂")?;
+        Ok(combined)
     }
 }

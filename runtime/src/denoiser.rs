@@ -50,4 +50,12 @@ pub trait Denoiser: Send + Sync {
     fn decode(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.clone())
     }
+
+    /// Bytes the forward pass keeps per stacked row besides its input and output, for the
+    /// memory estimate of [`crate::memory`]. The default, 8 rows of data, suits models whose
+    /// activations are a few times their input (convolutional nets); models with wide hidden
+    /// layers say more.
+    fn working_bytes_per_row(&self) -> usize {
+        8 * 4 * self.info().data_shape.iter().product::<usize>()
+    }
 }

@@ -8,6 +8,10 @@
 //! all; a segment with none gives ε̂ = 0 and no model call. Then the MCMC hook runs (see
 //! [`mcmc_step`]). After the last step the model decodes the samples (latents to pixels; the
 //! identity for models that sample data directly).
+//!
+//! Before any work the plan's memory is estimated and checked ([`crate::memory`]); a value
+//! that leaves the finite numbers stops the run at once, naming the step, the sample and the
+//! term ([`crate::finite`]); a set `cancel` flag stops it before the next step.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +20,7 @@ use comp_plan::{step_fraction, Combine, Mcmc, SamplePlan};
 
 use crate::composed::{Calls, Composed};
 use crate::denoiser::Denoiser;
+use crate::finite::check_state;
 use crate::mcmc::{self, Acceptance, Level, Params};
 use crate::noise::Noise;
 use crate::sampler::{At, ReverseSampler};
@@ -26,6 +31,8 @@ use crate::sampler::{At, ReverseSampler};
 pub struct ExecOptions<'a> {
     /// Called after each reverse step with (steps done, total steps).
     pub progress: Option<&'a dyn Fn(usize, usize)>,
+    /// When set (the REPL's Ctrl-C), the run stops before its next step with an error.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// What a run produced.
@@ -49,6 +56,7 @@ pub struct RunOutput {
 pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
     let start = Instant::now();
     validate(plan, model)?;
+    crate::memory::check(plan, model)?;
     let mut sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
@@ -61,6 +69,9 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut calls = Calls::default();
     let mut acceptance = Acceptance::default();
     for k in 0..steps {
+        if opts.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            bail!("sample `{}`: interrupted at step {k} of {steps}", plan.sample)
+        }
         if k > 0 && plan.segment_at(k) != plan.segment_at(k - 1) {
             sampler.restart();
         }
@@ -68,13 +79,15 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         x = sampler
             .step(k, &x, &mut eval, &mut noise)
             .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
+        check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
         if let Some(mcmc) = &plan.settings.mcmc {
-            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc };
+            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
             let before = calls.calls;
             x = mcmc_step(&ctx, x, &mut noise, &mut calls, &mut acceptance)?;
             if calls.calls != before {
                 sampler.restart();
             }
+            check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);
@@ -110,6 +123,8 @@ pub struct McmcContext<'a> {
     pub sampler: &'a ReverseSampler,
     pub step: usize,
     pub mcmc: &'a Mcmc,
+    /// Stops the level's MCMC at its next evaluation when set.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Annealed MCMC after reverse step `ctx.step` (RRR; ULA, MALA, U-HMC, HMC; see [`mcmc`]).
@@ -143,7 +158,7 @@ pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Ca
         return Ok(x);
     }
     let params = Params::at_level(ctx.mcmc, ctx.sampler.beta(ctx.step));
-    let mut level = Level { target, calls };
+    let mut level = Level { target, calls, cancel: ctx.cancel };
     mcmc::run(&mut level, x, &params, noise, acceptance).map_err(|e| {
         e.context(format!("sample `{}`, {:?} after step {} of {steps}", ctx.plan.sample, ctx.mcmc.kind, ctx.step))
     })

@@ -11,6 +11,7 @@
 //! | sampler | [`sampler`], [`noise`] | DDPM, DDIM and DPM-Solver++(2M) steps, seeded noise |
 //! | executor | [`executor`] | the reverse loop: each step hands the sampler an "evaluate ε̂ at (x, t)" function |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
+//! | memory | [`memory`] | the run's memory, estimated from the plan and checked before allocating |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
@@ -57,8 +58,10 @@ pub mod composed;
 pub mod denoiser;
 pub mod error;
 pub mod executor;
+pub mod finite;
 pub mod fused;
 pub mod mcmc;
+pub mod memory;
 pub mod noise;
 pub mod output;
 pub mod sampler;

@@ -61,6 +61,7 @@ fn one_call_per_step_and_windowed_out_conditions_are_not_evaluated() {
         &dev,
         &ExecOptions {
             progress: Some(&report),
+            cancel: None,
         },
     )
     .unwrap();

@@ -32,6 +32,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
         let source = match SourceFile::read(path) {
             Ok(s) => s,
             Err(msg) => {
+                if let Format::Json = args.format {
+                    // Editors read stdout only: an unreadable file is a diagnostic too.
+                    json.push(serde_json::json!({
+                        "file": path, "line": 1, "column": 1, "end_line": 1, "end_column": 1,
+                        "severity": "error", "code": "E0005", "message": msg,
+                    }));
+                }
                 io_errors.push(msg);
                 continue;
             }

@@ -1,7 +1,8 @@
-//! `comp models`: the models and their vocabularies.
+//! `comp models`: the models, their vocabularies, and where their weights are.
 
 use crate::Failure;
 use comp_compiler::{DefaultBase, ModelInfo, ParamKind};
+use comp_models::locate::Weights;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,7 +14,22 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Failure> {
     let models = comp_models::infos();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&models).expect("serialisable"));
+        // Each model's info, with `weights`: `null` (needs none), or where they are / were sought.
+        let entries: Vec<serde_json::Value> = models
+            .iter()
+            .map(|m| {
+                let mut v = serde_json::to_value(m).expect("serialisable");
+                v["weights"] = match comp_models::weights(&m.name) {
+                    None => serde_json::json!({"status": "built-in"}),
+                    Some(Weights::Found(dir)) => serde_json::json!({"status": "found", "path": dir}),
+                    Some(Weights::Missing(searched)) => serde_json::json!({
+                        "status": "missing", "searched": searched, "train": crate::cmd::train::command_for(&m.name),
+                    }),
+                };
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&entries).expect("serialisable"));
         return Ok(());
     }
     for (i, m) in models.iter().enumerate() {
@@ -21,8 +37,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
             println!();
         }
         print!("{}", describe(m));
+        println!("  weights: {}", weights_line(&m.name));
     }
     Ok(())
+}
+
+/// Where a model's weights are, in one line.
+pub fn weights_line(name: &str) -> String {
+    match comp_models::weights(name) {
+        None => "none needed (exact, built in)".into(),
+        Some(Weights::Found(dir)) => format!("{}", dir.display()),
+        Some(Weights::Missing(searched)) => format!(
+            "missing (searched {} folders, {} first; train with `{}`)",
+            searched.len(),
+            comp_models::locate::ENV,
+            crate::cmd::train::command_for(name).unwrap_or("comp train")
+        ),
+    }
 }
 
 /// A model's entry in `comp models`.

@@ -46,21 +46,19 @@ impl Runner {
         Ok(Runner { device, models: HashMap::new() })
     }
 
-    /// Samples `sample` with its model, loading the model the first time it is asked for;
-    /// `progress` hears (steps done, steps).
-    pub fn execute(&mut self, sample: &SamplePlan, progress: Option<&dyn Fn(usize, usize)>) -> Result<comp_runtime::RunOutput, Failure> {
+    /// Samples `sample` with its model, loading the model the first time it is asked for.
+    pub fn execute(&mut self, sample: &SamplePlan, opts: &comp_runtime::ExecOptions) -> Result<comp_runtime::RunOutput, Failure> {
         if !self.models.contains_key(&sample.model) {
             let m = comp_models::load(&sample.model, &self.device).map_err(|e| crate::error::runtime(&e))?;
             self.models.insert(sample.model.clone(), m);
         }
         let model = self.models[&sample.model].as_ref();
-        let opts = comp_runtime::ExecOptions { progress };
-        comp_runtime::execute(sample, model, &self.device, &opts).map_err(|e| crate::error::runtime(&e))
+        comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e))
     }
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let plan = load_plan(&args.file)?;
+    let (plan, expressions) = load_plan(&args.file)?;
     if args.samples == Some(0) {
         return Err(Failure::Usage("`--samples` must be at least 1".into()));
     }
@@ -70,6 +68,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let selected = select(&plan, args.sample.as_deref())?;
     let mut runner = Runner::new(&args.device)?;
     prepare_dir(&args.out)?;
+    // One run per output folder at a time: two runs into one folder would mix their files.
+    let _lock = comp_runtime::output::OutputLock::acquire(&args.out).map_err(Failure::Usage)?;
     for sample in selected {
         let mut sample = sample.clone();
         if let Some(seed) = args.seed {
@@ -78,56 +78,50 @@ pub fn run(args: Args) -> Result<(), Failure> {
         if let Some(n) = args.samples {
             sample.settings.samples = n;
         }
-        run_one(&args, &sample, &mut runner)?;
+        let title = comp_runtime::output::Title {
+            name: sample.sample.clone(),
+            expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
+        };
+        run_one(&args, &sample, &mut runner, &title)?;
     }
     Ok(())
 }
 
-/// Compiles a .comp file, or reads a JSON plan.
-fn load_plan(path: &str) -> Result<Plan, Failure> {
+/// A JSON plan has no expression text: its conditions stand in for it in picture titles.
+fn describe_conditions(sample: &SamplePlan) -> String {
+    let conds: Vec<String> = sample.conditions.iter().map(comp_runtime::finite::describe).collect();
+    format!("plan over {}", conds.join(", "))
+}
+
+/// Compiles a .comp file, or reads a JSON plan; with each sample's expression as written (for
+/// the pictures' titles; none for a JSON plan).
+fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>), Failure> {
     let source = SourceFile::read(path).map_err(Failure::Usage)?;
+    let models = comp_models::infos();
     if path.ends_with(".json") {
         let plan: Plan = serde_json::from_str(&source.text)
             .map_err(|e| Failure::Runtime(format!("`{path}` is not a plan written by `comp plan --emit json`: {e}")))?;
-        if plan.version != comp_plan::PLAN_VERSION {
-            return Err(Failure::Runtime(format!(
-                "`{path}` is a version {} plan; this comp runs version {} (recompile it with `comp plan --emit json`)",
-                plan.version,
-                comp_plan::PLAN_VERSION
-            )));
+        let problems = comp_compiler::validate::validate(&plan, &models);
+        if !problems.is_empty() {
+            return Err(Failure::Runtime(format!("`{path}` is not a valid plan:\n  {}", problems.join("\n  "))));
         }
-        check_sample_names(path, &plan)?;
-        return Ok(plan);
+        return Ok((plan, HashMap::new()));
     }
-    let models = comp_models::infos();
     let checked = pipeline::check(&source, &models);
     super::print_diagnostics(&source, &checked);
     let compiled = checked.compiled.ok_or(Failure::Input)?;
     if compiled.plan.samples.is_empty() {
         return Err(Failure::Runtime(format!("`{path}` has no `sample` statement: nothing to run (add `sample NAME = EXPR`)")));
     }
-    Ok(compiled.plan)
-}
-
-/// A JSON plan skips the checker, and its sample names become folder names: each must be a
-/// name as the language spells them (no `/`, no `..`) and appear once.
-fn check_sample_names(path: &str, plan: &Plan) -> Result<(), Failure> {
-    let mut seen = std::collections::HashSet::new();
-    for s in &plan.samples {
-        let name = s.sample.as_str();
-        let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid {
-            return Err(Failure::Runtime(format!(
-                "`{path}`: sample name `{name}` is not a name (letters, digits, `_` and `-`, not starting with a digit)"
-            )));
-        }
-        if !seen.insert(name) {
-            return Err(Failure::Runtime(format!("`{path}`: two samples are named `{name}`")));
+    let mut expressions = HashMap::new();
+    if let Some(program) = &checked.program {
+        for item in &program.items {
+            if let comp_grammar::ast::Item::Sample(s) = item {
+                expressions.insert(s.name.name.clone(), source.text[s.expr.span.range()].to_string());
+            }
         }
     }
-    Ok(())
+    Ok((compiled.plan, expressions))
 }
 
 fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>, Failure> {
@@ -143,8 +137,15 @@ fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>,
     }
 }
 
-/// Creates the output directory up front, so an unwritable one fails before any sampling.
+/// Creates the output directory up front, so an unwritable one (or a file in its place) fails
+/// before any sampling.
 fn prepare_dir(dir: &Path) -> Result<(), Failure> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "`-o {}` names a file; `-o` takes a folder (each sample writes into FOLDER/NAME/)",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir)
         .and_then(|_| {
             let probe = dir.join(format!(".comp-write-test-{}", std::process::id()));
@@ -154,50 +155,76 @@ fn prepare_dir(dir: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", dir.display(), pipeline::io_reason(&e))))
 }
 
-fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner) -> Result<(), Failure> {
+fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_runtime::output::Title) -> Result<(), Failure> {
     let steps = sample.settings.sampler.steps();
     let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
     let started = Instant::now();
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let output = runner.execute(sample, Some(&progress))?;
+    let output = runner.execute(sample, &comp_runtime::ExecOptions { progress: Some(&progress), cancel: None })?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
+    let counts = comp_runtime::output::counts(&output.samples).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
     let dir = args.out.join(&sample.sample);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
-    remove_previous_outputs(&dir).map_err(|e| Failure::Runtime(format!("clearing `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
-    let written = comp_runtime::output::write_samples(&dir, &output.samples)
-        .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
-    let record = serde_json::json!({
-        "comp_version": env!("CARGO_PKG_VERSION"),
-        "source": args.file,
-        "sample": sample.sample,
-        "model": sample.model,
-        "device": args.device,
-        "seed": sample.settings.seed,
-        "samples": sample.settings.samples,
-        "settings": sample.settings,
-        "model_calls": output.model_calls,
-        "acceptance": output.acceptance,
-        "steps": steps,
-        "wall_time_s": wall,
-        "outputs": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
-        "rows_evaluated": output.rows_evaluated,
-        "plan": sample,
-    });
-    let json = serde_json::to_string_pretty(&record).expect("serialisable");
-    comp_runtime::output::write_atomic(&dir.join("run.json"), json.as_bytes())
-        .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::Usage(format!("`{}` is a file; sample `{}` needs a folder there", dir.display(), sample.sample)));
+    }
+    // Everything is written into a staging folder beside the sample's, then moved in with
+    // `run.json` last: a folder either holds a whole run (with its `run.json`) or none.
+    let staging = args.out.join(format!(".{}.partial-{}", sample.sample, std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| {
+        let written = comp_runtime::output::write_samples_titled(&staging, &output.samples, title)
+            .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
+        let record = serde_json::json!({
+            "comp_version": env!("CARGO_PKG_VERSION"),
+            "source": args.file,
+            "sample": sample.sample,
+            "model": sample.model,
+            "device": args.device,
+            "seed": sample.settings.seed,
+            "samples": sample.settings.samples,
+            "non_finite": counts.non_finite,
+            "outside_picture": counts.outside_picture,
+            "settings": sample.settings,
+            "model_calls": output.model_calls,
+            "acceptance": output.acceptance,
+            "steps": steps,
+            "wall_time_s": wall,
+            "outputs": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
+            "rows_evaluated": output.rows_evaluated,
+            "plan": sample,
+        });
+        let json = serde_json::to_string_pretty(&record).expect("serialisable");
+        comp_runtime::output::write_atomic(&staging.join("run.json"), json.as_bytes())
+            .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
+        publish(&staging, &dir, &written).map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+        Ok::<_, Failure>(written.iter().map(|p| dir.join(p.file_name().expect("written files have names"))).collect::<Vec<_>>())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = result?;
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));
     eprintln!(
-        "{}: {} samples, {} model calls, {:.2}s -> {}",
+        "{}: {} samples ({} non-finite, {} outside the picture), {} model calls, {:.2}s -> {}",
         sample.sample,
         sample.settings.samples,
+        counts.non_finite,
+        counts.outside_picture,
         output.model_calls,
         wall,
         picture.unwrap_or(&dir).display()
     );
+    Ok(())
+}
+
+/// Moves a staged run into `dir`: the previous run's outputs go first (its `run.json` before
+/// anything), then the new files, `run.json` last (renames within one file system).
+fn publish(staging: &Path, dir: &Path, written: &[PathBuf]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    remove_previous_outputs(dir)?;
+    for file in written.iter().map(|p| p.file_name().expect("written files have names")).chain([std::ffi::OsStr::new("run.json")]) {
+        std::fs::rename(staging.join(file), dir.join(file))?;
+    }
     Ok(())
 }
 

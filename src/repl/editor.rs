@@ -165,7 +165,10 @@ pub fn highlight(line: &str) -> String {
 
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if open_parens(ctx.input()) > 0 { ValidationResult::Incomplete } else { ValidationResult::Valid(None) })
+        // Every line is complete for the editor: the loop in `repl/mod.rs` joins lines while
+        // parentheses are open, with its own continuation prompt (the editor would show none).
+        let _ = ctx;
+        Ok(ValidationResult::Valid(None))
     }
 }
 

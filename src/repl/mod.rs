@@ -10,7 +10,10 @@ use crate::Failure;
 use editor::{ReplHelper, Vocabulary};
 use rustyline::error::ReadlineError;
 use session::Session;
+use crate::pipeline::MAX_SOURCE_BYTES;
+use std::io::Read;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -67,15 +70,30 @@ fn interactive_loop(session: &mut Session) -> Result<(), Failure> {
     let mut rl: rustyline::Editor<ReplHelper, rustyline::history::DefaultHistory> =
         rustyline::Editor::with_config(config).map_err(|e| Failure::Runtime(format!("cannot start the line editor: {e}")))?;
     rl.set_helper(Some(ReplHelper::new(vocabulary(session))));
+    // Ctrl-C while a `:run` samples stops it. At the prompt the editor reads Ctrl-C as a key
+    // (it still just clears the line). Installed after the editor, which sets a SIGINT handler
+    // of its own when it is created.
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    if ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)).is_ok() {
+        session.set_cancel(&INTERRUPTED);
+    }
     let history = history_path();
     if let Some(h) = &history {
         let _ = rl.load_history(h); // a first session has none
     }
     println!("comp {} — type an expression such as `ring AND bar`, `:help` for commands, Ctrl-D to leave", env!("CARGO_PKG_VERSION"));
+    // Input continues over lines while parentheses are open, with a continuation prompt.
+    let mut pending = String::new();
     loop {
-        match rl.readline("comp> ") {
+        let prompt = if pending.is_empty() { "comp> " } else { "  ... " };
+        match rl.readline(prompt) {
             Ok(line) => {
-                let reply = session.handle(&line);
+                pending.push_str(&line);
+                pending.push('\n');
+                if editor::open_parens(&pending) > 0 {
+                    continue;
+                }
+                let reply = session.handle(&std::mem::take(&mut pending));
                 print!("{}", reply.text);
                 let _ = std::io::stdout().flush();
                 if reply.quit {
@@ -85,7 +103,7 @@ fn interactive_loop(session: &mut Session) -> Result<(), Failure> {
                     h.vocabulary = vocabulary(session);
                 }
             }
-            Err(ReadlineError::Interrupted) => continue, // Ctrl-C clears the line
+            Err(ReadlineError::Interrupted) => pending.clear(), // Ctrl-C clears the input
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(Failure::Runtime(format!("reading input: {e}"))),
         }
@@ -99,13 +117,27 @@ fn interactive_loop(session: &mut Session) -> Result<(), Failure> {
 /// Reads stdin line by line (joining lines while parentheses are open); returns whether any
 /// input failed.
 fn scripted_loop(session: &mut Session) -> bool {
-    let stdin = std::io::stdin();
+    let mut stdin = std::io::stdin().lock();
     let mut pending = String::new();
     let mut had_error = false;
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
-        pending.push_str(&line);
+    loop {
+        // One line at a time, each at most MAX_SOURCE_BYTES: `comp repl < /dev/zero` stops.
+        let mut bytes = Vec::new();
+        match (&mut stdin).take(MAX_SOURCE_BYTES + 1).read_until(b'\n', &mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if bytes.len() as u64 > MAX_SOURCE_BYTES => {
+                println!("error: an input line is longer than {} MiB; stopping", MAX_SOURCE_BYTES >> 20);
+                return true;
+            }
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&bytes);
+        pending.push_str(line.trim_end_matches(['\n', '\r']));
         pending.push('\n');
+        if pending.len() as u64 > MAX_SOURCE_BYTES {
+            println!("error: the input is longer than {} MiB; stopping", MAX_SOURCE_BYTES >> 20);
+            return true;
+        }
         if editor::open_parens(&pending) > 0 {
             continue;
         }

@@ -17,7 +17,7 @@ pub const EXPR_SAMPLE: &str = "_";
 
 /// The commands, for `:help` and completion.
 pub const COMMANDS: &[(&str, &str)] = &[
-    (":run", "[NAME] [N]  sample NAME (default: the last expression) and summarise N samples"),
+    (":run", "[NAME] [N]  sample NAME (default, or `_`: the last expression) and summarise N samples; Ctrl-C stops it"),
     (":plan", "[NAME]      the plan of NAME (default: the last expression)"),
     (":ast", "[NAME]      the syntax tree of NAME as JSON"),
     (":json", "[NAME]      the plan of NAME as JSON"),
@@ -64,13 +64,20 @@ pub struct Session {
     color: bool,
     /// `:run` samples through the same path as `comp run`: each model loaded once a session.
     runner: Runner,
+    /// Set by Ctrl-C in an interactive session: stops a `:run` before its next step.
+    cancel: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Session {
     pub fn new(models: Vec<ModelInfo>, color: bool, runner: Runner) -> Session {
-        let mut s = Session { models, entries: Vec::new(), last_expr: None, color, runner };
+        let mut s = Session { models, entries: Vec::new(), last_expr: None, color, runner, cancel: None };
         s.entries.push(Entry { key: "set:model".into(), text: "model toy2d".into() });
         s
+    }
+
+    /// Lets `flag` (set by Ctrl-C) stop a `:run` in progress.
+    pub fn set_cancel(&mut self, flag: &'static std::sync::atomic::AtomicBool) {
+        self.cancel = Some(flag);
     }
 
     /// The session as a .comp file.
@@ -132,10 +139,12 @@ impl Session {
             Item::Let(l) => format!("let:{}", l.name.name),
             Item::Sample(s) => format!("sample:{}", s.name.name),
         };
-        let candidate = self.with_entry(Entry { key, text: input.to_string() });
+        let candidate = self.with_entry(Entry { key: key.clone(), text: input.to_string() });
         let text = candidate.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join("\n") + "\n";
         let checked = comp_compiler::compile_text(&text, &self.models);
-        let line_start = text.len() - input.len() - 1;
+        // Where the typed statement sits in the session: a statement that replaces another
+        // (`:model`, a setting typed again) keeps its place, which is not the end.
+        let line_start: usize = candidate.iter().take_while(|e| e.key != key).map(|e| e.text.len() + 1).sum();
         let report = self.render_split(&text, line_start, input, &checked.diagnostics);
         if checked.has_errors() {
             return Reply::err(report);
@@ -191,7 +200,7 @@ impl Session {
                 continue; // a REPL session defines lets before it uses them
             }
             let span = d.span();
-            if span.start as usize >= line_start {
+            if span.start as usize >= line_start && span.end as usize <= line_start + line.len() {
                 let shifted = shift(d, line_start);
                 out += &render::human("<input>", line, &shifted, self.color);
             } else if d.is_error() {
@@ -243,6 +252,8 @@ impl Session {
 
     /// The text of a sample to show or run: a session sample by name, or the last expression.
     fn target(&self, name: Option<&str>) -> Result<(String, String), String> {
+        // `_` names the last expression, as the plan calls it (`:run _ 200`).
+        let name = name.filter(|n| *n != EXPR_SAMPLE || self.entries.iter().any(|e| e.key == format!("sample:{n}")));
         match name {
             Some(n) => {
                 if self.entries.iter().any(|e| e.key == format!("sample:{n}")) {
@@ -321,7 +332,11 @@ impl Session {
             plan.settings.samples = n;
         }
         let started = std::time::Instant::now();
-        let out = match self.runner.execute(&plan, None) {
+        if let Some(flag) = self.cancel {
+            flag.store(false, std::sync::atomic::Ordering::Relaxed); // a Ctrl-C before this run does not stop it
+        }
+        let opts = comp_runtime::ExecOptions { progress: None, cancel: self.cancel };
+        let out = match self.runner.execute(&plan, &opts) {
             Ok(o) => o,
             Err(Failure::Usage(m) | Failure::Runtime(m)) => return Reply::err(format!("error: {m}\n")),
             Err(Failure::Input) => return Reply::err("error: the input has errors\n"),

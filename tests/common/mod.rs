@@ -17,16 +17,23 @@ pub fn comp(args: &[&str], stdin: &str) -> Run {
 }
 
 pub fn comp_in(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    comp_env(dir, args, stdin, &[])
+}
+
+/// [`comp_in`] with extra environment variables.
+pub fn comp_env(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_comp"))
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn comp");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    // comp may exit before reading all of stdin (a usage error): a broken pipe is fine.
+    let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
     let out = child.wait_with_output().expect("wait for comp");
     Run {
         code: out.status.code().unwrap_or(-1),

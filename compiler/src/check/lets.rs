@@ -14,6 +14,9 @@ use comp_grammar::ast::Ident;
 use comp_grammar::{Diagnostic, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The most lets of a cycle named in its message and labels.
+const MAX_SHOWN: usize = 8;
+
 /// One `let`, resolved.
 #[derive(Clone, Debug)]
 pub struct LetDef {
@@ -108,12 +111,20 @@ pub fn build(lets: Vec<LetDef>, diags: &mut Vec<Diagnostic>) -> LetTable {
                     let cycle = &stack[start..];
                     let mut path: Vec<String> = cycle.iter().map(|(n, _, _)| format!("`{n}`")).collect();
                     path.push(format!("`{next}`"));
+                    // A cycle through 100,000 lets is one problem: name its ends, count the rest.
+                    if path.len() > MAX_SHOWN + 2 {
+                        let hidden = path.len() - MAX_SHOWN - 1;
+                        path.splice(MAX_SHOWN - 1..path.len() - 2, [format!("… {hidden} more …")]);
+                    }
                     let first = &table.defs[next.as_str()].name;
                     let mut d = Diagnostic::error("E0109", format!("cyclic lets: {}", path.join(" → ")), first.span)
                         .with_label("this let refers to itself through the cycle")
                         .with_help("a let cannot use itself, directly or through other lets");
-                    for (_, _, s) in &cycle[1..] {
+                    for (_, _, s) in cycle[1..].iter().take(MAX_SHOWN) {
                         d = d.with_secondary(s.expect("only the root has no use span"), "used here");
+                    }
+                    if cycle.len() > MAX_SHOWN + 1 {
+                        d = d.with_note(format!("the cycle goes through {} lets; the first {MAX_SHOWN} uses are shown", cycle.len()));
                     }
                     d = d.with_secondary(*use_span, "which uses it again here");
                     diags.push(d);

@@ -3,6 +3,8 @@
 
 pub mod args;
 pub mod base;
+pub mod cost;
+pub mod finite;
 pub mod lets;
 pub mod mixture;
 pub mod model;
@@ -10,4 +12,5 @@ pub mod negation;
 pub mod or_placement;
 pub mod size;
 pub mod text;
+pub mod total_weight;
 pub mod windows;

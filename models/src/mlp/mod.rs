@@ -204,6 +204,12 @@ impl Denoiser for Mlp {
         &self.info
     }
 
+    /// The residual stream and each block's hidden layer, forward and (for ε = ∇E) backward:
+    /// about 16 vectors of `hidden` f32 per row.
+    fn working_bytes_per_row(&self) -> usize {
+        16 * 4 * self.card.arch.hidden
+    }
+
     fn schedule(&self) -> &Schedule {
         &self.schedule
     }

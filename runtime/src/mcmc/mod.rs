@@ -52,10 +52,15 @@ pub struct Eval {
 pub struct Level<'a, 'c> {
     pub target: Composed<'a>,
     pub calls: &'c mut Calls,
+    /// When set (Ctrl-C), the next evaluation fails instead: a level of HMC can take minutes.
+    pub cancel: Option<&'c std::sync::atomic::AtomicBool>,
 }
 
 impl LogDensity for Level<'_, '_> {
     fn eval(&mut self, x: &Tensor, want_log_q: bool) -> Result<Eval> {
+        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            candle_core::bail!("interrupted")
+        }
         let sigma = self.target.sigma;
         let out = self.target.eval(x, want_log_q, self.calls)?;
         let grad = out.eps.affine(-1.0 / sigma, 0.0)?;

@@ -1,9 +1,12 @@
 //! Writing a run's results: `samples.npy`, and a picture (`plot.png` for 2D points,
-//! `grid.png` plus one PNG per sample for images). Every file is written atomically, so an
+//! `grid.png` plus one PNG per sample for images; see [`plot`] for titles, axes and captions). Every file is written atomically, so an
 //! interrupted run never leaves a truncated `samples.npy` that looks valid.
 
 mod atomic;
+mod counts;
+mod lock;
 mod npy;
+mod plot;
 mod scatter;
 mod tiles;
 
@@ -13,8 +16,11 @@ use std::path::{Path, PathBuf};
 use candle_core::{bail, DType, Result, Tensor};
 use image::{ImageFormat, RgbImage};
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::{write_atomic, write_atomic_with, write_in_place};
+pub use counts::{counts, counts_of, Counts};
+pub use lock::{OutputLock, LOCK_FILE};
 pub use npy::{npy_bytes, read_npy, write_npy};
+pub use plot::{captioned, scatter_plot, Title};
 pub use scatter::{scatter, EXTENT as PLOT_EXTENT};
 pub use tiles::{grid, to_image};
 
@@ -31,6 +37,12 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
 /// C ∈ {1, 3}. Any other shape is refused before anything is written: a run's picture is
 /// never silently missing. Returns the paths written.
 pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
+    write_samples_titled(dir, samples, &Title::default())
+}
+
+/// [`write_samples`] with the pictures titled: `plot.png` (drawn with plotters: title, axes
+/// with ticks, points off the frame counted) and `grid.png` (with a caption).
+pub fn write_samples_titled(dir: &Path, samples: &Tensor, title: &Title) -> Result<Vec<PathBuf>> {
     let shape = samples.dims().to_vec();
     match shape.as_slice() {
         [_, 2] => {}
@@ -54,17 +66,18 @@ pub fn write_samples(dir: &Path, samples: &Tensor) -> Result<Vec<PathBuf>> {
     };
     put("samples.npy", &npy_bytes(&shape, &data)?)?;
     match shape.as_slice() {
-        &[n, c, h, w] => {
+        [_, 2] => {
+            let pts: Vec<[f32; 2]> = data.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+            put("plot.png", &png_bytes(&scatter_plot(&pts, title)?)?)?;
+        }
+        &[n, c, h, w] if c == 1 || c == 3 => {
             let imgs: Vec<RgbImage> = (0..n).map(|i| to_image(&data, [n, c, h, w], i)).collect();
-            put("grid.png", &png_bytes(&grid(&imgs))?)?;
+            put("grid.png", &png_bytes(&captioned(&grid(&imgs), title, n)?)?)?;
             for (i, img) in imgs.iter().enumerate() {
                 put(&format!("{i:04}.png"), &png_bytes(img)?)?;
             }
         }
-        _ => {
-            let pts: Vec<[f32; 2]> = data.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-            put("plot.png", &png_bytes(&scatter(&pts))?)?;
-        }
+        _ => unreachable!("the shape was checked above"),
     }
     Ok(written)
 }

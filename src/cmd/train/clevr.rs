@@ -42,6 +42,9 @@ pub struct Args {
     /// No progress bar
     #[arg(short, long)]
     quiet: bool,
+    /// Replace weights already in the output folder (not needed to `--resume` it)
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -60,6 +63,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if !(opts.lr.is_finite() && opts.lr > 0.0) {
         return Err(Failure::Usage("`--lr` must be a positive number".into()));
     }
+    super::refuse_overwrite(&opts.out, args.force, args.resume.as_deref() == Some(opts.out.as_path()))?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;

@@ -4,6 +4,7 @@ pub mod clevr;
 pub mod toy2d;
 
 use crate::Failure;
+use std::path::Path;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,4 +36,19 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Model::Toy2d(a) => toy2d::run(a),
         Model::ClevrPos(a) => clevr::run(a),
     }
+}
+
+/// Refuses to train into a folder that already holds weights unless `--force` (the shipped
+/// weights are committed files: a `comp train` with default arguments must not silently
+/// replace them). Continuing a run (`--resume` of the same folder) is not overwriting.
+pub fn refuse_overwrite(out: &Path, force: bool, resuming_here: bool) -> Result<(), Failure> {
+    let weights = out.join(comp_models::locate::WEIGHTS_FILE);
+    if force || resuming_here || !weights.exists() {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "`{}` already holds weights (`{}`); training would overwrite them: pass `--force` to replace them, or `--out DIR` to train elsewhere",
+        out.display(),
+        weights.display()
+    )))
 }

@@ -34,6 +34,9 @@ pub struct Args {
     /// No progress bar
     #[arg(short, long)]
     quiet: bool,
+    /// Replace weights already in the output folder
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -61,6 +64,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("models").join(mlp::name_of(param)));
+    super::refuse_overwrite(&out, args.force, false)?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", out.display())))?;

@@ -1,0 +1,57 @@
+//! Non-finite values stop a run where they appear, with the step, the sample and the term.
+//!
+//! A NaN or infinity in x never recovers: every later step carries it, and a run that writes
+//! it out ends "successfully" with garbage. So the executor checks the model's output (naming
+//! the condition), the composed ε̂ and x after each update, and stops with an error; nothing
+//! is written. The check is one reduction per tensor (a sum is finite iff every value is,
+//! short of overflow, which the scan below then clears), and a scan only when it fails.
+
+use candle_core::{bail, DType, Result, Tensor};
+use comp_plan::Condition;
+
+/// The first row (index along dimension 0) of `t` holding a non-finite value, and that value.
+pub fn first_non_finite(t: &Tensor) -> Result<Option<(usize, f32)>> {
+    let sum = t.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+    if sum.is_finite() {
+        return Ok(None);
+    }
+    let rows = t.dim(0)?.max(1);
+    let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let per_row = (values.len() / rows).max(1);
+    Ok(values.iter().position(|v| !v.is_finite()).map(|i| (i / per_row, values[i])))
+}
+
+/// A condition as the script wrote it: `ring`, `pos(0.25, 0.5)`, `"a red cube"`.
+pub fn describe(c: &Condition) -> String {
+    match (&c.text, c.args.is_empty()) {
+        (Some(t), _) => format!("{t:?}"),
+        (None, true) => c.concept.clone(),
+        (None, false) => {
+            let args: Vec<String> = c.args.iter().map(|a| a.to_string()).collect();
+            format!("{}({})", c.concept, args.join(", "))
+        }
+    }
+}
+
+/// Fails when the model's stacked output (`[K·N, ...]`, rows `k·N..` under `conds[k]`) has a
+/// non-finite value, naming the condition and the sample.
+pub fn check_model_output(eps: &Tensor, n: usize, conds: &[&Condition]) -> Result<()> {
+    if let Some((row, v)) = first_non_finite(eps)? {
+        let c = conds[(row / n.max(1)).min(conds.len() - 1)];
+        bail!(
+            "the model's ε for term #{} `{}` is {v} at sample {} (non-finite values stop the run; nothing was written)",
+            c.id,
+            describe(c),
+            row % n.max(1)
+        )
+    }
+    Ok(())
+}
+
+/// Fails when `t` (`[N, ...]`: ε̂ or x) has a non-finite value; `what` says which and where.
+pub fn check_state(t: &Tensor, what: &str) -> Result<()> {
+    if let Some((row, v)) = first_non_finite(t)? {
+        bail!("{what} is {v} at sample {row} (non-finite values stop the run; nothing was written)")
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! How much memory a run will need, estimated from the plan before anything is allocated, and
+//! the limit it must stay under.
+//!
+//! A run of N samples with data of D values (f32) keeps, per sample and at once:
+//!
+//! * the sampler's state: x, the fresh noise, ε̂ and the update (4 rows), and MCMC's
+//!   (HMC: momentum, gradient, proposal and its gradient, the accept mask: 6 more rows);
+//! * one model call's input and output: K active conditions stack x K times and return K ε
+//!   (2K rows), plus the model's own working memory, [`Denoiser::working_bytes_per_row`] per
+//!   stacked row;
+//! * the outputs: the samples copied to the host and, for images, their pictures (2 rows).
+//!
+//! bytes ≈ N · (4·D · (12 + 2K) + K · working). It is an estimate (candle frees tensors as it
+//! goes), meant to refuse `--samples 1000000000000` with a clear message instead of an abort
+//! when the allocation fails.
+//!
+//! The limit: `COMP_MEMORY_LIMIT` (bytes, or with a suffix `K`, `M`, `G`, `T`: `COMP_MEMORY_LIMIT=2G`)
+//! when set; else 3/4 of this machine's memory (`MemTotal` of `/proc/meminfo`); else 8 GiB.
+
+use candle_core::{bail, Result};
+use comp_plan::SamplePlan;
+
+use crate::denoiser::Denoiser;
+
+/// The environment variable that sets the memory limit.
+pub const ENV: &str = "COMP_MEMORY_LIMIT";
+
+/// Rows of D values kept per sample besides the model call's (see the module doc).
+const STATE_ROWS: u128 = 12;
+
+/// The estimated peak bytes of running `plan` with a model of `data_shape` whose forward pass
+/// needs `working` bytes per stacked row. Never overflows (u128, saturating).
+pub fn estimate_bytes(plan: &SamplePlan, data_shape: &[usize], working: usize) -> u128 {
+    let d: u128 = data_shape.iter().map(|&x| x as u128).product();
+    let k = plan.segments.iter().map(|s| s.active.len()).max().unwrap_or(0).max(1) as u128;
+    let per_sample = 4 * d * (STATE_ROWS + 2 * k) + k * working as u128;
+    (plan.settings.samples as u128).saturating_mul(per_sample)
+}
+
+/// The limit and where it comes from (for the message).
+pub fn limit() -> (u128, String) {
+    if let Some(v) = std::env::var_os(ENV) {
+        let text = v.to_string_lossy();
+        if let Some(bytes) = parse_bytes(&text) {
+            return (bytes, format!("set by {ENV}={text}"));
+        }
+    }
+    match total_memory() {
+        Some(total) => (total / 4 * 3, format!("3/4 of this machine's {}; {ENV} sets another", human(total))),
+        None => (8 << 30, format!("the default; {ENV} sets another")),
+    }
+}
+
+/// `1234`, `512M`, `2G`, `1.5T` (powers of 1024).
+pub fn parse_bytes(text: &str) -> Option<u128> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => {
+            let m: u128 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return None,
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then(|| (v * mult as f64) as u128)
+}
+
+fn total_memory() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `3.2 GiB`.
+pub fn human(bytes: u128) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Refuses a plan whose estimate exceeds the limit, saying how many samples would fit.
+pub fn check(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
+    let (limit, why) = limit();
+    check_against(plan, model, limit, &why)
+}
+
+/// [`check`] against a given limit.
+pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: &str) -> Result<()> {
+    let info = model.info();
+    let working = model.working_bytes_per_row();
+    let need = estimate_bytes(plan, &info.data_shape, working);
+    if need <= limit {
+        return Ok(());
+    }
+    let n = plan.settings.samples as u128;
+    let per_sample = (need / n.max(1)).max(1);
+    let fit = limit / per_sample;
+    bail!(
+        "sample `{}`: {} samples need about {} of memory (about {} each), over the limit of {} ({why}); at most {fit} samples fit: ask fewer with `--samples N` or the `samples` setting",
+        plan.sample,
+        plan.settings.samples,
+        human(need),
+        human(per_sample),
+        human(limit),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("1234"), Some(1234));
+        assert_eq!(parse_bytes("2G"), Some(2 << 30));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("-1"), None);
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 << 30), "3.0 GiB");
+    }
+}
