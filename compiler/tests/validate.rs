@@ -147,3 +147,14 @@ fn unknown_fields_are_refused() {
     let err = serde_json::from_value::<Plan>(json).unwrap_err().to_string();
     assert!(err.contains("unknown field `weights`"), "{err}");
 }
+
+/// Found by fuzz/parse_check_plan: ln(1/5) = -1.6094379124341005 read back from JSON as
+/// -1.6094379124341003 with serde_json's default float parser, so `comp run plan.json` did not
+/// run exactly the plan its script compiles to. With `float_roundtrip` every f64 reads back.
+#[test]
+fn a_plan_reads_back_from_json_bit_for_bit() {
+    let src = "model toy2d\nsample mostly_left = 4 : left_bar OR 1 : right_bar\nsample s = 0.3 * ring AND 0.7 * bar @ [0.1, 0.9]\n";
+    let plan = ok(src).plan;
+    let back: Plan = serde_json::from_str(&serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    assert_eq!(back, plan);
+}

@@ -77,16 +77,17 @@ fn writes_npy_and_pictures() {
         pts.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..6]
     );
     let plot = image::open(dir.join("pts/plot.png")).unwrap();
-    assert_eq!((plot.width(), plot.height()), (512, 512));
+    assert_eq!((plot.width(), plot.height()), comp_runtime::output::plot::PLOT_SIZE);
 
     let imgs = Tensor::zeros((5, 3, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     let written = write_samples(&dir.join("imgs"), &imgs).unwrap();
     assert_eq!(written.len(), 2 + 5);
     let grid = image::open(dir.join("imgs/grid.png")).unwrap();
-    // 3 × 2 tiles of 8 px with 2 px gutters, enlarged 4×
+    // 3 × 2 tiles of 8 px with 2 px gutters, enlarged 4× (128 × 88), under a 36 px caption
+    // strip at least 240 px wide.
     assert_eq!(
         (grid.width(), grid.height()),
-        (4 * (3 * 10 + 2), 4 * (2 * 10 + 2))
+        (240, 36 + 4 * (2 * 10 + 2))
     );
     assert!(dir.join("imgs/0004.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -6,7 +6,7 @@ mod atomic;
 mod counts;
 mod lock;
 mod npy;
-mod plot;
+pub mod plot;
 mod scatter;
 mod tiles;
 

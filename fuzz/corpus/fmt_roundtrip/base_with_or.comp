@@ -1,0 +1,3 @@
+model toy2d
+base left_bar OR right_bar
+sample s = ring

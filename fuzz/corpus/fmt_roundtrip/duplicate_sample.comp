@@ -1,0 +1,3 @@
+model toy2d
+sample s = ring
+sample s = bar

@@ -1,0 +1,1 @@
+sample s = ring AND bar

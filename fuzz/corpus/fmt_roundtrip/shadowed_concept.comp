@@ -1,0 +1,4 @@
+model toy2d
+base none
+let ring = bar
+sample s = ring

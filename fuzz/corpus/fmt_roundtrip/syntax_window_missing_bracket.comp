@@ -1,0 +1,2 @@
+model toy2d
+sample s = ring @ [0, 0.5

@@ -1,0 +1,2 @@
+model toy2d
+sample s = "a red cube" AND ring

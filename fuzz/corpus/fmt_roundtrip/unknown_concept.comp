@@ -1,0 +1,2 @@
+model toy2d
+sample s = rnig AND bar

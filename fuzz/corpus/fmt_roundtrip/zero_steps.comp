@@ -1,0 +1,3 @@
+model toy2d
+sampler ddpm(steps: 0)
+sample s = ring AND bar

@@ -1,0 +1,3 @@
+model toy2d
+sampler ddim(steps: "fifty")
+sample s = ring AND bar

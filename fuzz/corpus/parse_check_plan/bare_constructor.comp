@@ -1,0 +1,2 @@
+model clevr-pos
+sample s = pos AND pos(0.5, 0.5)

@@ -1,0 +1,3 @@
+model toy2d
+base none
+sample s = ring AND bar AND ring

@@ -1,0 +1,3 @@
+model toy2d
+samples -5
+sample s = ring AND bar

@@ -1,0 +1,3 @@
+model toy2d
+let stripe bar
+sample s = ring AND stripe

@@ -1,0 +1,4 @@
+# An expression continues over lines only inside parentheses.
+model toy2d
+sample s = ring AND
+    bar

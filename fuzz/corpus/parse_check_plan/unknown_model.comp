@@ -1,0 +1,2 @@
+model toy3d
+sample s = ring

@@ -1,0 +1,3 @@
+model toy2d
+scael 3
+sample s = ring AND bar

@@ -1,0 +1,52 @@
+//! The vocabularies the targets check against: the real models' infos, written out here so
+//! that the front-end targets do not build candle (`tests/fuzz_models.rs` in the main suite
+//! keeps them equal to `comp_models::infos()`, descriptions aside).
+
+use comp_compiler::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
+
+fn concept(name: &str, params: Vec<Param>) -> Concept {
+    Concept { name: name.into(), description: String::new(), params }
+}
+
+fn unit(name: &str) -> Param {
+    Param { name: name.into(), kind: ParamKind::Number { min: 0.0, max: 1.0, integer: false }, default: None, description: String::new() }
+}
+
+fn toy(name: &str, energies: bool) -> ModelInfo {
+    ModelInfo {
+        name: name.into(),
+        description: String::new(),
+        data_shape: vec![2],
+        concepts: ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small"].into_iter().map(|c| concept(c, vec![])).collect(),
+        text: false,
+        energies,
+        default_scale: 1.0,
+        default_base: DefaultBase::None,
+        default_steps: 100,
+        max_steps: 100,
+        default_samples: 1000,
+        extra_settings: vec![],
+    }
+}
+
+/// toy2d, the two learned toy2d models, clevr-pos, and a text model (prompts, energies).
+pub fn models() -> Vec<ModelInfo> {
+    let clevr = ModelInfo {
+        name: "clevr-pos".into(),
+        description: String::new(),
+        data_shape: vec![3, 32, 32],
+        concepts: vec![concept("pos", vec![unit("x"), unit("y")])],
+        text: false,
+        energies: false,
+        default_scale: 7.5,
+        default_base: DefaultBase::Null,
+        default_steps: 100,
+        max_steps: 1000,
+        default_samples: 8,
+        extra_settings: vec![],
+    };
+    // Not a real model: prompts, energies and a model setting, so the targets reach that code.
+    let size = Param { name: "size".into(), kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true }, default: Some(32.0), description: String::new() };
+    let text = ModelInfo { text: true, concepts: vec![], data_shape: vec![3, 8, 8], extra_settings: vec![size], ..toy("textmodel", true) };
+    vec![toy("toy2d", true), toy("toy2d-mlp", true), toy("toy2d-mlp-eps", false), clevr, text]
+}
