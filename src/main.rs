@@ -2,6 +2,7 @@
 //! command, and turning failures into exit codes (0 ok, 1 errors in the input, 2 usage or I/O).
 
 mod cmd;
+mod lsp;
 mod pipeline;
 mod render;
 mod repl;
@@ -30,6 +31,8 @@ enum Command {
     Models(cmd::models::Args),
     /// Explore compositions interactively
     Repl(repl::Args),
+    /// A language server for editors, on stdin/stdout (docs/editors.md)
+    Lsp(lsp::Args),
     /// Train a learned model (toy2d, clevr-pos)
     Train(cmd::train::Args),
     /// Evaluate compositions against exact targets or a detector (toy2d, clevr-pos)
@@ -85,6 +88,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run(a) => cmd::run::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Repl(a) => repl::run(a),
+        Command::Lsp(a) => lsp::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
     }
