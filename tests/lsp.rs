@@ -12,7 +12,7 @@ const URI: &str = "file:///work/composition.comp";
 /// Three errors; the last line has non-ASCII text before its errors: `😀` is 4 bytes, 1
 /// character and 2 UTF-16 units, `é` 2 bytes, 1 character, 1 unit. So `rng` on line 4 starts
 /// at UTF-16 column 25 (11 for `sample t = `, 1 for `"`, 2 for `😀`, 5 for ` café`, 1 for `"`,
-/// 5 for ` AND `), while its character column is 24 and its byte column 29.
+/// 5 for ` AND `), while its character column is 24 and its byte column 28.
 const BROKEN: &str = "model toy2d\nscale 2\nlet stripe = bar\nsample product = rin AND stripe\nsample t = \"😀 café\" AND rng\n";
 
 fn range(l0: u64, c0: u64, l1: u64, c1: u64) -> Value {
