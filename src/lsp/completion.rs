@@ -43,6 +43,9 @@ pub fn vocabulary<'a>(text: &str, models: &'a [ModelInfo]) -> (Vocabulary, Optio
 pub fn complete(text: &str, offset: usize, models: &[ModelInfo], range_of: impl Fn(usize, usize) -> Range) -> Vec<CompletionItem> {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[line_start..offset];
+    if in_comment_or_string(line) {
+        return vec![];
+    }
     let (vocabulary, model) = vocabulary(text, models);
     let (start, words) = candidates(line, line.len(), &vocabulary);
     let range = range_of(line_start + start, offset);
@@ -82,4 +85,32 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], range_of: impl 
             }
         })
         .collect()
+}
+
+/// Whether the end of `line` is inside a `# comment` or a `"string"` (no completion there).
+fn in_comment_or_string(line: &str) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    for c in line.chars() {
+        match (in_string, c) {
+            (true, _) if escaped => escaped = false,
+            (true, '\\') => escaped = true,
+            (_, '"') => in_string = !in_string,
+            (false, '#') => return true,
+            _ => {}
+        }
+    }
+    in_string
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_completed_in_comments_and_strings() {
+        assert!(in_comment_or_string("sample s = ring  # ri"));
+        assert!(in_comment_or_string("sample s = \"a \\\" ri"));
+        assert!(!in_comment_or_string("sample s = \"a # b\" AND ri"));
+        assert!(!in_comment_or_string("sample s = ri"));
+    }
 }

@@ -53,7 +53,7 @@ pub fn serve(models: Vec<ModelInfo>) -> Result<(), Failure> {
     let (connection, io_threads) = Connection::stdio();
     let caps = serde_json::to_value(capabilities()).expect("serialisable");
     connection.initialize(caps).map_err(|e| Failure::Runtime(format!("lsp: initialisation failed: {e}")))?;
-    let mut server = Server { models, docs: HashMap::new(), stale: BTreeSet::new(), shut_down: false };
+    let mut server = Server { models, docs: HashMap::new(), stale: BTreeSet::new(), shut_down: false, log: std::env::var_os("COMP_LSP_LOG").is_some() };
     let result = server.run(&connection);
     drop(connection); // closes the writer's channel, so its thread ends
     io_threads.join().map_err(|e| Failure::Runtime(format!("lsp: {e}")))?;
@@ -62,10 +62,13 @@ pub fn serve(models: Vec<ModelInfo>) -> Result<(), Failure> {
 
 struct Server {
     models: Vec<ModelInfo>,
-    docs: HashMap<Uri, Document>,
+    /// Open documents by URI (as text: `Uri` caches its parse in cells, unfit as a key).
+    docs: HashMap<String, Document>,
     /// Documents whose diagnostics have not been published since they changed.
-    stale: BTreeSet<Uri>,
+    stale: BTreeSet<String>,
     shut_down: bool,
+    /// `COMP_LSP_LOG` set: log each check's timings to stderr (the editor's LSP log).
+    log: bool,
 }
 
 type Reply = Result<Value, ResponseError>;
@@ -109,20 +112,20 @@ impl Server {
             note::DidOpenTextDocument::METHOD => {
                 let Ok(p) = serde_json::from_value::<DidOpenTextDocumentParams>(n.params) else { return };
                 let doc = p.text_document;
-                self.docs.insert(doc.uri.clone(), Document::new(doc.version, doc.text));
-                self.stale.insert(doc.uri);
+                self.docs.insert(doc.uri.to_string(), Document::new(doc.version, doc.text));
+                self.stale.insert(doc.uri.to_string());
             }
             note::DidChangeTextDocument::METHOD => {
                 let Ok(p) = serde_json::from_value::<DidChangeTextDocumentParams>(n.params) else { return };
-                if let Some(doc) = self.docs.get_mut(&p.text_document.uri) {
+                if let Some(doc) = self.docs.get_mut(p.text_document.uri.as_str()) {
                     doc.apply(p.text_document.version, p.content_changes);
-                    self.stale.insert(p.text_document.uri);
+                    self.stale.insert(p.text_document.uri.to_string());
                 }
             }
             note::DidCloseTextDocument::METHOD => {
                 let Ok(p) = serde_json::from_value::<DidCloseTextDocumentParams>(n.params) else { return };
-                self.docs.remove(&p.text_document.uri);
-                self.stale.insert(p.text_document.uri); // publishes none: clears the editor's list
+                self.docs.remove(p.text_document.uri.as_str());
+                self.stale.insert(p.text_document.uri.to_string()); // publishes none: clears the editor's list
             }
             _ => {} // initialized, didSave, $/cancelRequest, configuration: nothing to do
         }
@@ -130,20 +133,36 @@ impl Server {
 
     /// Publishes the diagnostics of every document changed since they were last published.
     fn publish(&mut self, connection: &Connection) {
-        for uri in std::mem::take(&mut self.stale) {
-            let (diagnostics, version) = match self.docs.get_mut(&uri) {
+        for key in std::mem::take(&mut self.stale) {
+            let uri: Uri = key.parse().expect("a URI the client sent");
+            let started = std::time::Instant::now();
+            let mut checked_at = started;
+            let (diagnostics, version) = match self.docs.get_mut(&key) {
                 None => (vec![], None),
                 Some(doc) => {
                     let models = &self.models;
                     let converted = catch_unwind(AssertUnwindSafe(|| {
                         let analysis = doc.analysis(models);
+                        checked_at = std::time::Instant::now();
                         analysis.checked.diagnostics.iter().map(|d| to_lsp(&uri, doc, d)).collect::<Vec<_>>()
                     }));
                     (converted.unwrap_or_else(|_| vec![crashed()]), Some(doc.version))
                 }
             };
+            let converted_at = std::time::Instant::now();
+            let count = diagnostics.len();
             let params = PublishDiagnosticsParams { uri, diagnostics, version };
             send(connection, Notification::new(note::PublishDiagnostics::METHOD.into(), params).into());
+            if self.log {
+                let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
+                let done = std::time::Instant::now();
+                eprintln!(
+                    "comp lsp: version {version:?}: {count} diagnostics; check {:.1} ms, convert {:.1} ms, encode {:.1} ms",
+                    ms(started, checked_at),
+                    ms(checked_at, converted_at),
+                    ms(converted_at, done)
+                );
+            }
         }
     }
 
@@ -253,12 +272,12 @@ fn failed(message: &str) -> ResponseError {
     ResponseError { code: ErrorCode::RequestFailed as i32, message: message.to_string(), data: None }
 }
 
-fn document<'a>(docs: &'a mut HashMap<Uri, Document>, uri: &Uri) -> Result<&'a mut Document, ResponseError> {
-    docs.get_mut(uri).ok_or_else(|| failed(&format!("`{}` is not open", uri.as_str())))
+fn document<'a>(docs: &'a mut HashMap<String, Document>, uri: &Uri) -> Result<&'a mut Document, ResponseError> {
+    docs.get_mut(uri.as_str()).ok_or_else(|| failed(&format!("`{}` is not open", uri.as_str())))
 }
 
 /// The document and the byte offset of a position in it.
-fn at<'a>(docs: &'a mut HashMap<Uri, Document>, p: &TextDocumentPositionParams) -> Result<(&'a mut Document, usize), ResponseError> {
+fn at<'a>(docs: &'a mut HashMap<String, Document>, p: &TextDocumentPositionParams) -> Result<(&'a mut Document, usize), ResponseError> {
     let doc = document(docs, &p.text_document.uri)?;
     let offset = doc.offset(p.position);
     Ok((doc, offset))
