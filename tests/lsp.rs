@@ -160,7 +160,7 @@ fn an_editor_session() {
 }
 
 #[test]
-fn completion_offers_constructor_snippets_and_lets() {
+fn constructors_complete_as_snippets_and_hover_with_their_ranges() {
     let mut client = start();
     let text = "model clevr-pos\nlet left = pos(0.25, 0.5)\nsample v = le\nsample w = left AND p\n";
     let published = open(&mut client, text);
@@ -173,6 +173,20 @@ fn completion_offers_constructor_snippets_and_lets() {
     assert_eq!(pos["insertTextFormat"], 2, "a snippet");
     assert_eq!(pos["textEdit"], json!({"range": range(3, 20, 3, 21), "newText": "pos(${1:x}, ${2:y})"}));
     assert_eq!(pos["kind"], 3, "Function");
+
+    // Hover on a constructor: its parameters' ranges, and the term's coefficient, found by
+    // binding named arguments in another order as the compiler does: with scale 7.5,
+    // `NOT 0.5 * pos(y: 0.5, x: 0.75)` is 7.5 × −0.5 = −3.75 (`comp plan` prints
+    // `-2.75·#0 + 7.5·#1 - 3.75·#2`, null being 1 − 7.5 × (1 − 0.5) = −2.75).
+    let text = "model clevr-pos\nscale 7.5\nsample pair = pos(0.25, 0.5) AND NOT 0.5 * pos(y: 0.5, x: 0.75)\n";
+    let clean = change(&mut client, 2, json!([{"text": text}]));
+    assert_eq!(clean["diagnostics"], json!([]));
+    let second = hover_text(&mut client, 2, 44);
+    assert!(second.contains("concept `pos(x, y)`"), "{second}");
+    assert!(second.contains("- `x`: ") && second.contains("(in 0..=1)"), "{second}");
+    assert!(second.contains("- `pair`: -3.75 on [0, 1)"), "{second}");
+    let first = hover_text(&mut client, 2, 15);
+    assert!(first.contains("- `pair`: 7.5 on [0, 1)"), "{first}");
     assert_eq!(client.shutdown().code(), Some(0));
 }
 
