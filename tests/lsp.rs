@@ -173,6 +173,9 @@ fn constructors_complete_as_snippets_and_hover_with_their_ranges() {
     assert_eq!(pos["insertTextFormat"], 2, "a snippet");
     assert_eq!(pos["textEdit"], json!({"range": range(3, 20, 3, 21), "newText": "pos(${1:x}, ${2:y})"}));
     assert_eq!(pos["kind"], 3, "Function");
+    let items = client.request("textDocument/completion", at(0, 7)); // `model c|levr-pos`
+    let model = items.as_array().unwrap().iter().find(|i| i["label"] == "clevr-pos").expect("the model offered after `model`");
+    assert_eq!(model["kind"], 9, "Module");
 
     // Hover on a constructor: its parameters' ranges, and the term's coefficient, found by
     // binding named arguments in another order as the compiler does: with scale 7.5,
