@@ -13,7 +13,7 @@ use super::syntax::{find_let, locate, Target};
 use comp_compiler::check::args::{bind_args, ParamSpec};
 use comp_compiler::plan::{Combine, SamplePlan};
 use comp_compiler::{Concept, ModelInfo};
-use comp_grammar::ast::{Expr, ExprKind, Item, Program, SettingValue};
+use comp_grammar::ast::{Expr, ExprKind, Item, Program};
 use comp_grammar::Span;
 
 /// What each standard setting does (docs/language.md, "Statements").
@@ -64,16 +64,9 @@ pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option
     }
 }
 
-/// The model the file names (as the compiler reads it: the first `model` statement).
+/// The model the file names, found as the compiler finds it.
 pub fn model_of<'a>(program: &Program, models: &'a [ModelInfo]) -> Option<&'a ModelInfo> {
-    let name = program.items.iter().find_map(|i| match i {
-        Item::Setting(s) if s.name.name == "model" => match &s.value {
-            SettingValue::Expr(Expr { kind: ExprKind::Name(id), .. }) => Some(id.name.as_str()),
-            _ => None,
-        },
-        _ => None,
-    })?;
-    models.iter().find(|m| m.name == name)
+    comp_compiler::check::model::find_model(program, models, &mut Vec::new())
 }
 
 /// `pos(x, y)` for a constructor, `ring` for a bare concept.
