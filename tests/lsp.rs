@@ -114,6 +114,12 @@ fn an_editor_session() {
     // On a let: its definition and simplified form.
     let stripe = hover_text(&mut client, 3, 28);
     assert!(stripe.contains("let stripe = bar") && stripe.contains("simplified: `1 * bar`"), "{stripe}");
+    // A let written over lines with a comment inside shows on one line, as the REPL keeps it.
+    let multiline = change(&mut client, 3, json!([{"range": range(2, 13, 2, 16), "text": "(bar  # the stripe\n  AND bar)"}]));
+    assert_eq!(multiline["diagnostics"][0]["code"], "W0002(duplicate-terms)", "{multiline}");
+    let stripe = hover_text(&mut client, 2, 6);
+    assert!(stripe.contains("let stripe = (bar AND bar)") && stripe.contains("simplified: `2 * bar`"), "{stripe}");
+    change(&mut client, 4, json!([{"range": range(2, 13, 3, 10), "text": "bar"}]));
     // On a setting: what it does and the model's default.
     let scale = hover_text(&mut client, 1, 2);
     assert!(scale.contains("setting `scale`") && scale.contains("`toy2d` default: `1`"), "{scale}");
@@ -151,7 +157,7 @@ fn an_editor_session() {
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
 
     // Formatting: the edits `comp fmt` would make.
-    let messy = change(&mut client, 3, json!([{"text": "model   toy2d\nsample s=ring   AND(bar)   # both\n\n\n"}]));
+    let messy = change(&mut client, 5, json!([{"text": "model   toy2d\nsample s=ring   AND(bar)   # both\n\n\n"}]));
     assert_eq!(messy["diagnostics"], json!([]));
     let edits = client.request("textDocument/formatting", json!({"textDocument": {"uri": URI}, "options": {"tabSize": 4, "insertSpaces": true}}));
     assert_eq!(edits, json!([{"range": range(0, 0, 4, 0), "newText": "model toy2d\nsample s = ring AND (bar)  # both\n"}]));

@@ -112,12 +112,12 @@ fn setting(name: &str, model: Option<&ModelInfo>) -> Option<String> {
 fn let_text(analysis: &Analysis, models: &[ModelInfo], name: &str) -> Option<String> {
     let program = analysis.program()?;
     let l = find_let(program, name)?;
-    let definition: Vec<&str> = analysis.text[l.span.range()].split_whitespace().collect();
+    let definition = crate::repl::session::statement_text(&analysis.text, l.span, program);
     let simplified = match simplified_let(&analysis.text, name, models) {
         Some(s) => format!("simplified: `{s}`"),
         None => "(the simplified form shows once the file has no errors)".to_string(),
     };
-    Some(format!("```comp\n{}\n```\n{simplified}", definition.join(" ")))
+    Some(format!("```comp\n{definition}\n```\n{simplified}"))
 }
 
 /// The condition a term is in the plan: its concept and arguments, bound as the compiler binds
