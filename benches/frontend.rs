@@ -7,6 +7,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
+mod common;
+use common::generated;
+
 const TYPICAL: &str = "\
 # the product, with HMC
 model toy2d
@@ -19,27 +22,6 @@ let stripe = bar
 sample product = ring AND stripe
 sample frame = 1.3 * box_large AND NOT 0.3 * box_small @ [0, 0.8]
 ";
-
-/// A script of about `n` statements in blocks of ten, the way real files grow: nine lets (one
-/// with a NOT) and a sample that composes all nine, half of them windowed.
-fn generated(n: usize) -> String {
-    let concepts = ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small"];
-    let mut s = String::from("model toy2d\nbase none\n");
-    for i in 0..n {
-        let c = concepts[i % concepts.len()];
-        if i % 10 == 9 {
-            let terms: Vec<String> = (i - 9..i)
-                .map(|j| if j % 2 == 0 { format!("l{j}") } else { format!("0.5 * l{j} @ [0, 0.5]") })
-                .collect();
-            s += &format!("sample s{i} = {}\n", terms.join(" AND "));
-        } else if i % 10 == 0 {
-            s += &format!("let l{i} = {c} AND NOT 0.2 * box_small\n");
-        } else {
-            s += &format!("let l{i} = {c}\n");
-        }
-    }
-    s
-}
 
 fn compile(text: &str, models: &[comp_compiler::ModelInfo]) -> usize {
     let program = comp_grammar::parse(text).expect("parses");

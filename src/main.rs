@@ -3,6 +3,7 @@
 
 mod cmd;
 mod error;
+mod lsp;
 mod pipeline;
 mod progress;
 mod render;
@@ -34,6 +35,8 @@ enum Command {
     Models(cmd::models::Args),
     /// Explore compositions interactively
     Repl(repl::Args),
+    /// A language server for editors, on stdin/stdout (docs/editors.md)
+    Lsp(lsp::Args),
     /// Train a learned model (toy2d, clevr-pos)
     Train(cmd::train::Args),
     /// Evaluate compositions against exact targets or a detector (toy2d, clevr-pos)
@@ -79,6 +82,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run(a) => cmd::run::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Repl(a) => repl::run(a),
+        Command::Lsp(a) => lsp::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
     }

@@ -2,7 +2,7 @@
 //! with stdin not a terminal it reads lines from stdin and behaves the same, without prompts or
 //! colour, so sessions can be scripted and tested.
 
-mod editor;
+pub mod editor;
 pub mod scatter;
 pub mod session;
 

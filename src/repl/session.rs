@@ -389,7 +389,7 @@ impl Session {
 
 /// A statement's source text on one line: comments inside it dropped, line breaks (only
 /// possible inside parentheses) turned into spaces.
-fn statement_text(source: &str, span: Span, program: &Program) -> String {
+pub fn statement_text(source: &str, span: Span, program: &Program) -> String {
     let mut bytes = source[span.range()].as_bytes().to_vec();
     for c in &program.comments {
         if c.span.start >= span.start && c.span.end <= span.end {

@@ -1,0 +1,183 @@
+//! Hover: what the name under the cursor is.
+//!
+//! ```text
+//! ring              concept of toy2d: its description; in a sample, its final coefficient
+//! pos(0.2, 0.5)     constructor: description, each parameter with its range and default
+//! stripe            the let's definition and its simplified form
+//! scale             what the setting does, and the model's default
+//! toy2d             the model's description and concepts
+//! ```
+
+use super::analysis::{simplified_let, Analysis};
+use super::syntax::{find_let, locate, Target};
+use comp_compiler::check::args::{bind_args, ParamSpec};
+use comp_plan::{Combine, SamplePlan};
+use comp_compiler::{Concept, ModelInfo};
+use comp_grammar::ast::{Expr, ExprKind, Item, Program};
+use comp_grammar::Span;
+
+/// What each standard setting does (docs/language.md, "Statements").
+const SETTINGS: &[(&str, &str)] = &[
+    ("model", "the model every name is checked against (required; `comp models` lists them)"),
+    ("sampler", "the reverse sampler: `ddpm(steps: N)` or `ddim(steps: N, eta: E)`; `steps` defaults to the model's"),
+    ("mcmc", "annealed MCMC after each reverse step: `none`, `ula(...)`, `mala(...)`, `uhmc(...)`, `hmc(...)`"),
+    ("base", "the base condition ε_b guidance is measured against: `none`, `null` or an expression"),
+    ("scale", "the global guidance scale s (finite)"),
+    ("seed", "the random seed: an integer 0 ..= 2^53 − 1"),
+    ("samples", "how many samples to draw: an integer ≥ 1"),
+];
+
+/// The hover text (markdown) and the span it is about, for byte `offset`.
+pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option<(String, Span)> {
+    let program = analysis.program()?;
+    let model = model_of(program, models);
+    let (target, item) = locate(program, offset)?;
+    match target {
+        Target::SettingName(s) => Some((setting(&s.name.name, model)?, s.name.span)),
+        Target::ModelName(id) => {
+            let m = models.iter().find(|m| m.name == id.name)?;
+            let concepts: Vec<String> = m.concepts.iter().map(signature).collect();
+            Some((format!("**model `{}`**\n\n{}\n\nconcepts: {}", m.name, m.description, concepts.join(", ")), id.span))
+        }
+        Target::LetName(l) => Some((let_text(analysis, models, &l.name.name)?, l.name.span)),
+        Target::SampleName(s) => {
+            let compiled = analysis.checked.compiled.as_ref()?;
+            let simplified = compiled.simplified.iter().find(|x| x.name == s.name.name)?;
+            Some((format!("**sample `{}`**, simplified:\n```comp\n{simplified}\n```", s.name.name), s.name.span))
+        }
+        Target::Name(id, expr) => {
+            if find_let(program, &id.name).is_some() {
+                return Some((let_text(analysis, models, &id.name)?, id.span));
+            }
+            if id.name == "null" {
+                let text = "**`null`**: the model's unconditional prediction".to_string();
+                return Some((text + &coefficients(analysis, model, item, expr), id.span));
+            }
+            let concept = model?.concept(&id.name)?;
+            Some((concept_text(concept) + &coefficients(analysis, model, item, expr), id.span))
+        }
+        Target::Callee(id, expr) => {
+            let concept = model?.concept(&id.name)?;
+            Some((concept_text(concept) + &coefficients(analysis, model, item, expr), id.span))
+        }
+        Target::Text(expr) => Some(("**text prompt**".to_string() + &coefficients(analysis, model, item, expr), expr.span)),
+    }
+}
+
+/// The model the file names, found as the compiler finds it.
+pub fn model_of<'a>(program: &Program, models: &'a [ModelInfo]) -> Option<&'a ModelInfo> {
+    comp_compiler::check::model::find_model(program, models, &mut Vec::new())
+}
+
+/// `pos(x, y)` for a constructor, `ring` for a bare concept.
+pub fn signature(c: &Concept) -> String {
+    if c.params.is_empty() {
+        c.name.clone()
+    } else {
+        format!("{}({})", c.name, c.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+fn concept_text(c: &Concept) -> String {
+    let mut out = format!("**concept `{}`**\n\n{}", signature(c), c.description);
+    for p in &c.params {
+        let range = ParamSpec::from(p).kind.range_text();
+        let default = p.default.map(|d| format!(", default {d}")).unwrap_or_default();
+        out += &format!("\n- `{}`: {} ({range}{default})", p.name, p.description);
+    }
+    out
+}
+
+fn setting(name: &str, model: Option<&ModelInfo>) -> Option<String> {
+    if let Some((_, what)) = SETTINGS.iter().find(|(n, _)| *n == name) {
+        let default = model.and_then(|m| match name {
+            "scale" => Some(m.default_scale.to_string()),
+            "samples" => Some(m.default_samples.to_string()),
+            "sampler" => Some(format!("ddpm(steps: {})", m.default_steps)),
+            "base" => Some(format!("{:?}", m.default_base).to_lowercase()),
+            _ => None,
+        });
+        let default = match (default, model) {
+            (Some(d), Some(m)) => format!("\n\n`{}` default: `{d}`", m.name),
+            _ => String::new(),
+        };
+        return Some(format!("**setting `{name}`**: {what}{default}"));
+    }
+    let p = model?.extra_settings.iter().find(|p| p.name == name)?;
+    let range = ParamSpec::from(p).kind.range_text();
+    let default = p.default.map(|d| format!(", default {d}")).unwrap_or_default();
+    Some(format!("**setting `{name}`** of `{}`: {} ({range}{default})", model?.name, p.description))
+}
+
+fn let_text(analysis: &Analysis, models: &[ModelInfo], name: &str) -> Option<String> {
+    let program = analysis.program()?;
+    let l = find_let(program, name)?;
+    let definition = crate::repl::session::statement_text(&analysis.text, l.span, program);
+    let simplified = match simplified_let(&analysis.text, name, models) {
+        Some(s) => format!("simplified: `{s}`"),
+        None => "(the simplified form shows once the file has no errors)".to_string(),
+    };
+    Some(format!("```comp\n{definition}\n```\n{simplified}"))
+}
+
+/// The condition a term is in the plan: its concept and arguments, bound as the compiler binds
+/// them (defaults filled in).
+fn condition(expr: &Expr, model: Option<&ModelInfo>) -> Option<(String, Vec<f64>, Option<String>)> {
+    match &expr.kind {
+        ExprKind::Name(id) if id.name == "null" => Some(("null".into(), vec![], None)),
+        ExprKind::Name(id) => Some((id.name.clone(), vec![], None)),
+        ExprKind::Call { name, args } => {
+            let c = model?.concept(&name.name)?;
+            let params: Vec<ParamSpec> = c.params.iter().map(ParamSpec::from).collect();
+            let values = bind_args(&c.name, &params, args, expr.span, &mut Vec::new())?;
+            Some((c.name.clone(), values.iter().map(|v| v + 0.0).collect(), None))
+        }
+        ExprKind::Text(t) => Some(("text".into(), vec![], Some(t.clone()))),
+        _ => None,
+    }
+}
+
+/// The term's final coefficients in the plan: of its sample, or of every sample when the term
+/// is in a `let` or a file-wide `base`.
+fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, item: &Item, expr: &Expr) -> String {
+    let Some(compiled) = analysis.checked.compiled.as_ref() else {
+        return "\n\n(coefficients show once the file has no errors)".into();
+    };
+    let Some((concept, args, text)) = condition(expr, model) else { return String::new() };
+    let plans: Vec<&SamplePlan> = match item {
+        Item::Sample(s) => compiled.plan.samples.iter().filter(|p| p.sample == s.name.name).collect(),
+        _ => compiled.plan.samples.iter().collect(),
+    };
+    const MAX: usize = 8;
+    let mut lines = Vec::new();
+    for plan in &plans {
+        let Some(id) = plan.conditions.iter().find(|c| c.concept == concept && c.args == args && c.text == text).map(|c| c.id)
+        else {
+            if matches!(item, Item::Sample(_)) {
+                lines.push(format!("- `{}`: not in the plan (its weights cancel out)", plan.sample));
+            }
+            continue;
+        };
+        let mut parts = Vec::new();
+        for seg in &plan.segments {
+            let Some(k) = seg.active.iter().position(|&a| a == id) else { continue };
+            let c = match &seg.combine {
+                Combine::Linear { coeffs } => format!("{}", coeffs[k]),
+                Combine::Mixture { branches } => {
+                    branches.iter().map(|b| format!("{}", b.coeffs[k])).collect::<Vec<_>>().join(" | ")
+                }
+            };
+            parts.push(format!("{c} on [{}, {})", seg.from, seg.to));
+        }
+        lines.push(format!("- `{}`: {}", plan.sample, parts.join(", ")));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let more = lines.len().saturating_sub(MAX);
+    lines.truncate(MAX);
+    if more > 0 {
+        lines.push(format!("- … and {more} more samples"));
+    }
+    format!("\n\nfinal coefficient in the plan (ε̂ = Σ c·ε; mixture branches separated by `|`):\n{}", lines.join("\n"))
+}
