@@ -293,3 +293,47 @@ fn mixture_without_energies_is_an_error() {
         .to_string();
     assert!(err.contains("energies"), "{err}");
 }
+
+/// A model that records `prepare` and decodes by an affine map, around the exact toy2d.
+struct Latent<'a> {
+    inner: &'a dyn comp_runtime::Denoiser,
+    prepared: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl comp_runtime::Denoiser for Latent<'_> {
+    fn info(&self) -> &comp_plan::ModelInfo {
+        self.inner.info()
+    }
+    fn schedule(&self) -> &comp_runtime::Schedule {
+        self.inner.schedule()
+    }
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
+        assert!(!self.prepared.lock().unwrap().is_empty(), "prepare comes before the first call");
+        self.inner.forward(x, t, conds, want_energy)
+    }
+    fn prepare(&self, conditions: &[comp_plan::Condition]) -> candle_core::Result<()> {
+        self.prepared.lock().unwrap().push(conditions.iter().map(|c| c.concept.clone()).collect());
+        Ok(())
+    }
+    fn decode(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.affine(2.0, 1.0)
+    }
+}
+
+/// The executor prepares the model once per run with every condition of the plan (a text
+/// model encodes its prompts there, not every step) and writes decoded samples: with a
+/// decoder x ↦ 2x + 1, the run's output is exactly 2·(the undecoded run) + 1 for the same seed.
+#[test]
+fn prepare_once_per_run_and_outputs_are_decoded() {
+    let dev = Device::Cpu;
+    let toy = models::load("toy2d", &dev).unwrap();
+    let latent = Latent { inner: toy.as_ref(), prepared: Default::default() };
+    let plan = windowed_plan();
+    let decoded = execute(&plan, &latent, &dev, &ExecOptions::default()).unwrap();
+    let plain = execute(&plan, toy.as_ref(), &dev, &ExecOptions::default()).unwrap();
+    let names: Vec<String> = plan.conditions.iter().map(|c| c.concept.clone()).collect();
+    assert_eq!(*latent.prepared.lock().unwrap(), vec![names], "one prepare, every condition");
+    assert_eq!(decoded.model_calls, plain.model_calls);
+    let expect = plain.samples.affine(2.0, 1.0).unwrap();
+    assert_eq!(max_diff(&decoded.samples, &expect), 0.0);
+}

@@ -103,3 +103,18 @@ fn device_strings() {
         assert!(err.contains("--features cuda"), "{err}");
     }
 }
+
+/// A shape the writer cannot draw is refused before anything is written: no `samples.npy`
+/// without its picture, no silently missing picture.
+#[test]
+fn unknown_shapes_are_refused_and_nothing_is_written() {
+    let dir = tempdir("shapes");
+    for dims in [vec![4, 3], vec![2, 2, 8, 8], vec![4], vec![2, 3, 8, 8, 1]] {
+        let t = Tensor::zeros(dims.as_slice(), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let out = dir.join(format!("{dims:?}").replace([' ', ',', '[', ']'], "_"));
+        let err = write_samples(&out, &t).unwrap_err().to_string();
+        assert!(err.contains("cannot draw samples of shape") && err.contains("[N, 2]"), "{dims:?}: {err}");
+        assert!(!out.exists(), "{dims:?}: nothing is written");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
