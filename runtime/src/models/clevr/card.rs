@@ -47,11 +47,23 @@ pub struct Card {
     /// Device the training ran on, and its wall time so far.
     pub device: String,
     pub wall_s: f64,
+    /// Learning-rate warm-up steps (linear from 0; constant after).
+    #[serde(default)]
+    pub warmup: usize,
+    /// Training images seen (steps × batch).
+    #[serde(default)]
+    pub images: usize,
+    /// Images per second of wall time over the whole run.
+    #[serde(default)]
+    pub images_per_s: f64,
+    /// The machine: CPU model and cores (or the GPU).
+    #[serde(default)]
+    pub machine: String,
 }
 
 fn no_weights(dir: &Path) -> candle_core::Error {
     candle_core::Error::Msg(format!(
-        "model `{NAME}` has no weights at {}: train it with `comp train {NAME}` (a GPU run: see README)",
+        "model `{NAME}` has no weights at {}: train it with `comp train {NAME}` (about an hour on a CPU: see README)",
         dir.display()
     ))
 }
@@ -103,6 +115,16 @@ pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
 pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
     let tmp: PathBuf = path.with_extension("safetensors.tmp");
     candle_core::safetensors::save(tensors, &tmp)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| candle_core::Error::Msg(format!("moving {} into place: {e}", path.display())))
+}
+
+/// [`write_tensors`] with every tensor converted to `dtype` (f16 halves the shipped weights;
+/// [`read_tensors`] users convert back to f32 on loading).
+pub fn write_tensors_as(path: &Path, tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<()> {
+    let converted = tensors.iter().map(|(k, v)| Ok((k.clone(), v.to_dtype(dtype)?))).collect::<Result<HashMap<_, _>>>()?;
+    let tmp: PathBuf = path.with_extension("safetensors.tmp");
+    candle_core::safetensors::save(&converted, &tmp)?;
     std::fs::rename(&tmp, path)
         .map_err(|e| candle_core::Error::Msg(format!("moving {} into place: {e}", path.display())))
 }

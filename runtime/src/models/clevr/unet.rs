@@ -7,6 +7,10 @@
 //! coordinates let the first layers turn it into "here" without having to infer location from
 //! the zero padding. Without attention the path from a position to its pixels is short, and
 //! sampling on a CPU stays fast.
+//!
+//! Inside, activations are channel-last (`[B, H, W, C]`): the convolutions are then one matrix
+//! product per layer and GroupNorm reads runs of channels (see [`super::conv`]); the interface
+//! stays `[B, 3, 32, 32]`.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -76,6 +80,7 @@ pub struct Unet {
     conv_out: Conv3,
     coords: Tensor,
     dtype: DType,
+    flops: f64,
 }
 
 impl Unet {
@@ -87,8 +92,10 @@ impl Unet {
         let g = cfg.groups;
         let embed = Embedding::new(ch, emb_dim, vb.pp("embed"))?;
         let conv_in = conv3(3 + 2, ch, 1, vb.pp("conv_in"))?;
+        let mut flops = conv_in.flops(SIZE, SIZE);
         let mut skips = vec![ch];
         let mut cur = ch;
+        let mut res = SIZE;
         let mut down = Vec::new();
         let levels = cfg.mults.len();
         for (i, m) in cfg.mults.iter().enumerate() {
@@ -96,12 +103,16 @@ impl Unet {
             let mut blocks = Vec::new();
             for j in 0..cfg.res_blocks {
                 blocks.push(ResBlock::new(cur, out, emb_dim, g, vb.pp(format!("down.{i}.res.{j}")))?);
+                flops += blocks[j].flops(res, res);
                 cur = out;
                 skips.push(cur);
             }
             let ds = if i + 1 < levels {
                 skips.push(cur);
-                Some(Down::new(cur, vb.pp(format!("down.{i}.down")))?)
+                let d = Down::new(cur, vb.pp(format!("down.{i}.down")))?;
+                flops += d.0.flops(res, res);
+                res /= 2;
+                Some(d)
             } else {
                 None
             };
@@ -111,6 +122,7 @@ impl Unet {
             ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.0"))?,
             ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.1"))?,
         ];
+        flops += mid.iter().map(|m| m.flops(res, res)).sum::<f64>();
         let mut up = Vec::new();
         for (i, m) in cfg.mults.iter().enumerate().rev() {
             let out = ch * m;
@@ -118,16 +130,31 @@ impl Unet {
             for j in 0..=cfg.res_blocks {
                 let skip = skips.pop().expect("one skip per down block");
                 blocks.push(ResBlock::new(cur + skip, out, emb_dim, g, vb.pp(format!("up.{i}.res.{j}")))?);
+                flops += blocks[j].flops(res, res);
                 cur = out;
             }
-            let us = if i > 0 { Some(Up::new(cur, vb.pp(format!("up.{i}.up")))?) } else { None };
+            let us = if i > 0 {
+                let u = Up::new(cur, vb.pp(format!("up.{i}.up")))?;
+                flops += u.0.flops(res, res);
+                res *= 2;
+                Some(u)
+            } else {
+                None
+            };
             up.push((blocks, us));
         }
         let norm_out = GroupNorm::new(g, cur, vb.pp("norm_out"))?;
         let conv_out = conv3(cur, 3, 1, vb.pp("conv_out"))?;
+        flops += conv_out.flops(SIZE, SIZE);
         let dtype = vb.dtype();
         let coords = coordinates(vb.device(), dtype)?;
-        Ok(Self { embed, conv_in, down, mid, up, norm_out, conv_out, coords, dtype })
+        Ok(Self { embed, conv_in, down, mid, up, norm_out, conv_out, coords, dtype, flops })
+    }
+
+    /// Floating-point operations (2 per multiply-add) of the convolutions in one image's
+    /// forward pass; a training step costs about three times this per image.
+    pub fn conv_flops(&self) -> f64 {
+        self.flops
     }
 
     /// The dtype of the weights (inputs are converted to it).
@@ -142,8 +169,9 @@ impl Unet {
         let (x, t, xy, mask) = (x.to_dtype(d)?, t.to_dtype(d)?, xy.to_dtype(d)?, mask.to_dtype(d)?);
         let b = x.dim(0)?;
         let emb = self.embed.forward(&t, &xy, &mask)?;
-        let coords = self.coords.broadcast_as((b, 2, SIZE, SIZE))?;
-        let mut h = self.conv_in.forward(&Tensor::cat(&[&x, &coords], 1)?)?;
+        let coords = self.coords.broadcast_as((b, SIZE, SIZE, 2))?;
+        let x = x.permute((0, 2, 3, 1))?;
+        let mut h = self.conv_in.forward(&Tensor::cat(&[&x, &coords], 3)?)?;
         let mut skips = vec![h.clone()];
         for (blocks, ds) in &self.down {
             for blk in blocks {
@@ -161,26 +189,26 @@ impl Unet {
         for (blocks, us) in &self.up {
             for blk in blocks {
                 let skip = skips.pop().expect("one skip per up block");
-                h = blk.forward(&Tensor::cat(&[&h, &skip], 1)?, &emb)?;
+                h = blk.forward(&Tensor::cat(&[&h, &skip], 3)?, &emb)?;
             }
             if let Some(us) = us {
                 h = us.forward(&h)?;
             }
         }
-        self.conv_out.forward(&self.norm_out.forward(&h)?.silu()?)
+        self.conv_out.forward(&self.norm_out.forward_act(&h, true)?)?.permute((0, 3, 1, 2))?.contiguous()
     }
 }
 
-/// `[1, 2, 32, 32]`: each pixel centre's x (left −1 → right 1) and y (bottom −1 → top 1, y
+/// `[1, 32, 32, 2]`: each pixel centre's x (left −1 → right 1) and y (bottom −1 → top 1, y
 /// upward like the position labels).
 fn coordinates(device: &Device, dtype: DType) -> Result<Tensor> {
     let n = SIZE * SIZE;
     let mut v = vec![0f32; 2 * n];
     for r in 0..SIZE {
         for c in 0..SIZE {
-            v[r * SIZE + c] = 2.0 * (c as f32 + 0.5) / SIZE as f32 - 1.0;
-            v[n + r * SIZE + c] = 1.0 - 2.0 * (r as f32 + 0.5) / SIZE as f32;
+            v[2 * (r * SIZE + c)] = 2.0 * (c as f32 + 0.5) / SIZE as f32 - 1.0;
+            v[2 * (r * SIZE + c) + 1] = 1.0 - 2.0 * (r as f32 + 0.5) / SIZE as f32;
         }
     }
-    Tensor::from_vec(v, (1, 2, SIZE, SIZE), device)?.to_dtype(dtype)
+    Tensor::from_vec(v, (1, SIZE, SIZE, 2), device)?.to_dtype(dtype)
 }
