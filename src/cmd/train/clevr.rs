@@ -3,6 +3,7 @@
 //! periodic checkpoints that `--resume` continues from. The defaults are the shipped recipe,
 //! about an hour on a 2-core CPU; `--tiny` trains the test-sized network.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use comp_runtime::models::clevr::{Config, NAME};
@@ -77,7 +78,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
 
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(opts.steps as u64) };
+    // Into a file or pipe (a long run under nohup), plain lines instead of a progress bar.
+    let lines = !args.quiet && !std::io::stderr().is_terminal();
+    let bar = if args.quiet || lines { ProgressBar::hidden() } else { ProgressBar::new(opts.steps as u64) };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} steps, {msg} {elapsed_precise} eta {eta}")
             .expect("valid template")
@@ -85,10 +88,14 @@ pub fn run(args: Args) -> Result<(), Failure> {
     );
     bar.set_prefix(NAME);
     let mut progress = |e: &Event| match e {
-        Event::Log { step, loss, images_per_s, .. } => {
+        Event::Log { step, steps, loss, images_per_s } => {
+            if lines {
+                eprintln!("step {step}/{steps}: loss {loss:.4}, {images_per_s:.1} images/s");
+            }
             bar.set_message(format!("loss {loss:.4}, {images_per_s:.1} images/s"));
             bar.set_position(*step as u64);
         }
+        Event::Checkpoint { step, dir } if lines => eprintln!("checkpoint at step {step} -> {}", dir.display()),
         Event::Checkpoint { step, dir } => bar.println(format!("checkpoint at step {step} -> {}", dir.display())),
     };
     let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {NAME}: {}", comp_runtime::error::message(&e))))?;
