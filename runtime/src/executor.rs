@@ -89,6 +89,10 @@ pub fn execute(
         )
         .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?
         .eps;
+        let eps = match model.x0_range() {
+            Some(range) => clip_x0(&x, &eps, sampler.alpha_bar(k), sampler.sigma(k), range)?,
+            None => eps,
+        };
         let c = sampler.coeffs(k);
         let z = if c.noise != 0.0 {
             Some(noise.normal(&shape, device)?)
@@ -122,6 +126,17 @@ pub fn execute(
 
 /// The composed ε̂ (and energy when `want_energy`) of `segment` at x: one model call over the
 /// segment's active conditions, then the fused combination. Shared by reverse steps and MCMC.
+/// The ε whose x̂₀ = (x − σε)/√ᾱ is the given one's clipped to `range` (see
+/// [`Denoiser::x0_range`]).
+pub fn clip_x0(x: &Tensor, eps: &Tensor, alpha_bar: f64, sigma: f64, (lo, hi): (f32, f32)) -> Result<Tensor> {
+    if sigma <= 0.0 {
+        return Ok(eps.clone());
+    }
+    let a = alpha_bar.sqrt();
+    let x0 = ((x - eps.affine(sigma, 0.0)?)? / a)?.clamp(lo, hi)?;
+    (x - x0.affine(a, 0.0)?)? / sigma
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn composed_eps(
     model: &dyn Denoiser,

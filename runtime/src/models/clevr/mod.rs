@@ -183,4 +183,9 @@ impl Denoiser for ClevrPos {
         }
         Ok(ModelOutput { eps: Tensor::cat(&parts, 0)?, energy: None })
     }
+
+    /// Scenes are images in [−1, 1]: sampling clips x̂₀ to it, as improved DDPM does.
+    fn x0_range(&self) -> Option<(f32, f32)> {
+        Some((-1.0, 1.0))
+    }
 }
