@@ -230,6 +230,11 @@ fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
     eprintln!("loss {first:.4} -> {last:.4}");
     assert!(last < 0.8 * first, "loss {first} -> {last}");
     assert!(logs >= 3);
+    // A run is a function of its seed: the same options give the same losses, bit for bit
+    // (the kernels' parallel work is per sample, their sums in a fixed order).
+    let again = TrainOptions { out: dir.path().join("again"), ..opts.clone() };
+    let s_again = clevr::train(&again, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!(s.losses, s_again.losses);
     // The same seed draws the same batches.
     let sched = Schedule::cosine(1000, 0.008).unwrap();
     let a = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
@@ -336,4 +341,20 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     c.write(&d).unwrap();
     let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("does not fit its card"), "{err}");
+}
+
+/// Sampling clips x̂₀ to the data range: with √ᾱ = 0.6 and σ = 0.8, x = 0.9 and ε̂ = −0.6 give
+/// x̂₀ = (0.9 + 0.48)/0.6 = 2.3, clipped to 1, so ε becomes (0.9 − 0.6·1)/0.8 = 0.375; x = 0.3
+/// and ε̂ = 0.15 give x̂₀ = (0.3 − 0.12)/0.6 = 0.3, inside, so ε stays 0.15.
+#[test]
+fn sampling_clips_predicted_clean_images() {
+    let dev = Device::Cpu;
+    let x = Tensor::new(&[0.9f32, 0.3], &dev).unwrap();
+    let eps = Tensor::new(&[-0.6f32, 0.15], &dev).unwrap();
+    let out = comp_runtime::executor::clip_x0(&x, &eps, 0.36, 0.8, (-1.0, 1.0)).unwrap().to_vec1::<f32>().unwrap();
+    assert!((out[0] - 0.375).abs() < 1e-6 && (out[1] - 0.15).abs() < 1e-6, "{out:?}");
+    // clevr-pos asks for it; the 2D models do not.
+    let tr = Trainee::new(&Config::tiny(), 0, DType::F32, &dev).unwrap();
+    let m = ClevrPos::from_unet(tr.unet, &Config::tiny()).unwrap();
+    assert_eq!(m.x0_range(), Some((-1.0, 1.0)));
 }

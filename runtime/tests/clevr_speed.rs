@@ -87,9 +87,14 @@ fn checkpoint_loss_by_timestep() {
         let tt = candle_core::Tensor::full(t as f32, n, &dev).unwrap();
         let (a, s) = (sched.alpha_bar(t).sqrt(), sched.sigma(t));
         let x = ((&x0 * a).unwrap() + (&z * s).unwrap()).unwrap();
-        let eps = m.unet().forward(&x, &tt, &xy, &mask).unwrap();
-        let l = (eps - &z).unwrap().sqr().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
-        println!("t = {t}: loss {l:.4}");
+        let loss = |xy: &candle_core::Tensor, mask: &candle_core::Tensor| {
+            let eps = m.unet().forward(&x, &tt, xy, mask).unwrap();
+            (eps - &z).unwrap().sqr().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
+        };
+        // The same scenes with each label moved to the next scene's, and with null.
+        let shifted = candle_core::Tensor::cat(&[xy.narrow(0, 1, n - 1).unwrap(), xy.narrow(0, 0, 1).unwrap()], 0).unwrap();
+        let null = mask.zeros_like().unwrap();
+        println!("t = {t}: loss {:.4}, wrong positions {:.4}, null {:.4}", loss(&xy, &mask), loss(&shifted, &mask), loss(&xy, &null));
     }
 }
 

@@ -14,7 +14,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Total optimiser steps (a resumed run continues up to this number) [default: 3000, 200 with --tiny]
+    /// Total optimiser steps (a resumed run continues up to this number) [default: 2000, 200 with --tiny]
     #[arg(long)]
     steps: Option<usize>,
     /// Batch size [default: 32, 16 with --tiny]
