@@ -3,7 +3,7 @@
 Same network as `runtime/src/models/clevr/unet.rs` (default config: 24 -> 48 -> 48 channels over
 32, 16 and 8 pixels, one ResBlock per level down and two up, scale-shift conditioning, GroupNorm
 with 8 groups, CoordConv input, sinusoidal time embedding + linear position embedding + learned
-null), same training step (epsilon loss, AdamW) and the same sampling forward. The inputs are
+null, the position heatmap input channel), same training step (epsilon loss, AdamW) and the same sampling forward. The inputs are
 random tensors of the right shapes: comp's step also renders its scenes, which this does not, so
 the comparison slightly favours this script.
 
@@ -47,7 +47,7 @@ class Unet(nn.Module):
         self.time1, self.time2 = nn.Linear(ch, emb), nn.Linear(emb, emb)
         self.pos = nn.Linear(2, emb)
         self.null = nn.Parameter(torch.randn(emb))
-        self.conv_in = nn.Conv2d(5, ch, 3, padding=1)
+        self.conv_in = nn.Conv2d(6, ch, 3, padding=1)
         skips, cur = [ch], ch
         self.down = nn.ModuleList()
         for i, m in enumerate(mults):
@@ -88,7 +88,11 @@ class Unet(nn.Module):
 
     def forward(self, x, t, xy, mask):
         emb = self.embed(t, xy, mask)
-        h = self.conv_in(torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], 1))
+        coords = self.coords.expand(x.shape[0], -1, -1, -1)
+        d2 = ((coords - (2 * xy - 1)[:, :, None, None]) ** 2).sum(1, keepdim=True)
+        s = 3.0 * 2 / 32
+        heat = torch.exp(-0.5 * d2 / (s * s)) * mask[:, None, None, None]
+        h = self.conv_in(torch.cat([x, coords, heat], 1))
         skips = [h]
         for i, (blocks, ds) in enumerate(self.down):
             for b in blocks:
