@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
+    comp_runtime::tune_cpu_process();
     // Work on a thread with a generous stack: the front half is iterative where input can be
     // deep, but a large stack keeps any remaining recursion far from overflowing.
     let handle = std::thread::Builder::new()

@@ -5,7 +5,8 @@ use candle_core::{DType, Device, Tensor};
 use comp_lab::clevr::data::{self, Scene, PALETTE, SIZE};
 use comp_lab::clevr::detect::{calibrate, Detector};
 use comp_models::clevr::conv::Conv3;
-use comp_models::clevr::{card, ClevrPos, Config};
+use comp_models::clevr::norm::{gn_act, gn_act_reference};
+use comp_models::clevr::{card, with_reference_ops, ClevrPos, Config};
 use comp_lab::clevr::train::{self as clevr, step_batch, Trainee, TrainOptions};
 use comp_lab::ema::Ema;
 use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
@@ -77,21 +78,84 @@ fn detector_finds_true_positions_and_rejects_empty_ones() {
     assert!(found <= 5, "{found} of 100 positions in noise");
 }
 
+/// Max |a − b| over all elements.
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b).unwrap().abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
+/// The CPU im2col convolution against candle's `conv2d` (the GPU path), forward and backward,
+/// at strides 1 and 2 and with the decoder's folded 2× upsampling, on odd sizes too.
 #[test]
 fn conv3_matches_candle_conv2d() {
     let dev = Device::Cpu;
-    for stride in [1, 2] {
+    for (stride, up) in [(1, false), (2, false), (1, true)] {
         let vm = candle_nn::VarMap::new();
-        let conv = Conv3::new(5, 6, stride, candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F64, &dev);
+        let conv = if up { Conv3::upsampling(5, 6, vb).unwrap() } else { Conv3::new(5, 6, stride, vb).unwrap() };
         card::init_weights(&vm, 1).unwrap();
         for (h, w) in [(32, 32), (8, 8), (5, 7)] {
-            let x = Tensor::randn(0f32, 1.0, (2, 5, h, w), &dev).unwrap();
-            let a = candle_core::Module::forward(&conv, &x).unwrap();
-            let b = conv.forward_candle(&x).unwrap();
-            assert_eq!(a.dims(), b.dims());
-            let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-            assert!(d < 1e-4, "stride {stride}, {h}x{w}: max diff {d}");
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f64, 1.0, (2, h, w, 5), &dev).unwrap()).unwrap();
+            let a = candle_core::Module::forward(&conv, x.as_tensor()).unwrap();
+            let b = with_reference_ops(|| candle_core::Module::forward(&conv, x.as_tensor()).unwrap());
+            let d = max_diff(&a, &b);
+            assert!(d < 1e-10, "stride {stride}, up {up}, {h}x{w}: max diff {d}");
+            // Gradients of a random projection, w.r.t. the input and the weights.
+            let r = Tensor::randn(0f64, 1.0, a.dims(), &dev).unwrap();
+            let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let vars = vm.all_vars();
+            for t in vars.iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
+                let d = max_diff(ga.get(t).unwrap(), gb.get(t).unwrap());
+                assert!(d < 1e-9, "stride {stride}, up {up}, {h}x{w}: gradient max diff {d}");
+            }
         }
+    }
+}
+
+/// The fused GroupNorm + affine + SiLU kernel against the same function in basic ops, forward
+/// and backward (w.r.t. x and the affine coefficients), with and without SiLU.
+#[test]
+fn fused_groupnorm_matches_basic_ops() {
+    let dev = Device::Cpu;
+    for (groups, silu) in [(2, true), (3, false), (1, true)] {
+        let x = candle_core::Var::from_tensor(&(Tensor::randn(0f64, 2.0, (3, 20, 6), &dev).unwrap() + 0.7).unwrap()).unwrap();
+        let ab = candle_core::Var::from_tensor(&Tensor::randn(0f64, 1.0, (3, 2, 6), &dev).unwrap()).unwrap();
+        let a = gn_act(x.as_tensor(), ab.as_tensor(), groups, silu).unwrap();
+        let b = gn_act_reference(x.as_tensor(), ab.as_tensor(), groups, silu).unwrap();
+        let d = max_diff(&a, &b);
+        assert!(d < 1e-12, "groups {groups}, silu {silu}: max diff {d}");
+        let r = Tensor::randn(0f64, 1.0, a.dims(), &dev).unwrap();
+        let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        for t in [x.as_tensor(), ab.as_tensor()] {
+            let d = max_diff(ga.get(t).unwrap(), gb.get(t).unwrap());
+            assert!(d < 1e-10, "groups {groups}, silu {silu}: gradient max diff {d}");
+        }
+    }
+    // f32 agrees too (the kernel accumulates its sums in f64).
+    let x = Tensor::randn(0f32, 1.0, (2, 64, 8), &dev).unwrap();
+    let ab = Tensor::randn(0f32, 1.0, (2, 2, 8), &dev).unwrap();
+    let d = max_diff(&gn_act(&x, &ab, 4, true).unwrap(), &gn_act_reference(&x, &ab, 4, true).unwrap());
+    assert!(d < 1e-5, "f32: max diff {d}");
+}
+
+/// The whole tiny UNet with the CPU kernels computes what candle's ops (the GPU path) compute,
+/// and so do its gradients.
+#[test]
+fn unet_kernels_match_candle_ops() {
+    let dev = Device::Cpu;
+    let tr = Trainee::new(&Config::tiny(), 4, DType::F64, &dev).unwrap();
+    let [x, t, xy, mask] = inputs(3, DType::F64);
+    let a = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+    let b = with_reference_ops(|| tr.unet.forward(&x, &t, &xy, &mask).unwrap());
+    let d = max_diff(&a, &b);
+    assert!(d < 1e-9, "max diff {d}");
+    let ga = a.sum_all().unwrap().backward().unwrap();
+    let gb = b.sum_all().unwrap().backward().unwrap();
+    for (name, var) in tr.varmap.data().lock().unwrap().iter() {
+        let d = max_diff(ga.get(var.as_tensor()).unwrap(), gb.get(var.as_tensor()).unwrap());
+        assert!(d < 1e-8, "{name}: gradient max diff {d}");
     }
 }
 
@@ -166,6 +230,11 @@ fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
     eprintln!("loss {first:.4} -> {last:.4}");
     assert!(last < 0.8 * first, "loss {first} -> {last}");
     assert!(logs >= 3);
+    // A run is a function of its seed: the same options give the same losses, bit for bit
+    // (the kernels' parallel work is per sample, their sums in a fixed order).
+    let again = TrainOptions { out: dir.path().join("again"), ..opts.clone() };
+    let s_again = clevr::train(&again, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!(s.losses, s_again.losses);
     // The same seed draws the same batches.
     let sched = Schedule::cosine(1000, 0.008).unwrap();
     let a = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
@@ -198,8 +267,12 @@ fn saved_tiny(dir: &std::path::Path) -> Trainee {
         tiny: true,
         device: "cpu".into(),
         wall_s: 0.0,
+        warmup: 0,
+        images: 0,
+        images_per_s: 0.0,
+        machine: clevr::machine(),
     };
-    clevr::save(dir, &tr.varmap, &ema, &card).unwrap();
+    clevr::save(dir, &tr.varmap, &ema, &card, DType::F32).unwrap();
     tr
 }
 
@@ -269,4 +342,20 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     c.write(&d).unwrap();
     let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("does not fit its card"), "{err}");
+}
+
+/// Sampling clips x̂₀ to the data range: with √ᾱ = 0.6 and σ = 0.8, x = 0.9 and ε̂ = −0.6 give
+/// x̂₀ = (0.9 + 0.48)/0.6 = 2.3, clipped to 1, so ε becomes (0.9 − 0.6·1)/0.8 = 0.375; x = 0.3
+/// and ε̂ = 0.15 give x̂₀ = (0.3 − 0.12)/0.6 = 0.3, inside, so ε stays 0.15.
+#[test]
+fn sampling_clips_predicted_clean_images() {
+    let dev = Device::Cpu;
+    let x = Tensor::new(&[0.9f32, 0.3], &dev).unwrap();
+    let eps = Tensor::new(&[-0.6f32, 0.15], &dev).unwrap();
+    let out = comp_runtime::executor::clip_x0(&x, &eps, 0.36, 0.8, (-1.0, 1.0)).unwrap().to_vec1::<f32>().unwrap();
+    assert!((out[0] - 0.375).abs() < 1e-6 && (out[1] - 0.15).abs() < 1e-6, "{out:?}");
+    // clevr-pos asks for it; the 2D models do not.
+    let tr = Trainee::new(&Config::tiny(), 0, DType::F32, &dev).unwrap();
+    let m = ClevrPos::from_unet(tr.unet, &Config::tiny()).unwrap();
+    assert_eq!(m.x0_range(), Some((-1.0, 1.0)));
 }

@@ -58,4 +58,14 @@ pub trait Denoiser: Send + Sync {
     fn working_bytes_per_row(&self) -> usize {
         8 * 4 * self.info().data_shape.iter().product::<usize>()
     }
+
+    /// The range of clean data, for image models whose samples live in a box (`[−1, 1]`):
+    /// each reverse step then clips the predicted x̂₀ = (x − σε̂)/√ᾱ to it and samples with the
+    /// ε that clipped x̂₀ implies (improved DDPM's `clip_denoised`). Without it, the first
+    /// steps of a cosine schedule (√ᾱ ≈ 0.006 at t = 999) multiply any error in ε̂ by more than
+    /// a hundred, and an imperfect image model's samples diverge. `None` (the default): no
+    /// clipping (the 2D models, whose data are not boxed).
+    fn x0_range(&self) -> Option<(f32, f32)> {
+        None
+    }
 }

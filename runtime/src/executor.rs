@@ -75,7 +75,13 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         if k > 0 && plan.segment_at(k) != plan.segment_at(k - 1) {
             sampler.restart();
         }
-        let mut eval = |x: &Tensor, at: At| -> Result<Tensor> { Ok(composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps) };
+        let mut eval = |x: &Tensor, at: At| -> Result<Tensor> {
+            let eps = composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps;
+            match model.x0_range() {
+                Some(range) => clip_x0(x, &eps, at.alpha_bar, at.sigma, range),
+                None => Ok(eps),
+            }
+        };
         x = sampler
             .step(k, &x, &mut eval, &mut noise)
             .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
@@ -102,6 +108,17 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         acceptance: acceptance.rate(),
         wall: start.elapsed(),
     })
+}
+
+/// The ε whose x̂₀ = (x − σε)/√ᾱ is the given one's clipped to `range` (see
+/// [`Denoiser::x0_range`]).
+pub fn clip_x0(x: &Tensor, eps: &Tensor, alpha_bar: f64, sigma: f64, (lo, hi): (f32, f32)) -> Result<Tensor> {
+    if sigma <= 0.0 {
+        return Ok(eps.clone());
+    }
+    let a = alpha_bar.sqrt();
+    let x0 = ((x - eps.affine(sigma, 0.0)?)? / a)?.clamp(lo, hi)?;
+    (x - x0.affine(a, 0.0)?)? / sigma
 }
 
 /// The composed ε̂ of `plan` at a noise level: the segment at that step's trajectory

@@ -30,6 +30,8 @@ pub struct At {
     pub timestep: usize,
     /// σ = √(1 − ᾱ).
     pub sigma: f64,
+    /// ᾱ itself (not 1 − σ², which loses its digits where ᾱ ≈ 1e-9).
+    pub alpha_bar: f64,
 }
 
 /// Evaluates the composed ε̂ at a point x (`[N, ...data_shape]`) at a noise level.
@@ -136,7 +138,7 @@ impl ReverseSampler {
 
     /// The noise level at the start of executor step k.
     pub fn at(&self, k: usize) -> At {
-        At { step: k, timestep: self.timestep(k), sigma: self.sigma(k) }
+        At { step: k, timestep: self.timestep(k), sigma: self.sigma(k), alpha_bar: self.alpha_bar(k) }
     }
 
     /// The respaced schedule entry of executor step k.

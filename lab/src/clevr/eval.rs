@@ -38,6 +38,8 @@ pub struct EvalOptions {
     pub sets: usize,
     /// Samples drawn per set (1 in the paper; more batches better on a CPU).
     pub per_set: usize,
+    /// `ddpm` (the paper's) or `ddim` (deterministic, good at half the steps).
+    pub sampler: String,
     pub steps: usize,
     pub scale: f64,
     pub seed: u64,
@@ -56,6 +58,7 @@ impl Default for EvalOptions {
         EvalOptions {
             sets: 100,
             per_set: 1,
+            sampler: "ddpm".into(),
             steps: 100,
             scale: 7.5,
             seed: 0,
@@ -142,8 +145,8 @@ pub struct EvalReport {
 /// The `.comp` text of one evaluation sample.
 pub fn script(expr: &str, opts: &EvalOptions, scale: f64, seed: u64) -> String {
     format!(
-        "model clevr-pos\nsampler ddpm(steps: {})\nbase null\nscale {scale}\nseed {seed}\nsamples {}\nsample s = {expr}\n",
-        opts.steps, opts.per_set
+        "model clevr-pos\nsampler {}(steps: {})\nbase null\nscale {scale}\nseed {seed}\nsamples {}\nsample s = {expr}\n",
+        opts.sampler, opts.steps, opts.per_set
     )
 }
 

@@ -3,14 +3,17 @@
 //! Each step draws a batch from `clevr::data` (a scene, the position of one of its objects,
 //! the label dropped to null with probability 0.1), a native timestep t uniform over the
 //! cosine schedule's steps, z ~ N(0, I), and x_t = √ᾱ_t x₀ + σ_t z; the loss is the mean
-//! ‖ε_θ(x_t, t, c) − z‖². candle-nn's AdamW steps a `VarMap`; the EMA of the weights
-//! ([`super::ema`]) is what is saved for sampling.
+//! ‖ε_θ(x_t, t, c) − z‖². candle-nn's AdamW steps a `VarMap`, its learning rate rising
+//! linearly over the first `warmup` steps; the EMA of the weights ([`super::ema`]) is what is
+//! saved for sampling (in f16 at the end of a run with `half_weights`).
 //!
 //! A run is a function of its seed: the initial weights come from the seed
 //! (`models::clevr::card::init_weights`) and step n's batch, timesteps and noise from a
 //! generator seeded with (seed, n), so a resumed run draws the same data as an uninterrupted
-//! one. Checkpoints (every `checkpoint_every` steps and at the end) write the model folder of
-//! [`comp_models::clevr::card`]; `resume` continues from one: the weights, the EMA and the
+//! one (the convolution and GroupNorm kernels are deterministic too: per-sample work in
+//! parallel, sums in a fixed order). Checkpoints (every `checkpoint_every` steps and at the
+//! end) write the model folder of [`comp_models::clevr::card`], and with `keep_checkpoints`
+//! also a copy of the EMA weights and card in `checkpoints/step-N/` (for a learning curve); `resume` continues from one: the weights, the EMA and the
 //! step count are restored. AdamW's moment estimates are not saved (candle-nn does not expose
 //! them), so they restart from zero after a resume, and the EMA's warm-up restarts.
 
@@ -37,6 +40,8 @@ pub struct TrainOptions {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    pub warmup: usize,
     pub ema_decay: f64,
     pub seed: u64,
     /// The model folder written (`models/clevr-pos` by default in the CLI).
@@ -45,6 +50,10 @@ pub struct TrainOptions {
     pub resume: Option<PathBuf>,
     /// Steps between checkpoints (0: only at the end).
     pub checkpoint_every: usize,
+    /// Keep each checkpoint's EMA weights in `out/checkpoints/step-N/`.
+    pub keep_checkpoints: bool,
+    /// Write the final EMA weights in f16.
+    pub half_weights: bool,
     /// Steps between progress reports.
     pub log_every: usize,
     /// Recorded in the card.
@@ -52,19 +61,27 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// The shipped model's recipe: batch 128, lr 2e-4, EMA 0.9999, 60,000 steps (a GPU run),
-    /// with a checkpoint every 2,000 steps.
+    /// The shipped model's recipe, sized for 40 minutes on a busy 2-core CPU: batch 32,
+    /// AdamW lr 1e-3 after a 200-step linear warm-up and constant after it (so a checkpoint at
+    /// step n holds exactly the weights of a run of n steps), no weight decay, EMA up to 0.999,
+    /// f16 weights, a checkpoint every 250 steps. (An outside PyTorch run of this configuration
+    /// with batch 64 and otherwise this recipe placed 1, 2 and 3 composed objects in 100%,
+    /// 100% and 97.5% of sets after 3,790 steps, about 240,000 images; here 2,000 steps see
+    /// 64,000, and a smaller batch makes more steps of them.)
     pub fn new(config: Config, out: PathBuf) -> Self {
         TrainOptions {
             config,
-            steps: 60_000,
-            batch: 128,
-            lr: 2e-4,
-            ema_decay: 0.9999,
+            steps: STEPS,
+            batch: 32,
+            lr: 1e-3,
+            warmup: 200,
+            ema_decay: 0.999,
             seed: 0,
             out,
             resume: None,
-            checkpoint_every: 2000,
+            checkpoint_every: 250,
+            keep_checkpoints: false,
+            half_weights: true,
             log_every: 50,
             device_name: "cpu".into(),
         }
@@ -77,10 +94,24 @@ impl TrainOptions {
             lr: 1e-3,
             ema_decay: 0.99,
             steps: 200,
+            warmup: 0,
+            half_weights: false,
             checkpoint_every: 0,
             log_every: 10,
             ..Self::new(Config::tiny(), out)
         }
+    }
+}
+
+/// Optimiser steps of the shipped recipe.
+pub const STEPS: usize = 2000;
+
+/// The learning rate of step `step` (0-based): linear warm-up to `lr` over `warmup` steps.
+pub fn learning_rate(lr: f64, warmup: usize, step: usize) -> f64 {
+    if step < warmup {
+        lr * (step + 1) as f64 / warmup as f64
+    } else {
+        lr
     }
 }
 
@@ -220,6 +251,7 @@ pub fn train(
     let mut last_mean = None;
     let first = step;
     while step < opts.steps {
+        opt.set_learning_rate(learning_rate(opts.lr, opts.warmup, step));
         let l = loss(&trainee.unet, &schedule, seed, step, opts.batch, device)?;
         opt.backward_step(&l)?;
         ema.update(&trainee.varmap)?;
@@ -252,7 +284,10 @@ pub fn train(
                 last_mean,
                 wall_before + started.elapsed().as_secs_f64(),
             );
-            save(&opts.out, &trainee.varmap, &ema, &c)?;
+            save(&opts.out, &trainee.varmap, &ema, &c, DType::F32)?;
+            if opts.keep_checkpoints {
+                keep(&opts.out, &ema, &c)?;
+            }
             progress(&Event::Checkpoint {
                 step,
                 dir: opts.out.clone(),
@@ -261,7 +296,11 @@ pub fn train(
     }
     let wall = started.elapsed().as_secs_f64();
     let card = make_card(opts, &config, seed, step, last_mean, wall_before + wall);
-    save(&opts.out, &trainee.varmap, &ema, &card)?;
+    if opts.keep_checkpoints {
+        keep(&opts.out, &ema, &card)?;
+    }
+    let dtype = if opts.half_weights { DType::F16 } else { DType::F32 };
+    save(&opts.out, &trainee.varmap, &ema, &card, dtype)?;
     progress(&Event::Checkpoint {
         step,
         dir: opts.out.clone(),
@@ -298,16 +337,39 @@ fn make_card(
         tiny: *config == Config::tiny(),
         device: opts.device_name.clone(),
         wall_s,
+        warmup: opts.warmup,
+        images: step * opts.batch,
+        images_per_s: (step * opts.batch) as f64 / wall_s.max(1e-9),
+        machine: machine(),
     }
 }
 
-/// Writes the model folder: EMA weights, raw weights, then the card.
-pub fn save(dir: &Path, varmap: &VarMap, ema: &Ema, card: &Card) -> Result<()> {
+/// The CPU model and its logical cores (from /proc/cpuinfo where there is one).
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model}, {cores} logical cores")
+}
+
+/// Writes the model folder: EMA weights (in `dtype`), raw weights (f32), then the card.
+pub fn save(dir: &Path, varmap: &VarMap, ema: &Ema, card: &Card, dtype: DType) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
-    card::write_tensors(&dir.join(card::WEIGHTS), ema.weights())?;
+    card::write_tensors_as(&dir.join(card::WEIGHTS), ema.weights(), dtype)?;
     card::write_tensors(&dir.join(card::TRAIN_WEIGHTS), &card::snapshot(varmap)?)?;
     card.write(dir)
+}
+
+/// Copies a checkpoint's EMA weights (f32) and card to `dir/checkpoints/step-N/`, a model
+/// folder of its own (`comp eval clevr-pos --model-dir` reads it).
+fn keep(dir: &Path, ema: &Ema, card: &Card) -> Result<()> {
+    let d = dir.join("checkpoints").join(format!("step-{}", card.step));
+    std::fs::create_dir_all(&d).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", d.display())))?;
+    card::write_tensors(&d.join(card::WEIGHTS), ema.weights())?;
+    card.write(&d)
 }
 
 /// Restores a checkpoint into `varmap` (the raw weights) and returns its EMA.

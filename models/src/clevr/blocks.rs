@@ -1,14 +1,17 @@
-//! The UNet's building blocks: GroupNorm, the residual block, and the resampling layers.
+//! The UNet's building blocks on channel-last (NHWC) tensors: GroupNorm, the residual block,
+//! and the resampling layers.
 //!
-//! GroupNorm is written with basic tensor ops (sums and broadcasts) rather than taken from
-//! candle-nn: candle's fused normalisation kernels return no gradient (STYLE.md), and this
-//! model is trained with candle's autograd. The gradient test in `runtime/tests/clevr.rs`
-//! checks these blocks against finite differences.
+//! GroupNorm (with the ResBlock's scale-shift and the SiLU after it) is one fused operation with
+//! a hand-written backward on the CPU ([`super::norm`]), and basic tensor ops elsewhere:
+//! candle's own fused normalisation kernels return no gradient (STYLE.md), and this model is
+//! trained with candle's autograd. The gradient test in `runtime/tests/clevr.rs` checks these
+//! blocks against finite differences.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 
-pub use super::conv::Conv3;
+pub use super::conv::{Conv1, Conv3};
+use super::norm::gn_act;
 
 /// Group normalisation (Wu & He 2018): per sample, each group of channels is shifted to mean 0
 /// and scaled to variance 1 over its channels and pixels, then a per-channel affine map.
@@ -17,7 +20,6 @@ pub struct GroupNorm {
     gamma: Tensor,
     beta: Tensor,
     groups: usize,
-    eps: f64,
 }
 
 impl GroupNorm {
@@ -28,23 +30,35 @@ impl GroupNorm {
         }
         let gamma = vb.get_with_hints(channels, "gamma", candle_nn::Init::Const(1.0))?;
         let beta = vb.get_with_hints(channels, "beta", candle_nn::Init::Const(0.0))?;
-        Ok(Self { gamma, beta, groups, eps: 1e-5 })
+        Ok(Self { gamma, beta, groups })
+    }
+
+    /// `SiLU(GN(x))` (or `GN(x)`) for `x` `[B, H, W, C]`.
+    pub fn forward_act(&self, x: &Tensor, silu: bool) -> Result<Tensor> {
+        let (b, _, _, c) = x.dims4()?;
+        let ab = Tensor::stack(&[&self.gamma, &self.beta], 0)?.unsqueeze(0)?.broadcast_as((b, 2, c))?;
+        self.apply(x, &ab, silu)
+    }
+
+    /// `SiLU(GN(x)·(1 + scale) + shift)` for `x` `[B, H, W, C]`, `scale` and `shift` `[B, C]`:
+    /// the affine map is `a = γ(1 + scale)`, `b = β(1 + scale) + shift`.
+    pub fn forward_scale_shift(&self, x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+        let s1 = (scale + 1.0)?;
+        let a = s1.broadcast_mul(&self.gamma)?;
+        let b = s1.broadcast_mul(&self.beta)?.add(shift)?;
+        self.apply(x, &Tensor::stack(&[&a, &b], 1)?, true)
+    }
+
+    fn apply(&self, x: &Tensor, ab: &Tensor, silu: bool) -> Result<Tensor> {
+        let (b, h, w, c) = x.dims4()?;
+        gn_act(&x.reshape((b, h * w, c))?, ab, self.groups, silu)?.reshape((b, h, w, c))
     }
 }
 
 impl Module for GroupNorm {
+    /// `GN(x)` for `x` `[B, H, W, C]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let per_group = (c / self.groups) * h * w;
-        let n = per_group as f64;
-        let xs = x.reshape((b, self.groups, per_group))?;
-        let mean = (xs.sum_keepdim(2)? / n)?;
-        let centred = xs.broadcast_sub(&mean)?;
-        let var = (centred.sqr()?.sum_keepdim(2)? / n)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?.reshape((b, c, h, w))?;
-        normed
-            .broadcast_mul(&self.gamma.reshape((1, c, 1, 1))?)?
-            .broadcast_add(&self.beta.reshape((1, c, 1, 1))?)
+        self.forward_act(x, false)
     }
 }
 
@@ -65,17 +79,13 @@ pub struct ResBlock {
     emb: Linear,
     norm2: GroupNorm,
     conv2: Conv3,
-    skip: Option<Conv2d>,
+    skip: Option<Conv1>,
     cout: usize,
 }
 
 impl ResBlock {
     pub fn new(cin: usize, cout: usize, emb_dim: usize, groups: usize, vb: VarBuilder) -> Result<Self> {
-        let skip = if cin != cout {
-            Some(candle_nn::conv2d(cin, cout, 1, Default::default(), vb.pp("skip"))?)
-        } else {
-            None
-        };
+        let skip = if cin != cout { Some(Conv1::new(cin, cout, vb.pp("skip"))?) } else { None };
         Ok(Self {
             norm1: GroupNorm::new(groups, cin, vb.pp("norm1"))?,
             conv1: conv3(cin, cout, 1, vb.pp("conv1"))?,
@@ -87,15 +97,18 @@ impl ResBlock {
         })
     }
 
-    /// `x` `[B, cin, H, W]`, `emb` `[B, emb_dim]` → `[B, cout, H, W]`.
+    /// Multiply-adds ×2 of the convolutions for one image of `h`×`w` pixels.
+    pub fn flops(&self, h: usize, w: usize) -> f64 {
+        self.conv1.flops(h, w) + self.conv2.flops(h, w) + self.skip.as_ref().map_or(0.0, |s| s.flops(h * w))
+    }
+
+    /// `x` `[B, H, W, cin]`, `emb` `[B, emb_dim]` → `[B, H, W, cout]`.
     pub fn forward(&self, x: &Tensor, emb: &Tensor) -> Result<Tensor> {
-        let b = x.dim(0)?;
-        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
-        let ss = self.emb.forward(&emb.silu()?)?.reshape((b, 2 * self.cout, 1, 1))?;
+        let h = self.conv1.forward(&self.norm1.forward_act(x, true)?)?;
+        let ss = self.emb.forward(&emb.silu()?)?;
         let scale = ss.narrow(1, 0, self.cout)?;
         let shift = ss.narrow(1, self.cout, self.cout)?;
-        let h = self.norm2.forward(&h)?.broadcast_mul(&(scale + 1.0)?)?.broadcast_add(&shift)?;
-        let h = self.conv2.forward(&h.silu()?)?;
+        let h = self.conv2.forward(&self.norm2.forward_scale_shift(&h, &scale, &shift)?)?;
         match &self.skip {
             Some(s) => s.forward(x)? + h,
             None => x + h,
@@ -105,7 +118,7 @@ impl ResBlock {
 
 /// Halves the resolution: a 3×3 convolution with stride 2.
 #[derive(Clone, Debug)]
-pub struct Down(Conv3);
+pub struct Down(pub Conv3);
 
 impl Down {
     pub fn new(ch: usize, vb: VarBuilder) -> Result<Self> {
@@ -119,19 +132,19 @@ impl Module for Down {
     }
 }
 
-/// Doubles the resolution: nearest-neighbour upsampling, then a 3×3 convolution.
+/// Doubles the resolution: nearest-neighbour upsampling, then a 3×3 convolution (one fused
+/// operation on the CPU, see [`Conv3::upsampling`]).
 #[derive(Clone, Debug)]
-pub struct Up(Conv3);
+pub struct Up(pub Conv3);
 
 impl Up {
     pub fn new(ch: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self(conv3(ch, ch, 1, vb.pp("conv"))?))
+        Ok(Self(Conv3::upsampling(ch, ch, vb.pp("conv"))?))
     }
 }
 
 impl Module for Up {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, _, h, w) = x.dims4()?;
-        self.0.forward(&x.upsample_nearest2d(2 * h, 2 * w)?)
+        self.0.forward(x)
     }
 }

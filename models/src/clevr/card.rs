@@ -48,6 +48,18 @@ pub struct Card {
     /// Device the training ran on, and its wall time so far.
     pub device: String,
     pub wall_s: f64,
+    /// Learning-rate warm-up steps (linear from 0; constant after).
+    #[serde(default)]
+    pub warmup: usize,
+    /// Training images seen (steps × batch).
+    #[serde(default)]
+    pub images: usize,
+    /// Images per second of wall time over the whole run.
+    #[serde(default)]
+    pub images_per_s: f64,
+    /// The machine: CPU model and cores (or the GPU).
+    #[serde(default)]
+    pub machine: String,
 }
 
 impl Card {
@@ -87,6 +99,12 @@ pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
 /// Writes named tensors as safetensors (f32), atomically.
 pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
     weights::save_tensors(path, tensors, DType::F32).map(|_| ())
+}
+
+/// [`write_tensors`] with every tensor converted to `dtype` (f16 halves the shipped weights;
+/// [`read_tensors`] users convert back to f32 on loading).
+pub fn write_tensors_as(path: &Path, tensors: &HashMap<String, Tensor>, dtype: DType) -> Result<()> {
+    weights::save_tensors(path, tensors, dtype).map(|_| ())
 }
 
 /// Named copies of a `VarMap`'s current values.

@@ -1,23 +1,39 @@
-//! The UNet's 3×3 convolution (padding 1, stride 1 or 2), fast on the CPU.
+//! The UNet's convolutions on channel-last (NHWC) tensors: 3×3 (padding 1; stride 1 or 2, or
+//! after a 2× nearest-neighbour upsampling) and 1×1, fast on the CPU.
 //!
-//! candle 0.11's CPU `conv2d` gathers its patches element by element through a generic
-//! strided loop, and at this network's sizes (8–64 channels, 8–32 pixels) that gathering, not
-//! the arithmetic, is most of the time. On the CPU we therefore unfold the input ourselves
-//! ([`Im2Col`]: `[B, C, H, W]` → `[B, C·9, H'·W']`, row (c, dy, dx), copied row by row) and
-//! multiply by the weights seen as `[C_out, C·9]`, which lands directly in NCHW. Its backward
-//! pass folds the gradient back (col2im). On a GPU, candle's own `conv2d` is used. The weights
-//! are named and shaped like `candle_nn::Conv2d`'s (`weight` `[C_out, C, 3, 3]`, `bias`), and
-//! both paths compute the same function (checked in `runtime/tests/clevr.rs`).
+//! candle 0.11's CPU `conv2d` gathers its patches element by element through a generic strided
+//! loop, and at this network's sizes (8–96 channels, 8–32 pixels) that gathering, not the
+//! arithmetic, was most of the time. On the CPU the convolution is one operation ([`ConvOp`])
+//! that unfolds the input ourselves (`[B, H, W, C]` → rows of `9·C + 1`, one row per output
+//! pixel, columns (dy, dx, c) and a final 1 that carries the bias, copying runs of C channels)
+//! and multiplies by the weights seen as `[9·C + 1, C_out]` with the `gemm` crate (candle's own
+//! CPU GEMM), landing directly in the NHWC output. It works through the batch in blocks of
+//! output rows whose unfolded patches (about 2 MB) stay in cache: unfolding the whole batch at
+//! once (up to 170 MB at batch 64) made the widest layers memory-bound at a tenth of the GEMM's
+//! rate. The backward pass unfolds each block again for the weight gradient
+//! (`dK += dYᵀ·cols`, blocks in a fixed order, so results are deterministic) and folds
+//! `dY·K` back onto the input (col2im). The upsampling before the decoder's convolutions is
+//! folded into the unfolding (the patch reads pixel (y/2, x/2)), so the 4× larger upsampled
+//! tensor is never made.
+//!
+//! On a GPU (or under [`super::with_reference_ops`]), candle's own `conv2d` is used, between
+//! two permutes. The weights are named and shaped like `candle_nn::Conv2d`'s (`weight`
+//! `[C_out, C, k, k]`, `bias`), and both paths compute the same function (checked in
+//! `runtime/tests/clevr.rs`).
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, WithDType};
+use candle_core::{bail, CpuStorage, CustomOp2, Layout, Module, Result, Shape, Storage, Tensor, WithDType};
 use candle_nn::VarBuilder;
 
-/// A 3×3 convolution with padding 1.
+use super::reference_ops;
+
+/// A 3×3 convolution with padding 1 on NHWC tensors.
 #[derive(Clone, Debug)]
 pub struct Conv3 {
     weight: Tensor,
     bias: Tensor,
     stride: usize,
+    /// Upsample the input 2× (nearest neighbour) first.
+    up: bool,
 }
 
 impl Conv3 {
@@ -26,151 +42,322 @@ impl Conv3 {
     pub fn new(cin: usize, cout: usize, stride: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints((cout, cin, 3, 3), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
         let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-        Ok(Self { weight, bias, stride })
+        Ok(Self { weight, bias, stride, up: false })
+    }
+
+    /// Nearest-neighbour 2× upsampling followed by the 3×3 convolution (stride 1).
+    pub fn upsampling(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { up: true, ..Self::new(cin, cout, 1, vb)? })
+    }
+
+    /// Multiply-adds ×2 for one image of `h`×`w` input pixels.
+    pub fn flops(&self, h: usize, w: usize) -> f64 {
+        let (cout, cin) = (self.weight.dims()[0], self.weight.dims()[1]);
+        let (ho, wo) = self.out_size(h, w);
+        2.0 * (ho * wo * cout * (9 * cin + 1)) as f64
+    }
+
+    fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        let u = if self.up { 2 } else { 1 };
+        ((h * u - 1) / self.stride + 1, (w * u - 1) / self.stride + 1)
     }
 
     /// The same convolution through candle's `conv2d` (the GPU path; a reference in tests).
     pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
         let cout = self.weight.dim(0)?;
-        x.conv2d(&self.weight, 1, self.stride, 1, 1)?.broadcast_add(&self.bias.reshape((1, cout, 1, 1))?)
+        let mut x = x.permute((0, 3, 1, 2))?.contiguous()?;
+        if self.up {
+            let (_, _, h, w) = x.dims4()?;
+            x = x.upsample_nearest2d(2 * h, 2 * w)?;
+        }
+        x.conv2d(&self.weight, 1, self.stride, 1, 1)?
+            .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?)?
+            .permute((0, 2, 3, 1))?
+            .contiguous()
     }
 }
 
 impl Module for Conv3 {
+    /// `[B, H, W, C]` → `[B, H', W', C_out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() {
+        if reference_ops(x) {
             return self.forward_candle(x);
         }
-        let (b, c, h, w) = x.dims4()?;
-        let (cout, s) = (self.weight.dim(0)?, self.stride);
-        let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
-        let col = x.contiguous()?.apply_op1(Im2Col { stride: s })?;
-        let k = self.weight.reshape((1, cout, c * 9))?;
-        k.broadcast_matmul(&col)?
-            .reshape((b, cout, ho, wo))?
-            .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?)
+        let c = x.dim(3)?;
+        let cout = self.weight.dim(0)?;
+        // [C_out, 9C + 1]: columns (dy, dx, c) as in the unfolded rows, then the bias.
+        let k = Tensor::cat(&[self.weight.permute((0, 2, 3, 1))?.reshape((cout, 9 * c))?, self.bias.reshape((cout, 1))?], 1)?;
+        x.contiguous()?.apply_op2(&k, ConvOp { stride: self.stride, up: self.up })
     }
 }
 
-/// Unfolds 3×3 patches (padding 1): `[B, C, H, W]` → `[B, C·9, H'·W']`, element
-/// `[b, c·9 + dy·3 + dx, y·W' + x]` = input `[b, c, y·s + dy − 1, x·s + dx − 1]` (0 outside).
-#[derive(Clone, Copy, Debug)]
-pub struct Im2Col {
-    pub stride: usize,
+/// A 1×1 convolution on NHWC tensors (a matrix product over the channels), with weights named
+/// and shaped like `candle_nn::conv2d`'s.
+#[derive(Clone, Debug)]
+pub struct Conv1 {
+    weight: Tensor,
+    bias: Tensor,
 }
 
-/// The adjoint of [`Im2Col`]: sums every patch entry back onto its input pixel.
+impl Conv1 {
+    pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints((cout, cin, 1, 1), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
+        let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
+        Ok(Self { weight, bias })
+    }
+
+    /// Multiply-adds ×2 for one image of `pixels` pixels.
+    pub fn flops(&self, pixels: usize) -> f64 {
+        2.0 * (pixels * self.weight.dims()[0] * self.weight.dims()[1]) as f64
+    }
+}
+
+impl Module for Conv1 {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, h, w, c) = x.dims4()?;
+        let cout = self.weight.dim(0)?;
+        let k = self.weight.reshape((cout, c))?;
+        x.reshape((b * h * w, c))?.matmul(&k.t()?)?.broadcast_add(&self.bias)?.reshape((b, h, w, cout))
+    }
+}
+
+/// The 3×3 convolution of an NHWC input `x` `[B, H, W, C]` (optionally 2× upsampled first) with
+/// the matrix `k` `[C_out, 9·C + 1]` (weights in (dy, dx, c) order, then the bias):
+/// `[B, H', W', C_out]`. Row `(b, y, x)` of the unfolding holds, at column `(dy·3 + dx)·C + c`,
+/// pixel `(y·s + dy − 1, x·s + dx − 1)` of the (upsampled) input's channel c (0 outside), and 1
+/// in its last column.
 #[derive(Clone, Copy, Debug)]
-struct Col2Im {
-    stride: usize,
+pub struct ConvOp {
+    pub stride: usize,
+    pub up: bool,
+}
+
+/// Geometry of one unfolding: input `h`×`w`×`c`, upsampling factor `u`, stride `s`.
+#[derive(Clone, Copy)]
+struct Geometry {
     h: usize,
     w: usize,
+    c: usize,
+    u: usize,
+    s: usize,
 }
 
-/// For kernel offset `d` (0..3) along an axis of input length `n` and output length `no`:
-/// the output indices whose input index `o·s + d − 1` lies in `0..n`.
-fn valid(d: usize, s: usize, n: usize, no: usize) -> std::ops::Range<usize> {
-    let lo = if d == 0 { 1usize.div_ceil(s) } else { 0 };
-    let hi = (0..no).rev().find(|&o| o * s + d < n + 1).map_or(0, |o| o + 1);
-    lo..hi.max(lo)
-}
+impl Geometry {
+    fn new(h: usize, w: usize, c: usize, stride: usize, up: bool) -> Self {
+        Geometry { h, w, c, u: if up { 2 } else { 1 }, s: stride }
+    }
 
-fn im2col<T: WithDType>(x: &[T], [b, c, h, w]: [usize; 4], s: usize) -> Vec<T> {
-    let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
-    let mut out = vec![T::zero(); b * c * 9 * ho * wo];
-    for bc in 0..b * c {
-        let src = &x[bc * h * w..(bc + 1) * h * w];
+    fn out(&self) -> (usize, usize) {
+        ((self.h * self.u - 1) / self.s + 1, (self.w * self.u - 1) / self.s + 1)
+    }
+
+    /// Width of an unfolded row.
+    fn row(&self) -> usize {
+        9 * self.c + 1
+    }
+
+    /// Output rows per block: about 2 MB of f32 patches (at least 64 rows).
+    fn block_rows(&self) -> usize {
+        ((1 << 19) / self.row()).max(64)
+    }
+
+    /// Calls `f(tap, source pixel)` for every in-bounds tap (dy·3 + dx) of output pixel
+    /// (oy, ox); the source pixel indexes the (not upsampled) input.
+    #[inline]
+    fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
+        let (hu, wu) = (self.h * self.u, self.w * self.u);
         for dy in 0..3 {
+            let iy = oy * self.s + dy;
+            if iy == 0 || iy > hu {
+                continue;
+            }
+            let sy = (iy - 1) / self.u;
             for dx in 0..3 {
-                let row = (bc * 9 + dy * 3 + dx) * ho * wo;
-                let xs = valid(dx, s, w, wo);
-                for oy in valid(dy, s, h, ho) {
-                    let iy = oy * s + dy - 1;
-                    let dst = &mut out[row + oy * wo..row + (oy + 1) * wo];
-                    if s == 1 {
-                        let (x0, x1) = (xs.start, xs.end);
-                        dst[x0..x1].copy_from_slice(&src[iy * w + x0 + dx - 1..iy * w + x1 + dx - 1]);
-                    } else {
-                        for ox in xs.clone() {
-                            dst[ox] = src[iy * w + ox * s + dx - 1];
-                        }
-                    }
+                let ix = ox * self.s + dx;
+                if ix == 0 || ix > wu {
+                    continue;
                 }
+                f(dy * 3 + dx, sy * self.w + (ix - 1) / self.u);
             }
         }
     }
-    out
 }
 
-fn col2im<T: WithDType>(col: &[T], [b, c, h, w]: [usize; 4], s: usize) -> Vec<T> {
-    let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
-    let mut out = vec![T::zero(); b * c * h * w];
-    for bc in 0..b * c {
-        let dst = &mut out[bc * h * w..(bc + 1) * h * w];
-        for dy in 0..3 {
-            for dx in 0..3 {
-                let row = (bc * 9 + dy * 3 + dx) * ho * wo;
-                for oy in valid(dy, s, h, ho) {
-                    let iy = oy * s + dy - 1;
-                    for ox in valid(dx, s, w, wo) {
-                        dst[iy * w + ox * s + dx - 1] += col[row + oy * wo + ox];
-                    }
-                }
+/// Unfolds output rows `r0..r0 + dst.len() / row` (rows counted over the whole batch) of
+/// input `x` (the whole batch) into `dst`.
+fn unfold<T: WithDType>(x: &[T], g: Geometry, r0: usize, dst: &mut [T]) {
+    let (ho, wo) = g.out();
+    let (row, c) = (g.row(), g.c);
+    let image = g.h * g.w * c;
+    for (i, r) in dst.chunks_exact_mut(row).enumerate() {
+        let (b, p) = ((r0 + i) / (ho * wo), (r0 + i) % (ho * wo));
+        let src = &x[b * image..(b + 1) * image];
+        let mut filled = [false; 9];
+        g.taps(p / wo, p % wo, |tap, px| {
+            filled[tap] = true;
+            r[tap * c..(tap + 1) * c].copy_from_slice(&src[px * c..(px + 1) * c]);
+        });
+        for (tap, f) in filled.iter().enumerate() {
+            if !f {
+                r[tap * c..(tap + 1) * c].fill(T::zero());
             }
         }
-    }
-    out
-}
-
-/// Runs `f` on a contiguous f32 or f64 CPU storage.
-fn on_slice(
-    storage: &CpuStorage,
-    layout: &Layout,
-    f32: impl Fn(&[f32]) -> Vec<f32>,
-    f64: impl Fn(&[f64]) -> Vec<f64>,
-) -> Result<CpuStorage> {
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("im2col/col2im need a contiguous input")
-    };
-    match storage {
-        CpuStorage::F32(v) => Ok(CpuStorage::F32(f32(&v[start..end]))),
-        CpuStorage::F64(v) => Ok(CpuStorage::F64(f64(&v[start..end]))),
-        _ => candle_core::bail!("im2col/col2im support f32 and f64 only"),
+        r[9 * c] = T::one();
     }
 }
 
-impl CustomOp1 for Im2Col {
+/// Adds unfolded rows `r0..` (`col`) back onto their input pixels in `dx` (the whole batch).
+fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, dx: &mut [T]) {
+    let (ho, wo) = g.out();
+    let (row, c) = (g.row(), g.c);
+    let image = g.h * g.w * c;
+    for (i, r) in col.chunks_exact(row).enumerate() {
+        let (b, p) = ((r0 + i) / (ho * wo), (r0 + i) % (ho * wo));
+        let dst = &mut dx[b * image..(b + 1) * image];
+        g.taps(p / wo, p % wo, |tap, px| {
+            for (d, v) in dst[px * c..(px + 1) * c].iter_mut().zip(&r[tap * c..(tap + 1) * c]) {
+                *d += *v;
+            }
+        });
+    }
+}
+
+/// A strided matrix view for [`gemm`]: element (i, j) at `ptr[i·rs + j·cs]`.
+struct View<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+/// `dst (m×n, row-major, row stride n) = [dst +] lhs (m×k) · rhs (k×n)`, on all of candle's
+/// threads.
+fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
+    assert!(dst.len() >= m * n);
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: `dst` holds m×n elements with the strides given; the callers build `lhs` and
+    // `rhs` from slices that hold every (i, j) their strides address (checked by the callers'
+    // shapes), and nothing else is borrowed mutably meanwhile.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// Forward: `y` `[rows, C_out]` = unfold(x) · kᵀ, block by block.
+fn conv_forward<T: WithDType>(x: &[T], k: &[T], b: usize, g: Geometry, cout: usize) -> Vec<T> {
+    let (ho, wo) = g.out();
+    let (rows, row) = (b * ho * wo, g.row());
+    assert_eq!(k.len(), cout * row);
+    let mut y = vec![T::zero(); rows * cout];
+    let block = g.block_rows();
+    let mut col = vec![T::zero(); block.min(rows) * row];
+    for r0 in (0..rows).step_by(block) {
+        let n = block.min(rows - r0);
+        let col = &mut col[..n * row];
+        unfold(x, g, r0, col);
+        // kᵀ (row × C_out): element (i, o) = k[o·row + i].
+        gemm(n, cout, row, &mut y[r0 * cout..(r0 + n) * cout], false, View { ptr: col.as_ptr(), rs: row as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: 1, cs: row as isize });
+    }
+    y
+}
+
+/// Backward: (dx `[B, H, W, C]`, dk `[C_out, row]`) from dy `[rows, C_out]`.
+fn conv_backward<T: WithDType>(x: &[T], k: &[T], dy: &[T], b: usize, g: Geometry, cout: usize) -> (Vec<T>, Vec<T>) {
+    let (ho, wo) = g.out();
+    let (rows, row) = (b * ho * wo, g.row());
+    assert_eq!((k.len(), dy.len()), (cout * row, rows * cout));
+    let mut dx = vec![T::zero(); b * g.h * g.w * g.c];
+    let mut dk = vec![T::zero(); cout * row];
+    let block = g.block_rows();
+    let mut col = vec![T::zero(); block.min(rows) * row];
+    for r0 in (0..rows).step_by(block) {
+        let n = block.min(rows - r0);
+        let col = &mut col[..n * row];
+        let dyb = &dy[r0 * cout..(r0 + n) * cout];
+        unfold(x, g, r0, col);
+        // dk (C_out × row) += dyᵀ (C_out × n) · col (n × row).
+        gemm(cout, row, n, &mut dk, r0 > 0, View { ptr: dyb.as_ptr(), rs: 1, cs: cout as isize }, View { ptr: col.as_ptr(), rs: row as isize, cs: 1 });
+        // dcol (n × row) = dy (n × C_out) · k (C_out × row), folded onto dx.
+        gemm(n, row, cout, col, false, View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: row as isize, cs: 1 });
+        fold(col, g, r0, &mut dx);
+    }
+    (dx, dk)
+}
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a CpuStorage, usize, usize)> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok((s, a, b)),
+        None => bail!("the 3×3 convolution needs contiguous inputs"),
+    }
+}
+
+impl CustomOp2 for ConvOp {
     fn name(&self) -> &'static str {
-        "im2col3x3"
+        "conv3x3-nhwc"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = layout.shape().dims4()?;
-        let s = self.stride;
-        let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
-        let dims = [b, c, h, w];
-        let out = on_slice(storage, layout, |x| im2col(x, dims, s), |x| im2col(x, dims, s))?;
-        Ok((out, Shape::from((b, c * 9, ho * wo))))
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, h, w, c) = l1.shape().dims4()?;
+        let (cout, width) = l2.shape().dims2()?;
+        let g = Geometry::new(h, w, c, self.stride, self.up);
+        if width != g.row() {
+            bail!("conv3x3: weights of width {width} for {c} input channels")
+        }
+        let (ho, wo) = g.out();
+        let ((x, x0, x1), (k, k0, k1)) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
+        let y = match (x, k) {
+            (CpuStorage::F32(x), CpuStorage::F32(k)) => CpuStorage::F32(conv_forward(&x[x0..x1], &k[k0..k1], b, g, cout)),
+            (CpuStorage::F64(x), CpuStorage::F64(k)) => CpuStorage::F64(conv_forward(&x[x0..x1], &k[k0..k1], b, g, cout)),
+            _ => bail!("conv3x3 supports f32 and f64 inputs of one dtype"),
+        };
+        Ok((y, Shape::from((b, ho, wo, cout))))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let (_, _, h, w) = arg.dims4()?;
-        let g = grad_res.contiguous()?.apply_op1_no_bwd(&Col2Im { stride: self.stride, h, w })?;
-        Ok(Some(g.reshape(arg.shape())?))
-    }
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "col2im3x3"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c9, _) = layout.shape().dims3()?;
-        let c = c9 / 9;
-        let dims = [b, c, self.h, self.w];
-        let s = self.stride;
-        let out = on_slice(storage, layout, |x| col2im(x, dims, s), |x| col2im(x, dims, s))?;
-        Ok((out, Shape::from((b, c, self.h, self.w))))
+    fn bwd(&self, x: &Tensor, k: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (b, h, w, c) = x.dims4()?;
+        let (cout, row) = k.dims2()?;
+        let g = Geometry::new(h, w, c, self.stride, self.up);
+        let grad = grad.contiguous()?;
+        let (sx, lx) = x.storage_and_layout();
+        let (sk, lk) = k.storage_and_layout();
+        let (sg, lg) = grad.storage_and_layout();
+        let (Storage::Cpu(sx), Storage::Cpu(sk), Storage::Cpu(sg)) = (&*sx, &*sk, &*sg) else {
+            bail!("conv3x3 runs on the CPU only")
+        };
+        let ((x_, x0, x1), (k_, k0, k1), (g_, g0, g1)) = (contiguous(sx, lx)?, contiguous(sk, lk)?, contiguous(sg, lg)?);
+        let dev = x.device();
+        let (dx, dk) = match (x_, k_, g_) {
+            (CpuStorage::F32(x), CpuStorage::F32(k), CpuStorage::F32(d)) => {
+                let (dx, dk) = conv_backward(&x[x0..x1], &k[k0..k1], &d[g0..g1], b, g, cout);
+                (Tensor::from_vec(dx, (b, h, w, c), dev)?, Tensor::from_vec(dk, (cout, row), dev)?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(k), CpuStorage::F64(d)) => {
+                let (dx, dk) = conv_backward(&x[x0..x1], &k[k0..k1], &d[g0..g1], b, g, cout);
+                (Tensor::from_vec(dx, (b, h, w, c), dev)?, Tensor::from_vec(dk, (cout, row), dev)?)
+            }
+            _ => bail!("conv3x3 supports f32 and f64 inputs of one dtype"),
+        };
+        Ok((Some(dx), Some(dk)))
     }
 }

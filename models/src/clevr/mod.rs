@@ -15,7 +15,10 @@ pub mod blocks;
 pub mod card;
 pub mod conv;
 pub mod embed;
+pub mod norm;
 pub mod unet;
+
+use std::cell::Cell;
 
 use std::path::Path;
 
@@ -36,10 +39,29 @@ pub const SIZE: usize = 32;
 /// The model's name in scripts: `model clevr-pos`.
 pub const NAME: &str = "clevr-pos";
 
-/// Rows per UNet pass on the CPU: the unfolded 3×3 patches of a larger batch no longer fit
-/// in cache, and the time per row grows with the batch (measured: 50 ms/row at 24 rows,
-/// 80 ms/row at 192 on a 2-core CPU). The executor still makes one call per step.
-const CPU_CHUNK: usize = 16;
+/// Rows per UNet pass on the CPU: beyond this the activations outgrow the cache and the time
+/// per row grows again (`benches/clevr_unet.rs`, 2-core CPU under load: 11.1, 9.9 and
+/// 11.6 ms/row at 16, 32 and 64 rows). The executor still makes one call per step.
+const CPU_CHUNK: usize = 32;
+
+thread_local! {
+    static REFERENCE_OPS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the UNet's layers built from candle's own ops (`conv2d`, basic-op GroupNorm),
+/// as on a GPU, instead of the CPU kernels of [`conv`] and [`norm`]: the reference that tests
+/// and benchmarks compare the kernels against. Per thread.
+pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
+    let before = REFERENCE_OPS.with(|r| r.replace(true));
+    let out = f();
+    REFERENCE_OPS.with(|r| r.set(before));
+    out
+}
+
+/// Whether the layers take candle's ops for `x`: off the CPU, or under [`with_reference_ops`].
+fn reference_ops(x: &Tensor) -> bool {
+    !x.device().is_cpu() || !matches!(x.dtype(), DType::F32 | DType::F64) || REFERENCE_OPS.with(|r| r.get())
+}
 
 /// The cosine schedule's offset (improved DDPM).
 pub const COSINE_S: f64 = 0.008;
@@ -163,5 +185,10 @@ impl Denoiser for ClevrPos {
             parts.push(part.to_dtype(DType::F32)?);
         }
         Ok(ModelOutput { eps: Tensor::cat(&parts, 0)?, energy: None })
+    }
+
+    /// Scenes are images in [−1, 1]: sampling clips x̂₀ to it, as improved DDPM does.
+    fn x0_range(&self) -> Option<(f32, f32)> {
+        Some((-1.0, 1.0))
     }
 }

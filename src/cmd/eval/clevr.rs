@@ -20,9 +20,12 @@ pub struct Args {
     /// Samples per set
     #[arg(long, default_value_t = 1)]
     per_set: usize,
-    /// Sampling steps (DDPM)
+    /// Sampling steps
     #[arg(long, default_value_t = 100)]
     steps: usize,
+    /// `ddpm` (the paper's) or `ddim`
+    #[arg(long, default_value = "ddpm", value_parser = ["ddpm", "ddim"])]
+    sampler: String,
     /// Guidance scale of the main table
     #[arg(long, default_value_t = 7.5)]
     scale: f64,
@@ -63,7 +66,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
-    let opts = EvalOptions { sets: args.sets, per_set: args.per_set, steps: args.steps, scale: args.scale, seed: args.seed, sweep, ..Default::default() };
+    let opts = EvalOptions { sets: args.sets, per_set: args.per_set, sampler: args.sampler.clone(), steps: args.steps, scale: args.scale, seed: args.seed, sweep, ..Default::default() };
     let quiet = args.quiet;
     let mut progress = |line: &str| {
         if !quiet {
@@ -72,7 +75,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let r = evaluate(&model, &device, &opts, Some(&args.out), &mut progress)
         .map_err(|e| Failure::Runtime(format!("evaluating {NAME}: {}", crate::error::runtime_message(&e))))?;
-    println!("{NAME}: {} sets per k, {} sample(s) each, {} steps, scale {}, base null", opts.sets, opts.per_set, opts.steps, opts.scale);
+    println!("{NAME}: {} sets per k, {} sample(s) each, {} {} steps, scale {}, base null", opts.sets, opts.per_set, opts.sampler, opts.steps, opts.scale);
     println!(
         "detector (on {} generated scenes): {:.1}% of true positions found, {:.1}% of empty positions found",
         r.calibration.scenes,

@@ -1,0 +1,145 @@
+//! Speed of the clevr-pos UNet on this machine, beside candle's own matrix product in the same
+//! run: one training step (forward, backward, AdamW) and one sampling forward of the shipped
+//! configuration, with the CPU kernels (`models::clevr::{conv, norm}`) and with candle's own
+//! ops (`with_reference_ops`, what a GPU runs), plus single convolution layers.
+//!
+//! `cargo bench -p comp-runtime --bench clevr_unet` (add `-- quick` for fewer repetitions).
+//!
+//! A table, not criterion: the point is the ratios in one process on a shared machine (the
+//! load average is printed before and after), and a training step takes a good fraction of a
+//! second. Each line is the median of several timed repetitions after a warm-up.
+//! GFLOP/s counts 2 per multiply-add of the convolutions only (a training step = 3 forward
+//! passes' worth), so it is a lower bound on the arithmetic rate.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
+use comp_models::clevr::conv::Conv3;
+use comp_models::clevr::{card, with_reference_ops, Config};
+use comp_lab::clevr::train::{loss, Trainee};
+use comp_runtime::Schedule;
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
+/// Median seconds of `reps` runs of `f` after `warm` untimed ones.
+fn time(warm: usize, reps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warm {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    t[reps / 2]
+}
+
+fn main() {
+    // As `comp` runs: one thread for candle's elementwise ops (its pool busy-waits), freed
+    // memory kept in the heap.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    comp_runtime::tune_cpu_process();
+    let quick = std::env::args().any(|a| a == "quick");
+    let reps = if quick { 3 } else { 7 };
+    let dev = Device::Cpu;
+    if std::env::args().any(|a| a == "profile") {
+        // Only training steps with the kernels, for `perf record`.
+        let cfg = Config::default();
+        let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
+        let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
+        let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
+        for step in 0..4 {
+            let l = loss(&tr.unet, &sched, 0, step, 32, &dev).unwrap();
+            opt.backward_step(&l).unwrap();
+        }
+        return;
+    }
+    println!("clevr-pos UNet speed; load average before: {}; rayon threads {}", load(), rayon::current_num_threads());
+
+    // candle's matrix product: the rate to compare with.
+    for (m, k, n) in [(1024, 1024, 1024), (32 * 1024, 217, 24), (32 * 1024, 649, 24)] {
+        let a = Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, (k, n), &dev).unwrap();
+        let s = time(2, reps, || {
+            a.matmul(&b).unwrap();
+        });
+        println!("matmul {m}x{k} · {k}x{n}: {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / s / 1e9);
+    }
+
+    // Single 3×3 convolutions at batch 32 (the first ResBlock's, and the widest decoder one).
+    for (cin, cout, px) in [(24, 24, 32), (72, 24, 32), (96, 48, 8)] {
+        let vm = VarMap::new();
+        let conv = Conv3::new(cin, cout, 1, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        card::init_weights(&vm, 0).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (32, px, px, cin), &dev).unwrap();
+        let flops = 32.0 * conv.flops(px, px);
+        let fast = time(2, reps, || {
+            conv.forward(&x).unwrap();
+        });
+        let refr = with_reference_ops(|| {
+            time(1, reps.min(3), || {
+                conv.forward(&x).unwrap();
+            })
+        });
+        println!(
+            "conv3 {cin}->{cout} at {px}x{px}, batch 32, forward: kernels {:.1} GFLOP/s, candle conv2d {:.1} GFLOP/s",
+            flops / fast / 1e9,
+            flops / refr / 1e9
+        );
+    }
+
+    let cfg = Config::default();
+    let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
+    for batch in [32, 64] {
+        for reference in [false, true] {
+            if reference && batch > 32 {
+                continue;
+            }
+            let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
+            let per_image = 3.0 * tr.unet.conv_flops();
+            let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
+            let mut step = 0;
+            let mut run = || {
+                let l = loss(&tr.unet, &sched, 0, step, batch, &dev).unwrap();
+                opt.backward_step(&l).unwrap();
+                step += 1;
+            };
+            let s = if reference { with_reference_ops(|| time(1, 2, &mut run)) } else { time(1, reps, &mut run) };
+            println!(
+                "train step {cfg:?}, batch {batch}, {}: {:.3} s/step, {:.1} images/s, {:.1} GFLOP/s",
+                if reference { "candle ops" } else { "kernels" },
+                s,
+                batch as f64 / s,
+                batch as f64 * per_image / s / 1e9
+            );
+        }
+    }
+
+    let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
+    for rows in [16, 32, 64] {
+        let x = Tensor::randn(0f32, 1.0, (rows, 3, 32, 32), &dev).unwrap();
+        let t = Tensor::full(500f32, rows, &dev).unwrap();
+        let xy = Tensor::full(0.5f32, (rows, 2), &dev).unwrap();
+        let mask = Tensor::ones(rows, DType::F32, &dev).unwrap();
+        let run = || {
+            tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+        };
+        let fast = time(2, reps, run);
+        let refr = if rows == 16 { Some(with_reference_ops(|| time(1, 3, run))) } else { None };
+        println!(
+            "sampling forward, {rows} rows: kernels {:.2} ms/row ({:.1} GFLOP/s){}",
+            1e3 * fast / rows as f64,
+            rows as f64 * tr.unet.conv_flops() / fast / 1e9,
+            refr.map_or(String::new(), |r| format!(", candle ops {:.2} ms/row", 1e3 * r / rows as f64))
+        );
+    }
+    println!("load average after: {}", load());
+}

@@ -1,0 +1,247 @@
+//! GroupNorm, its per-sample affine map and SiLU as one fused operation on channel-last
+//! tensors, with a hand-written backward pass.
+//!
+//! Written with basic tensor ops, a GroupNorm followed by scale-shift and SiLU is about fifteen
+//! candle ops (sums, broadcasts, a square root, a sigmoid), each a full pass over the
+//! activations, single-threaded on the CPU, plus as many backward ops; at this UNet's sizes they
+//! took more time than the convolutions. On the CPU, [`gn_act`] is one [`CustomOp2`]: a pass for
+//! the group statistics and a pass for the output, per sample in parallel (rayon), and a
+//! backward of two passes. Elsewhere (a GPU) it is the same function in basic ops
+//! ([`gn_act_reference`]), which `runtime/tests/clevr.rs` compares against this kernel, and
+//! whose gradient checks the hand-written one.
+//!
+//! The function: for `x` `[B, P, C]` (P pixels, C channels in G groups) and `ab` `[B, 2, C]`
+//! (per sample and channel: a multiplier `a` and an offset `b`),
+//! `z = (x − μ_g) / √(σ²_g + ε) · a + b`, `y = SiLU(z)` (or `y = z`), with μ_g and σ²_g the mean
+//! and (biased) variance of sample's group g over its pixels and channels. GroupNorm's
+//! `γ`, `β` and a ResBlock's scale-shift `(1 + s)`, `t` fold into `a = γ(1 + s)`,
+//! `b = β(1 + s) + t`.
+
+use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::reference_ops;
+
+/// GroupNorm's ε.
+pub const EPS: f64 = 1e-5;
+
+/// `y = act(GN(x)·a + b)` for `x` `[B, P, C]`, `ab` `[B, 2, C]` (see the module docs).
+pub fn gn_act(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> Result<Tensor> {
+    let (b, _, c) = x.dims3()?;
+    if groups == 0 || !c.is_multiple_of(groups) {
+        bail!("GroupNorm: {c} channels do not split into {groups} groups")
+    }
+    if ab.dims() != [b, 2, c] {
+        bail!("GroupNorm: affine coefficients {:?}, expected [{b}, 2, {c}]", ab.dims())
+    }
+    if reference_ops(x) {
+        return gn_act_reference(x, ab, groups, silu);
+    }
+    x.contiguous()?.apply_op2(&ab.contiguous()?, GnAct { groups, silu })
+}
+
+/// The same function in basic candle ops (any device, candle's autograd).
+pub fn gn_act_reference(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> Result<Tensor> {
+    let (b, p, c) = x.dims3()?;
+    let cg = c / groups;
+    let n = (p * cg) as f64;
+    let xs = x.reshape((b, p, groups, cg))?;
+    let mean = (xs.sum_keepdim(3)?.sum_keepdim(1)? / n)?;
+    let centred = xs.broadcast_sub(&mean)?;
+    let var = (centred.sqr()?.sum_keepdim(3)?.sum_keepdim(1)? / n)?;
+    let xhat = centred.broadcast_div(&(var + EPS)?.sqrt()?)?.reshape((b, p, c))?;
+    let z = xhat.broadcast_mul(&ab.narrow(1, 0, 1)?)?.broadcast_add(&ab.narrow(1, 1, 1)?)?;
+    if silu {
+        z.silu()
+    } else {
+        Ok(z)
+    }
+}
+
+/// The float types the kernel runs on.
+trait Real: WithDType {
+    fn exp(self) -> Self;
+}
+
+impl Real for f32 {
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+}
+
+impl Real for f64 {
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct GnAct {
+    groups: usize,
+    silu: bool,
+}
+
+/// Per group of one sample: mean and 1/√(var + ε), from per-channel sums in f64.
+fn stats<T: Real>(x: &[T], c: usize, groups: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut s1, mut s2) = (vec![0f64; c], vec![0f64; c]);
+    for px in x.chunks_exact(c) {
+        for ((a, b), v) in s1.iter_mut().zip(s2.iter_mut()).zip(px) {
+            let v = v.to_f64();
+            *a += v;
+            *b += v * v;
+        }
+    }
+    let cg = c / groups;
+    let n = (x.len() / c * cg) as f64;
+    let (mut mean, mut rstd) = (vec![0.0; groups], vec![0.0; groups]);
+    for g in 0..groups {
+        let m = s1[g * cg..(g + 1) * cg].iter().sum::<f64>() / n;
+        let var = (s2[g * cg..(g + 1) * cg].iter().sum::<f64>() / n - m * m).max(0.0);
+        mean[g] = m;
+        rstd[g] = 1.0 / (var + EPS).sqrt();
+    }
+    (mean, rstd)
+}
+
+/// Per channel: z = x·k + o, with k = a·rstd and o = b − μ·a·rstd.
+fn coefficients<T: Real>(ab: &[T], c: usize, groups: usize, mean: &[f64], rstd: &[f64]) -> (Vec<T>, Vec<T>) {
+    let cg = c / groups;
+    (0..c)
+        .map(|ch| {
+            let (a, b) = (ab[ch].to_f64(), ab[c + ch].to_f64());
+            let (m, r) = (mean[ch / cg], rstd[ch / cg]);
+            (T::from_f64(a * r), T::from_f64(b - m * a * r))
+        })
+        .unzip()
+}
+
+fn sigmoid<T: Real>(z: T) -> T {
+    T::one() / (T::one() + (T::zero() - z).exp())
+}
+
+fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], groups: usize, silu: bool) -> Vec<T> {
+    let mut y = vec![T::zero(); b * p * c];
+    y.par_chunks_mut(p * c).zip(x.par_chunks(p * c)).zip(ab.par_chunks(2 * c)).for_each(|((y, x), ab)| {
+        let (mean, rstd) = stats(x, c, groups);
+        let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
+        for (yp, xp) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+            for (((y, &x), &k), &o) in yp.iter_mut().zip(xp).zip(&k).zip(&o) {
+                let z = x * k + o;
+                *y = if silu { z * sigmoid(z) } else { z };
+            }
+        }
+    });
+    y
+}
+
+/// Gradients of `sum(dy · y)`: `dx` `[B, P, C]` and `dab` `[B, 2, C]`.
+fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], groups: usize, silu: bool) -> (Vec<T>, Vec<T>) {
+    let mut dx = vec![T::zero(); b * p * c];
+    let mut dab = vec![T::zero(); b * 2 * c];
+    let cg = c / groups;
+    let n = (p * cg) as f64;
+    dx.par_chunks_mut(p * c)
+        .zip(dab.par_chunks_mut(2 * c))
+        .zip(x.par_chunks(p * c).zip(dy.par_chunks(p * c)))
+        .zip(ab.par_chunks(2 * c))
+        .for_each(|(((dx, dab), (x, dy)), ab)| {
+            let (mean, rstd) = stats(x, c, groups);
+            let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
+            // Pass 1: dz into dx; per channel Σ dz·x̂ (= da) and Σ dz (= db), in f64.
+            let (mut da, mut db) = (vec![0f64; c], vec![0f64; c]);
+            let mu: Vec<T> = (0..c).map(|ch| T::from_f64(mean[ch / cg])).collect();
+            let rs: Vec<T> = (0..c).map(|ch| T::from_f64(rstd[ch / cg])).collect();
+            for ((dxp, xp), dyp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(dy.chunks_exact(c)) {
+                for ch in 0..c {
+                    let x = xp[ch];
+                    let dz = if silu {
+                        let z = x * k[ch] + o[ch];
+                        let s = sigmoid(z);
+                        dyp[ch] * s * (T::one() + z * (T::one() - s))
+                    } else {
+                        dyp[ch]
+                    };
+                    dxp[ch] = dz;
+                    let xhat = (x - mu[ch]) * rs[ch];
+                    da[ch] += (dz * xhat).to_f64();
+                    db[ch] += dz.to_f64();
+                }
+            }
+            // dx = rstd·(dz·a − mean_g(dz·a) − x̂·mean_g(dz·a·x̂)); the group means are
+            // Σ_ch a·db / n and Σ_ch a·da / n.
+            let a: Vec<f64> = ab[..c].iter().map(|v| v.to_f64()).collect();
+            let (mut m1, mut m2) = (vec![T::zero(); c], vec![T::zero(); c]);
+            for g in 0..groups {
+                let r = g * cg..(g + 1) * cg;
+                let s1: f64 = r.clone().map(|ch| a[ch] * db[ch]).sum::<f64>() / n;
+                let s2: f64 = r.clone().map(|ch| a[ch] * da[ch]).sum::<f64>() / n;
+                for ch in r {
+                    m1[ch] = T::from_f64(s1);
+                    m2[ch] = T::from_f64(s2);
+                }
+            }
+            let at: Vec<T> = ab[..c].to_vec();
+            for (dxp, xp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                for ch in 0..c {
+                    let xhat = (xp[ch] - mu[ch]) * rs[ch];
+                    dxp[ch] = rs[ch] * (dxp[ch] * at[ch] - m1[ch] - xhat * m2[ch]);
+                }
+            }
+            for ch in 0..c {
+                dab[ch] = T::from_f64(da[ch]);
+                dab[c + ch] = T::from_f64(db[ch]);
+            }
+        });
+    (dx, dab)
+}
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a CpuStorage, usize, usize)> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok((s, a, b)),
+        None => bail!("fused GroupNorm needs contiguous inputs"),
+    }
+}
+
+impl CustomOp2 for GnAct {
+    fn name(&self) -> &'static str {
+        "groupnorm-affine-silu"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, p, c) = l1.shape().dims3()?;
+        let ((x, x0, x1), (ab, a0, a1)) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
+        let dims = [b, p, c];
+        let out = match (x, ab) {
+            (CpuStorage::F32(x), CpuStorage::F32(ab)) => CpuStorage::F32(forward(&x[x0..x1], &ab[a0..a1], dims, self.groups, self.silu)),
+            (CpuStorage::F64(x), CpuStorage::F64(ab)) => CpuStorage::F64(forward(&x[x0..x1], &ab[a0..a1], dims, self.groups, self.silu)),
+            _ => bail!("fused GroupNorm supports f32 and f64 inputs of one dtype"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, ab: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (b, p, c) = x.dims3()?;
+        let grad = grad.contiguous()?;
+        let (sx, lx) = x.storage_and_layout();
+        let (sa, la) = ab.storage_and_layout();
+        let (sg, lg) = grad.storage_and_layout();
+        let (Storage::Cpu(sx), Storage::Cpu(sa), Storage::Cpu(sg)) = (&*sx, &*sa, &*sg) else {
+            bail!("fused GroupNorm runs on the CPU only")
+        };
+        let ((x_, x0, x1), (ab_, a0, a1), (g_, g0, g1)) = (contiguous(sx, lx)?, contiguous(sa, la)?, contiguous(sg, lg)?);
+        let dims = [b, p, c];
+        let dev = x.device();
+        let (dx, dab) = match (x_, ab_, g_) {
+            (CpuStorage::F32(x), CpuStorage::F32(a), CpuStorage::F32(g)) => {
+                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, self.groups, self.silu);
+                (Tensor::from_vec(dx, (b, p, c), dev)?, Tensor::from_vec(dab, (b, 2, c), dev)?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(a), CpuStorage::F64(g)) => {
+                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, self.groups, self.silu);
+                (Tensor::from_vec(dx, (b, p, c), dev)?, Tensor::from_vec(dab, (b, 2, c), dev)?)
+            }
+            _ => bail!("fused GroupNorm supports f32 and f64 inputs of one dtype"),
+        };
+        Ok((Some(dx), Some(dab)))
+    }
+}
