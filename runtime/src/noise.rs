@@ -66,13 +66,12 @@ impl Noise {
         let per_row: usize = shape.iter().skip(1).product();
         let mut v = vec![0f32; rows * per_row];
         let fill = |(row, rng): (&mut [f32], &mut ChaCha8Rng)| row.iter_mut().for_each(|x| *x = rng.sample(StandardNormal));
-        if per_row > 0 {
-            if v.len() >= PARALLEL_FROM {
-                let min_rows = (PARALLEL_FROM / per_row).max(1);
-                v.par_chunks_mut(per_row).zip(self.rngs.par_iter_mut()).with_min_len(min_rows).for_each(fill);
-            } else {
-                v.chunks_mut(per_row).zip(self.rngs.iter_mut()).for_each(fill);
+        match PARALLEL_FROM.checked_div(per_row) {
+            None => {} // rows of no values: nothing to draw
+            Some(rows_per_task) if v.len() >= PARALLEL_FROM => {
+                v.par_chunks_mut(per_row).zip(self.rngs.par_iter_mut()).with_min_len(rows_per_task.max(1)).for_each(fill)
             }
+            Some(_) => v.chunks_mut(per_row).zip(self.rngs.iter_mut()).for_each(fill),
         }
         Tensor::from_vec(v, shape, device)
     }
