@@ -31,6 +31,8 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Sample every `sample` of a .comp file and write the results
     Run(cmd::run::Args),
+    /// Join the shards of a run (`comp run --shard`) into the outputs of one run
+    Merge(cmd::merge::Args),
     /// List the models and their vocabularies
     Models(cmd::models::Args),
     /// Explore compositions interactively
@@ -81,6 +83,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Repl(a) => repl::run(a),
         Command::Lsp(a) => lsp::run(a),

@@ -110,7 +110,7 @@ fn run_at_level(params: Params, seed: u64) -> ([f64; 2], [f64; 2], [f64; 2], [f6
     let model = Gaussian::new();
     let plan = one_condition_plan("gauss", "g", N);
     let (m, v) = model.moments(T);
-    let mut noise = Noise::new(seed);
+    let mut noise = Noise::new(seed, 0..N);
     let z = noise.normal(&[N, 2], &Device::Cpu).unwrap();
     let std = Tensor::new(&[[v[0].sqrt() as f32, v[1].sqrt() as f32]], &Device::Cpu).unwrap();
     let mean = Tensor::new(&[[m[0] as f32, m[1] as f32]], &Device::Cpu).unwrap();

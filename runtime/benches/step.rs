@@ -51,7 +51,7 @@ fn combination(c: &mut Criterion) {
     let mut g = c.benchmark_group("combine");
     for k in KS {
         for n in NS {
-            let stacked = Noise::new(1).normal(&[k * n, 2], &dev).unwrap();
+            let stacked = Noise::new(1, 0..k * n).normal(&[k * n, 2], &dev).unwrap();
             let parts: Vec<Tensor> = (0..k)
                 .map(|j| stacked.narrow(0, j * n, n).unwrap().contiguous().unwrap())
                 .collect();
@@ -92,8 +92,8 @@ fn whole_step(c: &mut Criterion) {
     for k in KS {
         for n in NS {
             let p = plan("toy2d", k, n);
-            let x = Noise::new(2).normal(&[n, 2], &dev).unwrap();
-            let z = Noise::new(3).normal(&[n, 2], &dev).unwrap();
+            let x = Noise::new(2, 0..n).normal(&[n, 2], &dev).unwrap();
+            let z = Noise::new(3, 0..n).normal(&[n, 2], &dev).unwrap();
             let id = format!("{k}/{n}");
             g.bench_function(BenchmarkId::new("fused", &id), |b| {
                 b.iter(|| {
@@ -144,8 +144,8 @@ fn mlp_step(c: &mut Criterion) {
         let sampler = ReverseSampler::new(model.schedule(), &Sampler::Ddpm { steps: 100 }).unwrap();
         let step = 50;
         let (t, sigma, coeffs) = (sampler.timestep(step), sampler.sigma(step), sampler.coeffs(step));
-        let x = Noise::new(2).normal(&[N, 2], &dev).unwrap();
-        let z = Noise::new(3).normal(&[N, 2], &dev).unwrap();
+        let x = Noise::new(2, 0..N).normal(&[N, 2], &dev).unwrap();
+        let z = Noise::new(3, 0..N).normal(&[N, 2], &dev).unwrap();
         let tn = Tensor::full(t as f32, N, &dev).unwrap();
         for k in 1..=8 {
             let p = plan(name, k, N);

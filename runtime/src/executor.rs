@@ -33,6 +33,10 @@ pub struct ExecOptions<'a> {
     pub progress: Option<&'a dyn Fn(usize, usize)>,
     /// When set (the REPL's Ctrl-C), the run stops before its next step with an error.
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Draw only these sample indices of the plan's `0..samples` (a shard of the run); every
+    /// sample has its own noise stream ([`Noise`]), so they are exactly those rows of the
+    /// whole run. `None`: all of them.
+    pub indices: Option<std::ops::Range<usize>>,
 }
 
 /// What a run produced.
@@ -56,15 +60,32 @@ pub struct RunOutput {
 pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
     let start = Instant::now();
     validate(plan, model)?;
-    crate::memory::check(plan, model)?;
+    let indices = opts.indices.clone().unwrap_or(0..plan.settings.samples);
+    if indices.is_empty() || indices.end > plan.settings.samples {
+        bail!(
+            "sample `{}`: indices {}..{} asked of a run of {} samples",
+            plan.sample,
+            indices.start,
+            indices.end,
+            plan.settings.samples
+        )
+    }
+    if indices.len() == plan.settings.samples {
+        crate::memory::check(plan, model)?;
+    } else {
+        // A shard holds only its own samples in memory.
+        let mut share = plan.clone();
+        share.settings.samples = indices.len();
+        crate::memory::check(&share, model)?;
+    }
     let mut sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
     model.prepare(&plan.conditions).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
-    let mut shape = vec![plan.settings.samples];
+    let mut shape = vec![indices.len()];
     shape.extend(&model.info().data_shape);
 
-    let mut noise = Noise::new(plan.settings.seed);
+    let mut noise = Noise::new(plan.settings.seed, indices);
     let mut x = noise.normal(&shape, device)?;
     let mut calls = Calls::default();
     let mut acceptance = Acceptance::default();

@@ -93,7 +93,7 @@ fn a_set_cancel_flag_stops_before_the_next_step() {
             cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let opts = ExecOptions { progress: Some(&stop_after_3), cancel: Some(&cancel) };
+    let opts = ExecOptions { progress: Some(&stop_after_3), cancel: Some(&cancel), ..Default::default() };
     let msg = comp_runtime::error::message(&execute(&plan, model.as_ref(), &dev, &opts).unwrap_err());
     assert_eq!(msg, "sample `s`: interrupted at step 3 of 10");
 }

@@ -101,7 +101,7 @@ fn solve(sampler: Sampler, start: &[f32]) -> (Vec<f64>, usize) {
     let native = Schedule::cosine(1000, 0.008).unwrap();
     let mut s = ReverseSampler::new(&native, &sampler).unwrap();
     let mut x = Tensor::from_slice(start, start.len(), &Device::Cpu).unwrap();
-    let mut noise = comp_runtime::noise::Noise::new(0);
+    let mut noise = comp_runtime::noise::Noise::new(0, 0..start.len());
     let mut evals = 0;
     let levels = s.clone();
     for k in 0..s.steps() {
@@ -157,7 +157,7 @@ fn dpmpp2m_first_and_last_steps_are_ddim() {
     use candle_core::{Device, Tensor};
     let native = Schedule::cosine(1000, 0.008).unwrap();
     let x = Tensor::new(&[0.3f32, -1.2, 2.0], &Device::Cpu).unwrap();
-    let mut noise = comp_runtime::noise::Noise::new(0);
+    let mut noise = comp_runtime::noise::Noise::new(0, 0..3);
     for k in [0, 24] {
         // A fresh solver has no previous prediction (k = 0); the last step lands on σ = 0.
         let mut dpm = ReverseSampler::new(&native, &Sampler::Dpmpp2m { steps: 25 }).unwrap();

@@ -3,9 +3,11 @@
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod merge;
 pub mod models;
 pub mod plan;
 pub mod run;
+pub mod shard;
 pub mod train;
 
 use crate::pipeline::{Checked, SourceFile};

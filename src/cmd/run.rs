@@ -1,6 +1,8 @@
 //! `comp run FILE`: sample every `sample` of a file (or a plan JSON from `comp plan --emit json`)
-//! and write, per sample, `DIR/NAME/samples.npy`, a picture and `run.json`.
+//! and write, per sample, `DIR/NAME/samples.npy`, a picture and `run.json`; with `--shard I/N`,
+//! only that share of the samples, into `DIR/NAME/shards/` (see [`super::shard`]).
 
+use super::shard::{self, Manifest, Shard};
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
 use comp_plan::{Plan, SamplePlan};
@@ -28,6 +30,10 @@ pub struct Args {
     /// `cpu`, `cuda` or `cuda:N`
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Draw only shard I of N of the samples (`I/N`, I from 0), or `auto` to read it from a
+    /// Slurm job array or a Kubernetes Indexed Job; `comp merge` joins the shards
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<String>,
     /// No progress bar
     #[arg(short, long)]
     quiet: bool,
@@ -58,18 +64,23 @@ impl Runner {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let (plan, expressions) = load_plan(&args.file)?;
+    let (plan, expressions, source_text) = load_plan(&args.file)?;
     if args.samples == Some(0) {
         return Err(Failure::Usage("`--samples` must be at least 1".into()));
     }
     if args.seed.is_some_and(|s| s > (1u64 << 53) - 1) {
         return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
     }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose().map_err(Failure::Usage)?;
     let selected = select(&plan, args.sample.as_deref())?;
     let mut runner = Runner::new(&args.device)?;
     prepare_dir(&args.out)?;
     // One run per output folder at a time: two runs into one folder would mix their files.
-    let _lock = comp_runtime::output::OutputLock::acquire(&args.out).map_err(Failure::Usage)?;
+    // The shards of a run write into one folder at once, each locking only its own.
+    let _lock = match shard {
+        None => Some(comp_runtime::output::OutputLock::acquire(&args.out).map_err(Failure::Usage)?),
+        Some(_) => None,
+    };
     for sample in selected {
         let mut sample = sample.clone();
         if let Some(seed) = args.seed {
@@ -82,7 +93,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
             name: sample.sample.clone(),
             expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
         };
-        run_one(&args, &sample, &mut runner, &title)?;
+        match shard {
+            None => run_one(&args, &sample, &mut runner, &title)?,
+            Some(shard) => run_shard(&args, &source_text, shard, &sample, &mut runner, &title)?,
+        }
     }
     Ok(())
 }
@@ -95,7 +109,8 @@ fn describe_conditions(sample: &SamplePlan) -> String {
 
 /// Compiles a .comp file, or reads a JSON plan; with each sample's expression as written (for
 /// the pictures' titles; none for a JSON plan).
-fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>), Failure> {
+/// Also returns the file's text (for a shard's `source_hash`).
+fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>, String), Failure> {
     let source = SourceFile::read(path).map_err(Failure::Usage)?;
     let models = comp_models::infos();
     if path.ends_with(".json") {
@@ -105,7 +120,7 @@ fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>), Failure> {
         if !problems.is_empty() {
             return Err(Failure::Runtime(format!("`{path}` is not a valid plan:\n  {}", problems.join("\n  "))));
         }
-        return Ok((plan, HashMap::new()));
+        return Ok((plan, HashMap::new(), source.text));
     }
     let checked = pipeline::check(&source, &models);
     super::print_diagnostics(&source, &checked);
@@ -121,7 +136,7 @@ fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>), Failure> {
             }
         }
     }
-    Ok((compiled.plan, expressions))
+    Ok((compiled.plan, expressions, source.text))
 }
 
 fn select<'p>(plan: &'p Plan, name: Option<&str>) -> Result<Vec<&'p SamplePlan>, Failure> {
@@ -160,23 +175,12 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
     let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
     let started = Instant::now();
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let output = runner.execute(sample, &comp_runtime::ExecOptions { progress: Some(&progress), cancel: None })?;
+    let output = runner.execute(sample, &comp_runtime::ExecOptions { progress: Some(&progress), ..Default::default() })?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
-    let counts = comp_runtime::output::counts(&output.samples).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
-    let dir = args.out.join(&sample.sample);
-    if dir.exists() && !dir.is_dir() {
-        return Err(Failure::Usage(format!("`{}` is a file; sample `{}` needs a folder there", dir.display(), sample.sample)));
-    }
-    // Everything is written into a staging folder beside the sample's, then moved in with
-    // `run.json` last: a folder either holds a whole run (with its `run.json`) or none.
-    let staging = args.out.join(format!(".{}.partial-{}", sample.sample, std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let result = (|| {
-        let written = comp_runtime::output::write_samples_titled(&staging, &output.samples, title)
-            .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
-        let record = serde_json::json!({
+    let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
+        serde_json::json!({
             "comp_version": env!("CARGO_PKG_VERSION"),
             "source": args.file,
             "sample": sample.sample,
@@ -191,18 +195,13 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
             "acceptance": output.acceptance,
             "steps": steps,
             "wall_time_s": wall,
-            "outputs": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
+            "outputs": output_names(written),
             "rows_evaluated": output.rows_evaluated,
             "plan": sample,
-        });
-        let json = serde_json::to_string_pretty(&record).expect("serialisable");
-        comp_runtime::output::write_atomic(&staging.join("run.json"), json.as_bytes())
-            .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
-        publish(&staging, &dir, &written).map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
-        Ok::<_, Failure>(written.iter().map(|p| dir.join(p.file_name().expect("written files have names"))).collect::<Vec<_>>())
-    })();
-    let _ = std::fs::remove_dir_all(&staging);
-    let written = result?;
+        })
+    };
+    let (counts, written) = write_run(&args.out, &sample.sample, &output.samples, title, record)?;
+    let dir = args.out.join(&sample.sample);
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));
     eprintln!(
         "{}: {} samples ({} non-finite, {} outside the picture), {} model calls, {:.2}s -> {}",
@@ -213,6 +212,117 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
         output.model_calls,
         wall,
         picture.unwrap_or(&dir).display()
+    );
+    Ok(())
+}
+
+/// The file names of `written`, for `run.json`'s `outputs`.
+pub(crate) fn output_names(written: &[PathBuf]) -> Vec<Option<String>> {
+    written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect()
+}
+
+/// Writes a run's outputs for sample `name` into `out/NAME/`: `samples`, their pictures, and
+/// `run.json` from `record(counts, files written)`. Everything is written into a staging
+/// folder beside the sample's, then moved in with `run.json` last: a folder either holds a
+/// whole run (with its `run.json`) or none. Returns the counts and the published paths.
+pub(crate) fn write_run(
+    out: &Path,
+    name: &str,
+    samples: &candle_core::Tensor,
+    title: &comp_runtime::output::Title,
+    record: impl FnOnce(&comp_runtime::output::Counts, &[PathBuf]) -> serde_json::Value,
+) -> Result<(comp_runtime::output::Counts, Vec<PathBuf>), Failure> {
+    let counts = comp_runtime::output::counts(samples).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
+    let dir = out.join(name);
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::Usage(format!("`{}` is a file; sample `{name}` needs a folder there", dir.display())));
+    }
+    let staging = out.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| {
+        let written = comp_runtime::output::write_samples_titled(&staging, samples, title)
+            .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
+        let json = serde_json::to_string_pretty(&record(&counts, &written)).expect("serialisable");
+        comp_runtime::output::write_atomic(&staging.join("run.json"), json.as_bytes())
+            .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
+        publish(&staging, &dir, &written).map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+        Ok::<_, Failure>(written.iter().map(|p| dir.join(p.file_name().expect("written files have names"))).collect::<Vec<_>>())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok((counts, result?))
+}
+
+/// `--shard`: draws the shard's indices of `sample` and writes them with a [`Manifest`] into
+/// `DIR/NAME/shards/shard-I-of-N/` (`samples.npy` first, `shard.json` last; an empty range
+/// writes only `shard.json`).
+fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, runner: &mut Runner, title: &comp_runtime::output::Title) -> Result<(), Failure> {
+    let range = shard.range(sample.settings.samples);
+    let dir = args.out.join(&sample.sample).join("shards").join(shard.folder());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+    let _lock = comp_runtime::output::OutputLock::acquire(&dir).map_err(Failure::Usage)?;
+    let manifest_path = dir.join("shard.json");
+    let npy_path = dir.join("samples.npy");
+    for stale in [&manifest_path, &npy_path] {
+        if stale.exists() {
+            std::fs::remove_file(stale).map_err(|e| Failure::Runtime(format!("removing `{}`: {}", stale.display(), pipeline::io_reason(&e))))?;
+        }
+    }
+    let steps = sample.settings.sampler.steps();
+    let started = Instant::now();
+    let (model_calls, rows_evaluated, acceptance) = if range.is_empty() {
+        (0, 0, None)
+    } else {
+        let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
+        let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+        let opts = comp_runtime::ExecOptions { progress: Some(&progress), cancel: None, indices: Some(range.clone()) };
+        let output = runner.execute(sample, &opts)?;
+        bar.finish_and_clear();
+        let shape = output.samples.dims().to_vec();
+        let data = output
+            .samples
+            .to_dtype(candle_core::DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
+        let bytes = comp_runtime::output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
+        comp_runtime::output::write_atomic(&npy_path, &bytes).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
+        (output.model_calls, output.rows_evaluated, output.acceptance)
+    };
+    let manifest = Manifest {
+        comp_version: env!("CARGO_PKG_VERSION").into(),
+        source: args.file.clone(),
+        source_hash: shard::fnv1a64(source_text.as_bytes()),
+        plan_hash: shard::plan_hash(sample),
+        sample: sample.sample.clone(),
+        model: sample.model.clone(),
+        seed: sample.settings.seed,
+        samples: sample.settings.samples,
+        shard_index: shard.index,
+        shard_count: shard.count,
+        indices: [range.start, range.end],
+        model_calls,
+        rows_evaluated,
+        acceptance,
+        steps,
+        wall_time_s: started.elapsed().as_secs_f64(),
+        device: args.device.clone(),
+        expression: title.expression.clone(),
+        plan: sample.clone(),
+    };
+    let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
+    comp_runtime::output::write_atomic(&manifest_path, json.as_bytes()).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;
+    eprintln!(
+        "{}: shard {}/{}, samples {}..{} of {}, {} model calls, {:.2}s -> {}",
+        sample.sample,
+        shard.index,
+        shard.count,
+        range.start,
+        range.end,
+        sample.settings.samples,
+        model_calls,
+        manifest.wall_time_s,
+        dir.display()
     );
     Ok(())
 }

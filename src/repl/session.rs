@@ -335,7 +335,7 @@ impl Session {
         if let Some(flag) = self.cancel {
             flag.store(false, std::sync::atomic::Ordering::Relaxed); // a Ctrl-C before this run does not stop it
         }
-        let opts = comp_runtime::ExecOptions { progress: None, cancel: self.cancel };
+        let opts = comp_runtime::ExecOptions { progress: None, cancel: self.cancel, ..Default::default() };
         let out = match self.runner.execute(&plan, &opts) {
             Ok(o) => o,
             Err(Failure::Usage(m) | Failure::Runtime(m)) => return Reply::err(format!("error: {m}\n")),

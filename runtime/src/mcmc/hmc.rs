@@ -65,7 +65,7 @@ pub fn run(
                 let log_alpha: Vec<f64> = (0..lq.len())
                     .map(|i| (lq_new[i] - 0.5 * k_new[i] / m) - (lq[i] - 0.5 * k_old[i] / m))
                     .collect();
-                let accept = metropolis(&log_alpha, noise, acc);
+                let accept = metropolis(&log_alpha, noise, acc)?;
                 x = select(&accept, &xn, &x)?;
                 g = select(&accept, &gn, &g)?;
                 // A rejected sample's momentum flips; negate only when one was rejected.

@@ -38,7 +38,7 @@ pub fn run(
         let log_alpha: Vec<f64> = (0..lq.len())
             .map(|i| lq_prop[i] - lq[i] - reverse[i] / (4.0 * h) + forward[i] / (4.0 * h))
             .collect();
-        let accept = metropolis(&log_alpha, noise, acceptance);
+        let accept = metropolis(&log_alpha, noise, acceptance)?;
         x = select(&accept, &prop, &x)?;
         g = select(&accept, &next.grad, &g)?;
         lq = select_vec(&accept, lq_prop, &lq);

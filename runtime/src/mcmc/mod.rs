@@ -180,12 +180,12 @@ pub(crate) fn metropolis(
     log_alpha: &[f64],
     noise: &mut Noise,
     acceptance: &mut Acceptance,
-) -> Vec<bool> {
-    let u = noise.uniform(log_alpha.len());
+) -> Result<Vec<bool>> {
+    let u = noise.uniform(log_alpha.len())?;
     let accept: Vec<bool> = log_alpha.iter().zip(u).map(|(&a, u)| u.ln() < a).collect();
     acceptance.proposed += accept.len();
     acceptance.accepted += accept.iter().filter(|&&a| a).count();
-    accept
+    Ok(accept)
 }
 
 /// Per sample: `a[i]` where `mask[i]`, else `b[i]`.

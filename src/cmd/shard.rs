@@ -1,0 +1,188 @@
+//! Shards: `comp run FILE --shard I/N` draws only its share of a run's sample indices, so that
+//! a job array (Slurm, a Kubernetes Indexed Job) can spread one run over many machines, and
+//! `comp merge` puts the shares back together into exactly what one run writes
+//! (docs/cluster.md).
+//!
+//! Shard I of N (0-based) draws a contiguous range of indices: with S samples, the first
+//! `S % N` shards draw `S / N + 1` samples and the others `S / N`, in index order. Because
+//! every sample has its own noise stream (`comp_runtime::noise`), the rows a shard draws are
+//! exactly those rows of the whole run. A shard writes into `DIR/NAME/shards/shard-I-of-N/`:
+//! `samples.npy` (its rows; none when its range is empty) and `shard.json` (a [`Manifest`]),
+//! `shard.json` last, so a folder without one is an unfinished shard.
+
+use comp_plan::SamplePlan;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// Shard `index` of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// The variable that gives the shard count next to Kubernetes' `JOB_COMPLETION_INDEX` (an
+/// Indexed Job does not expose its `completions` to the pod).
+pub const COUNT_VAR: &str = "COMP_SHARDS";
+
+impl Shard {
+    /// `I/N` (0 ≤ I < N), or `auto`: the shard of a job array, from the environment.
+    pub fn parse(spec: &str) -> Result<Shard, String> {
+        if spec == "auto" {
+            return Shard::from_env(|name| std::env::var(name).ok());
+        }
+        let parsed = spec.split_once('/').and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) => Shard::new(index, count),
+            None => Err(format!("`--shard {spec}`: expected `I/N` (shard I of N, counted from 0, e.g. `3/16`) or `auto`")),
+        }
+    }
+
+    fn new(index: usize, count: usize) -> Result<Shard, String> {
+        if count == 0 {
+            return Err("`--shard I/N`: N must be at least 1".into());
+        }
+        if index >= count {
+            return Err(format!("`--shard {index}/{count}`: shards are counted from 0, so I must be below {count}"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// `--shard auto`: a Slurm array task (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN` of
+    /// `SLURM_ARRAY_TASK_COUNT`), else a Kubernetes Indexed Job's pod (`JOB_COMPLETION_INDEX`
+    /// of [`COUNT_VAR`]).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let number = |name: &str| -> Result<Option<usize>, String> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => v.trim().parse().map(Some).map_err(|_| format!("`--shard auto`: {name}={v:?} is not a whole number")),
+            }
+        };
+        if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+            let count = number("SLURM_ARRAY_TASK_COUNT")?
+                .ok_or("`--shard auto`: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
+            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let index = id.checked_sub(min).ok_or(format!("`--shard auto`: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
+            return Shard::new(index, count).map_err(|e| {
+                format!("{e} (from SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_COUNT={count}: use a contiguous `--array=0-{}` without a step)", count.saturating_sub(1))
+            });
+        }
+        if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+            let count = number(COUNT_VAR)?.ok_or(format!(
+                "`--shard auto`: JOB_COMPLETION_INDEX is set but {COUNT_VAR} is not (set it to the Job's `completions`)"
+            ))?;
+            return Shard::new(index, count).map_err(|e| format!("{e} (from JOB_COMPLETION_INDEX={index}, {COUNT_VAR}={count})"));
+        }
+        Err(format!(
+            "`--shard auto` found no job array in the environment: it reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (a Slurm job array) or JOB_COMPLETION_INDEX and {COUNT_VAR} (a Kubernetes Indexed Job); elsewhere give `--shard I/N`"
+        ))
+    }
+
+    /// The sample indices this shard draws out of `samples`.
+    pub fn range(&self, samples: usize) -> Range<usize> {
+        let (base, extra) = (samples / self.count, samples % self.count);
+        let start = self.index * base + self.index.min(extra);
+        start..start + base + usize::from(self.index < extra)
+    }
+
+    /// The shard's folder name inside `DIR/NAME/shards/`.
+    pub fn folder(&self) -> String {
+        let width = (self.count - 1).to_string().len();
+        format!("shard-{:0width$}-of-{}", self.index, self.count)
+    }
+}
+
+/// What a shard wrote, in its `shard.json`: enough to check that shards belong to one run and
+/// to write that run's outputs (pictures' titles, `run.json`) without the source file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub comp_version: String,
+    /// The file as given to `comp run`.
+    pub source: String,
+    /// FNV-1a 64 of the file's text, as 16 hex digits.
+    pub source_hash: String,
+    /// FNV-1a 64 of the sample's plan (after `--seed` and `--samples`) as compact JSON.
+    pub plan_hash: String,
+    pub sample: String,
+    pub model: String,
+    pub seed: u64,
+    /// Samples of the whole run.
+    pub samples: usize,
+    pub shard_index: usize,
+    pub shard_count: usize,
+    /// The indices this shard drew: `[start, end)`.
+    pub indices: [usize; 2],
+    pub model_calls: usize,
+    pub rows_evaluated: usize,
+    pub acceptance: Option<f64>,
+    pub steps: usize,
+    pub wall_time_s: f64,
+    pub device: String,
+    /// The expression as written (the pictures' title).
+    pub expression: String,
+    pub plan: SamplePlan,
+}
+
+impl Manifest {
+    pub fn range(&self) -> Range<usize> {
+        self.indices[0]..self.indices[1]
+    }
+}
+
+/// FNV-1a, 64 bits (the standard offset basis and prime), as 16 hex digits: a short, stable
+/// fingerprint (not a defence against tampering) that every `comp` version computes alike.
+pub fn fnv1a64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// [`fnv1a64`] of a sample's plan as compact JSON (field order is the structs').
+pub fn plan_hash(plan: &SamplePlan) -> String {
+    fnv1a64(serde_json::to_string(plan).expect("plans serialise").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_contiguous_and_the_first_shards_are_one_larger() {
+        // 10 samples over 4 shards: 10 / 4 = 2, 10 % 4 = 2, so sizes 3, 3, 2, 2.
+        let r: Vec<_> = (0..4).map(|i| Shard { index: i, count: 4 }.range(10)).collect();
+        assert_eq!(r, [0..3, 3..6, 6..8, 8..10]);
+        // More shards than samples: the last ones are empty.
+        assert_eq!(Shard { index: 2, count: 3 }.range(2), 2..2);
+        assert_eq!(Shard { index: 0, count: 1 }.range(7), 0..7);
+    }
+
+    #[test]
+    fn specs_and_the_environment() {
+        assert_eq!(Shard::parse("3/16"), Ok(Shard { index: 3, count: 16 }));
+        assert!(Shard::parse("16/16").unwrap_err().contains("below 16"));
+        assert!(Shard::parse("0/0").is_err());
+        assert!(Shard::parse("3").unwrap_err().contains("I/N"));
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        let slurm = env(&[("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_COUNT", "16")]);
+        assert_eq!(Shard::from_env(slurm), Ok(Shard { index: 5, count: 16 }));
+        let slurm1 = env(&[("SLURM_ARRAY_TASK_ID", "16"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "16")]);
+        assert_eq!(Shard::from_env(slurm1), Ok(Shard { index: 15, count: 16 }));
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "2"), ("COMP_SHARDS", "4")]);
+        assert_eq!(Shard::from_env(k8s), Ok(Shard { index: 2, count: 4 }));
+        assert!(Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap_err().contains("COMP_SHARDS"));
+        assert!(Shard::from_env(env(&[])).unwrap_err().contains("SLURM_ARRAY_TASK_ID"));
+        assert_eq!(Shard { index: 3, count: 16 }.folder(), "shard-03-of-16");
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_published_vectors() {
+        // From the FNV reference test suite: "" → cbf29ce484222325, "a" → af63dc4c8601ec8c.
+        assert_eq!(fnv1a64(b""), "cbf29ce484222325");
+        assert_eq!(fnv1a64(b"a"), "af63dc4c8601ec8c");
+    }
+}
