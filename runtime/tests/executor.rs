@@ -380,7 +380,7 @@ fn mcmc_runs_at_the_next_level_with_its_sigma_and_beta_scaled_step() {
         for k in 0..steps {
             expected.push(sampler.timestep(k));
             if levels.contains(&k) {
-                expected.extend(std::iter::repeat(sampler.timestep(k + 1)).take(per_level));
+                expected.extend(std::iter::repeat_n(sampler.timestep(k + 1), per_level));
             }
         }
         let got: Vec<usize> = calls.iter().map(|c| c.0).collect();
