@@ -61,6 +61,21 @@ fn plan_emits_every_stage() {
         assert_eq!(run.code, 0, "--emit {emit}: {}", run.stderr);
         assert!(!run.stdout.is_empty());
     }
+    // The syntax tree as written: six settings, `let stripe = bar`, then
+    // `sample product = ring AND stripe` with the let's name unresolved and spans into the file.
+    let ast: serde_json::Value = serde_json::from_str(&comp(&["plan", "examples/product.comp", "--emit", "ast"], "").stdout).unwrap();
+    let kinds: Vec<&str> = ast["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["setting", "setting", "setting", "setting", "setting", "setting", "let", "sample"]);
+    let text = std::fs::read_to_string(root().join("examples/product.comp")).unwrap();
+    let span = |v: &serde_json::Value| &text[v["start"].as_u64().unwrap() as usize..v["end"].as_u64().unwrap() as usize];
+    let sample = &ast["items"][7];
+    assert_eq!(sample["name"]["name"], "product");
+    assert_eq!(sample["expr"]["kind"]["kind"], "and");
+    let names: Vec<&str> = sample["expr"]["kind"]["of"].as_array().unwrap().iter().map(|x| x["kind"]["of"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ring", "stripe"]);
+    assert_eq!(span(&sample["expr"]["span"]), "ring AND stripe");
+    assert_eq!(ast["items"][6]["name"]["name"], "stripe");
+
     let json: serde_json::Value = serde_json::from_str(&comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout).unwrap();
     let sample = &json["samples"][0];
     assert_eq!(sample["sample"], "product");
@@ -74,6 +89,28 @@ fn models_lists_toy2d() {
     assert_eq!(run.code, 0);
     for c in ["toy2d", "ring", "bar", "left_bar", "right_bar", "box_large", "box_small"] {
         assert!(run.stdout.contains(c), "missing {c}:\n{}", run.stdout);
+    }
+    // `--json` lists every registered model, each exactly as the registry describes it (the
+    // vocabulary the checker uses), with where its weights are.
+    let run = comp(&["models", "--json"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let infos = comp_models::infos();
+    assert_eq!(listed.len(), infos.len());
+    for (entry, info) in listed.iter().zip(&infos) {
+        let mut want = serde_json::to_value(info).unwrap();
+        let status = entry["weights"]["status"].as_str().unwrap();
+        match comp_models::weights(&info.name) {
+            None => assert_eq!(status, "built-in", "{}", info.name),
+            Some(comp_models::locate::Weights::Found(_)) => assert_eq!(status, "found", "{}", info.name),
+            Some(comp_models::locate::Weights::Missing(_)) => assert_eq!(status, "missing", "{}", info.name),
+        }
+        want["weights"] = entry["weights"].clone();
+        assert_eq!(entry, &want, "{}", info.name);
+        assert!(run.stdout.contains(&info.name));
+    }
+    for name in ["toy2d", "toy2d-mlp", "toy2d-mlp-eps", "clevr-pos"] {
+        assert!(listed.iter().any(|m| m["name"] == name), "{name} missing from --json");
     }
 }
 
@@ -251,4 +288,26 @@ fn dpmpp2m_samples_every_model_with_the_predicted_model_calls() {
         let data: Vec<f32> = npy[npy.len() - 512..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         assert!(data.iter().all(|v| v.is_finite() && v.abs() < 2.0), "{model}: {data:?}");
     }
+}
+
+/// `3 : left_bar OR 1 : right_bar` sampled end to end (compiler's normalised weights, the
+/// runtime's mixture ε̂) on the exact toy2d model: the left bar should get p = 3/(3 + 1) =
+/// 0.75 of the samples. The bars (x ∈ ±[0.1, 0.3]) are far apart against the noise at which
+/// the branches separate, so the share is a Binomial(N, p) count: with N = 2000 its standard
+/// deviation is √(p(1 − p)/N) = √(0.1875/2000) ≈ 0.0097, and the band p ± 5σ = 0.75 ± 0.048
+/// fails by chance with probability < 1e-6. Equal weights (0.5), swapped weights (0.25) or
+/// weights applied twice (0.9) all land outside it.
+#[test]
+fn an_unequal_mixture_splits_the_samples_by_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = comp(&["run", "examples/mixture.comp", "-o", dir.path().to_str().unwrap(), "--sample", "mostly_left", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir.path().join("mostly_left/samples.npy");
+    assert_eq!(read_npy_shape(&file), vec![2000, 2]);
+    let npy = std::fs::read(file).unwrap();
+    let data: Vec<f32> = npy[npy.len() - 2000 * 8..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let left = data.chunks_exact(2).filter(|p| p[0] < 0.0).count() as f64 / 2000.0;
+    let sigma = (0.75f64 * 0.25 / 2000.0).sqrt();
+    eprintln!("3 : left_bar OR 1 : right_bar: left share {left:.4} (σ {sigma:.4})");
+    assert!((left - 0.75).abs() <= 5.0 * sigma, "left share {left}, expected 0.75 ± {:.3}", 5.0 * sigma);
 }

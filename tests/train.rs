@@ -45,12 +45,21 @@ fn train_then_run_the_trained_models() {
         let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
         assert_eq!(rec["model"], "toy2d-mlp");
         assert_eq!(rec["samples"], 64);
+        // The freshly trained weights, not the repository's `models/toy2d-mlp` (which the
+        // lookup would fall back to): their file, and the hash their card records.
+        let weights = out.join("model.safetensors").canonicalize().unwrap();
+        assert_eq!(rec["weights"]["path"], weights.to_str().unwrap(), "{sample}");
+        assert_eq!(rec["weights"]["fnv1a64"], c["weights"]["fnv1a64"], "{sample}");
     }
 
     std::fs::write(dir.join("e.comp"), "model toy2d-mlp-eps\nbase none\nsamples 32\nsampler ddim(steps: 5, eta: 0)\nsample e = ring AND bar\n").unwrap();
     let run = comp_in(dir, &["run", "e.comp", "--out", "out", "-q"], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(dir.join("out/e/samples.npy").is_file());
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/e/run.json")).unwrap()).unwrap();
+    let eps = dir.join("models/toy2d-mlp-eps");
+    assert_eq!(rec["weights"]["path"], eps.join("model.safetensors").canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(rec["weights"]["fnv1a64"], card(&eps.join("model.json"))["weights"]["fnv1a64"]);
 }
 
 #[test]

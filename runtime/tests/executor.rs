@@ -61,7 +61,7 @@ fn one_call_per_step_and_windowed_out_conditions_are_not_evaluated() {
         &dev,
         &ExecOptions {
             progress: Some(&report),
-            ..Default::default()
+            cancel: None,
         },
     )
     .unwrap();
@@ -145,7 +145,7 @@ fn bad_plans_are_refused_with_context() {
 }
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
-    comp_runtime::noise::Noise::new(seed, 0..shape[0])
+    comp_runtime::noise::Noise::new(seed)
         .normal(shape, &Device::Cpu)
         .unwrap()
 }
@@ -292,6 +292,124 @@ fn mixture_without_energies_is_an_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("energies"), "{err}");
+}
+
+/// A model on toy2d's schedule with a known ∇log q at every level, recording the timestep and
+/// the points of every call: ε̂ = [−σ_t·C, 0] and E = −σ_t·C·x₀ (so ε̂ = ∇E), where σ_t is the
+/// σ of the timestep it is called at. MCMC at a level whose σ is σ_used then sees
+/// g = −ε̂/σ_used = [C·σ_t/σ_used, 0] and log q = C·x₀·σ_t/σ_used: a constant pull along x₀
+/// that is exactly C when the executor divides by the σ of the timestep it called, and no
+/// pull at all along x₁, where the spread of a move measures the step size alone.
+struct Recording<'a> {
+    inner: &'a dyn comp_runtime::Denoiser,
+    sigma_of: std::collections::BTreeMap<usize, f64>,
+    calls: std::sync::Mutex<Vec<(usize, Vec<[f64; 2]>)>>,
+}
+
+const PULL: f64 = 100.0;
+
+impl comp_runtime::Denoiser for Recording<'_> {
+    fn info(&self) -> &comp_plan::ModelInfo {
+        self.inner.info()
+    }
+    fn schedule(&self) -> &comp_runtime::Schedule {
+        self.inner.schedule()
+    }
+    fn forward(&self, x: &Tensor, t: &Tensor, _: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
+        let t = t.to_vec1::<f32>()?[0] as usize;
+        let sigma = self.sigma_of[&t];
+        let pts = points(x);
+        let eps: Vec<f32> = pts.iter().flat_map(|_| [(-sigma * PULL) as f32, 0.0]).collect();
+        let energy: Vec<f32> = pts.iter().map(|p| (-sigma * PULL * p[0]) as f32).collect();
+        self.calls.lock().unwrap().push((t, pts.clone()));
+        Ok(ModelOutput {
+            eps: Tensor::from_vec(eps, (pts.len(), 2), x.device())?,
+            energy: want_energy.then(|| Tensor::new(energy, x.device())).transpose()?,
+        })
+    }
+}
+
+/// Which noise level each MCMC kind runs at, and with which σ and step size: after reverse
+/// step k, MCMC must call the model at `timestep(k + 1)`, divide by `sigma(k + 1)`, and use
+/// h = h₀·`beta(k)` (and M = M₀·`beta(k)`), only for levels k + 1 whose fraction
+/// (k + 1.5)/S lies in the window. The first move of a level, from the level's start x to
+/// the next point evaluated, is along x₁ (no pull) a centred normal of variance
+/// 2h (ULA's move and MALA's proposal: x + h·g + √(2h)·ξ) or h²/M (HMC's first half leapfrog
+/// step: x + (h/M)·(v + (h/2)·g), v ~ N(0, M)), and along x₀ has mean h·C (ULA, MALA) or
+/// h²·C/(2M) (HMC). With N = 4000 samples the variance is estimated to √(2/N) ≈ 2.2 %
+/// (band ±12 %, over 5σ) and the mean to about 0.1 % (band ±2 %); adjacent levels'
+/// β differ by far more (checked below), and their σ by 7 % or more, so a level, a σ or a
+/// β off by one fails.
+#[test]
+fn mcmc_runs_at_the_next_level_with_its_sigma_and_beta_scaled_step() {
+    let dev = Device::Cpu;
+    let toy = models::load("toy2d", &dev).unwrap();
+    let steps = 8;
+    let sampler = comp_runtime::sampler::ReverseSampler::new(toy.schedule(), &Sampler::Ddpm { steps }).unwrap();
+    let sigma_of: std::collections::BTreeMap<usize, f64> = (0..steps).map(|k| (sampler.timestep(k), sampler.sigma(k))).collect();
+    // Levels k + 1 with (k + 1.5)/8 in [0.3, 0.9): k + 1 = 2..=6.
+    let levels: Vec<usize> = (0..steps - 1).filter(|k| (0.3..0.9).contains(&((*k as f64 + 1.5) / steps as f64))).collect();
+    assert_eq!(levels, [1, 2, 3, 4, 5]);
+    for &k in &levels {
+        let r = sampler.beta(k) / sampler.beta(k + 1);
+        assert!(!(0.75..1.33).contains(&r), "β({k})/β({}) = {r}: too close to tell the levels apart", k + 1);
+        let r = sampler.beta(k) / sampler.beta(k - 1);
+        assert!(!(0.75..1.33).contains(&r), "β({k})/β({}) = {r}: too close to tell the levels apart", k - 1);
+    }
+    let n = 4000;
+    for kind in [comp_plan::McmcKind::Ula, comp_plan::McmcKind::Mala, comp_plan::McmcKind::Uhmc, comp_plan::McmcKind::Hmc] {
+        let mcmc = comp_plan::Mcmc {
+            kind,
+            steps: 2,
+            step_size: 1.0,
+            beta_scaled: true,
+            leapfrog: 2,
+            damping: 0.5,
+            mass: 2.0,
+            from: 0.3,
+            to: 0.9,
+        };
+        let mut plan = linear_plan(&["ring"], &[1.0], Sampler::Ddpm { steps }, n, 3);
+        plan.settings.mcmc = Some(mcmc.clone());
+        let model = Recording { inner: toy.as_ref(), sigma_of: sigma_of.clone(), calls: Default::default() };
+        execute(&plan, &model, &dev, &ExecOptions::default()).unwrap();
+        let calls = model.calls.into_inner().unwrap();
+        // The exact sequence of timesteps: one reverse call per step, then the level's calls.
+        let per_level = mcmc.calls_per_level();
+        let mut expected = vec![];
+        for k in 0..steps {
+            expected.push(sampler.timestep(k));
+            if levels.contains(&k) {
+                expected.extend(std::iter::repeat_n(sampler.timestep(k + 1), per_level));
+            }
+        }
+        let got: Vec<usize> = calls.iter().map(|c| c.0).collect();
+        assert_eq!(got, expected, "{kind:?}: timesteps of the model calls");
+        // The first move of each level.
+        let mut i = 0;
+        for k in 0..steps {
+            i += 1;
+            if !levels.contains(&k) {
+                continue;
+            }
+            let (start, next) = (&calls[i].1, &calls[i + 1].1);
+            i += per_level;
+            let d: Vec<[f64; 2]> = start.iter().zip(next).map(|(a, b)| [b[0] - a[0], b[1] - a[1]]).collect();
+            let mean0 = d.iter().map(|p| p[0]).sum::<f64>() / n as f64;
+            let mean1 = d.iter().map(|p| p[1]).sum::<f64>() / n as f64;
+            let var1 = d.iter().map(|p| (p[1] - mean1).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let beta = sampler.beta(k);
+            let (h, m) = (mcmc.step_size * beta, mcmc.mass * beta);
+            let (want_mean, want_var) = match kind {
+                comp_plan::McmcKind::Ula | comp_plan::McmcKind::Mala => (h * PULL, 2.0 * h),
+                comp_plan::McmcKind::Uhmc | comp_plan::McmcKind::Hmc => (h * h * PULL / (2.0 * m), h * h / m),
+            };
+            eprintln!("{kind:?} level {}: mean {mean0:.5} (want {want_mean:.5}), var {var1:.5} (want {want_var:.5})", k + 1);
+            assert!((mean0 / want_mean - 1.0).abs() < 0.02, "{kind:?} after step {k}: pull {mean0}, want {want_mean}");
+            assert!((var1 / want_var - 1.0).abs() < 0.12, "{kind:?} after step {k}: spread {var1}, want {want_var}");
+        }
+        assert_eq!(i, calls.len());
+    }
 }
 
 /// A model that records `prepare` and decodes by an affine map, around the exact toy2d.

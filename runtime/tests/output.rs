@@ -104,6 +104,41 @@ fn device_strings() {
     }
 }
 
+/// Centroid (column, row) of the pixels where `a` is markedly bluer than `b` (the dots are
+/// translucent blue, 31/100/180; the paper and grid lines are grey), and their count.
+fn bluer(a: &image::RgbImage, b: &image::RgbImage) -> (f64, f64, usize) {
+    let blueness = |p: &image::Rgb<u8>| p[2] as i32 - p[0] as i32;
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0);
+    for (x, y, p) in a.enumerate_pixels() {
+        if blueness(p) > blueness(b.get_pixel(x, y)) + 20 {
+            sx += x as f64;
+            sy += y as f64;
+            n += 1;
+        }
+    }
+    (sx / n.max(1) as f64, sy / n.max(1) as f64, n)
+}
+
+/// Points are drawn where the samples are: 20 samples at one spot, against the same number at
+/// another spot (so the title and the count line are equal and only the dots differ). The
+/// frame is [−1.5, 1.5]², so (−1, −1) and (1, 1) are 2/3 of the plotting area apart, which is
+/// over 450 px of the 640 px picture: more than 300 px along x; y grows upwards (smaller
+/// rows); and (0, 0) lands midway between them (the axes are linear), within 2 px. A blank
+/// plot, a flipped or ignored coordinate, or a shifted origin fails.
+#[test]
+fn plot_draws_points_where_the_samples_are() {
+    use comp_runtime::output::plot::{scatter_plot, Title};
+    let plot = |p: [f32; 2]| scatter_plot(&[p; 20], &Title { name: "s".into(), expression: String::new() }).unwrap();
+    let (low, high, mid) = (plot([-1.0, -1.0]), plot([1.0, 1.0]), plot([0.0, 0.0]));
+    let (lx, ly, ln) = bluer(&low, &high);
+    let (hx, hy, hn) = bluer(&high, &low);
+    let (mx, my, mn) = bluer(&mid, &low);
+    assert!(ln >= 5 && hn >= 5 && mn >= 5, "dots drawn: {ln}, {hn}, {mn} pixels");
+    assert!(hx - lx > 300.0, "x: (−1, −1) at column {lx}, (1, 1) at {hx}");
+    assert!(ly - hy > 300.0, "y: (−1, −1) at row {ly}, (1, 1) at {hy}");
+    assert!((mx - (lx + hx) / 2.0).abs() < 2.0 && (my - (ly + hy) / 2.0).abs() < 2.0, "(0, 0) at ({mx}, {my}), not midway between ({lx}, {ly}) and ({hx}, {hy})");
+}
+
 /// A shape the writer cannot draw is refused before anything is written: no `samples.npy`
 /// without its picture, no silently missing picture.
 #[test]

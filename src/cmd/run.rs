@@ -43,23 +43,38 @@ pub struct Args {
 pub struct Runner {
     device: candle_core::Device,
     models: HashMap<String, Box<dyn Denoiser>>,
+    /// Per learned model loaded, the weights file it was loaded from and its FNV-1a hash, for
+    /// `run.json`: which weights made a run, when several folders could hold them.
+    weights: HashMap<String, serde_json::Value>,
 }
 
 impl Runner {
     /// A runner on the device a `--device` string names.
     pub fn new(device: &str) -> Result<Runner, Failure> {
         let device = comp_runtime::device(device).map_err(|e| Failure::Usage(crate::error::runtime_message(&e)))?;
-        Ok(Runner { device, models: HashMap::new() })
+        Ok(Runner { device, models: HashMap::new(), weights: HashMap::new() })
     }
 
     /// Samples `sample` with its model, loading the model the first time it is asked for.
     pub fn execute(&mut self, sample: &SamplePlan, opts: &comp_runtime::ExecOptions) -> Result<comp_runtime::RunOutput, Failure> {
         if !self.models.contains_key(&sample.model) {
             let m = comp_models::load(&sample.model, &self.device).map_err(|e| crate::error::runtime(&e))?;
+            if let Some(comp_models::locate::Weights::Found(dir)) = comp_models::weights(&sample.model) {
+                let path = dir.join(comp_models::locate::WEIGHTS_FILE);
+                let path = path.canonicalize().unwrap_or(path);
+                let hash = std::fs::read(&path).map(|b| comp_models::weights::fnv1a64(&b)).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+                self.weights.insert(sample.model.clone(), serde_json::json!({ "path": path, "fnv1a64": hash }));
+            }
             self.models.insert(sample.model.clone(), m);
         }
         let model = self.models[&sample.model].as_ref();
         comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e))
+    }
+
+    /// `{path, fnv1a64}` of the weights a learned model was loaded from; `None` for a model
+    /// without weights (the exact `toy2d`) or one not loaded yet.
+    pub fn weights(&self, model: &str) -> Option<&serde_json::Value> {
+        self.weights.get(model)
     }
 }
 
@@ -185,6 +200,7 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
             "source": args.file,
             "sample": sample.sample,
             "model": sample.model,
+            "weights": runner.weights(&sample.model),
             "device": args.device,
             "seed": sample.settings.seed,
             "samples": sample.settings.samples,

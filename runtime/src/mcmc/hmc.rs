@@ -18,13 +18,13 @@ use crate::noise::Noise;
 /// `params.steps` HMC steps from x; `acceptance: None` runs U-HMC (no accept test).
 pub fn run(
     target: &mut dyn LogDensity,
-    mut x: Tensor,
+    x: Tensor,
     params: &Params,
     noise: &mut Noise,
     mut acceptance: Option<&mut Acceptance>,
 ) -> Result<Tensor> {
     let adjusted = acceptance.is_some();
-    let (h, m, d) = (params.step_size, params.mass, params.damping);
+    let (m, d) = (params.mass, params.damping);
     if !(m > 0.0 && m.is_finite()) {
         candle_core::bail!("HMC mass must be positive, got {m}")
     }
@@ -33,15 +33,43 @@ pub fn run(
         candle_core::bail!("HMC damping must be in [0, 1], got {d}")
     }
     let cur = target.eval(&x, adjusted)?;
-    let mut g = cur.grad.clone();
-    let mut lq = if adjusted {
+    let g = cur.grad.clone();
+    let lq = if adjusted {
         log_q(&cur)?.to_vec()
     } else {
         Vec::new()
     };
-    let mut v = noise.normal(x.dims(), x.device())?.affine(m.sqrt(), 0.0)?;
-    let refresh = (1.0 - d * d).max(0.0).sqrt() * m.sqrt();
+    let v = noise.normal(x.dims(), x.device())?.affine(m.sqrt(), 0.0)?;
+    let mut state = State { x, v, g, lq };
     for _ in 0..params.steps {
+        state = step(target, state, params, noise, acceptance.as_deref_mut())?;
+    }
+    Ok(state.x)
+}
+
+/// The chain's state between steps: position, momentum, ∇log q at x, and (HMC only) log q
+/// at x per sample.
+pub(crate) struct State {
+    pub x: Tensor,
+    pub v: Tensor,
+    pub g: Tensor,
+    pub lq: Vec<f64>,
+}
+
+/// One HMC step (refresh, leapfrog, accept test); separate so that tests can check the
+/// momentum a step returns (the flip on rejection is invisible in x alone).
+pub(crate) fn step(
+    target: &mut dyn LogDensity,
+    state: State,
+    params: &Params,
+    noise: &mut Noise,
+    acceptance: Option<&mut Acceptance>,
+) -> Result<State> {
+    let (h, m, d) = (params.step_size, params.mass, params.damping);
+    let adjusted = acceptance.is_some();
+    let State { mut x, mut v, mut g, mut lq } = state;
+    let refresh = (1.0 - d * d).max(0.0).sqrt() * m.sqrt();
+    {
         let xi = noise.normal(x.dims(), x.device())?;
         v = (v.affine(d, 0.0)? + xi.affine(refresh, 0.0)?)?;
         let (mut xn, mut vn, mut gn) = (x.clone(), v.clone(), g.clone());
@@ -57,7 +85,7 @@ pub fn run(
             }
             vn = (vn + gn.affine(h / 2.0, 0.0)?)?;
         }
-        match acceptance.as_deref_mut() {
+        match acceptance {
             Some(acc) => {
                 let lq_new =
                     lq_new.ok_or_else(|| candle_core::Error::Msg("HMC needs log q".into()))?;
@@ -77,5 +105,69 @@ pub fn run(
             }
         }
     }
-    Ok(x)
+    Ok(State { x, v, g, lq })
+}
+
+#[cfg(test)]
+mod tests {
+    //! One step against a target whose log q at the proposal is set per sample: ±1e9 makes
+    //! log α = ±1e9 (the gradient is 0, so the leapfrog keeps v and the kinetic terms cancel),
+    //! i.e. a certain acceptance or a certain rejection whatever the uniform draw. With
+    //! damping 1 the refresh keeps v exactly (v ← 1·v + 0·ξ), so the momentum that comes back
+    //! is exactly v (accepted) or exactly −v (rejected, Horowitz's flip).
+    use super::*;
+    use crate::mcmc::Eval;
+    use candle_core::Device;
+    use comp_plan::McmcKind;
+
+    struct ProposalLogQ(Vec<f64>);
+
+    impl LogDensity for ProposalLogQ {
+        fn eval(&mut self, x: &Tensor, want_log_q: bool) -> Result<Eval> {
+            Ok(Eval { grad: x.zeros_like()?, log_q: want_log_q.then(|| self.0.clone()) })
+        }
+    }
+
+    /// (x, v) after one HMC step from x = 0, v = rows [1, 2], [−3, 0.5] (h = 0.1, M = 2, L = 3:
+    /// an accepted sample moves by L·h·v/M = 0.15·v).
+    fn one_step(proposal_log_q: [f64; 2]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Acceptance) {
+        let dev = Device::Cpu;
+        let x = Tensor::zeros((2, 2), candle_core::DType::F32, &dev).unwrap();
+        let v = Tensor::new(&[[1f32, 2.], [-3., 0.5]], &dev).unwrap();
+        let state = State { g: x.zeros_like().unwrap(), x, v, lq: vec![0.0, 0.0] };
+        let params =
+            Params { kind: McmcKind::Hmc, steps: 1, step_size: 0.1, leapfrog: 3, damping: 1.0, mass: 2.0 };
+        let mut acc = Acceptance::default();
+        let mut target = ProposalLogQ(proposal_log_q.to_vec());
+        let out = step(&mut target, state, &params, &mut Noise::new(1), Some(&mut acc)).unwrap();
+        (out.x.to_vec2().unwrap(), out.v.to_vec2().unwrap(), acc)
+    }
+
+    fn close(a: &[Vec<f32>], b: &[[f32; 2]; 2]) -> bool {
+        a.iter().zip(b).all(|(r, e)| r.iter().zip(e).all(|(p, q)| (p - q).abs() < 1e-6))
+    }
+
+    #[test]
+    fn a_rejected_step_negates_the_momentum_and_keeps_x() {
+        let (x, v, acc) = one_step([-1e9, -1e9]);
+        assert_eq!(acc, Acceptance { accepted: 0, proposed: 2 });
+        assert!(close(&x, &[[0., 0.], [0., 0.]]), "x {x:?}");
+        assert!(close(&v, &[[-1., -2.], [3., -0.5]]), "v {v:?}");
+    }
+
+    #[test]
+    fn an_accepted_step_keeps_the_momentum_and_moves_x() {
+        let (x, v, acc) = one_step([1e9, 1e9]);
+        assert_eq!(acc, Acceptance { accepted: 2, proposed: 2 });
+        assert!(close(&x, &[[0.15, 0.3], [-0.45, 0.075]]), "x {x:?}");
+        assert!(close(&v, &[[1., 2.], [-3., 0.5]]), "v {v:?}");
+    }
+
+    #[test]
+    fn the_flip_is_per_sample() {
+        let (x, v, acc) = one_step([1e9, -1e9]);
+        assert_eq!(acc, Acceptance { accepted: 1, proposed: 2 });
+        assert!(close(&x, &[[0.15, 0.3], [0., 0.]]), "x {x:?}");
+        assert!(close(&v, &[[1., 2.], [3., -0.5]]), "v {v:?}");
+    }
 }
