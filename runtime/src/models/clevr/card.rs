@@ -63,7 +63,7 @@ pub struct Card {
 
 fn no_weights(dir: &Path) -> candle_core::Error {
     candle_core::Error::Msg(format!(
-        "model `{NAME}` has no weights at {}: train it with `comp train {NAME}` (about an hour on a CPU: see README)",
+        "model `{NAME}` has no weights at {}: train it with `comp train {NAME}` (40 minutes on a 2-core CPU: see README)",
         dir.display()
     ))
 }
