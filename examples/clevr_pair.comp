@@ -1,7 +1,7 @@
 # Composable Diffusion's positional CLEVR: objects where you ask for them.
 # `pair` composes two positions with AND; `one` keeps the first and forbids the second;
 # `staged` adds a weaker second object only in the first 60% of the trajectory.
-# Uses the shipped weights in models/clevr-pos/ (`comp train clevr-pos`: about an hour on a 2-core CPU).
+# Uses the shipped weights in models/clevr-pos/ (`comp train clevr-pos`: 40 minutes on a 2-core CPU).
 model clevr-pos
 scale 7.5
 

@@ -61,7 +61,7 @@ fn one_call_per_step_and_windowed_out_conditions_are_not_evaluated() {
         &dev,
         &ExecOptions {
             progress: Some(&report),
-            cancel: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -145,7 +145,7 @@ fn bad_plans_are_refused_with_context() {
 }
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
-    comp_runtime::noise::Noise::new(seed)
+    comp_runtime::noise::Noise::new(seed, 0..shape[0])
         .normal(shape, &Device::Cpu)
         .unwrap()
 }

@@ -139,7 +139,7 @@ mod tests {
             Params { kind: McmcKind::Hmc, steps: 1, step_size: 0.1, leapfrog: 3, damping: 1.0, mass: 2.0 };
         let mut acc = Acceptance::default();
         let mut target = ProposalLogQ(proposal_log_q.to_vec());
-        let out = step(&mut target, state, &params, &mut Noise::new(1), Some(&mut acc)).unwrap();
+        let out = step(&mut target, state, &params, &mut Noise::new(1, 0..2), Some(&mut acc)).unwrap();
         (out.x.to_vec2().unwrap(), out.v.to_vec2().unwrap(), acc)
     }
 

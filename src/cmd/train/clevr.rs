@@ -1,7 +1,7 @@
 //! `comp train clevr-pos`: train the positional CLEVR UNet on generated scenes and write its
 //! model folder (`model.safetensors` = EMA weights, `train.safetensors`, `model.json`), with
 //! periodic checkpoints that `--resume` continues from. The defaults are the shipped recipe,
-//! about an hour on a 2-core CPU; `--tiny` trains the test-sized network.
+//! 40 minutes on a 2-core CPU; `--tiny` trains the test-sized network.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
