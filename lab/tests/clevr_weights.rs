@@ -22,9 +22,9 @@ fn shipped() -> ClevrPos {
     model
 }
 
-/// Samples `expr` (4 images, DDIM 25 steps, scale 7.5 against null) as host images.
+/// Samples `expr` (8 images, DDIM 25 steps, scale 7.5 against null) as host images.
 fn sample(model: &ClevrPos, expr: &str, seed: u64) -> Vec<Vec<f32>> {
-    let text = format!("model clevr-pos\nsampler ddim(steps: 25)\nbase null\nscale 7.5\nseed {seed}\nsamples 4\nsample s = {expr}\n");
+    let text = format!("model clevr-pos\nsampler ddim(steps: 25)\nbase null\nscale 7.5\nseed {seed}\nsamples 8\nsample s = {expr}\n");
     let plan = comp_lab::compile_one(&text, &comp_models::infos()).expect("compiles");
     let out = execute(&plan, model, &Device::Cpu, &ExecOptions::default()).unwrap();
     let px = 3 * SIZE * SIZE;
@@ -38,9 +38,13 @@ fn and_places_both_objects_and_not_removes_one() {
     let (a, b) = ([0.25, 0.5], [0.75, 0.5]);
     let both = sample(&model, "pos(0.25, 0.5) AND pos(0.75, 0.5)", 1);
     let found = both.iter().filter(|img| det.object_at(img, a) && det.object_at(img, b)).count();
-    assert!(found >= 3, "AND: both objects in {found} of 4 images");
+    // The shipped model places both in about 62% of samples (README, Table 1): 8 images give
+    // 5 on average, and fewer than 3 has probability about 5% for a working model, while a
+    // broken AND (one object, or none) gives 0.
+    assert!(found >= 3, "AND: both objects in {found} of 8 images");
 
     let one = sample(&model, "pos(0.25, 0.5) AND NOT pos(0.75, 0.5)", 2);
     let kept = one.iter().filter(|img| det.object_at(img, a) && !det.object_at(img, b)).count();
-    assert!(kept >= 3, "AND NOT: object at a and none at b in {kept} of 4 images");
+    // About 50% for NOT (README): 4 of 8 on average; a NOT that does not remove b gives ~0.
+    assert!(kept >= 2, "AND NOT: object at a and none at b in {kept} of 8 images");
 }
