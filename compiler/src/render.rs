@@ -124,15 +124,7 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
     out.push('\n');
     let _ = writeln!(out, "  conditions:");
     for c in &s.conditions {
-        let what = match (&c.text, c.args.is_empty()) {
-            (Some(t), _) => format!("{t:?}"),
-            (None, true) => c.concept.clone(),
-            (None, false) => {
-                let args: Vec<String> = c.args.iter().map(f64::to_string).collect();
-                format!("{}({})", c.concept, args.join(", "))
-            }
-        };
-        let _ = writeln!(out, "    #{:<3} {what}", c.id);
+        let _ = writeln!(out, "    #{:<3} {c}", c.id);
     }
     let steps = st.sampler.steps();
     for seg in &s.segments {

@@ -163,6 +163,21 @@ pub struct Condition {
     pub text: Option<String>,
 }
 
+/// A condition as a script writes it: `ring`, `pos(0.25, 0.5)`, `"a red cube"`, `null`
+/// (for `comp plan`, picture titles and error messages).
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.text, self.args.is_empty()) {
+            (Some(t), _) => write!(f, "{t:?}"),
+            (None, true) => f.write_str(&self.concept),
+            (None, false) => {
+                let args: Vec<String> = self.args.iter().map(f64::to_string).collect();
+                write!(f, "{}({})", self.concept, args.join(", "))
+            }
+        }
+    }
+}
+
 /// A stretch `[from, to)` of the trajectory with one combination rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -63,7 +63,7 @@ impl Composed<'_> {
         }
         check_model_output(&out.eps, n, &conds)?;
         let combined = combine(&out, k, &segment.combine, self.sigma, want_energy)?;
-        check_state(&combined.eps, "the composed ε̂")?;
+        check_state(&combined.eps, || "the composed ε̂".into())?;
         Ok(combined)
     }
 }

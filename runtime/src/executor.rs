@@ -106,7 +106,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         x = sampler
             .step(k, &x, &mut eval, &mut noise)
             .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
-        check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
+        check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
         if let Some(mcmc) = &plan.settings.mcmc {
             let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
             let before = calls.calls;
@@ -114,7 +114,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
             if calls.calls != before {
                 sampler.restart();
             }
-            check_state(&x, &format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
+            check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);

@@ -21,18 +21,6 @@ pub fn first_non_finite(t: &Tensor) -> Result<Option<(usize, f32)>> {
     Ok(values.iter().position(|v| !v.is_finite()).map(|i| (i / per_row, values[i])))
 }
 
-/// A condition as the script wrote it: `ring`, `pos(0.25, 0.5)`, `"a red cube"`.
-pub fn describe(c: &Condition) -> String {
-    match (&c.text, c.args.is_empty()) {
-        (Some(t), _) => format!("{t:?}"),
-        (None, true) => c.concept.clone(),
-        (None, false) => {
-            let args: Vec<String> = c.args.iter().map(|a| a.to_string()).collect();
-            format!("{}({})", c.concept, args.join(", "))
-        }
-    }
-}
-
 /// Fails when the model's stacked output (`[K·N, ...]`, rows `k·N..` under `conds[k]`) has a
 /// non-finite value, naming the condition and the sample.
 pub fn check_model_output(eps: &Tensor, n: usize, conds: &[&Condition]) -> Result<()> {
@@ -41,17 +29,18 @@ pub fn check_model_output(eps: &Tensor, n: usize, conds: &[&Condition]) -> Resul
         bail!(
             "the model's ε for term #{} `{}` is {v} at sample {} (non-finite values stop the run; nothing was written)",
             c.id,
-            describe(c),
+            c,
             row % n.max(1)
         )
     }
     Ok(())
 }
 
-/// Fails when `t` (`[N, ...]`: ε̂ or x) has a non-finite value; `what` says which and where.
-pub fn check_state(t: &Tensor, what: &str) -> Result<()> {
+/// Fails when `t` (`[N, ...]`: ε̂ or x) has a non-finite value; `what` says which and where
+/// (built only then: this runs at every step).
+pub fn check_state(t: &Tensor, what: impl FnOnce() -> String) -> Result<()> {
     if let Some((row, v)) = first_non_finite(t)? {
-        bail!("{what} is {v} at sample {row} (non-finite values stop the run; nothing was written)")
+        bail!("{} is {v} at sample {row} (non-finite values stop the run; nothing was written)", what())
     }
     Ok(())
 }

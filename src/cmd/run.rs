@@ -118,7 +118,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// A JSON plan has no expression text: its conditions stand in for it in picture titles.
 fn describe_conditions(sample: &SamplePlan) -> String {
-    let conds: Vec<String> = sample.conditions.iter().map(comp_runtime::finite::describe).collect();
+    let conds: Vec<String> = sample.conditions.iter().map(ToString::to_string).collect();
     format!("plan over {}", conds.join(", "))
 }
 
