@@ -3,6 +3,7 @@
 //! keeps them equal to `comp_models::infos()`, descriptions aside).
 
 use comp_compiler::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
+use comp_plan::{ImageSize, Sampler};
 
 fn concept(name: &str, params: Vec<Param>) -> Concept {
     Concept { name: name.into(), description: String::new(), params }
@@ -26,6 +27,9 @@ fn toy(name: &str, energies: bool) -> ModelInfo {
         max_steps: 100,
         default_samples: 1000,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 
@@ -44,9 +48,39 @@ pub fn models() -> Vec<ModelInfo> {
         max_steps: 1000,
         default_samples: 8,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     };
     // Not a real model: prompts, energies and a model setting, so the targets reach that code.
     let size = Param { name: "size".into(), kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true }, default: Some(32.0), description: String::new() };
     let text = ModelInfo { text: true, concepts: vec![], data_shape: vec![3, 8, 8], extra_settings: vec![size], ..toy("textmodel", true) };
-    vec![toy("toy2d", true), toy("toy2d-mlp", true), toy("toy2d-mlp-eps", false), clevr, text]
+    let sd = |name: &str, size: usize, steps: usize, scale: f64, base: DefaultBase, sampler: Sampler| ModelInfo {
+        name: name.into(),
+        description: String::new(),
+        data_shape: vec![4, size / 8, size / 8],
+        concepts: vec![],
+        text: true,
+        energies: false,
+        default_scale: scale,
+        default_base: base,
+        default_steps: steps,
+        default_sampler: Some(sampler),
+        max_steps: 1000,
+        default_samples: 4,
+        extra_settings: vec![],
+        image_size: Some(ImageSize { default: [size, size], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 }),
+        dtypes: true,
+    };
+    vec![
+        toy("toy2d", true),
+        toy("toy2d-mlp", true),
+        toy("toy2d-mlp-eps", false),
+        clevr,
+        text,
+        sd("sd15", 512, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),
+        sd("sd21", 768, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),
+        sd("sd21-base", 512, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),
+        sd("sd-turbo", 512, 1, 1.0, DefaultBase::None, Sampler::EulerA { steps: 1 }),
+    ]
 }

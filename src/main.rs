@@ -6,6 +6,7 @@ mod error;
 mod lsp;
 mod pipeline;
 mod progress;
+mod prompts;
 mod render;
 mod repl;
 

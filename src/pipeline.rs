@@ -79,5 +79,9 @@ pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
     if let Some(d) = &source.decode_error {
         return Checked { program: None, compiled: None, diagnostics: vec![d.clone()] };
     }
-    comp_compiler::compile_text(&source.text, models)
+    let mut checked = comp_compiler::compile_text(&source.text, models);
+    if let Some(program) = &checked.program {
+        checked.diagnostics.extend(crate::prompts::warnings(&source.text, program));
+    }
+    checked
 }

@@ -193,6 +193,7 @@ impl<'a> Writer<'a> {
         match &s.value {
             SettingValue::Number(n) => self.number(n, true),
             SettingValue::Expr(e) => self.expr(e, true),
+            SettingValue::Dimensions(d) => self.token(&d.text, d.span.start as usize, true),
         }
     }
 

@@ -98,6 +98,7 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
         Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
         Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
         Sampler::Dpmpp2m { steps } => format!("dpmpp2m(steps: {steps})"),
+        Sampler::EulerA { steps } => format!("euler_a(steps: {steps})"),
     };
     let mcmc = match &st.mcmc {
         None => "none".to_string(),
@@ -120,6 +121,12 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
     let _ = write!(out, "  settings: sampler {sampler}, mcmc {mcmc}, scale {}, seed {}, samples {}", st.scale, st.seed, st.samples);
     for (k, v) in &st.extra {
         let _ = write!(out, ", {k} {v}");
+    }
+    if let Some([w, h]) = st.size {
+        let _ = write!(out, ", size {w}x{h}");
+    }
+    if let Some(d) = st.dtype {
+        let _ = write!(out, ", dtype {}", d.name());
     }
     out.push('\n');
     let _ = writeln!(out, "  conditions:");

@@ -16,7 +16,7 @@
 use crate::check::args::{bind_args, check_value, ArgKind, ParamSpec};
 use crate::ir::Node;
 use crate::model_info::{DefaultBase, ModelInfo};
-use crate::plan::{Mcmc, McmcKind, Sampler, Settings, MAX_LEAPFROG, MAX_MCMC_STEPS};
+use crate::plan::{Dtype, Mcmc, McmcKind, Sampler, Settings, MAX_LEAPFROG, MAX_MCMC_STEPS};
 use crate::resolve::{resolve, Scope};
 use crate::suggest::did_you_mean;
 use comp_grammar::ast::{ArgValue, Expr, ExprKind, Setting, SettingValue};
@@ -44,6 +44,7 @@ pub enum SamplerSpec {
     Ddpm { steps: Option<usize> },
     Ddim { steps: Option<usize>, eta: f64 },
     Dpmpp2m { steps: Option<usize> },
+    EulerA { steps: Option<usize> },
 }
 
 /// The settings one scope writes; `None`: not written (or written wrongly, and reported).
@@ -56,6 +57,8 @@ pub struct Written {
     pub seed: Option<u64>,
     pub samples: Option<usize>,
     pub extra: BTreeMap<String, f64>,
+    pub size: Option<[usize; 2]>,
+    pub dtype: Option<Dtype>,
 }
 
 /// What the plan needs from one sample's settings.
@@ -114,7 +117,7 @@ fn check_max_steps(steps: Option<usize>, args: &[comp_grammar::ast::Arg], model:
 }
 
 fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) -> Option<SamplerSpec> {
-    const EXPECTED: &str = "`ddpm(steps: N)`, `ddim(steps: N, eta: E)` or `dpmpp2m(steps: N)`";
+    const EXPECTED: &str = "`ddpm(steps: N)`, `ddim(steps: N, eta: E)`, `dpmpp2m(steps: N)` or `euler_a(steps: N)`";
     let SettingValue::Expr(e) = &s.value else {
         diags.push(invalid("sampler", EXPECTED, s.value.span()));
         return None;
@@ -141,10 +144,15 @@ fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnost
             check_max_steps(steps(v[0]), args, model, diags);
             Some(SamplerSpec::Dpmpp2m { steps: steps(v[0]) })
         }
+        "euler_a" => {
+            let v = bind_args("euler_a", &[steps_param(Some(f64::NAN))], args, e.span, diags)?;
+            check_max_steps(steps(v[0]), args, model, diags);
+            Some(SamplerSpec::EulerA { steps: steps(v[0]) })
+        }
         other => {
             let mut d = Diagnostic::error("E0114", format!("unknown sampler `{other}`"), name.span)
-                .with_label("expected `ddpm`, `ddim` or `dpmpp2m`");
-            d.help = did_you_mean(other, ["ddpm", "ddim", "dpmpp2m"]).or_else(|| Some(format!("write {EXPECTED}")));
+                .with_label("expected `ddpm`, `ddim`, `dpmpp2m` or `euler_a`");
+            d.help = did_you_mean(other, ["ddpm", "ddim", "dpmpp2m", "euler_a"]).or_else(|| Some(format!("write {EXPECTED}")));
             diags.push(d);
             None
         }
@@ -155,7 +163,7 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
     const EXPECTED: &str = "`none`, `ula(...)`, `mala(...)`, `uhmc(...)` or `hmc(...)`";
     let Some((name, args)) = (match &s.value {
         SettingValue::Expr(e) => call(e),
-        SettingValue::Number(_) => None,
+        SettingValue::Number(_) | SettingValue::Dimensions(_) => None,
     }) else {
         diags.push(invalid("mcmc", EXPECTED, s.value.span()));
         return None;
@@ -251,6 +259,52 @@ fn read_base(s: &Setting, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<
     (diags.len() == before).then_some(BaseSpec::Expr(node, e.span))
 }
 
+/// `size 512x768`: width by height, each a multiple of the model's factor within its bounds.
+fn read_size(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>) -> Option<[usize; 2]> {
+    let spec = model?.image_size.as_ref()?;
+    let (lo, hi, m) = (spec.min, spec.max, spec.multiple_of);
+    let expected = format!("`WIDTHxHEIGHT`, each side a multiple of {m} in {lo}..={hi}");
+    let SettingValue::Dimensions(d) = &s.value else {
+        diags.push(invalid("size", &expected, s.value.span()).with_help(format!(
+            "for example `size {}x{}`",
+            spec.default[0], spec.default[1]
+        )));
+        return None;
+    };
+    let side = |v: Option<u64>| v.filter(|&v| v >= lo as u64 && v <= hi as u64 && v % m as u64 == 0).map(|v| v as usize);
+    match (side(d.width), side(d.height)) {
+        (Some(w), Some(h)) => Some([w, h]),
+        _ => {
+            let round = |v: Option<u64>| {
+                let v = v.unwrap_or(hi as u64).clamp(lo as u64, hi as u64) as usize;
+                (v + m / 2) / m * m
+            };
+            diags.push(
+                invalid("size", &expected, d.span)
+                    .with_help(format!("the nearest allowed size is `{}x{}`", round(d.width).max(lo), round(d.height).max(lo))),
+            );
+            None
+        }
+    }
+}
+
+/// `dtype f16`, `bf16` or `f32`.
+fn read_dtype(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<Dtype> {
+    let name = match &s.value {
+        SettingValue::Expr(Expr { kind: ExprKind::Name(id), .. }) => Some(id.name.as_str()),
+        _ => None,
+    };
+    match name.and_then(Dtype::from_name) {
+        Some(d) => Some(d),
+        None => {
+            let mut d = invalid("dtype", "`f16`, `bf16` or `f32`", s.value.span());
+            d.help = name.and_then(|n| did_you_mean(n, ["f16", "bf16", "f32"]));
+            diags.push(d);
+            None
+        }
+    }
+}
+
 /// Reads the settings of one scope. `top_level` is false for a `with` list; the model
 /// statement is read elsewhere (see [`crate::check::model`]) and only rejected here in a `with`.
 pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut Vec<Diagnostic>) -> Written {
@@ -279,6 +333,8 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
             "sampler" => w.sampler = read_sampler(s, scope.model, diags),
             "mcmc" => w.mcmc = read_mcmc(s, scope.model, diags),
             "base" => w.base = read_base(s, scope, diags),
+            "size" if scope.model.is_some_and(|m| m.image_size.is_some()) => w.size = read_size(s, scope.model, diags),
+            "dtype" if scope.model.is_some_and(|m| m.dtypes) => w.dtype = read_dtype(s, diags),
             "scale" => {
                 if let Some(n) = number(s, "a finite number", diags) {
                     if n.value.is_finite() {
@@ -319,13 +375,20 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
                                 continue;
                             }
                         },
+                        SettingValue::Dimensions(d) => {
+                            diags.push(invalid(name, &format!("a number {}", spec.kind.range_text()), d.span));
+                            continue;
+                        }
                     };
                     if let Some(v) = check_value(&spec, &value, diags) {
                         w.extra.insert(name.to_string(), v);
                     }
                 } else {
                     let known: Vec<&str> =
-                        STANDARD.iter().copied().chain(model.extra_settings.iter().map(|p| p.name.as_str())).collect();
+                        STANDARD.iter().copied()
+                            .chain(model.image_size.is_some().then_some("size"))
+                            .chain(model.dtypes.then_some("dtype"))
+                            .chain(model.extra_settings.iter().map(|p| p.name.as_str())).collect();
                     let mut d = Diagnostic::error("E0102", format!("unknown setting `{name}`"), s.name.span)
                         .with_label("not a setting")
                         .with_note(format!("settings of `{}`: {}", model.name, known.join(", ")));
@@ -341,10 +404,14 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
 /// One sample's settings: its `with`, then the file's, then the model's defaults.
 pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Resolved {
     let sampler = match with.sampler.or(file.sampler) {
-        None => Sampler::Ddpm { steps: model.default_steps },
+        None => match &model.default_sampler {
+            Some(s) => s.clone(),
+            None => Sampler::Ddpm { steps: model.default_steps },
+        },
         Some(SamplerSpec::Ddpm { steps }) => Sampler::Ddpm { steps: steps.unwrap_or(model.default_steps) },
         Some(SamplerSpec::Ddim { steps, eta }) => Sampler::Ddim { steps: steps.unwrap_or(model.default_steps), eta },
         Some(SamplerSpec::Dpmpp2m { steps }) => Sampler::Dpmpp2m { steps: steps.unwrap_or(model.default_steps) },
+        Some(SamplerSpec::EulerA { steps }) => Sampler::EulerA { steps: steps.unwrap_or(model.default_steps) },
     };
     let mut extra: BTreeMap<String, f64> =
         model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();
@@ -362,6 +429,8 @@ pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Re
             seed: with.seed.or(file.seed).unwrap_or(0),
             samples: with.samples.or(file.samples).unwrap_or(model.default_samples),
             extra,
+            size: with.size.or(file.size).or(model.image_size.as_ref().map(|s| s.default)),
+            dtype: with.dtype.or(file.dtype),
         },
         base,
     }

@@ -95,6 +95,23 @@ fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
             Some(param) => check_param(&format!("setting `{name}`"), &param.kind, *value, p),
         }
     }
+    match (&model.image_size, st.size) {
+        (None, Some(_)) => p.push(format!("`{}` has no setting `size`", model.name)),
+        (Some(spec), Some([w, h])) => {
+            let ok = |v: usize| v >= spec.min && v <= spec.max && v % spec.multiple_of == 0;
+            if !(ok(w) && ok(h)) {
+                p.push(format!(
+                    "`size` must be WIDTHxHEIGHT with each side a multiple of {} in {}..={}, found {w}x{h}",
+                    spec.multiple_of, spec.min, spec.max
+                ));
+            }
+        }
+        (Some(_), None) => p.push(format!("`{}` needs a `size`", model.name)),
+        (None, None) => {}
+    }
+    if st.dtype.is_some() && !model.dtypes {
+        p.push(format!("`{}` has no setting `dtype`", model.name));
+    }
     if let Some(m) = &st.mcmc {
         if !(1..=MAX_MCMC_STEPS).contains(&m.steps) {
             p.push(format!("MCMC `steps` must be in 1..={MAX_MCMC_STEPS}, found {}", m.steps));

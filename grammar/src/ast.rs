@@ -76,6 +76,18 @@ pub struct Setting {
 pub enum SettingValue {
     Number(Number),
     Expr(Expr),
+    /// `512x768`: width by height, as written (the checker bounds them).
+    Dimensions(Dimensions),
+}
+
+/// An image size as written: `512x768` is width 512, height 768.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dimensions {
+    /// `None` when a side does not fit in `u64` (the checker reports it).
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub text: String,
+    pub span: Span,
 }
 
 impl SettingValue {
@@ -83,6 +95,7 @@ impl SettingValue {
         match self {
             SettingValue::Number(n) => n.span,
             SettingValue::Expr(e) => e.span,
+            SettingValue::Dimensions(d) => d.span,
         }
     }
 }

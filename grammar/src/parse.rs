@@ -13,7 +13,7 @@
 //! Recursion in step 3 follows parentheses only (at most 64 deep after the pre-pass): prefix
 //! operators and windows are flat repetitions in the grammar and are folded in loops here.
 
-use crate::ast::{Arg, ArgValue, Branch, Expr, ExprKind, Ident, Item, Let, Number, Program, Sample, Setting, SettingValue};
+use crate::ast::{Arg, ArgValue, Branch, Dimensions, Expr, ExprKind, Ident, Item, Let, Number, Program, Sample, Setting, SettingValue};
 use crate::prepass::prepare;
 use crate::syntax_error::{syntax_error, Expected};
 use crate::{Diagnostic, Span};
@@ -95,7 +95,7 @@ fn expected(rule: Rule) -> Option<Expected> {
         | Rule::text
         | Rule::not_op
         | Rule::open_paren => E::Expression,
-        Rule::setting_value => E::SettingValue,
+        Rule::setting_value | Rule::dimensions => E::SettingValue,
         Rule::arg => E::Argument,
         Rule::arg_value => E::ArgValue,
         Rule::name => E::Name,
@@ -205,6 +205,11 @@ impl Convert {
         let value = value.into_inner().next().expect("grammar guarantees an expression or a number");
         let value = match value.as_rule() {
             Rule::number => SettingValue::Number(self.number(value)),
+            Rule::dimensions => {
+                let text = value.as_str().to_string();
+                let (w, h) = text.split_once('x').expect("grammar guarantees `WxH`");
+                SettingValue::Dimensions(Dimensions { width: w.parse().ok(), height: h.parse().ok(), span: span(&value), text })
+            }
             _ => SettingValue::Expr(self.expr(value, 0)),
         };
         Setting { name, value, span: whole }

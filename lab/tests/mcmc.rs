@@ -42,6 +42,9 @@ impl Gaussian {
                 max_steps: 100,
                 default_samples: 100,
                 extra_settings: vec![],
+                image_size: None,
+                default_sampler: None,
+                dtypes: false,
             },
             schedule: Schedule::cosine(100, 0.008).unwrap(),
         }

@@ -8,6 +8,7 @@
 //! | [`toy2d`] | the exact 2D model: closed-form noised densities, exact scores and energies |
 //! | [`mlp`] | the learned toy2d MLPs (`toy2d-mlp`, `toy2d-mlp-eps`) |
 //! | [`clevr`] | the clevr-pos UNet (object positions in 32×32 scenes) |
+//! | [`sd`] | Stable Diffusion 1.x / 2.x from a diffusers folder on disk (feature `sd`, on by default) |
 //!
 //! The compiler knows no model; the CLI asks here for `ModelInfo`s (to check scripts) and for a
 //! loaded [`Denoiser`] (to run them). Learned models are listed whether or not their weights
@@ -19,6 +20,8 @@
 pub mod clevr;
 pub mod locate;
 pub mod mlp;
+#[cfg(feature = "sd")]
+pub mod sd;
 pub mod toy2d;
 pub mod weights;
 
@@ -35,8 +38,19 @@ pub struct Entry {
     /// Loads the model onto a device; `dir` is the model's folder for learned models (see
     /// [`locate`]), ignored by models without weights.
     pub load: fn(dir: &std::path::Path, device: &Device) -> Result<Box<dyn Denoiser>>,
-    /// Whether the model loads weights from a folder.
-    pub learned: bool,
+    /// Where its weights come from.
+    pub source: Source,
+}
+
+/// Where a model's weights come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// None: exact and built in (`toy2d`).
+    BuiltIn,
+    /// `models/NAME/model.safetensors`, trained by `comp train` (see [`locate`]).
+    Trained,
+    /// A diffusers folder on the user's disk, never downloaded (see `sd::folder`).
+    Diffusers,
 }
 
 /// Every model, in the order `comp models` lists them.
@@ -46,54 +60,155 @@ pub const REGISTRY: &[Entry] = &[
         info: toy2d::info,
         // toy2d is closed-form and computes on the CPU; its outputs go to x's device.
         load: |_, _| Ok(Box::new(toy2d::Toy2d::new()?)),
-        learned: false,
+        source: Source::BuiltIn,
     },
     Entry {
         name: mlp::ENERGY_NAME,
         info: || mlp::info(mlp::Param::Energy),
         load: |dir, device| Ok(Box::new(mlp::Mlp::load_dir(mlp::ENERGY_NAME, dir, device)?)),
-        learned: true,
+        source: Source::Trained,
     },
     Entry {
         name: mlp::EPS_NAME,
         info: || mlp::info(mlp::Param::Eps),
         load: |dir, device| Ok(Box::new(mlp::Mlp::load_dir(mlp::EPS_NAME, dir, device)?)),
-        learned: true,
+        source: Source::Trained,
     },
     Entry {
         name: clevr::NAME,
         info: clevr::info,
         load: |dir, device| Ok(Box::new(clevr::ClevrPos::load(dir, device)?)),
-        learned: true,
+        source: Source::Trained,
     },
 ];
 
+/// The registry entry of `sd::VARIANTS[i]`.
+#[cfg(feature = "sd")]
+macro_rules! sd_entry {
+    ($i:expr) => {
+        Entry {
+            name: sd::VARIANTS[$i].name,
+            info: || sd::info(&sd::VARIANTS[$i]),
+            load: |dir, device| Ok(Box::new(sd::StableDiffusion::open(&sd::VARIANTS[$i], dir, device)?)),
+            source: Source::Diffusers,
+        }
+    };
+}
+
+/// The Stable Diffusion checkpoints (`sd15`, `sd21`, `sd21-base`, `sd-turbo`).
+#[cfg(feature = "sd")]
+pub const SD_REGISTRY: &[Entry] = &[
+    sd_entry!(0),
+    sd_entry!(1),
+    sd_entry!(2),
+    sd_entry!(3),
+];
+#[cfg(not(feature = "sd"))]
+pub const SD_REGISTRY: &[Entry] = &[];
+
+
+/// Every model, in the order `comp models` lists them.
+pub fn all() -> impl Iterator<Item = &'static Entry> {
+    REGISTRY.iter().chain(SD_REGISTRY.iter())
+}
+
 /// The registry entry of `name`.
 pub fn entry(name: &str) -> Option<&'static Entry> {
-    REGISTRY.iter().find(|e| e.name == name)
+    all().find(|e| e.name == name)
 }
 
 /// The vocabulary and defaults of every known model, for `comp models` and the checker.
 pub fn infos() -> Vec<ModelInfo> {
-    REGISTRY.iter().map(|e| (e.info)()).collect()
+    all().map(|e| (e.info)()).collect()
 }
 
-/// Where a model's weights are: `None` for a model that needs none (the exact `toy2d`).
+/// Where a model's weights are: `None` for a model that needs none (the exact `toy2d`). For a
+/// Stable Diffusion model, the diffusers folder (or everywhere it was looked for).
 pub fn weights(name: &str) -> Option<locate::Weights> {
-    entry(name).filter(|e| e.learned).map(|_| locate::weights(name))
+    let e = entry(name)?;
+    match e.source {
+        Source::BuiltIn => None,
+        Source::Trained => Some(locate::weights(name)),
+        #[cfg(feature = "sd")]
+        Source::Diffusers => {
+            let hub = sd::variant(name).map(|v| v.hub).unwrap_or(&[]);
+            Some(match sd::folder::locate(name, hub) {
+                Ok(sd::folder::Found::Folder(dir)) => locate::Weights::Found(dir),
+                Ok(sd::folder::Found::Missing(searched)) => locate::Weights::Missing(searched),
+                // An unreadable card: report it where it is.
+                Err(_) => locate::Weights::Missing(locate::roots().iter().map(|r| r.join(name).join("model.json")).collect()),
+            })
+        }
+        #[cfg(not(feature = "sd"))]
+        Source::Diffusers => None,
+    }
+}
+
+/// The weights files a model loads from, for hashing into `run.json`: `model.safetensors`
+/// of a trained model, the UNet, VAE and text encoder files of a Stable Diffusion folder.
+pub fn weight_files(name: &str) -> Vec<std::path::PathBuf> {
+    let Some(locate::Weights::Found(dir)) = weights(name) else { return vec![] };
+    match entry(name).map(|e| e.source) {
+        Some(Source::Trained) => vec![dir.join(locate::WEIGHTS_FILE)],
+        #[cfg(feature = "sd")]
+        Some(Source::Diffusers) => sd::folder::Files::check(&dir).map(|f| f.weights()).unwrap_or_default(),
+        _ => vec![],
+    }
+}
+
+/// The tokenizer of a text model whose folder is found, for the checker's prompt-length
+/// warning (loaded once per process); `None` for other models or when no folder is found.
+#[cfg(feature = "sd")]
+pub fn tokenizer(name: &str) -> Option<std::sync::Arc<sd::tokenizer::ClipTokenizer>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<String, Option<Arc<sd::tokenizer::ClipTokenizer>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let v = sd::variant(name)?;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(t) = cache.lock().ok()?.get(name) {
+        return t.clone();
+    }
+    let load = || -> Option<sd::tokenizer::ClipTokenizer> {
+        let sd::folder::Found::Folder(dir) = sd::folder::locate(v.name, v.hub).ok()? else { return None };
+        let files = sd::folder::Files::check(&dir).ok()?;
+        let cfg: sd::clip::ClipConfig = sd::config::read_json(&files.text_config).ok()?;
+        sd::tokenizer::ClipTokenizer::load(&files.tokenizer, cfg.max_position_embeddings).ok()
+    };
+    let t = load().map(Arc::new);
+    cache.lock().ok()?.insert(name.to_string(), t.clone());
+    t
+}
+
+/// What to do about missing weights: a trained model's training command is the CLI's to
+/// give; a Stable Diffusion model's folder is the user's to point at.
+pub fn missing_advice(name: &str, searched: &[std::path::PathBuf]) -> Option<String> {
+    match entry(name)?.source {
+        #[cfg(feature = "sd")]
+        Source::Diffusers => Some(sd::folder::missing_message(name, searched)),
+        _ => {
+            let _ = searched;
+            None
+        }
+    }
 }
 
 /// Loads a model by name onto `device`, a learned one from the first folder that holds its
 /// weights (see [`locate`]); without one, [`NoWeights`] lists every folder searched.
 pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
     let Some(entry) = entry(name) else {
-        let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
+        let names: Vec<&str> = all().map(|e| e.name).collect();
         bail!("unknown model `{name}`; known models: {}", names.join(", "))
     };
     let dir = match weights(name) {
         None => locate::default_dir(name),
         Some(locate::Weights::Found(dir)) => dir,
-        Some(locate::Weights::Missing(searched)) => return Err(NoWeights::searched(name, searched)),
+        Some(locate::Weights::Missing(searched)) => {
+            if let Some(advice) = missing_advice(name, &searched) {
+                bail!("{advice}")
+            }
+            return Err(NoWeights::searched(name, searched));
+        }
     };
     (entry.load)(&dir, device)
 }

@@ -209,6 +209,9 @@ pub fn info() -> ModelInfo {
         max_steps: NATIVE_STEPS,
         default_samples: 1000,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 

@@ -14,5 +14,5 @@
 pub mod model_info;
 pub mod plan;
 
-pub use model_info::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
+pub use model_info::{Concept, DefaultBase, ImageSize, ModelInfo, Param, ParamKind};
 pub use plan::*;

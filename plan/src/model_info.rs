@@ -25,13 +25,37 @@ pub struct ModelInfo {
     pub default_base: DefaultBase,
     /// Sampling steps when the script sets none.
     pub default_steps: usize,
+    /// The sampler when the script sets none (its steps are `default_steps`); `None`: DDPM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_sampler: Option<crate::Sampler>,
     /// The most sampling steps: the length of the model's native noise schedule, which the
     /// sampler respaces to fewer steps but cannot stretch.
     pub max_steps: usize,
     /// Number of samples when the script sets none.
     pub default_samples: usize,
-    /// Model-specific settings (for example `size`), each a number setting.
+    /// Model-specific settings, each a number setting.
     pub extra_settings: Vec<Param>,
+    /// For models whose pictures come in sizes (`size WxH`): the sizes allowed and how a
+    /// size maps to the shape of what the sampler samples. `None`: `data_shape` is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<ImageSize>,
+    /// Whether the model computes in f16 and bf16 as well as f32 (the `dtype` setting).
+    #[serde(default)]
+    pub dtypes: bool,
+}
+
+/// The sizes a latent image model samples at. A picture of W×H pixels is sampled as a latent
+/// of `[latent_channels, H/factor, W/factor]` (Stable Diffusion: 4 channels, factor 8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageSize {
+    /// Width and height when the script sets no `size`.
+    pub default: [usize; 2],
+    /// Each side is a multiple of this (the VAE's downsampling factor).
+    pub multiple_of: usize,
+    /// The smallest and largest side.
+    pub min: usize,
+    pub max: usize,
+    pub latent_channels: usize,
 }
 
 /// The base condition used when a script has no `base` statement.
@@ -72,6 +96,18 @@ pub enum ParamKind {
 }
 
 impl ModelInfo {
+    /// The shape of one sample as the sampler sees it, for a `size` (`[width, height]`) or the
+    /// model's default: `data_shape` for fixed-size models.
+    pub fn sample_shape(&self, size: Option<[usize; 2]>) -> Vec<usize> {
+        match &self.image_size {
+            None => self.data_shape.clone(),
+            Some(s) => {
+                let [w, h] = size.unwrap_or(s.default);
+                vec![s.latent_channels, h / s.multiple_of, w / s.multiple_of]
+            }
+        }
+    }
+
     pub fn concept(&self, name: &str) -> Option<&Concept> {
         self.concepts.iter().find(|c| c.name == name)
     }

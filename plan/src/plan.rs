@@ -54,6 +54,41 @@ pub struct Settings {
     /// Model-specific settings, by name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub extra: std::collections::BTreeMap<String, f64>,
+    /// `size WxH`: the picture's width and height in pixels, for models whose pictures come in
+    /// sizes (latent models, see [`crate::ImageSize`]); `None` for every other model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<[usize; 2]>,
+    /// `dtype f16`: the precision the model computes in; `None` is the model's choice (f16 on
+    /// a GPU, f32 on a CPU). Only for models that run in several (see
+    /// [`crate::ModelInfo::dtypes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<Dtype>,
+}
+
+/// The floating-point type a model computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    F16,
+    Bf16,
+    F32,
+}
+
+impl Dtype {
+    pub const ALL: [Dtype; 3] = [Dtype::F16, Dtype::Bf16, Dtype::F32];
+
+    /// As scripts write it: `f16`, `bf16`, `f32`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+            Dtype::F32 => "f32",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Dtype> {
+        Dtype::ALL.into_iter().find(|d| d.name() == name)
+    }
 }
 
 /// The reverse-diffusion sampler.
@@ -67,12 +102,19 @@ pub enum Sampler {
     /// `dpmpp2m(steps: N)`: DPM-Solver++(2M) (Lu et al. 2022), the deterministic second-order
     /// multistep solver of the probability-flow ODE in data prediction.
     Dpmpp2m { steps: usize },
+    /// `euler_a(steps: N)`: Euler ancestral (Karras et al. 2022's Euler step with fresh noise
+    /// each step, as k-diffusion and A1111 run it), on the model's own schedule.
+    #[serde(rename = "euler_a")]
+    EulerA { steps: usize },
 }
 
 impl Sampler {
     pub fn steps(&self) -> usize {
         match self {
-            Sampler::Ddpm { steps } | Sampler::Ddim { steps, .. } | Sampler::Dpmpp2m { steps } => *steps,
+            Sampler::Ddpm { steps }
+            | Sampler::Ddim { steps, .. }
+            | Sampler::Dpmpp2m { steps }
+            | Sampler::EulerA { steps } => *steps,
         }
     }
 
@@ -82,7 +124,7 @@ impl Sampler {
     /// plan's renderer counts with this, and the runtime's samplers make exactly these.
     pub fn calls_per_step(&self) -> usize {
         match self {
-            Sampler::Ddpm { .. } | Sampler::Ddim { .. } | Sampler::Dpmpp2m { .. } => 1,
+            Sampler::Ddpm { .. } | Sampler::Ddim { .. } | Sampler::Dpmpp2m { .. } | Sampler::EulerA { .. } => 1,
         }
     }
 }

@@ -6,10 +6,10 @@
 //! terms the composition has, instead of one pass per term.
 
 use candle_core::{Result, Tensor};
-use comp_plan::Condition;
+use comp_plan::{Condition, SamplePlan};
 use comp_plan::ModelInfo;
 
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, Spacing};
 
 /// What a model returns for a stacked batch.
 #[derive(Clone, Debug)]
@@ -29,6 +29,13 @@ pub trait Denoiser: Send + Sync {
     /// The model's native training schedule; the sampler respaces it to the plan's steps.
     fn schedule(&self) -> &Schedule;
 
+    /// Which native timesteps a run of fewer steps keeps: evenly spaced (improved DDPM) by
+    /// default; a model published with its own sampler (Stable Diffusion) says its own, so
+    /// that `comp` calls it at the timesteps upstream pipelines do.
+    fn spacing(&self) -> Spacing {
+        Spacing::Even
+    }
+
     /// ε (and energies when `want_energy`) for a stacked batch.
     ///
     /// * `x`: `[K·N, ...data_shape]`; rows `k·N..(k+1)·N` are evaluated under `conds[k]`.
@@ -36,12 +43,13 @@ pub trait Denoiser: Send + Sync {
     /// * `conds`: the K conditions, K ≥ 1.
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput>;
 
-    /// Called once per run, before the first step, with every condition the plan may
-    /// evaluate: the place for work that depends on the conditions but not on x or t (a text
-    /// model encodes its prompts here, once, not every step; it keeps them behind a lock, as
-    /// this takes `&self` so that one loaded model serves many runs). The default does nothing.
-    fn prepare(&self, conditions: &[Condition]) -> Result<()> {
-        let _ = conditions;
+    /// Called once per run, before the first step, with the sample's plan (every condition it
+    /// may evaluate, and its settings): the place for work that depends on the conditions or
+    /// settings but not on x or t (a text model encodes its prompts here, once, not every
+    /// step, and loads its weights in the plan's `dtype`; it keeps them behind a lock, as this
+    /// takes `&self` so that one loaded model serves many runs). The default does nothing.
+    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
+        let _ = plan;
         Ok(())
     }
 
@@ -55,8 +63,18 @@ pub trait Denoiser: Send + Sync {
     /// memory estimate of [`crate::memory`]. The default, 8 rows of data, suits models whose
     /// activations are a few times their input (convolutional nets); models with wide hidden
     /// layers say more.
-    fn working_bytes_per_row(&self) -> usize {
-        8 * 4 * self.info().data_shape.iter().product::<usize>()
+    /// `sample_shape` is the shape of one sample of this run (it depends on `size` for latent
+    /// models).
+    fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
+        8 * 4 * sample_shape.iter().product::<usize>()
+    }
+
+    /// Bytes a run needs once, whatever its samples: working memory outside the per-row
+    /// model call (a VAE decoding one picture at a time). The weights themselves are already
+    /// loaded when a run is checked, and not counted. The default: none.
+    fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
+        let _ = sample_shape;
+        0
     }
 
     /// The range of clean data, for image models whose samples live in a box (`[−1, 1]`):

@@ -37,6 +37,10 @@ pub struct ExecOptions<'a> {
     /// sample has its own noise stream ([`Noise`]), so they are exactly those rows of the
     /// whole run. `None`: all of them.
     pub indices: Option<std::ops::Range<usize>>,
+    /// Called with (step k, x) for the starting noise (k = 0) and after each reverse step k
+    /// (with k + 1), before decoding: the samples' trajectory, for tests that compare a run
+    /// step for step with another implementation, and for tools that show progress.
+    pub observe: Option<&'a dyn Fn(usize, &Tensor)>,
 }
 
 /// What a run produced.
@@ -78,15 +82,18 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         share.settings.samples = indices.len();
         crate::memory::check(&share, model)?;
     }
-    let mut sampler = ReverseSampler::new(model.schedule(), &plan.settings.sampler)
+    let mut sampler = ReverseSampler::spaced(model.schedule(), &plan.settings.sampler, model.spacing())
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
-    model.prepare(&plan.conditions).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
+    model.prepare(plan).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
     let mut shape = vec![indices.len()];
-    shape.extend(&model.info().data_shape);
+    shape.extend(model.info().sample_shape(plan.settings.size));
 
     let mut noise = Noise::new(plan.settings.seed, indices);
     let mut x = noise.normal(&shape, device)?;
+    if let Some(o) = opts.observe {
+        o(0, &x);
+    }
     let mut calls = Calls::default();
     let mut acceptance = Acceptance::default();
     for k in 0..steps {
@@ -115,6 +122,9 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
                 sampler.restart();
             }
             check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
+        }
+        if let Some(o) = opts.observe {
+            o(k + 1, &x);
         }
         if let Some(p) = opts.progress {
             p(k + 1, steps);

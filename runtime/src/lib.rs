@@ -34,6 +34,8 @@
 //!         seed: 7,
 //!         samples: 200,
 //!         extra: Default::default(),
+//!         size: None,
+//!         dtype: None,
 //!     },
 //!     conditions: vec![cond(0, "ring"), cond(1, "bar")],
 //!     segments: vec![Segment {
@@ -72,7 +74,7 @@ pub mod schedule;
 pub use candle_core::{Device, Tensor};
 pub use denoiser::{Denoiser, ModelOutput};
 pub use executor::{execute, ExecOptions, RunOutput};
-pub use schedule::Schedule;
+pub use schedule::{Schedule, Spacing};
 
 /// Tunes the process for CPU training and sampling; call once at start-up, before other
 /// threads exist. glibc returns every freed block above 128 KiB to the kernel and maps it again

@@ -103,16 +103,26 @@ pub fn check(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
 /// [`check`] against a given limit.
 pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: &str) -> Result<()> {
     let info = model.info();
-    let working = model.working_bytes_per_row();
-    let need = estimate_bytes(plan, &info.data_shape, working);
+    let shape = info.sample_shape(plan.settings.size);
+    let working = model.working_bytes_per_row(&shape);
+    let need = estimate_bytes(plan, &shape, working).saturating_add(model.fixed_working_bytes(&shape) as u128);
     if need <= limit {
         return Ok(());
     }
     let n = plan.settings.samples as u128;
     let per_sample = (need / n.max(1)).max(1);
     let fit = limit / per_sample;
+    let advice = match (&info.image_size, plan.settings.size) {
+        (Some(_), Some([w, h])) if fit == 0 => {
+            format!("not even one fits at {w}x{h}: ask a smaller `size` (the model's attention grows with the square of its pixels)")
+        }
+        (Some(_), Some([w, h])) => format!(
+            "at most {fit} samples fit at {w}x{h}: ask fewer with `--samples N` or the `samples` setting, or a smaller `size`"
+        ),
+        _ => format!("at most {fit} samples fit: ask fewer with `--samples N` or the `samples` setting"),
+    };
     bail!(
-        "sample `{}`: {} samples need about {} of memory (about {} each), over the limit of {} ({why}); at most {fit} samples fit: ask fewer with `--samples N` or the `samples` setting",
+        "sample `{}`: {} samples need about {} of memory (about {} each), over the limit of {} ({why}); {advice}",
         plan.sample,
         plan.settings.samples,
         human(need),

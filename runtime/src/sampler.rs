@@ -1,5 +1,5 @@
-//! Reverse-diffusion steps over a respaced schedule: DDPM (ancestral), DDIM and
-//! DPM-Solver++(2M).
+//! Reverse-diffusion steps over a respaced schedule: DDPM (ancestral), DDIM,
+//! DPM-Solver++(2M) and Euler ancestral.
 //!
 //! A step is handed an "evaluate ε̂ at (x, level)" function ([`Eval`]) rather than an ε̂, so a
 //! sampler may evaluate the composed prediction where and as often as it needs without the
@@ -19,7 +19,7 @@ use candle_core::{bail, Result, Tensor};
 use comp_plan::Sampler;
 
 use crate::noise::Noise;
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, Spacing};
 
 /// A noise level of the run: the one x has at the start of executor step `step`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,9 +57,15 @@ pub struct ReverseSampler {
 }
 
 impl ReverseSampler {
-    /// Respaces the model's native schedule to `sampler.steps()`.
+    /// Respaces the model's native schedule to `sampler.steps()`, evenly.
     pub fn new(native: &Schedule, sampler: &Sampler) -> Result<Self> {
-        let schedule = native.respace(sampler.steps())?;
+        Self::spaced(native, sampler, Spacing::Even)
+    }
+
+    /// Respaces the native schedule to `sampler.steps()` with the given spacing (the one
+    /// the model was sampled with upstream, [`crate::Denoiser::spacing`]).
+    pub fn spaced(native: &Schedule, sampler: &Sampler, spacing: Spacing) -> Result<Self> {
+        let schedule = native.respace_with(sampler.steps(), spacing)?;
         Ok(Self {
             schedule,
             kind: sampler.clone(),
@@ -73,7 +79,7 @@ impl ReverseSampler {
     pub fn step(&mut self, k: usize, x: &Tensor, eval: &mut Eval, noise: &mut Noise) -> Result<Tensor> {
         let eps = eval(x, self.at(k))?;
         match self.kind {
-            Sampler::Ddpm { .. } | Sampler::Ddim { .. } => {
+            Sampler::Ddpm { .. } | Sampler::Ddim { .. } | Sampler::EulerA { .. } => {
                 let c = self.coeffs(k);
                 let z = if c.noise != 0.0 { Some(noise.normal(x.dims(), x.device())?) } else { None };
                 apply(c, x, &eps, z.as_ref())
@@ -180,6 +186,7 @@ impl ReverseSampler {
         match self.kind {
             Sampler::Ddpm { .. } => ddpm_coeffs(ab, ab_prev),
             Sampler::Ddim { eta, .. } => ddim_coeffs(ab, ab_prev, eta),
+            Sampler::EulerA { .. } => euler_ancestral_coeffs(ab, ab_prev),
             // The first-order part of DPM-Solver++(2M): what it takes without a previous step.
             Sampler::Dpmpp2m { .. } => ddim_coeffs(ab, ab_prev, 0.0),
         }
@@ -211,6 +218,22 @@ pub fn ddim_coeffs(alpha_bar: f64, alpha_bar_prev: f64, eta: f64) -> StepCoeffs 
         eps: (1.0 - alpha_bar_prev - s * s).max(0.0).sqrt() - ratio * (1.0 - alpha_bar).sqrt(),
         noise: s,
     }
+}
+
+/// Euler ancestral step (k-diffusion's `sample_euler_ancestral`, A1111's "Euler a"), written
+/// for our variance-preserving x. In the variance-exploding variable x/√ᾱ with noise level
+/// σ = √((1 − ᾱ)/ᾱ) the step from σ_c to σ_n is: split σ_n into a deterministic part σ_d and
+/// fresh noise σ_u, with σ_u = min(σ_n, √(σ_n²(σ_c² − σ_n²)/σ_c²)) and σ_d = √(σ_n² − σ_u²);
+/// take an Euler step of the probability-flow ODE, whose slope is ε̂, to σ_d; add σ_u·z.
+/// Multiplying back by √ᾱ_n gives x_n = √(ᾱ_n/ᾱ_c)·x + √ᾱ_n(σ_d − σ_c)·ε̂ + √ᾱ_n·σ_u·z. To
+/// clean data (ᾱ_n = 1, σ_n = 0) it is x̂₀ with no noise.
+pub fn euler_ancestral_coeffs(alpha_bar: f64, alpha_bar_next: f64) -> StepCoeffs {
+    let ve = |ab: f64| ((1.0 - ab) / ab).max(0.0).sqrt();
+    let (s_c, s_n) = (ve(alpha_bar), ve(alpha_bar_next));
+    let up = if s_c > 0.0 { (s_n * s_n * (s_c * s_c - s_n * s_n) / (s_c * s_c)).max(0.0).sqrt().min(s_n) } else { 0.0 };
+    let down = (s_n * s_n - up * up).max(0.0).sqrt();
+    let a_n = alpha_bar_next.sqrt();
+    StepCoeffs { x: (alpha_bar_next / alpha_bar).sqrt(), eps: a_n * (down - s_c), noise: a_n * up }
 }
 
 /// Applies a step: x·a + ε̂·b (+ z·c when c ≠ 0; `noise` must then be given).

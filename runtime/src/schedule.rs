@@ -22,6 +22,22 @@ pub struct Schedule {
     alpha_bars: Vec<f64>,
     /// The native timestep index of each entry (the identity for a native schedule).
     timesteps: Vec<usize>,
+    /// ᾱ after the last reverse step: 1 (clean data) unless the model's own sampler stops
+    /// short of it (Stable Diffusion's schedulers with `set_alpha_to_one: false` end at the
+    /// first native ᾱ, 0.99915).
+    final_alpha_bar: f64,
+}
+
+/// Which native timesteps a respaced schedule keeps (diffusers' `timestep_spacing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spacing {
+    /// Evenly spaced, always the first and the last (improved DDPM's respacing).
+    Even,
+    /// Multiples of T/steps plus an offset: 1, 41, …, 961 for 25 of 1000 with offset 1
+    /// (Stable Diffusion 1.x and 2.x).
+    Leading { offset: usize },
+    /// Counted down from the last: T−1, T−1−T/steps, … (SD-Turbo: one step at 999).
+    Trailing,
 }
 
 impl Schedule {
@@ -59,6 +75,18 @@ impl Schedule {
         Self::from_betas(betas)
     }
 
+    /// β evenly spaced from `beta_start` to `beta_end` over `t` steps (diffusers' "linear").
+    pub fn linear_between(t: usize, beta_start: f64, beta_end: f64) -> Result<Self> {
+        if t == 0 {
+            bail!("a linear schedule needs at least one step")
+        }
+        let betas = (0..t).map(|i| {
+            let frac = if t == 1 { 0.0 } else { i as f64 / (t - 1) as f64 };
+            (beta_start + (beta_end - beta_start) * frac).min(MAX_BETA)
+        });
+        Self::from_betas(betas)
+    }
+
     /// ᾱ as the running product of 1 − β.
     fn from_betas(betas: impl Iterator<Item = f64>) -> Result<Self> {
         let mut prod = 1.0;
@@ -75,6 +103,46 @@ impl Schedule {
         Ok(Self {
             alpha_bars,
             timesteps,
+            final_alpha_bar: 1.0,
+        })
+    }
+
+    /// Stable Diffusion's "scaled linear" schedule: β evenly spaced in √β from √β₀ to √β₁
+    /// over `t` steps (β₀ = 0.00085, β₁ = 0.012 for SD 1.x and 2.x).
+    pub fn scaled_linear(t: usize, beta_start: f64, beta_end: f64) -> Result<Self> {
+        if t == 0 {
+            bail!("a scaled-linear schedule needs at least one step")
+        }
+        let (lo, hi) = (beta_start.sqrt(), beta_end.sqrt());
+        let betas = (0..t).map(|i| {
+            let frac = if t == 1 { 0.0 } else { i as f64 / (t - 1) as f64 };
+            (lo + (hi - lo) * frac).powi(2).min(MAX_BETA)
+        });
+        Self::from_betas(betas)
+    }
+
+    /// The same schedule, ending at ᾱ = `final_alpha_bar` instead of 1 (see the field).
+    pub fn with_final_alpha_bar(mut self, final_alpha_bar: f64) -> Self {
+        self.final_alpha_bar = final_alpha_bar;
+        self
+    }
+
+    /// Respaces to `steps` with the given spacing (see [`Spacing`]).
+    pub fn respace_with(&self, steps: usize, spacing: Spacing) -> Result<Self> {
+        let t = self.len();
+        if steps == 0 || steps > t {
+            return self.respace(steps);
+        }
+        let ratio = t / steps;
+        let picked: Vec<usize> = match spacing {
+            Spacing::Even => return self.respace(steps),
+            Spacing::Leading { offset } => (0..steps).map(|s| (s * ratio + offset).min(t - 1)).collect(),
+            Spacing::Trailing => (0..steps).rev().map(|s| t - 1 - s * ratio).collect(),
+        };
+        Ok(Self {
+            alpha_bars: picked.iter().map(|&i| self.alpha_bars[i]).collect(),
+            timesteps: picked.iter().map(|&i| self.timesteps[i]).collect(),
+            final_alpha_bar: self.final_alpha_bar,
         })
     }
 
@@ -93,10 +161,10 @@ impl Schedule {
     }
 
     /// ᾱ of the entry before `i` in the reverse process, i.e. the less noisy neighbour;
-    /// 1 (clean data) before entry 0.
+    /// before entry 0 the end of sampling: 1 (clean data) unless the model says otherwise.
     pub fn alpha_bar_prev(&self, i: usize) -> f64 {
         if i == 0 {
-            1.0
+            self.final_alpha_bar
         } else {
             self.alpha_bars[i - 1]
         }
@@ -152,6 +220,7 @@ impl Schedule {
         Ok(Self {
             alpha_bars: picked.iter().map(|&i| self.alpha_bars[i]).collect(),
             timesteps: picked.iter().map(|&i| self.timesteps[i]).collect(),
+            final_alpha_bar: self.final_alpha_bar,
         })
     }
 }

@@ -121,11 +121,11 @@ fn bad_plans_are_refused_with_context() {
     let dev = Device::Cpu;
     let model = models::load("toy2d", &dev).unwrap();
     let mut plan = windowed_plan();
-    plan.model = "sd15".into();
+    plan.model = "nomodel".into();
     let err = execute(&plan, model.as_ref(), &dev, &ExecOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("sd15") && err.contains("toy2d"), "{err}");
+    assert!(err.contains("nomodel") && err.contains("toy2d"), "{err}");
     let mut plan = windowed_plan();
     plan.conditions[0].concept = "triangle".into();
     let err = format!(
@@ -140,7 +140,7 @@ fn bad_plans_are_refused_with_context() {
         execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err()
     );
     assert!(err.contains("500"), "{err}");
-    let err = models::load("sd15", &dev).err().unwrap().to_string();
+    let err = models::load("nomodel", &dev).err().unwrap().to_string();
     assert!(err.contains("toy2d"), "{err}");
 }
 
@@ -429,8 +429,8 @@ impl comp_runtime::Denoiser for Latent<'_> {
         assert!(!self.prepared.lock().unwrap().is_empty(), "prepare comes before the first call");
         self.inner.forward(x, t, conds, want_energy)
     }
-    fn prepare(&self, conditions: &[comp_plan::Condition]) -> candle_core::Result<()> {
-        self.prepared.lock().unwrap().push(conditions.iter().map(|c| c.concept.clone()).collect());
+    fn prepare(&self, plan: &comp_plan::SamplePlan) -> candle_core::Result<()> {
+        self.prepared.lock().unwrap().push(plan.conditions.iter().map(|c| c.concept.clone()).collect());
         Ok(())
     }
     fn decode(&self, x: &Tensor) -> candle_core::Result<Tensor> {

@@ -1,7 +1,8 @@
 //! Schedules, respacing and the sampler's update coefficients.
 
 use comp_plan::Sampler;
-use comp_runtime::sampler::{ddim_coeffs, ddpm_coeffs, ReverseSampler};
+use comp_runtime::sampler::{ddim_coeffs, ddpm_coeffs, euler_ancestral_coeffs, ReverseSampler};
+use comp_runtime::Spacing;
 use comp_runtime::Schedule;
 
 #[test]
@@ -171,4 +172,63 @@ fn dpmpp2m_first_and_last_steps_are_ddim() {
         let b = ddim.step(k, &x, &mut eval, &mut noise).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(a, b, "step {k}");
     }
+}
+
+#[test]
+fn euler_ancestral_coefficients_by_hand() {
+    // ᾱ 0.5 → 0.8: σ_c = √(0.5/0.5) = 1, σ_n = √(0.2/0.8) = 0.5;
+    // σ_up = √(0.25·(1 − 0.25)/1) = √0.1875, σ_down = √(0.25 − 0.1875) = 0.25;
+    // x: √(0.8/0.5) = √1.6; ε: √0.8·(0.25 − 1); z: √0.8·√0.1875.
+    let c = euler_ancestral_coeffs(0.5, 0.8);
+    assert!((c.x - 1.6f64.sqrt()).abs() < 1e-12);
+    assert!((c.eps - 0.8f64.sqrt() * -0.75).abs() < 1e-12);
+    assert!((c.noise - (0.8f64 * 0.1875).sqrt()).abs() < 1e-12);
+    // To clean data: x̂₀ = (x − √(1 − ᾱ)ε)/√ᾱ, no noise.
+    let c = euler_ancestral_coeffs(0.25, 1.0);
+    assert!((c.x - 2.0).abs() < 1e-12 && (c.eps + 3f64.sqrt()).abs() < 1e-12 && c.noise == 0.0);
+}
+
+#[test]
+fn leading_and_trailing_spacing_pick_diffusers_timesteps() {
+    let native = Schedule::scaled_linear(1000, 0.00085, 0.012).unwrap();
+    // β_0 = 0.00085: ᾱ_0 = 0.99915.
+    assert!((native.alpha_bar(0) - 0.99915).abs() < 1e-12);
+    // Leading with offset 1, 25 steps: 1, 41, …, 961 (Stable Diffusion 1.x/2.x).
+    let lead = native.respace_with(25, Spacing::Leading { offset: 1 }).unwrap();
+    let ts: Vec<usize> = (0..25).map(|i| lead.timestep(i)).collect();
+    assert_eq!(ts, (0..25).map(|s| s * 40 + 1).collect::<Vec<_>>());
+    // Trailing, 4 steps: 249, 499, 749, 999 (SD-Turbo's one step is 999).
+    let trail = native.respace_with(4, Spacing::Trailing).unwrap();
+    assert_eq!((0..4).map(|i| trail.timestep(i)).collect::<Vec<_>>(), vec![249, 499, 749, 999]);
+    assert_eq!(native.respace_with(1, Spacing::Trailing).unwrap().timestep(0), 999);
+    // The end of sampling: ᾱ = 1 unless the model sets it (SD's set_alpha_to_one = false).
+    assert_eq!(lead.alpha_bar_prev(0), 1.0);
+    let sd = native.clone().with_final_alpha_bar(native.alpha_bar(0)).respace_with(25, Spacing::Leading { offset: 1 }).unwrap();
+    assert_eq!(sd.alpha_bar_prev(0), native.alpha_bar(0));
+    assert_eq!(sd.alpha_bar_prev(1), native.alpha_bar(1));
+}
+
+#[test]
+fn euler_ancestral_samples_a_gaussian_with_the_right_spread() {
+    // Data N(0, 0.25) under the linear schedule: ε(x, t) = √(1 − ᾱ)·x/(ᾱ·0.25 + 1 − ᾱ)
+    // exactly, so the sampler alone decides the spread of what comes out (0.5 here).
+    let native = Schedule::linear(1000).unwrap();
+    let mut s = ReverseSampler::new(&native, &Sampler::EulerA { steps: 1000 }).unwrap();
+    let n = 4000;
+    let dev = candle_core::Device::Cpu;
+    let mut noise = comp_runtime::noise::Noise::new(11, 0..n);
+    let mut x = noise.normal(&[n, 1], &dev).unwrap();
+    for k in 0..1000 {
+        let mut eval = |x: &candle_core::Tensor, at: comp_runtime::sampler::At| {
+            let ab = at.alpha_bar;
+            x.affine((1.0 - ab).sqrt() / (ab * 0.25 + 1.0 - ab), 0.0)
+        };
+        x = s.step(k, &x, &mut eval, &mut noise).unwrap();
+    }
+    let v: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let var = v.iter().map(|&a| (a as f64).powi(2)).sum::<f64>() / n as f64;
+    // Euler is first order: propagating the variance through the step's coefficients gives
+    // 0.196 at 50 steps, 0.233 at 200 and 0.246 at 1000. The standard error of a variance
+    // from 4000 draws is 0.25·√(2/4000) ≈ 0.0056: allow 0.02 around 0.25.
+    assert!((var - 0.25).abs() < 0.02, "variance {var}");
 }

@@ -47,6 +47,11 @@ pub fn weights_line(name: &str) -> String {
     match comp_models::weights(name) {
         None => "none needed (exact, built in)".into(),
         Some(Weights::Found(dir)) => format!("{}", dir.display()),
+        Some(Weights::Missing(searched)) if comp_models::missing_advice(name, &searched).is_some() => format!(
+            "missing (searched {} places, {} first, then the Hugging Face cache; point at a diffusers folder with `models/{name}/model.json`, see docs/stable-diffusion.md)",
+            searched.len(),
+            comp_models::locate::ENV,
+        ),
         Some(Weights::Missing(searched)) => format!(
             "missing (searched {} folders, {} first; train with `{}`)",
             searched.len(),
@@ -74,6 +79,16 @@ pub fn describe(m: &ModelInfo) -> String {
         m.default_steps,
         m.default_samples
     );
+    if let Some(s) = &m.image_size {
+        out += &format!(
+            "  size {}x{} by default (`size WxH`: multiples of {} in {}..={}), sampled as [{}, H/{}, W/{}] latents; dtype f16, bf16 or f32\n",
+            s.default[0], s.default[1], s.multiple_of, s.min, s.max, s.latent_channels, s.multiple_of, s.multiple_of
+        );
+    }
+    if m.concepts.is_empty() && m.text {
+        out += "  concepts: none; text prompts (`\"a red cube\"`)\n";
+        return out;
+    }
     out += "  concepts:\n";
     for c in &m.concepts {
         let sig = if c.params.is_empty() {

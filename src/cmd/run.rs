@@ -30,6 +30,10 @@ pub struct Args {
     /// `cpu`, `cuda` or `cuda:N`
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Compute in `f16`, `bf16` or `f32` (Stable Diffusion models; default f16 on a GPU, f32
+    /// on the CPU); overrides the scripts' `dtype`
+    #[arg(long, value_name = "f16|bf16|f32")]
+    dtype: Option<String>,
     /// Draw only shard I of N of the samples (`I/N`, I from 0), or `auto` to read it from a
     /// Slurm job array or a Kubernetes Indexed Job; `comp merge` joins the shards
     #[arg(long, value_name = "I/N|auto")]
@@ -59,11 +63,24 @@ impl Runner {
     pub fn execute(&mut self, sample: &SamplePlan, opts: &comp_runtime::ExecOptions) -> Result<comp_runtime::RunOutput, Failure> {
         if !self.models.contains_key(&sample.model) {
             let m = comp_models::load(&sample.model, &self.device).map_err(|e| crate::error::runtime(&e))?;
-            if let Some(comp_models::locate::Weights::Found(dir)) = comp_models::weights(&sample.model) {
-                let path = dir.join(comp_models::locate::WEIGHTS_FILE);
+            let files = comp_models::weight_files(&sample.model);
+            let mut hashed = Vec::new();
+            for path in files {
                 let path = path.canonicalize().unwrap_or(path);
-                let hash = std::fs::read(&path).map(|b| comp_models::weights::fnv1a64(&b)).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
-                self.weights.insert(sample.model.clone(), serde_json::json!({ "path": path, "fnv1a64": hash }));
+                let hash = comp_models::weights::fnv1a64_file(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+                hashed.push(serde_json::json!({ "path": path, "fnv1a64": hash }));
+            }
+            // One file: `{path, fnv1a64}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
+            match (hashed.len(), comp_models::weights(&sample.model)) {
+                (0, _) => {}
+                (1, _) => {
+                    self.weights.insert(sample.model.clone(), hashed.pop().expect("one"));
+                }
+                (_, Some(comp_models::locate::Weights::Found(dir))) => {
+                    let dir = dir.canonicalize().unwrap_or(dir);
+                    self.weights.insert(sample.model.clone(), serde_json::json!({ "path": dir, "files": hashed }));
+                }
+                _ => {}
             }
             self.models.insert(sample.model.clone(), m);
         }
@@ -104,6 +121,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         if let Some(n) = args.samples {
             sample.settings.samples = n;
         }
+        if let Some(d) = &args.dtype {
+            sample.settings.dtype = Some(dtype_flag(d, &sample.model)?);
+        }
         let title = comp_runtime::output::Title {
             name: sample.sample.clone(),
             expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
@@ -114,6 +134,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `--dtype f16|bf16|f32`, for a model that runs in several.
+fn dtype_flag(text: &str, model: &str) -> Result<comp_plan::Dtype, Failure> {
+    let Some(d) = comp_plan::Dtype::from_name(text) else {
+        return Err(Failure::Usage(format!("`--dtype {text}`: expected `f16`, `bf16` or `f32`")));
+    };
+    match comp_models::entry(model).map(|e| (e.info)()) {
+        Some(info) if info.dtypes => Ok(d),
+        _ => Err(Failure::Usage(format!("`--dtype`: `{model}` computes in f32 only (`dtype` is a setting of the Stable Diffusion models)"))),
+    }
 }
 
 /// A JSON plan has no expression text: its conditions stand in for it in picture titles.
@@ -291,7 +322,7 @@ fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, 
     } else {
         let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
         let progress = |done: usize, _total: usize| bar.set_position(done as u64);
-        let opts = comp_runtime::ExecOptions { progress: Some(&progress), cancel: None, indices: Some(range.clone()) };
+        let opts = comp_runtime::ExecOptions { progress: Some(&progress), indices: Some(range.clone()), ..Default::default() };
         let output = runner.execute(sample, &opts)?;
         bar.finish_and_clear();
         let shape = output.samples.dims().to_vec();

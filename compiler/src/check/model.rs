@@ -40,6 +40,7 @@ pub fn find_model<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut Ve
             _ => ("", e.span),
         },
         SettingValue::Number(n) => (n.text.as_str(), n.span),
+        SettingValue::Dimensions(d) => (d.text.as_str(), d.span),
     };
     if let Some(m) = models.iter().find(|m| m.name == name) {
         return Some(m);

@@ -28,6 +28,9 @@ pub fn toy2d() -> ModelInfo {
         max_steps: 1000,
         default_samples: 1000,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 
@@ -46,6 +49,9 @@ pub fn clevr() -> ModelInfo {
             default: Some(32.0),
             description: String::new(),
         }],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 
@@ -64,6 +70,9 @@ pub fn textmodel() -> ModelInfo {
         max_steps: 1000,
         default_samples: 4,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 

@@ -48,6 +48,7 @@ fn setting(s: &comp_grammar::ast::Setting) -> String {
     match &s.value {
         SettingValue::Number(n) => format!("{} #{}", s.name.name, n.text),
         SettingValue::Expr(e) => format!("{} {}", s.name.name, sexpr(e)),
+        SettingValue::Dimensions(d) => format!("{} {:?}x{:?}", s.name.name, d.width, d.height),
     }
 }
 

@@ -92,6 +92,9 @@ pub fn info() -> ModelInfo {
         max_steps: 1000,
         default_samples: 8,
         extra_settings: vec![],
+        image_size: None,
+        default_sampler: None,
+        dtypes: false,
     }
 }
 

@@ -206,7 +206,7 @@ impl Denoiser for Mlp {
 
     /// The residual stream and each block's hidden layer, forward and (for ε = ∇E) backward:
     /// about 16 vectors of `hidden` f32 per row.
-    fn working_bytes_per_row(&self) -> usize {
+    fn working_bytes_per_row(&self, _sample_shape: &[usize]) -> usize {
         16 * 4 * self.card.arch.hidden
     }
 

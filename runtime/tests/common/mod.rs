@@ -27,6 +27,8 @@ pub fn settings(sampler: Sampler, samples: usize, seed: u64) -> Settings {
         seed,
         samples,
         extra: BTreeMap::new(),
+        size: None,
+        dtype: None,
     }
 }
 

@@ -1,0 +1,291 @@
+//! A diffusers folder's `config.json` files, read into candle-transformers' configs: the UNet
+//! and VAE are built from what the checkpoint says it is, not from a preset, so any SD 1.x /
+//! 2.x-layout checkpoint loads (and so do the tests' tiny ones). What candle's UNet cannot
+//! build (SDXL's added text-time embedding, class embeddings, other block types) is refused
+//! here by name instead of failing later on a missing tensor.
+
+use candle_core::{bail, Result};
+use candle_transformers::models::stable_diffusion::{unet_2d, vae};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+
+/// Reads and parses a JSON file, naming it in every error.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| candle_core::Error::Msg(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| candle_core::Error::Msg(format!("{}: {e}", path.display())))
+}
+
+/// A number or one per block (`attention_head_dim: 8` or `[5, 10, 20, 20]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PerBlock {
+    One(usize),
+    Each(Vec<usize>),
+}
+
+impl PerBlock {
+    fn get(&self, i: usize) -> Option<usize> {
+        match self {
+            PerBlock::One(v) => Some(*v),
+            PerBlock::Each(v) => v.get(i).copied(),
+        }
+    }
+}
+
+/// `unet/config.json` (diffusers' `UNet2DConditionModel`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct UnetJson {
+    #[serde(default = "four")]
+    pub in_channels: usize,
+    #[serde(default = "four")]
+    pub out_channels: usize,
+    pub block_out_channels: Vec<usize>,
+    pub down_block_types: Vec<String>,
+    pub up_block_types: Vec<String>,
+    #[serde(default = "two")]
+    pub layers_per_block: usize,
+    pub attention_head_dim: PerBlock,
+    pub cross_attention_dim: usize,
+    #[serde(default)]
+    pub use_linear_projection: bool,
+    #[serde(default = "groups")]
+    pub norm_num_groups: usize,
+    #[serde(default = "norm_eps")]
+    pub norm_eps: f64,
+    #[serde(default = "one")]
+    pub transformer_layers_per_block: PerBlock,
+    #[serde(default)]
+    pub center_input_sample: bool,
+    #[serde(default = "yes")]
+    pub flip_sin_to_cos: bool,
+    #[serde(default)]
+    pub freq_shift: f64,
+    #[serde(default = "one_usize")]
+    pub downsample_padding: usize,
+    #[serde(default = "one_f64")]
+    pub mid_block_scale_factor: f64,
+    #[serde(default)]
+    pub addition_embed_type: Option<String>,
+    #[serde(default)]
+    pub class_embed_type: Option<String>,
+    #[serde(default)]
+    pub num_class_embeds: Option<usize>,
+    /// The latent side the model was trained at (64 for 512-pixel models, 96 for 768).
+    #[serde(default)]
+    pub sample_size: Option<usize>,
+}
+
+fn four() -> usize {
+    4
+}
+fn two() -> usize {
+    2
+}
+fn groups() -> usize {
+    32
+}
+fn norm_eps() -> f64 {
+    1e-5
+}
+fn one() -> PerBlock {
+    PerBlock::One(1)
+}
+fn one_usize() -> usize {
+    1
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+
+impl UnetJson {
+    /// candle's config, or what about this checkpoint it cannot build.
+    pub fn to_candle(&self, path: &Path) -> Result<unet_2d::UNet2DConditionModelConfig> {
+        let unsupported = |what: String| -> Result<unet_2d::UNet2DConditionModelConfig> {
+            bail!("{}: {what}; comp runs SD 1.x and 2.x UNets (see docs/stable-diffusion.md)", path.display())
+        };
+        if let Some(t) = &self.addition_embed_type {
+            return unsupported(format!("`addition_embed_type: {t}` (SDXL's pooled text and size embedding) is not supported"));
+        }
+        if self.class_embed_type.is_some() || self.num_class_embeds.is_some() {
+            return unsupported("class-conditioned UNets (`class_embed_type`) are not supported".into());
+        }
+        let n = self.block_out_channels.len();
+        if n == 0 || self.down_block_types.len() != n || self.up_block_types.len() != n {
+            return unsupported(format!(
+                "{} block_out_channels, {} down blocks and {} up blocks must be as many",
+                n,
+                self.down_block_types.len(),
+                self.up_block_types.len()
+            ));
+        }
+        let mut blocks = Vec::with_capacity(n);
+        for (i, down) in self.down_block_types.iter().enumerate() {
+            let cross = match down.as_str() {
+                "CrossAttnDownBlock2D" => true,
+                "DownBlock2D" => false,
+                other => return unsupported(format!("down block `{other}` is not supported")),
+            };
+            // candle builds the up path as the mirror of the down path: check the file agrees.
+            let up = &self.up_block_types[n - 1 - i];
+            let up_cross = match up.as_str() {
+                "CrossAttnUpBlock2D" => true,
+                "UpBlock2D" => false,
+                other => return unsupported(format!("up block `{other}` is not supported")),
+            };
+            if up_cross != cross {
+                return unsupported(format!("up block `{up}` does not mirror down block `{down}`"));
+            }
+            let heads = self.attention_head_dim.get(i);
+            let layers = self.transformer_layers_per_block.get(i);
+            let (Some(heads), Some(layers)) = (heads, layers) else {
+                return unsupported(format!("`attention_head_dim` or `transformer_layers_per_block` has no entry for block {i}"));
+            };
+            blocks.push(unet_2d::BlockConfig {
+                out_channels: self.block_out_channels[i],
+                use_cross_attn: cross.then_some(layers),
+                attention_head_dim: heads,
+            });
+        }
+        if self.block_out_channels.iter().any(|&c| c % self.norm_num_groups != 0) {
+            return unsupported(format!("block_out_channels {:?} are not multiples of norm_num_groups {}", self.block_out_channels, self.norm_num_groups));
+        }
+        Ok(unet_2d::UNet2DConditionModelConfig {
+            center_input_sample: self.center_input_sample,
+            flip_sin_to_cos: self.flip_sin_to_cos,
+            freq_shift: self.freq_shift,
+            blocks,
+            layers_per_block: self.layers_per_block,
+            downsample_padding: self.downsample_padding,
+            mid_block_scale_factor: self.mid_block_scale_factor,
+            norm_num_groups: self.norm_num_groups,
+            norm_eps: self.norm_eps,
+            cross_attention_dim: self.cross_attention_dim,
+            sliced_attention_size: None,
+            use_linear_projection: self.use_linear_projection,
+        })
+    }
+
+    /// The attention heads of the highest-resolution cross-attention block (for the memory
+    /// estimate: its attention matrix is the largest).
+    pub fn first_heads(&self) -> usize {
+        self.attention_head_dim.get(0).unwrap_or(8).max(1)
+    }
+}
+
+/// `vae/config.json` (diffusers' `AutoencoderKL`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct VaeJson {
+    pub block_out_channels: Vec<usize>,
+    #[serde(default = "two")]
+    pub layers_per_block: usize,
+    #[serde(default = "four")]
+    pub latent_channels: usize,
+    #[serde(default = "groups")]
+    pub norm_num_groups: usize,
+    #[serde(default = "scaling")]
+    pub scaling_factor: f64,
+    #[serde(default = "yes")]
+    pub use_quant_conv: bool,
+    #[serde(default = "yes")]
+    pub use_post_quant_conv: bool,
+}
+
+fn scaling() -> f64 {
+    0.18215
+}
+
+impl VaeJson {
+    pub fn to_candle(&self) -> vae::AutoEncoderKLConfig {
+        vae::AutoEncoderKLConfig {
+            block_out_channels: self.block_out_channels.clone(),
+            layers_per_block: self.layers_per_block,
+            latent_channels: self.latent_channels,
+            norm_num_groups: self.norm_num_groups,
+            use_quant_conv: self.use_quant_conv,
+            use_post_quant_conv: self.use_post_quant_conv,
+        }
+    }
+
+    /// Pixels per latent cell: 2 per downsampling block (8 for SD's four blocks).
+    pub fn factor(&self) -> usize {
+        1 << self.block_out_channels.len().saturating_sub(1)
+    }
+}
+
+/// What the model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prediction {
+    /// The noise ε (SD 1.x, 2.1-base, SD-Turbo).
+    Epsilon,
+    /// v = √ᾱ·ε − √(1−ᾱ)·x₀ (SD 2.1 at 768).
+    V,
+}
+
+/// `scheduler/scheduler_config.json`: the training schedule and how upstream samples it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchedulerJson {
+    pub beta_start: f64,
+    pub beta_end: f64,
+    pub scaled_linear: bool,
+    pub train_timesteps: usize,
+    pub prediction: Prediction,
+    pub steps_offset: usize,
+    pub spacing: String,
+    pub set_alpha_to_one: bool,
+}
+
+impl SchedulerJson {
+    /// SD 1.x / 2.x's values, for a folder without `scheduler/`.
+    pub fn sd_default(prediction: Prediction) -> Self {
+        Self {
+            beta_start: 0.00085,
+            beta_end: 0.012,
+            scaled_linear: true,
+            train_timesteps: 1000,
+            prediction,
+            steps_offset: 1,
+            spacing: "leading".into(),
+            set_alpha_to_one: false,
+        }
+    }
+
+    /// Reads `path`; missing fields take SD's values.
+    pub fn read(path: &Path, default_prediction: Prediction) -> Result<Self> {
+        let v: Value = read_json(path)?;
+        let d = Self::sd_default(default_prediction);
+        let num = |k: &str, d: f64| v.get(k).and_then(Value::as_f64).unwrap_or(d);
+        let prediction = match v.get("prediction_type").and_then(Value::as_str) {
+            None => d.prediction,
+            Some("epsilon") => Prediction::Epsilon,
+            Some("v_prediction") => Prediction::V,
+            Some(other) => bail!("{}: `prediction_type: {other}` is not supported (expected `epsilon` or `v_prediction`)", path.display()),
+        };
+        let scaled_linear = match v.get("beta_schedule").and_then(Value::as_str) {
+            None | Some("scaled_linear") => true,
+            Some("linear") => false,
+            Some(other) => bail!("{}: `beta_schedule: {other}` is not supported (expected `scaled_linear` or `linear`)", path.display()),
+        };
+        let spacing = v.get("timestep_spacing").and_then(Value::as_str).unwrap_or("leading").to_string();
+        if !["leading", "trailing", "linspace"].contains(&spacing.as_str()) {
+            bail!("{}: `timestep_spacing: {spacing}` is not supported (expected `leading`, `trailing` or `linspace`)", path.display())
+        }
+        let train = num("num_train_timesteps", 1000.0);
+        if !(train >= 2.0 && train <= 100_000.0 && train.fract() == 0.0) {
+            bail!("{}: `num_train_timesteps` must be a whole number in 2..=100000, found {train}", path.display())
+        }
+        Ok(Self {
+            beta_start: num("beta_start", d.beta_start),
+            beta_end: num("beta_end", d.beta_end),
+            scaled_linear,
+            train_timesteps: train as usize,
+            prediction,
+            steps_offset: num("steps_offset", 0.0).max(0.0) as usize,
+            spacing,
+            set_alpha_to_one: v.get("set_alpha_to_one").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! Where a Stable Diffusion checkpoint is on disk, never fetched: a diffusers folder, found
+//!
+//! 1. through a model card `ROOT/NAME/model.json` = `{"diffusers": "/path/to/folder"}` in the
+//!    roots of [`crate::locate`] (`COMP_MODELS` first), or `ROOT/NAME/` being a diffusers
+//!    folder itself (it has `model_index.json` or `unet/`);
+//! 2. else in the Hugging Face cache, offline: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+//!    `~/.cache/huggingface/hub`, folder `models--ORG--NAME/snapshots/REV/` for each repository
+//!    the model lists, REV from `refs/main` (else the newest snapshot).
+//!
+//! [`Files::check`] then says which file is missing and what was expected, before anything
+//! is loaded.
+
+use candle_core::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// The card that points a model at a diffusers folder.
+pub const CARD: &str = "model.json";
+
+/// The files of a diffusers checkpoint that `comp` reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Files {
+    pub root: PathBuf,
+    pub unet_config: PathBuf,
+    pub unet: PathBuf,
+    pub vae_config: PathBuf,
+    pub vae: PathBuf,
+    pub text_config: PathBuf,
+    pub text: PathBuf,
+    pub tokenizer: PathBuf,
+    /// `None`: SD's defaults.
+    pub scheduler: Option<PathBuf>,
+}
+
+impl Files {
+    /// Every weights file, for hashing into `run.json`.
+    pub fn weights(&self) -> Vec<PathBuf> {
+        vec![self.unet.clone(), self.vae.clone(), self.text.clone()]
+    }
+
+    /// The files of the diffusers folder `root`, or an error naming the first one missing.
+    pub fn check(root: &Path) -> Result<Files> {
+        if !root.is_dir() {
+            bail!("{} is not a folder (expected a diffusers folder with `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)", root.display())
+        }
+        let need = |sub: &str, file: &str| -> Result<PathBuf> {
+            let p = root.join(sub).join(file);
+            if p.is_file() {
+                Ok(p)
+            } else {
+                bail!("{}: `{sub}/{file}` is missing (a diffusers folder has `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)", root.display())
+            }
+        };
+        let weights = |sub: &str, stem: &str| -> Result<PathBuf> {
+            // Full precision first; an `.fp16` variant is converted on load.
+            for name in [format!("{stem}.safetensors"), format!("{stem}.fp16.safetensors")] {
+                let p = root.join(sub).join(&name);
+                if p.is_file() {
+                    return Ok(p);
+                }
+            }
+            let pickled = [format!("{stem}.bin"), format!("{stem}.fp16.bin")].iter().any(|n| root.join(sub).join(n).is_file());
+            if pickled {
+                bail!(
+                    "{}: `{sub}/` has only PyTorch `.bin` weights; comp reads safetensors (`{sub}/{stem}.safetensors`): convert them, e.g. with diffusers' `save_pretrained(..., safe_serialization=True)`",
+                    root.display()
+                )
+            }
+            bail!("{}: `{sub}/{stem}.safetensors` is missing (or its `.fp16.safetensors` variant)", root.display())
+        };
+        let tokenizer = root.join("tokenizer");
+        let has_pair = tokenizer.join("vocab.json").is_file() && tokenizer.join("merges.txt").is_file();
+        if !has_pair && !tokenizer.join("tokenizer.json").is_file() {
+            bail!("{}: `tokenizer/` needs `vocab.json` and `merges.txt` (or a `tokenizer.json`)", root.display())
+        }
+        let scheduler = root.join("scheduler").join("scheduler_config.json");
+        Ok(Files {
+            root: root.to_path_buf(),
+            unet_config: need("unet", "config.json")?,
+            unet: weights("unet", "diffusion_pytorch_model")?,
+            vae_config: need("vae", "config.json")?,
+            vae: weights("vae", "diffusion_pytorch_model")?,
+            text_config: need("text_encoder", "config.json")?,
+            text: weights("text_encoder", "model")?,
+            tokenizer,
+            scheduler: scheduler.is_file().then_some(scheduler),
+        })
+    }
+}
+
+/// Where a model's folder was found, or everywhere it was looked for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    Folder(PathBuf),
+    Missing(Vec<PathBuf>),
+}
+
+/// Finds model `name`'s diffusers folder (see the module doc); `hub` lists the Hugging Face
+/// repositories (`org/name`) that hold it.
+pub fn locate(name: &str, hub: &[&str]) -> Result<Found> {
+    locate_in(name, hub, &crate::locate::roots(), &hub_caches())
+}
+
+/// [`locate`] over given model roots and hub caches.
+pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]) -> Result<Found> {
+    let mut searched = Vec::new();
+    for root in roots {
+        let dir = root.join(name);
+        let card = dir.join(CARD);
+        if card.is_file() {
+            return read_card(&card).map(Found::Folder);
+        }
+        if dir.join("model_index.json").is_file() || dir.join("unet").is_dir() {
+            return Ok(Found::Folder(dir));
+        }
+        searched.push(card);
+    }
+    for cache in caches {
+        for repo in hub {
+            let repo_dir = cache.join(format!("models--{}", repo.replace('/', "--")));
+            if let Some(snap) = snapshot(&repo_dir) {
+                return Ok(Found::Folder(snap));
+            }
+            searched.push(repo_dir.join("snapshots"));
+        }
+    }
+    Ok(Found::Missing(searched))
+}
+
+/// `{"diffusers": PATH}`; a relative path is relative to the card's folder.
+fn read_card(card: &Path) -> Result<PathBuf> {
+    let v: serde_json::Value = super::config::read_json(card)?;
+    let Some(p) = v.get("diffusers").and_then(|p| p.as_str()) else {
+        bail!("{}: expected {{\"diffusers\": \"/path/to/a/diffusers/folder\"}}", card.display())
+    };
+    let p = PathBuf::from(p);
+    Ok(if p.is_relative() { card.parent().unwrap_or(Path::new(".")).join(p) } else { p })
+}
+
+/// The snapshot `refs/main` names, else the most recently modified one.
+fn snapshot(repo_dir: &Path) -> Option<PathBuf> {
+    let snaps = repo_dir.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(repo_dir.join("refs").join("main")) {
+        let dir = snaps.join(rev.trim());
+        if dir.is_dir() {
+            return Some(dir);
+        }
+    }
+    std::fs::read_dir(&snaps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+/// The Hugging Face hub caches, in the order the `huggingface_hub` library resolves them.
+pub fn hub_caches() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("HF_HUB_CACHE") {
+        return vec![PathBuf::from(p)];
+    }
+    if let Some(p) = std::env::var_os("HF_HOME") {
+        return vec![PathBuf::from(p).join("hub")];
+    }
+    dirs_home().map(|h| vec![h.join(".cache").join("huggingface").join("hub")]).unwrap_or_default()
+}
+
+fn dirs_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// The message for a model found nowhere: every place searched, and how to point at a folder.
+pub fn missing_message(name: &str, searched: &[PathBuf]) -> String {
+    let list: Vec<String> = searched.iter().map(|p| format!("  {}", p.display())).collect();
+    format!(
+        "model `{name}` has no weights: no model card and no Hugging Face snapshot; searched, in order:\n{}\n\
+         point comp at a diffusers folder on this machine: write {{\"diffusers\": \"/path/to/the/folder\"}} to `models/{name}/{CARD}` \
+         (or to `{name}/{CARD}` in a folder listed in {}); comp never downloads weights",
+        list.join("\n"),
+        crate::locate::ENV
+    )
+}

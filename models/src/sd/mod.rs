@@ -1,0 +1,439 @@
+//! Stable Diffusion 1.x and 2.x from weights already on the user's disk (never downloaded).
+//!
+//! | file | what |
+//! | --- | --- |
+//! | this file | the four model names, their vocabularies, and [`StableDiffusion`]: the [`Denoiser`] |
+//! | [`folder`] | finding a diffusers folder (model card or Hugging Face cache) and checking its files |
+//! | [`config`] | the folder's `config.json` files, read into candle-transformers' UNet and VAE configs |
+//! | [`tokenizer`] | CLIP's BPE tokenizer (the `tokenizers` crate) and the 77-token cut |
+//! | [`clip`] | the CLIP text encoder |
+//! | [`tiny`] | tiny random checkpoints in the diffusers layout, for tests and benchmarks |
+//!
+//! A run: [`Denoiser::prepare`] loads the weights in the plan's `dtype` (once; again only when a
+//! later run asks another dtype) and encodes each unique prompt once (`null`, the base of
+//! classifier-free guidance, is the empty prompt `""`); every step is then **one** UNet call
+//! over all active conditions' rows, each row cross-attending to its own prompt; a
+//! v-prediction model's output is turned into ε there, so the samplers and the fused
+//! combination see ε as for every model; [`Denoiser::decode`] runs the VAE at the end, one
+//! picture at a time.
+
+pub mod clip;
+pub mod config;
+pub mod folder;
+pub mod tiny;
+pub mod tokenizer;
+
+use candle_core::{bail, DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::stable_diffusion::{unet_2d::UNet2DConditionModel, vae::AutoEncoderKL};
+use comp_plan::{Condition, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan, Sampler};
+use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use config::{Prediction, SchedulerJson, UnetJson, VaeJson};
+
+/// One checkpoint family `comp` knows by name.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Hugging Face repositories that hold it, searched in the cache in this order.
+    pub hub: &'static [&'static str],
+    /// Its training resolution, the default `size`.
+    pub size: usize,
+    pub prediction: Prediction,
+    pub default_steps: usize,
+    pub default_scale: f64,
+    pub default_base: DefaultBase,
+    pub default_sampler: fn(usize) -> Sampler,
+}
+
+/// The checkpoints supported (docs/stable-diffusion.md lists them with their sources).
+pub const VARIANTS: [Variant; 4] = [
+    Variant {
+        name: "sd15",
+        description: "Stable Diffusion 1.x (1.4, 1.5): text prompts, 512x512, ε-prediction; weights from your disk",
+        hub: &["stable-diffusion-v1-5/stable-diffusion-v1-5", "runwayml/stable-diffusion-v1-5", "CompVis/stable-diffusion-v1-4"],
+        size: 512,
+        prediction: Prediction::Epsilon,
+        default_steps: 30,
+        default_scale: 7.5,
+        default_base: DefaultBase::Null,
+        default_sampler: |steps| Sampler::Dpmpp2m { steps },
+    },
+    Variant {
+        name: "sd21",
+        description: "Stable Diffusion 2.1 (768): text prompts, 768x768, v-prediction; weights from your disk",
+        hub: &["stabilityai/stable-diffusion-2-1"],
+        size: 768,
+        prediction: Prediction::V,
+        default_steps: 30,
+        default_scale: 7.5,
+        default_base: DefaultBase::Null,
+        default_sampler: |steps| Sampler::Dpmpp2m { steps },
+    },
+    Variant {
+        name: "sd21-base",
+        description: "Stable Diffusion 2.1-base: text prompts, 512x512, ε-prediction; weights from your disk",
+        hub: &["stabilityai/stable-diffusion-2-1-base"],
+        size: 512,
+        prediction: Prediction::Epsilon,
+        default_steps: 30,
+        default_scale: 7.5,
+        default_base: DefaultBase::Null,
+        default_sampler: |steps| Sampler::Dpmpp2m { steps },
+    },
+    Variant {
+        name: "sd-turbo",
+        description: "SD-Turbo (distilled 2.1): text prompts, 512x512, 1 to 4 steps without guidance; weights from your disk",
+        hub: &["stabilityai/sd-turbo"],
+        size: 512,
+        prediction: Prediction::Epsilon,
+        default_steps: 1,
+        // Distilled without guidance: the prompt's own prediction, `base none`, scale 1.
+        default_scale: 1.0,
+        default_base: DefaultBase::None,
+        default_sampler: |steps| Sampler::EulerA { steps },
+    },
+];
+
+/// The variant named `name`.
+pub fn variant(name: &str) -> Option<&'static Variant> {
+    VARIANTS.iter().find(|v| v.name == name)
+}
+
+/// What the checker knows of a variant: text prompts, `size`, `dtype`; no energies.
+pub fn info(v: &Variant) -> ModelInfo {
+    ModelInfo {
+        name: v.name.into(),
+        description: v.description.into(),
+        data_shape: vec![4, v.size / 8, v.size / 8],
+        concepts: vec![],
+        text: true,
+        energies: false,
+        default_scale: v.default_scale,
+        default_base: v.default_base,
+        default_steps: v.default_steps,
+        default_sampler: Some((v.default_sampler)(v.default_steps)),
+        max_steps: 1000,
+        default_samples: 4,
+        extra_settings: vec![],
+        image_size: Some(ImageSize { default: [v.size, v.size], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 }),
+        dtypes: true,
+    }
+}
+
+/// The networks, loaded in one dtype.
+struct Nets {
+    dtype: DType,
+    unet: UNet2DConditionModel,
+    vae: AutoEncoderKL,
+    text: clip::ClipTextEncoder,
+}
+
+/// A Stable Diffusion checkpoint, ready to sample (see the module doc).
+pub struct StableDiffusion {
+    info: ModelInfo,
+    files: folder::Files,
+    device: Device,
+    unet_json: UnetJson,
+    vae_json: VaeJson,
+    clip_json: clip::ClipConfig,
+    scheduler: SchedulerJson,
+    schedule: Schedule,
+    tokenizer: tokenizer::ClipTokenizer,
+    nets: Mutex<Option<Arc<Nets>>>,
+    /// Prompt → its encoder states `[1, 77, D]`, in the loaded nets' dtype.
+    embeddings: Mutex<HashMap<String, Tensor>>,
+    unet_calls: AtomicUsize,
+    prompts_encoded: AtomicUsize,
+}
+
+fn dtype_of(d: Dtype) -> DType {
+    match d {
+        Dtype::F16 => DType::F16,
+        Dtype::Bf16 => DType::BF16,
+        Dtype::F32 => DType::F32,
+    }
+}
+
+impl StableDiffusion {
+    /// Checks the diffusers folder `root` and reads its configs and tokenizer; the weights
+    /// are loaded by the first run (in its dtype). Errors name the file and what was expected.
+    pub fn open(v: &Variant, root: &Path, device: &Device) -> Result<Self> {
+        let files = folder::Files::check(root)?;
+        let unet_json: UnetJson = config::read_json(&files.unet_config)?;
+        unet_json.to_candle(&files.unet_config)?;
+        let vae_json: VaeJson = config::read_json(&files.vae_config)?;
+        let clip_json: clip::ClipConfig = config::read_json(&files.text_config)?;
+        let scheduler = match &files.scheduler {
+            Some(p) => SchedulerJson::read(p, v.prediction)?,
+            None => SchedulerJson::sd_default(v.prediction),
+        };
+        if unet_json.cross_attention_dim != clip_json.hidden_size {
+            bail!(
+                "{}: the UNet cross-attends to {}-wide text states but the text encoder ({}) gives {}: the folder mixes two checkpoints",
+                root.display(),
+                unet_json.cross_attention_dim,
+                files.text_config.display(),
+                clip_json.hidden_size
+            )
+        }
+        if unet_json.in_channels != vae_json.latent_channels || unet_json.out_channels != vae_json.latent_channels {
+            bail!(
+                "{}: the UNet takes {} channels and gives {}, but the VAE's latents have {}; comp runs text-to-image UNets (not inpainting or depth ones)",
+                root.display(),
+                unet_json.in_channels,
+                unet_json.out_channels,
+                vae_json.latent_channels
+            )
+        }
+        let native = if scheduler.scaled_linear {
+            Schedule::scaled_linear(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)?
+        } else {
+            Schedule::linear_between(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)?
+        };
+        let schedule = if scheduler.set_alpha_to_one { native.clone() } else { native.clone().with_final_alpha_bar(native.alpha_bar(0)) };
+        let tokenizer = tokenizer::ClipTokenizer::load(&files.tokenizer, clip_json.max_position_embeddings)?;
+        let mut info = info(v);
+        let factor = vae_json.factor();
+        info.max_steps = scheduler.train_timesteps;
+        if let Some(s) = &mut info.image_size {
+            s.multiple_of = factor;
+            s.latent_channels = vae_json.latent_channels;
+            s.min = s.min.max(factor);
+        }
+        info.data_shape = info.sample_shape(None);
+        Ok(Self {
+            info,
+            files,
+            device: device.clone(),
+            unet_json,
+            vae_json,
+            clip_json,
+            scheduler,
+            schedule,
+            tokenizer,
+            nets: Mutex::new(None),
+            embeddings: Mutex::new(HashMap::new()),
+            unet_calls: AtomicUsize::new(0),
+            prompts_encoded: AtomicUsize::new(0),
+        })
+    }
+
+    /// Finds variant `name`'s folder (see [`folder`]) and opens it.
+    pub fn locate_and_open(name: &str, device: &Device) -> Result<Self> {
+        let Some(v) = variant(name) else { bail!("unknown Stable Diffusion model `{name}`") };
+        match folder::locate(v.name, v.hub)? {
+            folder::Found::Folder(dir) => Self::open(v, &dir, device),
+            folder::Found::Missing(searched) => bail!("{}", folder::missing_message(v.name, &searched)),
+        }
+    }
+
+    /// The checkpoint's files.
+    pub fn files(&self) -> &folder::Files {
+        &self.files
+    }
+
+    /// The tokenizer (for the 77-token warning).
+    pub fn tokenizer(&self) -> &tokenizer::ClipTokenizer {
+        &self.tokenizer
+    }
+
+    /// UNet forward passes so far (each over all active conditions' rows).
+    pub fn unet_calls(&self) -> usize {
+        self.unet_calls.load(Ordering::Relaxed)
+    }
+
+    /// Prompts run through the text encoder so far.
+    pub fn prompts_encoded(&self) -> usize {
+        self.prompts_encoded.load(Ordering::Relaxed)
+    }
+
+    /// The bare batched UNet pass the composed step wraps, for the speed benchmark: `x`
+    /// `[B, C, h, w]`, `states` `[B, 77, D]` (see [`StableDiffusion::prompt_states`]), after a
+    /// run has prepared the nets.
+    pub fn unet_forward(&self, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
+        let nets = self.current()?;
+        nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)
+    }
+
+    /// A prompt's encoder states `[1, 77, D]` (encoded once, then cached).
+    pub fn prompt_states(&self, prompt: &str) -> Result<Tensor> {
+        let nets = self.current()?;
+        self.embedding(&nets, prompt)
+    }
+
+    /// The dtype a run computes in: the plan's, else f16 on a GPU and f32 on the CPU (whose
+    /// f16 matrix products are slower than f32 ones).
+    pub fn dtype_for(&self, wanted: Option<Dtype>) -> DType {
+        match wanted {
+            Some(d) => dtype_of(d),
+            None if self.device.is_cpu() => DType::F32,
+            None => DType::F16,
+        }
+    }
+
+    /// The nets in `dtype`, loading them (and dropping another dtype's) when needed.
+    fn nets(&self, dtype: DType) -> Result<Arc<Nets>> {
+        let mut slot = self.nets.lock().map_err(|_| candle_core::Error::Msg("a previous run panicked while loading".into()))?;
+        if let Some(n) = slot.as_ref().filter(|n| n.dtype == dtype) {
+            return Ok(n.clone());
+        }
+        *slot = None;
+        self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.clear();
+        let load = |p: &PathBuf| -> Result<VarBuilder<'static>> {
+            // Safety is the safetensors crate's and candle's: the files are mapped read-only.
+            #[allow(unsafe_code)]
+            unsafe {
+                VarBuilder::from_mmaped_safetensors(&[p], dtype, &self.device)
+            }
+        };
+        fn ctx(p: &Path) -> impl Fn(candle_core::Error) -> candle_core::Error + '_ {
+            move |e| e.context(format!("loading {}", p.display()))
+        }
+        let f = &self.files;
+        let unet_cfg = self.unet_json.to_candle(&f.unet_config)?;
+        let unet = UNet2DConditionModel::new(load(&f.unet)?, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg)
+            .map_err(ctx(&f.unet))?;
+        let vae = AutoEncoderKL::new(load(&f.vae)?, 3, 3, self.vae_json.to_candle()).map_err(ctx(&f.vae))?;
+        let text = clip::ClipTextEncoder::new(load(&f.text)?, &self.clip_json).map_err(ctx(&f.text))?;
+        let nets = Arc::new(Nets { dtype, unet, vae, text });
+        *slot = Some(nets.clone());
+        Ok(nets)
+    }
+
+    fn current(&self) -> Result<Arc<Nets>> {
+        let slot = self.nets.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        slot.clone().ok_or_else(|| candle_core::Error::Msg("Stable Diffusion: forward before prepare".into()))
+    }
+
+    /// The prompt a condition stands for: its text, or `""` for `null`.
+    fn prompt_of(c: &Condition) -> Result<&str> {
+        match (&c.text, c.concept.as_str()) {
+            (Some(t), _) => Ok(t),
+            (None, "null") => Ok(""),
+            (None, other) => bail!("Stable Diffusion takes text prompts, not the concept `{other}`"),
+        }
+    }
+
+    /// The encoder states of `prompt`, encoding it the first time.
+    fn embedding(&self, nets: &Nets, prompt: &str) -> Result<Tensor> {
+        if let Some(e) = self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.get(prompt) {
+            return Ok(e.clone());
+        }
+        let tokens = self.tokenizer.encode(prompt)?;
+        let ids = Tensor::new(tokens.ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let e = nets.text.forward(&ids)?;
+        self.prompts_encoded.fetch_add(1, Ordering::Relaxed);
+        self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.insert(prompt.to_string(), e.clone());
+        Ok(e)
+    }
+
+    /// One UNet pass over `x` `[B, C, h, w]` at native timestep `t`, each row attending to its
+    /// row of `states` `[B, 77, D]`; ε (v turned into ε) in f32.
+    fn unet_eps(&self, nets: &Nets, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
+        let out = nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)?.to_dtype(DType::F32)?;
+        self.unet_calls.fetch_add(1, Ordering::Relaxed);
+        match self.scheduler.prediction {
+            Prediction::Epsilon => Ok(out),
+            // v = √ᾱ·ε − √(1−ᾱ)·x₀ and x = √ᾱ·x₀ + √(1−ᾱ)·ε give ε = √ᾱ·v + √(1−ᾱ)·x.
+            Prediction::V => {
+                let ab = self.schedule.alpha_bar(t);
+                out.affine(ab.sqrt(), 0.0)? + x.affine((1.0 - ab).sqrt(), 0.0)?
+            }
+        }
+    }
+}
+
+impl Denoiser for StableDiffusion {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    fn spacing(&self) -> Spacing {
+        match self.scheduler.spacing.as_str() {
+            "trailing" => Spacing::Trailing,
+            "linspace" => Spacing::Even,
+            _ => Spacing::Leading { offset: self.scheduler.steps_offset },
+        }
+    }
+
+    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
+        let nets = self.nets(self.dtype_for(plan.settings.dtype))?;
+        for c in &plan.conditions {
+            self.embedding(&nets, Self::prompt_of(c)?)?;
+        }
+        Ok(())
+    }
+
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
+        if want_energy {
+            bail!("Stable Diffusion has no energies (`OR`, MALA and HMC need them)")
+        }
+        let nets = self.current()?;
+        let rows = x.dim(0)?;
+        let k = conds.len();
+        if k == 0 || rows % k != 0 {
+            bail!("{rows} rows do not split into {k} conditions")
+        }
+        let n = rows / k;
+        let ts: Vec<f32> = t.to_dtype(DType::F32)?.to_vec1()?;
+        let t0 = ts[0];
+        if ts.iter().any(|&v| v != t0) || !(t0 >= 0.0 && (t0 as usize) < self.schedule.len()) {
+            bail!("Stable Diffusion evaluates one timestep per call, in 0..{}", self.schedule.len())
+        }
+        // Each condition's states, repeated for its block of N rows: [K·N, 77, D].
+        let states = conds
+            .iter()
+            .map(|c| {
+                let e = self.embedding(&nets, Self::prompt_of(c)?)?;
+                e.repeat((n, 1, 1))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let states = Tensor::cat(&states, 0)?;
+        let eps = self.unet_eps(&nets, x, t0 as usize, &states)?;
+        Ok(ModelOutput { eps, energy: None })
+    }
+
+    /// Latents → pixels in [−1, 1], one picture at a time (the VAE decoder's activations at
+    /// full resolution are the largest of the run).
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        let nets = self.current()?;
+        let scale = self.vae_json.scaling_factor;
+        let images = (0..x.dim(0)?)
+            .map(|i| {
+                let z = (x.narrow(0, i, 1)?.to_dtype(nets.dtype)? * (1.0 / scale))?;
+                nets.vae.decode(&z)?.to_dtype(DType::F32)?.clamp(-1f32, 1f32)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&images, 0)
+    }
+
+    /// The UNet's largest activations per row: at the highest resolution (the latent's h·w
+    /// cells), its attention matrices (heads·(h·w)² for the scores and as much for their
+    /// softmax) and some twenty feature maps of the first block's width.
+    fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
+        let hw: usize = sample_shape.iter().skip(1).product();
+        let width = self.unet_json.block_out_channels.first().copied().unwrap_or(320);
+        let bytes = 4;
+        (2 * self.unet_json.first_heads() * hw * hw + 20 * width * hw).saturating_mul(bytes)
+    }
+
+    /// Decoding one picture: about eight feature maps of the VAE's widest full-resolution
+    /// layer, plus its mid-block attention over the latent cells.
+    fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
+        let hw: usize = sample_shape.iter().skip(1).product();
+        let f = self.vae_json.factor();
+        let pixels = hw * f * f;
+        let width = self.vae_json.block_out_channels.iter().copied().max().unwrap_or(512);
+        (8 * width * pixels / 4 + 2 * hw * hw).saturating_mul(4)
+    }
+}

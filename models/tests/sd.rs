@@ -1,0 +1,305 @@
+//! Stable Diffusion through the real loading code, on tiny random checkpoints in the diffusers
+//! layout (`comp_models::sd::tiny`): our plumbing against candle-transformers' own UNet and
+//! DDIM scheduler in a plain classifier-free-guidance loop, the fused `AND NOT` against the
+//! formula, the call and encoding counts, and bad folders.
+#![cfg(feature = "sd")]
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::stable_diffusion::{
+    ddim::DDIMSchedulerConfig,
+    schedulers::{PredictionType, SchedulerConfig},
+    unet_2d::UNet2DConditionModel,
+    vae::AutoEncoderKL,
+};
+use comp_models::sd::{self, config::UnetJson, config::VaeJson, tiny, StableDiffusion};
+use comp_plan::SamplePlan;
+use comp_runtime::{noise::Noise, Denoiser, ExecOptions};
+use std::cell::RefCell;
+use std::path::Path;
+
+fn checkpoint(spec: &tiny::Spec) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    tiny::write(dir.path(), spec, 1).unwrap();
+    dir
+}
+
+fn open(dir: &Path) -> StableDiffusion {
+    StableDiffusion::open(&sd::VARIANTS[0], dir, &Device::Cpu).unwrap()
+}
+
+fn plan(model: &StableDiffusion, body: &str) -> SamplePlan {
+    let text = format!("model sd15\nsize 64x64\n{body}\n");
+    let checked = comp_compiler::compile_text(&text, &[model.info().clone()]);
+    let Some(c) = checked.compiled else { panic!("{text}: {:?}", checked.diagnostics) };
+    c.plan.samples.into_iter().next().unwrap()
+}
+
+/// Runs `plan`, returning the trajectory (x at the start and after each step) and the pictures.
+fn trajectory(model: &StableDiffusion, plan: &SamplePlan) -> (Vec<Tensor>, Tensor) {
+    let seen = RefCell::new(Vec::new());
+    let observe = |_k: usize, x: &Tensor| seen.borrow_mut().push(x.clone());
+    let out = comp_runtime::execute(plan, model, &Device::Cpu, &ExecOptions { observe: Some(&observe), ..Default::default() }).unwrap();
+    (seen.into_inner(), out.samples)
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+}
+
+/// candle-transformers' UNet and VAE, built from the checkpoint's own files.
+fn upstream(dir: &Path) -> (UNet2DConditionModel, AutoEncoderKL) {
+    let vb = |p: std::path::PathBuf| unsafe { VarBuilder::from_mmaped_safetensors(&[p], DType::F32, &Device::Cpu).unwrap() };
+    let uj: UnetJson = sd::config::read_json(&dir.join("unet/config.json")).unwrap();
+    let vj: VaeJson = sd::config::read_json(&dir.join("vae/config.json")).unwrap();
+    let unet = UNet2DConditionModel::new(vb(dir.join("unet/diffusion_pytorch_model.safetensors")), 4, 4, false, uj.to_candle(dir).unwrap()).unwrap();
+    let vae = AutoEncoderKL::new(vb(dir.join("vae/diffusion_pytorch_model.safetensors")), 3, 3, vj.to_candle()).unwrap();
+    (unet, vae)
+}
+
+/// The prompt's encoder states, N times: `[N, 77, D]`.
+fn states(model: &StableDiffusion, dir: &Path, prompt: &str, n: usize) -> Tensor {
+    let cfg: sd::clip::ClipConfig = sd::config::read_json(&dir.join("text_encoder/config.json")).unwrap();
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap() };
+    let enc = sd::clip::ClipTextEncoder::new(vb, &cfg).unwrap();
+    let ids = model.tokenizer().encode(prompt).unwrap().ids;
+    enc.forward(&Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap()).unwrap().repeat((n, 1, 1)).unwrap()
+}
+
+/// The plain classifier-free guidance loop of every SD pipeline, with candle-transformers'
+/// UNet and DDIM scheduler: ε̂ = ε_u + s·(ε_c − ε_u) from one batched call over [x; x].
+fn cfg_loop(dir: &Path, model: &StableDiffusion, prompt: &str, scale: f64, steps: usize, prediction: PredictionType, x0: &Tensor) -> Vec<Tensor> {
+    let (unet, _) = upstream(dir);
+    let n = x0.dim(0).unwrap();
+    let ctx = Tensor::cat(&[states(model, dir, "", n), states(model, dir, prompt, n)], 0).unwrap();
+    let mut sched = DDIMSchedulerConfig { prediction_type: prediction, ..Default::default() }.build(steps).unwrap();
+    let mut x = x0.clone();
+    let mut out = vec![x.clone()];
+    for &t in sched.timesteps().to_vec().iter() {
+        let both = Tensor::cat(&[&x, &x], 0).unwrap();
+        let pred = unet.forward(&both, t as f64, &ctx).unwrap();
+        let (u, c) = (pred.narrow(0, 0, n).unwrap(), pred.narrow(0, n, n).unwrap());
+        let guided = (&u + ((c - &u).unwrap() * scale).unwrap()).unwrap();
+        x = sched.step(&guided, t, &x).unwrap();
+        out.push(x.clone());
+    }
+    out
+}
+
+fn start(seed: u64, n: usize) -> Tensor {
+    Noise::new(seed, 0..n).normal(&[n, 4, 8, 8], &Device::Cpu).unwrap()
+}
+
+#[test]
+fn one_prompt_with_base_empty_matches_a_plain_cfg_loop_step_for_step() {
+    for (spec, prediction) in [(tiny::Spec::tiny(), PredictionType::Epsilon), (tiny::Spec::tiny_v(), PredictionType::VPrediction)] {
+        let dir = checkpoint(&spec);
+        let model = open(dir.path());
+        let p = plan(&model, "sampler ddim(steps: 8)\nscale 6\nseed 3\nsamples 2\nbase \"\"\nsample s = \"a red cat\"");
+        let (ours, pictures) = trajectory(&model, &p);
+        let theirs = cfg_loop(dir.path(), &model, "a red cat", 6.0, 8, prediction, &start(3, 2));
+        assert_eq!(ours.len(), 9);
+        assert_eq!(theirs.len(), 9);
+        for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            let d = max_diff(a, b);
+            assert!(d <= 1e-4, "{prediction:?}: step {k}: max |Δ| = {d}");
+        }
+        // The pictures: candle's VAE decoding the same latents.
+        let (_, vae) = upstream(dir.path());
+        let last = theirs.last().unwrap();
+        let want = vae.decode(&(last * (1.0 / 0.18215)).unwrap()).unwrap().clamp(-1f32, 1f32).unwrap();
+        assert_eq!(pictures.dims(), &[2, 3, 64, 64]);
+        assert!(max_diff(&pictures, &want) <= 1e-4);
+    }
+}
+
+#[test]
+fn and_not_matches_the_formula_from_separate_unet_calls() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 4)\nscale 3\nseed 5\nsamples 1\nbase \"\"\nsample s = \"cat\" AND NOT \"dog\"");
+    let (ours, _) = trajectory(&model, &p);
+    // ε̂ = ε_u + s·[(ε_cat − ε_u) − (ε_dog − ε_u)], each ε from its own UNet call, then one
+    // DDIM step with candle-transformers' scheduler.
+    let (unet, _) = upstream(dir.path());
+    let x = start(5, 1);
+    let mut sched = DDIMSchedulerConfig::default().build(4).unwrap();
+    let t = sched.timesteps()[0];
+    let eps = |prompt: &str| unet.forward(&x, t as f64, &states(&model, dir.path(), prompt, 1)).unwrap();
+    let (u, a, b) = (eps(""), eps("cat"), eps("dog"));
+    let guided = (&u + (((&a - &u).unwrap() - (&b - &u).unwrap()).unwrap() * 3.0).unwrap()).unwrap();
+    let next = sched.step(&guided, t, &x).unwrap();
+    let d = max_diff(&ours[1], &next);
+    assert!(d <= 1e-4, "max |Δ| = {d}");
+}
+
+#[test]
+fn k_prompts_cost_one_unet_call_per_step_and_each_prompt_is_encoded_once() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    // Three prompts and the base: four conditions, all active at every step.
+    let p = plan(&model, "sampler ddim(steps: 3)\nsamples 2\nsample s = \"cat\" AND 0.5 * \"dog\" AND NOT \"snow\"");
+    assert_eq!(p.conditions.len(), 4);
+    let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(model.unet_calls(), 3, "one UNet call per step");
+    assert_eq!(out.rows_evaluated, 3 * 4 * 2, "each call: 4 conditions × 2 samples");
+    assert_eq!(model.prompts_encoded(), 4, "\"cat\", \"dog\", \"snow\" and the empty base prompt");
+    comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(model.prompts_encoded(), 4, "a second run reuses the encodings");
+    assert_eq!(model.unet_calls(), 6);
+}
+
+#[test]
+fn a_step_window_drops_its_prompt_rows_outside_the_window() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    // 4 steps at fractions 0.125, 0.375, 0.625, 0.875: "dog" is active in the first two.
+    let p = plan(&model, "sampler ddim(steps: 4)\nsamples 1\nsample s = \"cat\" AND \"dog\" @ [0, 0.5]");
+    let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(model.unet_calls(), 4);
+    assert_eq!(out.rows_evaluated, 2 * 3 + 2 * 2, "3 rows (base, cat, dog), then 2 (base, cat)");
+}
+
+#[test]
+fn fp16_files_load_and_f16_runs_stay_close_to_f32() {
+    let mut spec = tiny::Spec::tiny();
+    spec.fp16_files = true;
+    let dir = checkpoint(&spec);
+    assert!(dir.path().join("unet/diffusion_pytorch_model.fp16.safetensors").is_file());
+    let model = open(dir.path());
+    let p32 = plan(&model, "sampler ddim(steps: 3)\nsamples 1\nsample s = \"cat\"");
+    let p16 = plan(&model, "sampler ddim(steps: 3)\nsamples 1\ndtype f16\nsample s = \"cat\"");
+    assert_eq!(p16.settings.dtype, Some(comp_plan::Dtype::F16));
+    let (a, _) = trajectory(&model, &p32);
+    let (b, _) = trajectory(&model, &p16);
+    // After one step: f16 rounding (about 1e-3 relative) through a random network.
+    let d = max_diff(&a[1], &b[1]);
+    let size = a[1].abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    assert!(d > 0.0 && d < 0.02 * size, "f16 against f32: max |Δ| = {d} of max |x| = {size}");
+}
+
+#[test]
+fn the_tokenizer_merges_words_pads_to_77_and_reports_the_cut() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    let (vocab, _) = tiny::vocabulary();
+    let id = |t: &str| vocab.iter().position(|v| v == t).unwrap() as u32;
+    let t = model.tokenizer().encode("A  Cat!").unwrap();
+    // Lowercased, whitespace collapsed; `cat` merged whole; `!` is word-final on its own.
+    assert_eq!(&t.ids[..5], &[id("<|startoftext|>"), id("a</w>"), id("cat</w>"), id("!</w>"), id("<|endoftext|>")]);
+    assert_eq!(t.ids.len(), 77);
+    assert!(t.ids[5..].iter().all(|&i| i == id("<|endoftext|>")), "SD 1.x pads with <|endoftext|>");
+    assert_eq!((t.count, t.cut_at), (3, None));
+    // 80 words of one token each: 75 fit; the 76th starts at byte 75 · 4 = 300.
+    let long = "cat ".repeat(80);
+    let t = model.tokenizer().encode(&long).unwrap();
+    assert_eq!((t.count, t.cut_at, t.eos_index), (80, Some(300), 76));
+    // SD 2.x's tokenizer pads with `!`.
+    let dir = checkpoint(&tiny::Spec::tiny_v());
+    let model = open(dir.path());
+    assert_eq!(model.tokenizer().encode("cat").unwrap().ids[3], id("!"));
+}
+
+#[test]
+fn our_clip_encoder_matches_candle_transformers_clip() {
+    use candle_transformers::models::clip::text_model::{Activation, ClipTextConfig, ClipTextTransformer};
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let cfg: sd::clip::ClipConfig = sd::config::read_json(&dir.path().join("text_encoder/config.json")).unwrap();
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.path().join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap() };
+    let ours = sd::clip::ClipTextEncoder::new(vb.clone(), &cfg).unwrap();
+    let theirs = ClipTextTransformer::new(
+        vb.pp("text_model"),
+        &ClipTextConfig {
+            vocab_size: cfg.vocab_size,
+            embed_dim: cfg.hidden_size,
+            activation: Activation::QuickGelu,
+            intermediate_size: cfg.intermediate_size,
+            max_position_embeddings: cfg.max_position_embeddings,
+            pad_with: None,
+            num_hidden_layers: cfg.num_hidden_layers,
+            num_attention_heads: cfg.num_attention_heads,
+            projection_dim: cfg.hidden_size,
+        },
+    )
+    .unwrap();
+    let ids: Vec<u32> = (0..77u32).map(|i| (i * 37) % cfg.vocab_size as u32).collect();
+    let ids = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let d = max_diff(&ours.forward(&ids).unwrap(), &theirs.forward_with_mask(&ids, usize::MAX).unwrap());
+    assert!(d <= 1e-5, "max |Δ| = {d}");
+}
+
+fn open_err(dir: &Path) -> String {
+    match StableDiffusion::open(&sd::VARIANTS[0], dir, &Device::Cpu) {
+        Ok(_) => panic!("opened a bad folder"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_folders_say_which_file_is_missing_or_wrong() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let p = dir.path();
+    // Missing UNet weights.
+    std::fs::rename(p.join("unet/diffusion_pytorch_model.safetensors"), p.join("unet/diffusion_pytorch_model.bin")).unwrap();
+    let e = open_err(p);
+    assert!(e.contains("only PyTorch `.bin` weights") && e.contains("unet/diffusion_pytorch_model.safetensors"), "{e}");
+    std::fs::remove_file(p.join("unet/diffusion_pytorch_model.bin")).unwrap();
+    let e = open_err(p);
+    assert!(e.contains("`unet/diffusion_pytorch_model.safetensors` is missing"), "{e}");
+    // No tokenizer.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    std::fs::remove_file(dir.path().join("tokenizer/merges.txt")).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("`tokenizer/` needs `vocab.json` and `merges.txt`"), "{e}");
+    // A text encoder of another width than the UNet attends to.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let cfg = dir.path().join("text_encoder/config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"hidden_size\": 32", "\"hidden_size\": 64");
+    std::fs::write(&cfg, text).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("mixes two checkpoints"), "{e}");
+    // An SDXL UNet.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let cfg = dir.path().join("unet/config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["addition_embed_type"] = serde_json::json!("text_time");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("addition_embed_type: text_time") && e.contains("not supported"), "{e}");
+    // Not a folder at all.
+    let e = open_err(&dir.path().join("nowhere"));
+    assert!(e.contains("is not a folder"), "{e}");
+    // A tensor of the wrong shape is found at load (the first run), naming the file.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let cfg = dir.path().join("unet/config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"layers_per_block\": 1", "\"layers_per_block\": 2");
+    std::fs::write(&cfg, text).unwrap();
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
+    let e = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("diffusion_pytorch_model.safetensors"), "{e}");
+}
+
+#[test]
+fn the_hugging_face_cache_is_resolved_offline_through_refs_main() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = base.path().join("hub");
+    let repo = cache.join("models--runwayml--stable-diffusion-v1-5");
+    std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots/older")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "abc123\n").unwrap();
+    let v = sd::variant("sd15").unwrap();
+    let roots = vec![base.path().join("models")];
+    let found = sd::folder::locate_in("sd15", v.hub, &roots, std::slice::from_ref(&cache)).unwrap();
+    assert_eq!(found, sd::folder::Found::Folder(repo.join("snapshots/abc123")));
+    // A model card wins over the cache, and a relative path is relative to the card.
+    std::fs::create_dir_all(roots[0].join("sd15")).unwrap();
+    std::fs::write(roots[0].join("sd15/model.json"), r#"{"diffusers": "../../weights/sd15"}"#).unwrap();
+    let found = sd::folder::locate_in("sd15", v.hub, &roots, std::slice::from_ref(&cache)).unwrap();
+    assert_eq!(found, sd::folder::Found::Folder(roots[0].join("sd15").join("../../weights/sd15")));
+    // Nothing anywhere: every place searched is listed.
+    let found = sd::folder::locate_in("sd21", sd::variant("sd21").unwrap().hub, &roots, std::slice::from_ref(&cache)).unwrap();
+    let sd::folder::Found::Missing(searched) = found else { panic!() };
+    assert_eq!(searched, vec![roots[0].join("sd21/model.json"), cache.join("models--stabilityai--stable-diffusion-2-1/snapshots")]);
+}

@@ -1,0 +1,89 @@
+//! W0007: a prompt longer than the text encoder reads. CLIP reads 77 tokens, start and end
+//! included; every SD pipeline cuts the rest silently. The tokenizer is the checkpoint's own, so
+//! the warning needs the model's folder: without one nothing is said here (a run would stop on
+//! the missing weights anyway).
+
+use comp_grammar::ast::{Expr, ExprKind, Item, Program, SettingValue};
+use comp_grammar::{Diagnostic, Span};
+
+/// Every text literal of `program`, with its span (quotes included).
+fn literals(program: &Program) -> Vec<(&str, Span)> {
+    fn walk<'a>(e: &'a Expr, out: &mut Vec<(&'a str, Span)>) {
+        match &e.kind {
+            ExprKind::Text(t) => out.push((t, e.span)),
+            ExprKind::Or(bs) => bs.iter().for_each(|b| walk(&b.expr, out)),
+            ExprKind::And(xs) => xs.iter().for_each(|x| walk(x, out)),
+            ExprKind::Not(x) | ExprKind::Paren(x) | ExprKind::Weight { expr: x, .. } | ExprKind::Window { expr: x, .. } => walk(x, out),
+            ExprKind::Name(_) | ExprKind::Call { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    fn setting(s: &comp_grammar::ast::Setting) -> Option<&Expr> {
+        match &s.value {
+            SettingValue::Expr(e) if s.name.name == "base" => Some(e),
+            _ => None,
+        }
+    }
+    for item in &program.items {
+        match item {
+            Item::Setting(s) => setting(s).into_iter().for_each(|e| walk(e, &mut out)),
+            Item::Let(l) => walk(&l.expr, &mut out),
+            Item::Sample(s) => {
+                walk(&s.expr, &mut out);
+                s.overrides.iter().filter_map(setting).for_each(|e| walk(e, &mut out));
+            }
+        }
+    }
+    out
+}
+
+/// The model a program names, if any.
+fn model_name(program: &Program) -> Option<&str> {
+    program.items.iter().find_map(|i| match i {
+        Item::Setting(s) if s.name.name == "model" => match &s.value {
+            SettingValue::Expr(Expr { kind: ExprKind::Name(id), .. }) => Some(id.name.as_str()),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The source offset of byte `decoded` of a literal's value, for the literal written at `span`
+/// in `source` (escapes take two source bytes for one decoded byte).
+fn source_offset(source: &str, span: Span, decoded: usize) -> usize {
+    let raw = &source[span.range()];
+    let (mut i, mut d) = (1, 0); // after the opening quote
+    let bytes = raw.as_bytes();
+    while d < decoded && i < bytes.len() - 1 {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+        d += 1;
+    }
+    span.start as usize + i
+}
+
+/// Without Stable Diffusion (`--no-default-features`) no model takes text.
+#[cfg(not(feature = "sd"))]
+pub fn warnings(_source: &str, _program: &Program) -> Vec<Diagnostic> {
+    Vec::new()
+}
+
+/// W0007 for each prompt of `program` that its model's tokenizer cuts.
+#[cfg(feature = "sd")]
+pub fn warnings(source: &str, program: &Program) -> Vec<Diagnostic> {
+    let Some(name) = model_name(program) else { return vec![] };
+    let Some(tokenizer) = comp_models::tokenizer(name) else { return vec![] };
+    let mut out = Vec::new();
+    for (text, span) in literals(program) {
+        let Ok(tokens) = tokenizer.encode(text) else { continue };
+        let Some(cut) = tokens.cut_at else { continue };
+        let from = source_offset(source, span, cut);
+        let to = (span.end as usize).saturating_sub(1).max(from);
+        let room = tokenizer.max_len - 2;
+        out.push(
+            Diagnostic::warning("W0007", "prompt-too-long", format!("this prompt has {} tokens; the text encoder reads {room}", tokens.count), Span::new(from, to))
+                .with_label("cut: the model never sees this part")
+                .with_help("shorten the prompt, or split it into terms joined by `AND` (each term is encoded on its own)"),
+        );
+    }
+    out
+}
