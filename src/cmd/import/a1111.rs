@@ -30,6 +30,12 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
             continue;
         };
         let runs = read(prompt, text.clone(), &extras, steps, &mut ds);
+        if part.start > 0 || part.end < prompt.len() {
+            // `[a AND b:0.5]`: A1111 splits at AND before it reads brackets, and so does this.
+            for d in ds.iter_mut().filter(|d| d.code == super::codes::UNBALANCED) {
+                d.notes.push("A1111 splits the prompt at each AND before it reads brackets: a bracket cannot span an AND".into());
+            }
+        }
         diags.extend(Input::Prompt, ds);
         let Some(runs) = runs else { continue };
         let span = Span::new(part.start, part.end);

@@ -179,7 +179,8 @@ fn provenance(tool: &str, prompt: &str, args: &Args) -> Vec<String> {
     let mut lines = vec![format!("imported by `comp import {tool}` from")];
     let mut field = |label: &str, text: &str| {
         for (i, l) in text.lines().enumerate() {
-            lines.push(format!("  {}{l}", if i == 0 { label } else { "    " }));
+            let lead = if i == 0 { label.to_string() } else { " ".repeat(label.len()) };
+            lines.push(format!("  {lead}{l}"));
         }
     };
     field("prompt: ", prompt);

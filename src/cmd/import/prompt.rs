@@ -459,3 +459,73 @@ pub fn lark_number(t: &str) -> Option<f64> {
     }
     t.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes of `p`'s diagnostics and the text under each.
+    fn diags(p: &str) -> Vec<(&'static str, String)> {
+        let mut ds = Vec::new();
+        let _ = parse(p, 0..p.len(), &extra_networks(p), &mut ds);
+        ds.iter().map(|d| (d.code, p[d.span().range()].to_string())).collect()
+    }
+
+    fn d(v: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        v.iter().map(|(c, t)| (*c, t.to_string())).collect()
+    }
+
+    #[test]
+    fn emphasis_warns_once_per_outermost_bracket() {
+        assert_eq!(diags("a ((word)) b"), d(&[("W0101", "((word))")]));
+        assert_eq!(diags("(a) [b]"), d(&[("W0101", "(a)"), ("W0101", "[b]")]));
+        // Weight 1 changes nothing: only the inner emphasis warns.
+        assert_eq!(diags("((a):1)"), d(&[("W0101", "(a)")]));
+        // A colon before text is text: `photo: 35mm` emphasised by 1.1.
+        assert_eq!(diags("(photo: 35mm)"), d(&[("W0101", "(photo: 35mm)")]));
+        assert_eq!(diags("[a:(b:1.2):0.5]"), d(&[("W0101", "(b:1.2)")]));
+    }
+
+    #[test]
+    fn bad_brackets_weights_and_edits_are_errors_at_their_place() {
+        assert_eq!(diags("a (b"), d(&[("E0201", "(")]));
+        assert_eq!(diags("a b)"), d(&[("E0201", ")")]));
+        assert_eq!(diags("(a]"), d(&[("E0201", "]")]));
+        assert_eq!(diags("(a:1.2.3)"), d(&[("E0202", "1.2.3")]));
+        assert_eq!(diags("(a: -)"), d(&[("E0202", "-")]));
+        assert_eq!(diags("[a:b]"), d(&[("E0203", "b")]));
+        assert_eq!(diags("[a:b:]"), d(&[("E0203", ":")]));
+        assert_eq!(diags("[a:b:c:0.5]"), d(&[("E0203", "[a:b:c:0.5]")]));
+        assert_eq!(diags("[a|b:0.5]"), d(&[("E0203", "[a|b:0.5]")]));
+        assert_eq!(diags("[a:b:1e999]"), d(&[("E0203", "1e999")]));
+        // Escaped brackets and colons are text.
+        assert_eq!(diags("\\(a\\:b\\] \\\\"), d(&[]));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let p = "(".repeat(100_000);
+        let ds = diags(&p);
+        assert_eq!(ds[0].0, "E0201");
+    }
+
+    #[test]
+    fn break_lora_and_pipes() {
+        assert_eq!(diags("a BREAK b BREAKFAST"), d(&[("W0102", "BREAK")]));
+        assert_eq!(diags("a <lora:add-detail:0.7> b"), d(&[("W0103", "<lora:add-detail:0.7>")]));
+        assert_eq!(extra_networks("<a:b> <:x> <c:> <d:e>"), vec![0..5, 16..21]);
+        let mut ds = Vec::new();
+        let p = parse("a | b", 0..5, &[], &mut ds).expect("a bar outside brackets is text");
+        assert_eq!((p.nodes, p.stray_pipe), (vec![Node::Text("a | b".into())], Some(Span::new(2, 3))));
+    }
+
+    #[test]
+    fn lark_numbers() {
+        for (t, v) in [("12", 12.0), ("0.5", 0.5), (".5", 0.5), ("1.", 1.0), ("-3", -3.0), ("+2.5e1", 25.0), ("1e2", 100.0)] {
+            assert_eq!(lark_number(t), Some(v), "{t}");
+        }
+        for t in ["", ".", "1.2.3", "e3", "1e", "--1", "0x10", "1 2"] {
+            assert_eq!(lark_number(t), None, "{t}");
+        }
+    }
+}

@@ -167,3 +167,74 @@ pub fn inner_fractions(nodes: &[Node], out: &mut Vec<When>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::import::prompt;
+
+    /// A1111's `get_learned_conditioning_prompt_schedules` form: (last step, text) per run.
+    fn sched(p: &str, steps: Option<u32>) -> Vec<(f64, String)> {
+        let mut ds = Vec::new();
+        let tree = prompt::parse(p, 0..p.len(), &prompt::extra_networks(p), &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
+        let n = steps.map_or(1.0, f64::from);
+        runs(&tree.nodes, steps).into_iter().map(|r| ((r.to * n * 1e9).round() / 1e9, r.text)).collect()
+    }
+
+    fn s(v: &[(f64, &str)]) -> Vec<(f64, String)> {
+        v.iter().map(|(a, t)| (*a, t.to_string())).collect()
+    }
+
+    #[test]
+    fn a1111s_own_examples_at_10_steps() {
+        // The doctests of A1111's prompt_parser.py, texts without emphasis brackets.
+        let g = |p| sched(p, Some(10));
+        assert_eq!(g("test"), s(&[(10.0, "test")]));
+        assert_eq!(g("a [b:3]"), s(&[(3.0, "a"), (10.0, "a b")]));
+        assert_eq!(g("a [b: 3]"), s(&[(3.0, "a"), (10.0, "a b")]));
+        assert_eq!(g("a [[[b]]:2]"), s(&[(2.0, "a"), (10.0, "a b")]));
+        assert_eq!(g("[(a:2):3]"), s(&[(3.0, ""), (10.0, "a")]));
+        assert_eq!(g("a [b : c : 1] d"), s(&[(1.0, "a b d"), (10.0, "a c d")]));
+        assert_eq!(g("a[b:[c:d:2]:1]e"), s(&[(1.0, "abe"), (2.0, "ace"), (10.0, "ade")]));
+        assert_eq!(g("a [b:.5] c"), s(&[(5.0, "a c"), (10.0, "a b c")]));
+        let alternating: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 2 == 1 { "a" } else { "b" })).collect();
+        assert_eq!(g("[a|(b:1.1)]"), s(&alternating));
+        let female: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 2 == 1 { "female" } else { "male" })).collect();
+        assert_eq!(g("[fe|]male"), s(&female));
+        let fe4: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 4 == 1 { "female" } else { "male" })).collect();
+        // Runs of equal text merge: steps 2..=4 are one "male" run.
+        let mut merged: Vec<(f64, &str)> = Vec::new();
+        for (i, t) in fe4 {
+            match merged.last_mut() {
+                Some(last) if last.1 == t => last.0 = i,
+                _ => merged.push((i, t)),
+            }
+        }
+        assert_eq!(g("[fe|||]male"), s(&merged));
+    }
+
+    #[test]
+    fn when_is_a_fraction_with_a_point_and_a_step_without() {
+        // `1.` is the fraction 1 (all steps before), `1` the first step.
+        assert_eq!(sched("[a:b:1.]", Some(10)), s(&[(10.0, "a")]));
+        assert_eq!(sched("[a:b:1]", Some(10)), s(&[(1.0, "a"), (10.0, "b")]));
+        // Past the end, or before the start.
+        assert_eq!(sched("[a:b:99]", Some(10)), s(&[(10.0, "a")]));
+        assert_eq!(sched("[a:b:-2]", Some(10)), s(&[(10.0, "b")]));
+        assert_eq!(sched("[a:b:0.05]", Some(10)), s(&[(10.0, "b")]), "int(0.5) = 0: never before");
+        // Without steps, fractions are the window boundaries.
+        assert_eq!(sched("[a:b:0.25] [c::0.75]", None), s(&[(0.25, "a c"), (0.75, "b c"), (1.0, "b")]));
+    }
+
+    #[test]
+    fn emphasis_fragments_keep_their_token_boundaries() {
+        // A1111 tokenises runs of one weight separately: `a(b)c` is the words a, b, c, and
+        // `(a)(b)` (one weight) the word ab.
+        assert_eq!(sched("a(b)c", None), s(&[(1.0, "a b c")]));
+        assert_eq!(sched("(a)(b)", None), s(&[(1.0, "ab")]));
+        assert_eq!(sched("an (important) word", None), s(&[(1.0, "an important word")]));
+        assert_eq!(sched("x BREAK y", None), s(&[(1.0, "x y")]));
+        assert_eq!(sched("x[BREAK]y", None), s(&[(1.0, "x y")]));
+        assert_eq!(sched("\\(literal\\]  \n text", None), s(&[(1.0, "(literal] text")]));
+    }
+}

@@ -1,0 +1,107 @@
+//! `comp import` end to end: the binary's output, its diagnostics and exit codes, files.
+//! (The coefficients of imported files are checked against A1111's formula in the unit
+//! tests, `src/cmd/import/roundtrip.rs`.)
+
+mod common;
+use common::{comp, comp_in};
+
+#[test]
+fn a1111_prompt_to_stdout() {
+    let run = comp(
+        &["import", "a1111", "a wooden cabin AND heavy snow :1.2 AND people :-0.5", "--negative", "blurry, \"low\" quality", "--scale", "7.5", "--steps", "25", "--sampler", "euler_a", "--size", "512x512", "--seed", "3"],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        "# imported by `comp import a1111` from\n\
+         #   prompt: a wooden cabin AND heavy snow :1.2 AND people :-0.5\n\
+         #   negative prompt: blurry, \"low\" quality\n\
+         model sd15\n\
+         size 512x512\n\
+         sampler euler_a(steps: 25)\n\
+         scale 7.5\n\
+         seed 3\n\
+         base \"blurry, \\\"low\\\" quality\"\n\
+         sample image = \"a wooden cabin\" AND 1.2 * \"heavy snow\" AND NOT 0.5 * \"people\"\n"
+    );
+}
+
+#[test]
+fn prompt_editing_becomes_step_windows_and_emphasis_warns() {
+    let run = comp(&["import", "a1111", "a [cabin:castle:0.5] in (snow:1.3)", "--steps", "25", "--model", "sd21"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // int(0.5 · 25) = 12 steps of "cabin": the window ends at 12/25 = 0.48.
+    assert!(run.stdout.contains("model sd21\nsampler dpmpp2m(steps: 25)\nscale 7\nbase \"\"\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("sample image = \"a cabin in snow\" @ [0, 0.48] AND \"a castle in snow\" @ [0.48, 1]\n"), "{}", run.stdout);
+    // The warning points at the emphasis, under the prompt.
+    assert!(run.stderr.contains("[W0101(emphasis-dropped)] Warning: emphasis dropped"), "{}", run.stderr);
+    assert!(run.stderr.contains("prompt:1:25"), "{}", run.stderr);
+    assert!(run.stderr.contains("scales these words' embeddings by 1.3"), "{}", run.stderr);
+}
+
+#[test]
+fn composable_pipeline_prompt_with_weights() {
+    let run = comp(&["import", "composable", "a red car | a blue sky | people", "--weights", "7.5 | 3.75 | -7.5"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.ends_with("scale 7.5\nbase \"\"\nsample image = \"a red car\" AND 0.5 * \"a blue sky\" AND NOT \"people\"\n"), "{}", run.stdout);
+    // Weights that do not divide the scale: absolute weights at scale 1.
+    let run = comp(&["import", "composable", "a | b", "--weights", "5 | -2"], "");
+    assert!(run.stdout.ends_with("scale 1\nbase \"\"\nsample image = 5 * \"a\" AND NOT 2 * \"b\"\n"), "{}", run.stdout);
+}
+
+#[test]
+fn bad_input_is_an_error_with_a_span_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["a1111", "a (cat AND dog)"], "E0201", "prompt:1:3"),
+        (&["a1111", "a cat] dog"], "E0201", "prompt:1:6"),
+        (&["a1111", "a cat AND dog :1.2.3"], "E0202", "prompt:1:16"),
+        (&["a1111", "a [cat:dog] x"], "E0203", "prompt:1:8"),
+        (&["a1111", "a [cat:dog:12]"], "E0204", "prompt:1:12"),
+        (&["composable", "a | b", "--weights", "7.5 | lots"], "E0202", "--weights:1:7"),
+    ];
+    for (args, code, at) in cases {
+        let mut all = vec!["import"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "out.comp"]);
+        let run = comp_in(dir.path(), &all, "");
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("[{code}] Error")), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(at), "{args:?} should point at {at}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
+        assert!(!dir.path().join("out.comp").exists(), "{args:?} wrote a file");
+    }
+    // Usage errors: exit 2.
+    assert_eq!(comp(&["import", "a1111", "a", "--weights", "1"], "").code, 2);
+    assert_eq!(comp(&["import", "a1111", "a", "--size", "500x512"], "").code, 2);
+    assert_eq!(comp(&["import", "a1111", "a", "--sampler", "LMS"], "").code, 2);
+    assert_eq!(comp(&["import", "a1111", "a", "--name", "2x"], "").code, 2);
+}
+
+#[test]
+fn output_file_is_written_once_and_replaced_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = comp_in(dir.path(), &["import", "a1111", "a fox", "-o", "fox.comp"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    let first = std::fs::read_to_string(dir.path().join("fox.comp")).unwrap();
+    assert!(first.ends_with("sample image = \"a fox\"\n"), "{first}");
+    let run = comp_in(dir.path(), &["import", "a1111", "a cat", "-o", "fox.comp"], "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("exists: give --force"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("fox.comp")).unwrap(), first);
+    let run = comp_in(dir.path(), &["import", "a1111", "a cat", "-o", "fox.comp", "--force"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read_to_string(dir.path().join("fox.comp")).unwrap().ends_with("sample image = \"a cat\"\n"));
+}
+
+#[test]
+fn prompt_from_stdin() {
+    let run = comp(&["import", "a1111", "-", "--negative", "ugly"], "a fox\nin the snow AND night :0.5\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The line break is white space to CLIP, as it is to A1111.
+    assert!(run.stdout.contains("#   prompt: a fox\n#           in the snow AND night :0.5\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("base \"ugly\"\nsample image = \"a fox in the snow\" AND 0.5 * \"night\"\n"), "{}", run.stdout);
+}
