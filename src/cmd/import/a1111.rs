@@ -96,31 +96,28 @@ fn read(src: &str, text: Range<usize>, extras: &[Range<usize>], steps: Option<u3
         );
         return None;
     }
-    match steps {
-        None => {
-            let mut need = Vec::new();
-            schedule::needs_steps(&tree.nodes, &mut need);
-            if !need.is_empty() {
-                for (span, what) in need {
-                    ds.push(
-                        Diagnostic::error(NEEDS_STEPS, format!("{what} needs the number of steps"), span)
-                            .with_label("depends on how many steps the sampler takes")
-                            .with_help("give `--steps N` (A1111's sampling steps)"),
-                    );
-                }
-                return None;
-            }
-            let mut whens = Vec::new();
-            schedule::inner_fractions(&tree.nodes, &mut whens);
-            for w in whens {
+    if steps.is_none() {
+        let mut need = Vec::new();
+        schedule::needs_steps(&tree.nodes, &mut need);
+        if !need.is_empty() {
+            for (span, what) in need {
                 ds.push(
-                    Diagnostic::warning(STEP_ROUNDING.0, STEP_ROUNDING.1, "without `--steps`, this switch can come one step later than in A1111", w.span)
-                        .with_label(format!("A1111 switches after step ⌊{}·steps⌋; comp at the step boundary nearest {}·steps", w.value, w.value))
-                        .with_help("give `--steps N` for an import that switches at exactly A1111's step"),
+                    Diagnostic::error(NEEDS_STEPS, format!("{what} needs the number of steps"), span)
+                        .with_label("depends on how many steps the sampler takes")
+                        .with_help("give `--steps N` (A1111's sampling steps)"),
                 );
             }
+            return None;
         }
-        Some(_) => {}
+        let mut whens = Vec::new();
+        schedule::inner_fractions(&tree.nodes, &mut whens);
+        for w in whens {
+            ds.push(
+                Diagnostic::warning(STEP_ROUNDING.0, STEP_ROUNDING.1, "without `--steps`, this switch can come one step later than in A1111", w.span)
+                    .with_label(format!("A1111 switches after step ⌊{}·steps⌋; comp at the step boundary nearest {}·steps", w.value, w.value))
+                    .with_help("give `--steps N` for an import that switches at exactly A1111's step"),
+            );
+        }
     }
     Some(schedule::runs(&tree.nodes, steps))
 }

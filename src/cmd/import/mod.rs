@@ -116,7 +116,7 @@ fn sampler(name: &str, diags: &mut Diagnostics) -> Result<&'static str, String> 
             comp_grammar::Diagnostic::warning(
                 codes::SAMPLER.0,
                 codes::SAMPLER.1,
-                format!("`{name}`: A1111 runs DPM++ 2M on Karras sigmas (the default schedule type since 1.9); comp's dpmpp2m steps evenly through the model's own timesteps, so the noise levels differ"),
+                format!("`{name}`: A1111 runs DPM++ 2M on Karras sigmas (its default schedule type for DPM++ 2M in current versions); comp's dpmpp2m steps evenly through the model's own timesteps, so the noise levels differ"),
                 Default::default(),
             ),
         );
@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let settings = emit::Settings {
         model: args.model.clone(),
         size: args.size,
-        // `--steps` alone: DPM++ 2M, A1111's default sampler.
+        // `--steps` alone: DPM++ 2M, the default sampler of recent A1111 versions.
         sampler: sampler.or(args.steps.map(|_| "dpmpp2m")).map(str::to_string),
         steps: args.steps,
         seed: args.seed,
