@@ -105,3 +105,33 @@ fn prompt_from_stdin() {
     assert!(run.stdout.contains("#   prompt: a fox\n#           in the snow AND night :0.5\n"), "{}", run.stdout);
     assert!(run.stdout.ends_with("base \"ugly\"\nsample image = \"a fox in the snow\" AND 0.5 * \"night\"\n"), "{}", run.stdout);
 }
+
+#[test]
+fn every_documented_import_code_has_a_case() {
+    let cases: &[&[&str]] = &[
+        &["a1111", "a (b"],
+        &["a1111", "a :1.2.3"],
+        &["a1111", "[a:b]"],
+        &["a1111", "[a|b]"],
+        &["a1111", "a :0"],
+        &["a1111", "a | b [c:d:0.5]"],
+        &["composable", "a | b | c", "--weights", "1"],
+        &["a1111", "((a)) BREAK <lora:x:1> [b:c:0.5] AND d:0", "--sampler", "DPM++ 2M"],
+        &["composable", "a | b", "--weights", "1 | 2 | 3", "--scale", "1"],
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for args in cases {
+        let mut all = vec!["import"];
+        all.extend_from_slice(args);
+        let run = comp(&all, "");
+        for code in run.stderr.split(['[', ']', '(']).filter(|w| w.len() == 5 && (w.starts_with("E0") || w.starts_with("W0"))) {
+            seen.insert(code.to_string());
+        }
+    }
+    let doc = std::fs::read_to_string(common::root().join("docs/import.md")).expect("docs/import.md");
+    let documented: std::collections::BTreeSet<String> =
+        doc.lines().filter_map(|l| l.strip_prefix("| ")).filter(|l| l.starts_with("E02") || l.starts_with("W01")).map(|l| l[..5].to_string()).collect();
+    assert_eq!(documented.len(), 14, "{documented:?}");
+    let missing: Vec<_> = documented.difference(&seen).collect();
+    assert!(missing.is_empty(), "documented codes no case produces: {missing:?} (seen {seen:?})");
+}
