@@ -107,7 +107,7 @@ pub fn is_word(c: char) -> bool {
 /// Reads `src[range]` as an A1111 prompt. Errors and warnings go to `diags` (spans into
 /// `src`); `None` when there is an error.
 pub fn parse(src: &str, range: Range<usize>, extras: &[Range<usize>], diags: &mut Vec<Diagnostic>) -> Option<Prompt> {
-    let mut p = Parser { src, end: range.end, pos: range.start, extras, diags, stray_pipe: None, failed: false };
+    let mut p = Parser { src, end: range.end, pos: range.start, extras, diags, stray_pipe: None, failed: false, open: Vec::new(), abort: false };
     let items = p.seq(None, 0);
     if p.failed {
         return None;
@@ -141,6 +141,10 @@ struct Parser<'a> {
     diags: &'a mut Vec<Diagnostic>,
     stray_pipe: Option<Span>,
     failed: bool,
+    /// The closing brackets the enclosing brackets wait for, innermost last.
+    open: Vec<char>,
+    /// Too deep: stop reading, report nothing more.
+    abort: bool,
 }
 
 impl Parser<'_> {
@@ -158,7 +162,7 @@ impl Parser<'_> {
                 items.push(Item::Node(Node::Text(std::mem::take(text))));
             }
         };
-        while self.pos < self.end {
+        while self.pos < self.end && !self.abort {
             if let Some(r) = self.extras.iter().find(|r| r.start == self.pos) {
                 let span = Span::new(r.start, r.end);
                 self.diags.push(
@@ -187,7 +191,7 @@ impl Parser<'_> {
                             Diagnostic::error(UNBALANCED, format!("brackets nested deeper than {MAX_DEPTH} levels"), Span::new(at, at + 1))
                                 .with_label("too deep"),
                         );
-                        self.pos = self.end;
+                        self.abort = true;
                         return items;
                     }
                     self.pos += 1;
@@ -197,10 +201,23 @@ impl Parser<'_> {
                 }
                 ')' | ']' => {
                     flush(&mut text, &mut items);
-                    self.pos += 1;
                     match close {
-                        Some((want, _)) if want == c => return items,
+                        Some((want, _)) if want == c => {
+                            self.pos += 1;
+                            return items;
+                        }
+                        // `(a [b)`: the `[` is the one never closed; `)` closes the `(`.
+                        Some((want, open)) if self.open.contains(&c) => {
+                            self.error(
+                                Diagnostic::error(UNBALANCED, format!("`{}` is never closed", &self.src[open..open + 1]), Span::new(open, open + 1))
+                                    .with_label(format!("no `{want}` closes this"))
+                                    .with_secondary(Span::new(at, at + 1), "this closes an outer bracket")
+                                    .with_help("A1111 reads a prompt with unbalanced brackets without its prompt editing; close it, or write `\\(` `\\[` for a literal bracket"),
+                            );
+                            return items;
+                        }
                         Some((want, open)) => {
+                            self.pos += 1;
                             self.error(
                                 Diagnostic::error(UNBALANCED, format!("`{c}` where `{want}` was expected"), Span::new(at, at + 1))
                                     .with_label(format!("expected `{want}`"))
@@ -210,11 +227,14 @@ impl Parser<'_> {
                             // Recover: treat it as closing this bracket.
                             return items;
                         }
-                        None => self.error(
+                        None => {
+                            self.pos += 1;
+                            self.error(
                             Diagnostic::error(UNBALANCED, format!("unmatched `{c}`"), Span::new(at, at + 1))
                                 .with_label("nothing to close")
                                 .with_help("write `\\)` or `\\]` for a literal bracket"),
-                        ),
+                            )
+                        }
                     }
                 }
                 ':' if close.is_some() => {
@@ -249,7 +269,7 @@ impl Parser<'_> {
             }
         }
         flush(&mut text, &mut items);
-        if let Some((want, open)) = close {
+        if let (Some((want, open)), false) = (close, self.abort) {
             self.error(
                 Diagnostic::error(UNBALANCED, format!("`{}` is never closed", &self.src[open..open + 1]), Span::new(open, open + 1))
                     .with_label(format!("no `{want}` closes this"))
@@ -276,7 +296,9 @@ impl Parser<'_> {
         let errors_before = self.failed;
         self.failed = false;
         let diags_at = self.diags.len();
+        self.open.push(close);
         let items = self.seq(Some((close, at)), depth);
+        self.open.pop();
         let end = self.pos; // after the closing bracket
         let failed = self.failed;
         self.failed |= errors_before;
@@ -505,8 +527,13 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let p = "(".repeat(100_000);
-        let ds = diags(&p);
-        assert_eq!(ds[0].0, "E0201");
+        assert_eq!(diags(&p), d(&[("E0201", "(")]), "one error, not one per open bracket");
+    }
+
+    #[test]
+    fn a_bracket_left_open_inside_another_is_one_error() {
+        assert_eq!(diags("(a [b) c"), d(&[("E0201", "[")]));
+        assert_eq!(diags("[a (b] c"), d(&[("E0201", "(")]));
     }
 
     #[test]
