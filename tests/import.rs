@@ -73,6 +73,16 @@ fn bad_input_is_an_error_with_a_span_and_writes_nothing() {
         assert_eq!(run.stdout, "");
         assert!(!dir.path().join("out.comp").exists(), "{args:?} wrote a file");
     }
+    // A bracket split by AND says why.
+    let run = comp(&["import", "a1111", "[a AND b:0.5]"], "");
+    assert!(run.stderr.contains("A1111 splits the prompt at each AND before it reads brackets"), "{}", run.stderr);
+    let run = comp(&["import", "a1111", "(a AND b"], "");
+    assert!(!run.stderr.contains("splits the prompt at each AND"), "the AND is not the cause: {}", run.stderr);
+    // Warnings denied: exit 1, nothing written.
+    let run = comp_in(dir.path(), &["import", "a1111", "(a)", "--deny", "warnings", "-o", "out.comp"], "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("W0101") && run.stderr.contains("denied"), "{}", run.stderr);
+    assert!(!dir.path().join("out.comp").exists());
     // Usage errors: exit 2.
     assert_eq!(comp(&["import", "a1111", "a", "--weights", "1"], "").code, 2);
     assert_eq!(comp(&["import", "a1111", "a", "--size", "500x512"], "").code, 2);

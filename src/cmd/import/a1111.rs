@@ -30,7 +30,7 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
             continue;
         };
         let runs = read(prompt, text.clone(), &extras, steps, &mut ds);
-        if part.start > 0 || part.end < prompt.len() {
+        if (part.start > 0 || part.end < prompt.len()) && balanced(prompt) {
             // `[a AND b:0.5]`: A1111 splits at AND before it reads brackets, and so does this.
             for d in ds.iter_mut().filter(|d| d.code == super::codes::UNBALANCED) {
                 d.notes.push("A1111 splits the prompt at each AND before it reads brackets: a bracket cannot span an AND".into());
@@ -120,6 +120,24 @@ fn read(src: &str, text: Range<usize>, extras: &[Range<usize>], steps: Option<u3
         }
     }
     Some(schedule::runs(&tree.nodes, steps))
+}
+
+/// Whether the whole prompt's brackets pair up (escapes aside): then an unbalanced part is
+/// the AND split's doing.
+fn balanced(prompt: &str) -> bool {
+    let (mut round, mut square, mut escaped) = (0i64, 0i64, false);
+    for c in prompt.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '(') => round += 1,
+            (false, ')') => round -= 1,
+            (false, '[') => square += 1,
+            (false, ']') => square -= 1,
+            _ => {}
+        }
+    }
+    round == 0 && square == 0
 }
 
 /// The parts of `prompt` between `AND`s (A1111's `\bAND\b`), `AND`s inside extra-network tags

@@ -68,6 +68,9 @@ pub struct Args {
     /// Replace the output file if it exists
     #[arg(long)]
     force: bool,
+    /// Treat warnings as errors (`--deny warnings`): write nothing if the meaning differs anywhere
+    #[arg(long, value_name = "warnings", value_parser = ["warnings"])]
+    deny: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +164,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let Some(composition) = composition.filter(|_| !diags.has_errors()) else {
         return Err(Failure::Input);
     };
+    if args.deny.is_some() && !diags.list.is_empty() {
+        return Err(Failure::Runtime(format!("{} warning(s) denied by --deny warnings: nothing written", diags.list.len())));
+    }
     let settings = emit::Settings {
         model: args.model.clone(),
         size: args.size,
