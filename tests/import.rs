@@ -128,6 +128,7 @@ fn every_documented_import_code_has_a_case() {
         &["composable", "a | b | c", "--weights", "1"],
         &["a1111", "((a)) BREAK <lora:x:1> [b:c:0.5] AND d:0", "--sampler", "DPM++ 2M"],
         &["composable", "a | b", "--weights", "1 | 2 | 3", "--scale", "1"],
+        &["a1111", "--infotext", "a\nSteps: 20, Sampler: Euler a, CFG scale: 7, Clip skip: 2"],
     ];
     let mut seen = std::collections::BTreeSet::new();
     for args in cases {
@@ -141,7 +142,39 @@ fn every_documented_import_code_has_a_case() {
     let doc = std::fs::read_to_string(common::root().join("docs/import.md")).expect("docs/import.md");
     let documented: std::collections::BTreeSet<String> =
         doc.lines().filter_map(|l| l.strip_prefix("| ")).filter(|l| l.starts_with("E02") || l.starts_with("W01")).map(|l| l[..5].to_string()).collect();
-    assert_eq!(documented.len(), 14, "{documented:?}");
+    assert_eq!(documented.len(), 15, "{documented:?}");
     let missing: Vec<_> = documented.difference(&seen).collect();
     assert!(missing.is_empty(), "documented codes no case produces: {missing:?} (seen {seen:?})");
+}
+
+#[test]
+fn a1111_infotext_with_flags_on_top() {
+    // What A1111 writes under an image (and into the PNG): prompt, negative, parameters.
+    let infotext = "a wooden cabin AND heavy snow :1.2\n\
+                    Negative prompt: blurry\n\
+                    Steps: 25, Sampler: Euler a, CFG scale: 7.5, Seed: 3, Size: 512x768, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Clip skip: 2\n";
+    let run = comp(&["import", "a1111", "--infotext", "-"], infotext);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "# imported by `comp import a1111 --infotext` from\n\
+         #   prompt: a wooden cabin AND heavy snow :1.2\n\
+         #   negative prompt: blurry\n\
+         #   A1111 checkpoint: v1-5-pruned-emaonly [6ce0161689]\n\
+         model sd15\n\
+         size 512x768\n\
+         sampler euler_a(steps: 25)\n\
+         scale 7.5\n\
+         seed 3\n\
+         base \"blurry\"\n\
+         sample image = \"a wooden cabin\" AND 1.2 * \"heavy snow\"\n"
+    );
+    assert!(run.stderr.contains("[W0108(infotext-ignored)]") && run.stderr.contains("Clip skip: 2"), "{}", run.stderr);
+    // Flags override the infotext.
+    let run = comp(&["import", "a1111", "--infotext", "-", "--steps", "10", "--scale", "5", "--negative", "dark"], infotext);
+    assert!(run.stdout.contains("sampler euler_a(steps: 10)\nscale 5\nseed 3\nbase \"dark\"\n"), "{}", run.stdout);
+    // A sampler comp does not have is a usage error that says what to do.
+    let run = comp(&["import", "a1111", "--infotext", "-"], "a fox\nSteps: 20, Sampler: Heun, CFG scale: 7\n");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no comp sampler for `Heun`"), "{}", run.stderr);
 }

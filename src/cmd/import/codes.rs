@@ -32,3 +32,6 @@ pub const ZERO_WEIGHT: (&str, &str) = ("W0105", "zero-weight-part");
 pub const PIPELINE: (&str, &str) = ("W0106", "pipeline-differs");
 /// A sampler setting comp has no exact counterpart for (Karras sigmas).
 pub const SAMPLER: (&str, &str) = ("W0107", "sampler-differs");
+/// An infotext parameter that changes the image and that the import does not carry over
+/// (clip skip, hires fix, VAE, refiner, variation seed).
+pub const INFOTEXT: (&str, &str) = ("W0108", "infotext-ignored");

@@ -6,6 +6,7 @@
 //! | [`schedule`] | a tree into the texts it takes over the trajectory (step windows) |
 //! | [`a1111`] | A1111's `AND`, weights and negative prompt → a [`Composition`] |
 //! | [`composable`] | the Composable Diffusion pipeline's `a \| b` and weights → a [`Composition`] |
+//! | [`infotext`] | A1111's generation parameters (prompt, negative prompt, steps, sampler, ...) |
 //! | [`emit`] | a [`Composition`] as `.comp` text |
 //!
 //! Diagnostics point into the imported text (the prompt, the negative prompt or the weights)
@@ -17,6 +18,7 @@ pub mod codes;
 pub mod composable;
 pub mod composition;
 pub mod emit;
+pub mod infotext;
 pub mod prompt;
 pub mod schedule;
 #[cfg(test)]
@@ -35,6 +37,10 @@ pub struct Args {
     from: Tool,
     /// The prompt, quoted (`-` reads it from standard input)
     prompt: String,
+    /// PROMPT is A1111's generation parameters (the text under an image, a PNG's `parameters`):
+    /// prompt, negative prompt, steps, sampler, CFG scale, seed and size come from it; flags override
+    #[arg(long)]
+    infotext: bool,
     /// The negative prompt (A1111's second box; the pipeline's `negative_prompt`)
     #[arg(long, value_name = "TEXT")]
     negative: Option<String>,
@@ -98,9 +104,9 @@ fn valid_name(s: &str) -> bool {
         && !["AND", "OR", "NOT", "let", "sample", "with", "none", "null"].contains(&s)
 }
 
-/// comp's sampler for a name in comp's or A1111's spelling, and a warning where A1111's
-/// differs.
-fn sampler(name: &str, diags: &mut Diagnostics) -> Result<&'static str, String> {
+/// comp's sampler for a name in comp's or A1111's spelling (and A1111's schedule type, from an
+/// infotext), and a warning where A1111's differs.
+fn sampler(name: &str, schedule: Option<&str>, diags: &mut Diagnostics) -> Result<&'static str, String> {
     let key = name.trim().to_ascii_lowercase();
     let comp = match key.as_str() {
         "euler_a" | "euler a" => "euler_a",
@@ -109,11 +115,22 @@ fn sampler(name: &str, diags: &mut Diagnostics) -> Result<&'static str, String> 
         "ddpm" => "ddpm",
         _ => {
             return Err(format!(
-                "no comp sampler for `{name}`: comp has euler_a (A1111's \"Euler a\"), dpmpp2m (\"DPM++ 2M\"), ddim (\"DDIM\") and ddpm"
+                "no comp sampler for `{name}`: comp has euler_a (A1111's \"Euler a\"), dpmpp2m (\"DPM++ 2M\"), ddim (\"DDIM\") and ddpm; choose one with --sampler"
             ))
         }
     };
-    if key.starts_with("dpm++") {
+    let schedule = schedule.filter(|s| !s.eq_ignore_ascii_case("automatic"));
+    if let Some(schedule) = schedule {
+        diags.push(
+            Input::Flag("infotext"),
+            comp_grammar::Diagnostic::warning(
+                codes::SAMPLER.0,
+                codes::SAMPLER.1,
+                format!("schedule type `{schedule}`: comp's samplers step evenly through the model's own timesteps, so the noise levels differ"),
+                Default::default(),
+            ),
+        );
+    } else if key.starts_with("dpm++") {
         diags.push(
             Input::Flag("--sampler"),
             comp_grammar::Diagnostic::warning(
@@ -137,10 +154,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.from == Tool::A1111 && args.weights.is_some() {
         return Err(Failure::Usage("`--weights` is for `comp import composable`; A1111 writes weights in the prompt: `a AND b :1.2`".into()));
     }
+    if args.from == Tool::Composable && args.infotext {
+        return Err(Failure::Usage("`--infotext` is A1111's format: use it with `comp import a1111`".into()));
+    }
     if let Some(s) = args.scale.filter(|s| !s.is_finite()) {
         return Err(Failure::Usage(format!("`--scale {s}` is not a finite number")));
     }
-    let prompt = if args.prompt == "-" {
+    let text = if args.prompt == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s).map_err(|e| Failure::Usage(format!("cannot read the prompt from standard input: {e}")))?;
         s.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&s).to_string()
@@ -152,15 +172,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
             return Err(Failure::Usage(format!("`{}` exists: give --force to replace it", out.display())));
         }
     }
-
     let mut diags = Diagnostics::default();
-    let sampler = args.sampler.as_deref().map(|s| sampler(s, &mut diags)).transpose().map_err(Failure::Usage)?;
-    let negative = args.negative.as_deref();
+    let req = if args.infotext { from_infotext(&args, &text, &mut diags)? } else { Request::from_flags(&args, text) };
+    let sampler = req.sampler.as_deref().map(|s| sampler(s, req.schedule.as_deref(), &mut diags)).transpose().map_err(Failure::Usage)?;
+    let negative = req.negative.as_deref();
     let (tool, composition) = match args.from {
-        Tool::A1111 => ("a1111", a1111::import(&prompt, negative, args.steps, args.scale.unwrap_or(7.0), &mut diags)),
-        Tool::Composable => ("composable", composable::import(&prompt, args.weights.as_deref(), negative, args.scale.unwrap_or(7.5), &mut diags)),
+        Tool::A1111 => ("a1111", a1111::import(&req.prompt, negative, req.steps, req.scale.unwrap_or(7.0), &mut diags)),
+        Tool::Composable => ("composable", composable::import(&req.prompt, args.weights.as_deref(), negative, req.scale.unwrap_or(7.5), &mut diags)),
     };
-    print_diagnostics(&diags, &prompt, negative.unwrap_or(""), args.weights.as_deref().unwrap_or(""));
+    print_diagnostics(&diags, &req.prompt, negative.unwrap_or(""), args.weights.as_deref().unwrap_or(""));
     let Some(composition) = composition.filter(|_| !diags.has_errors()) else {
         return Err(Failure::Input);
     };
@@ -169,19 +189,111 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let settings = emit::Settings {
         model: args.model.clone(),
-        size: args.size,
+        size: req.size,
         // `--steps` alone: DPM++ 2M, the default sampler of recent A1111 versions.
-        sampler: sampler.or(args.steps.map(|_| "dpmpp2m")).map(str::to_string),
-        steps: args.steps,
-        seed: args.seed,
+        sampler: sampler.or(req.steps.map(|_| "dpmpp2m")).map(str::to_string),
+        steps: req.steps,
+        seed: req.seed,
         name: args.name.clone(),
     };
-    let text = emit::comp_file(&settings, &composition, &provenance(tool, &prompt, &args));
+    let tool = if args.infotext { format!("{tool} --infotext") } else { tool.to_string() };
+    let text = emit::comp_file(&settings, &composition, &provenance(&tool, &req, args.weights.as_deref()));
     write(&args, &text)
 }
 
+/// What to import: from the flags, or from an infotext with the flags on top.
+struct Request {
+    prompt: String,
+    negative: Option<String>,
+    steps: Option<u32>,
+    sampler: Option<String>,
+    /// A1111's schedule type (`Karras`), from an infotext.
+    schedule: Option<String>,
+    scale: Option<f64>,
+    seed: Option<u64>,
+    size: Option<(u32, u32)>,
+    /// The checkpoint an infotext names, for the header.
+    checkpoint: Option<String>,
+}
+
+impl Request {
+    fn from_flags(args: &Args, prompt: String) -> Request {
+        Request {
+            prompt,
+            negative: args.negative.clone(),
+            steps: args.steps,
+            sampler: args.sampler.clone(),
+            schedule: None,
+            scale: args.scale,
+            seed: args.seed,
+            size: args.size,
+            checkpoint: None,
+        }
+    }
+}
+
+/// An infotext's prompt and settings, each overridden by its flag; a warning naming the
+/// parameters that change the image but that comp does not reproduce.
+fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Request, Failure> {
+    let it = infotext::parse(text);
+    let bad = |key: &str, v: &str| Failure::Usage(format!("the infotext's `{key}: {v}` is not a valid value"));
+    let num = |key: &str| -> Result<Option<f64>, Failure> {
+        it.get(key).map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(key, v))).transpose()
+    };
+    let steps = match it.get("Steps") {
+        Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("Steps", v))?),
+        None => None,
+    };
+    let seed = match it.get("Seed") {
+        // A1111 seeds are non-negative; -1 ("random") is never written to an infotext.
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| bad("Seed", v))?),
+        None => None,
+    };
+    let size = it.get("Size").map(|v| parse_size(v).map_err(|_| bad("Size", v))).transpose()?;
+    let mut ignored: Vec<String> = Vec::new();
+    for (k, v) in &it.params {
+        let changes_image = match k.as_str() {
+            "Clip skip" => v.trim() != "1",
+            "Variation seed strength" => v.trim().parse::<f64>().map_or(true, |x| x != 0.0),
+            "Denoising strength" | "Hires upscale" | "Hires resize-1" | "Hires steps" | "Hires upscaler" | "VAE" | "Refiner" | "Refiner switch at" => true,
+            _ => false,
+        };
+        if changes_image {
+            ignored.push(format!("{k}: {v}"));
+        }
+    }
+    if !ignored.is_empty() {
+        diags.push(
+            Input::Flag("infotext"),
+            comp_grammar::Diagnostic::warning(
+                codes::INFOTEXT.0,
+                codes::INFOTEXT.1,
+                format!("parameters that change A1111's image and that the import does not carry over: {}", ignored.join(", ")),
+                Default::default(),
+            ),
+        );
+    }
+    let checkpoint = match (it.get("Model"), it.get("Model hash")) {
+        (Some(m), Some(h)) => Some(format!("{m} [{h}]")),
+        (Some(m), None) => Some(m.to_string()),
+        (None, Some(h)) => Some(format!("[{h}]")),
+        (None, None) => None,
+    };
+    Ok(Request {
+        prompt: it.prompt.clone(),
+        negative: args.negative.clone().or(it.negative.clone()),
+        steps: args.steps.or(steps),
+        sampler: args.sampler.clone().or(it.get("Sampler").map(str::to_string)),
+        schedule: if args.sampler.is_some() { None } else { it.get("Schedule type").map(str::to_string) },
+        scale: args.scale.or(num("CFG scale")?),
+        seed: args.seed.or(seed),
+        size: args.size.or(size),
+        checkpoint,
+    })
+}
+
 /// The header: where the file came from.
-fn provenance(tool: &str, prompt: &str, args: &Args) -> Vec<String> {
+fn provenance(tool: &str, req: &Request, weights: Option<&str>) -> Vec<String> {
     let mut lines = vec![format!("imported by `comp import {tool}` from")];
     let mut field = |label: &str, text: &str| {
         for (i, l) in text.lines().enumerate() {
@@ -189,12 +301,15 @@ fn provenance(tool: &str, prompt: &str, args: &Args) -> Vec<String> {
             lines.push(format!("  {lead}{l}"));
         }
     };
-    field("prompt: ", prompt);
-    if let Some(n) = &args.negative {
+    field("prompt: ", &req.prompt);
+    if let Some(n) = &req.negative {
         field("negative prompt: ", n);
     }
-    if let Some(w) = &args.weights {
+    if let Some(w) = weights {
         field("weights: ", w);
+    }
+    if let Some(c) = &req.checkpoint {
+        field("A1111 checkpoint: ", c);
     }
     lines
 }
