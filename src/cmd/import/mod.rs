@@ -254,7 +254,7 @@ fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Req
     for (k, v) in &it.params {
         let changes_image = match k.as_str() {
             "Clip skip" => v.trim() != "1",
-            "Variation seed strength" => v.trim().parse::<f64>().map_or(true, |x| x != 0.0),
+            "Variation seed strength" => v.trim().parse::<f64>() != Ok(0.0),
             "Denoising strength" | "Hires upscale" | "Hires resize-1" | "Hires steps" | "Hires upscaler" | "VAE" | "Refiner" | "Refiner switch at" => true,
             _ => false,
         };
