@@ -146,3 +146,90 @@ fn duplicate_parts_add_up() {
     assert!(text.contains("sample image = 1.5 * \"a fox\"\n"), "{text}");
     assert_steps(&plan, 50, |_| vec![("", 1.0 - 10.5), ("a fox", 10.5)], &text);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Prompts made of A1111's syntax characters, words, numbers and non-ASCII text.
+    fn prompt() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("a".to_string()), Just("cat".to_string()), Just(" ".to_string()), Just(" AND ".to_string()),
+            Just("(".to_string()), Just(")".to_string()), Just("[".to_string()), Just("]".to_string()),
+            Just(":".to_string()), Just("|".to_string()), Just("\\".to_string()), Just("\"".to_string()),
+            Just("0.5".to_string()), Just("3".to_string()), Just("-1".to_string()), Just("1.2".to_string()),
+            Just("BREAK".to_string()), Just("<lora:x:0.5>".to_string()), Just("é猫".to_string()), Just("\n".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    /// Well-formed A1111 prompts: nested emphasis, edits and alternations, AND parts with
+    /// weights.
+    fn well_formed() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![Just("cat".to_string()), Just("a red fox".to_string()), Just("".to_string()), Just("\\(x\\)".to_string())];
+        let node = leaf.prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} {b}")),
+                inner.clone().prop_map(|a| format!("({a})")),
+                (inner.clone(), 0u8..30).prop_map(|(a, w)| format!("({a}:{})", w as f64 / 10.0)),
+                inner.clone().prop_map(|a| format!("[{a}]")),
+                (inner.clone(), inner.clone(), 0u8..12).prop_map(|(a, b, w)| format!("[{a}:{b}:{}]", w as f64 / 10.0)),
+                (inner.clone(), inner.clone(), 0u8..30).prop_map(|(a, b, n)| format!("[{a}:{b}:{n}]")),
+                (inner.clone(), 0u8..12).prop_map(|(a, w)| format!("[{a}::{}]", w as f64 / 10.0)),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("[{a}|{b}]")),
+            ]
+        });
+        let part = (node, prop::option::of(-20i8..20)).prop_map(|(n, w)| match w {
+            Some(w) => format!("{n} :{}", w as f64 / 10.0),
+            None => n,
+        });
+        proptest::collection::vec(part, 1..4).prop_map(|v| v.join(" AND "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// A well-formed prompt with steps always imports, and the file compiles.
+        #[test]
+        fn well_formed_prompts_import_and_compile(p in well_formed(), steps in 1u32..40) {
+            let imported = a1111_for_test(&p, Some("blurry"), Some(steps), 7.0);
+            match imported {
+                // Only "every part has weight 0" may refuse a well-formed prompt.
+                Err(d) => prop_assert!(d.list.iter().any(|(_, x)| x.code == "E0205"), "{:?}", d.list),
+                Ok((c, _)) => {
+                    let settings = emit::Settings { model: "sd15".into(), sampler: Some("ddim".into()), steps: Some(steps), name: "image".into(), ..Default::default() };
+                    let text = emit::comp_file(&settings, &c, &[p.clone()]);
+                    let checked = compile_text(&text, &[sd15()]);
+                    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+                    prop_assert!(errors.is_empty(), "{:#?}\n{}", errors, text);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any prompt either fails with an error diagnostic inside the prompt, or imports to a
+        /// file that comp compiles without errors.
+        #[test]
+        fn imports_compile_or_fail_with_a_located_error(p in prompt(), neg in prompt(), steps in prop::option::of(1u32..40)) {
+            match a1111_for_test(&p, Some(&neg), steps, 7.0) {
+                Err(d) => {
+                    prop_assert!(d.has_errors(), "no value and no error: {:?}", d.list);
+                    for (input, diag) in &d.list {
+                        let len = if *input == super::super::composition::Input::Negative { neg.len() } else { p.len() };
+                        prop_assert!(diag.span().end as usize <= len, "span outside the text: {:?}", diag);
+                    }
+                }
+                Ok((c, _)) => {
+                    let settings = emit::Settings { model: "sd15".into(), sampler: steps.map(|_| "ddim".to_string()), steps, name: "image".into(), ..Default::default() };
+                    let text = emit::comp_file(&settings, &c, &[p.clone(), neg.clone()]);
+                    let checked = compile_text(&text, &[sd15()]);
+                    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+                    prop_assert!(errors.is_empty(), "{:#?}\n{}", errors, text);
+                }
+            }
+        }
+    }
+}
