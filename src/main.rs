@@ -28,6 +28,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Format .comp files in the canonical layout
     Fmt(cmd::fmt::Args),
+    /// Turn a prompt written for AUTOMATIC1111 or the Composable Diffusion pipeline into a .comp file
+    Import(cmd::import::Args),
     /// Show the stages of compilation: the syntax tree, the simplified terms, the plan
     Plan(cmd::plan::Args),
     /// Sample every `sample` of a .comp file and write the results
@@ -82,6 +84,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Check(a) => cmd::check::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
+        Command::Import(a) => cmd::import::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Merge(a) => cmd::merge::run(a),

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod import;
 pub mod merge;
 pub mod models;
 pub mod plan;
