@@ -3,27 +3,13 @@
 //! below for each prompt (A1111's step j is comp's step j − 1).
 
 use super::{a1111_for_test, emit};
-use comp_compiler::{compile_text, DefaultBase, ModelInfo};
+use comp_compiler::{compile_text, ModelInfo};
 use comp_plan::plan::{Combine, SamplePlan};
 use std::collections::BTreeMap;
 
-/// A text model named like the real one (the test does not need its weights or its registry
-/// entry, only that it takes text).
+/// The registry's `sd15` (its vocabulary only: no weights needed to compile).
 fn sd15() -> ModelInfo {
-    ModelInfo {
-        name: "sd15".into(),
-        description: "a text model for the round trip".into(),
-        data_shape: vec![4, 64, 64],
-        concepts: vec![],
-        text: true,
-        energies: false,
-        default_scale: 7.5,
-        default_base: DefaultBase::Null,
-        default_steps: 50,
-        max_steps: 1000,
-        default_samples: 1,
-        extra_settings: vec![],
-    }
+    comp_models::infos().into_iter().find(|m| m.name == "sd15").expect("sd15 is in the registry")
 }
 
 /// Imports, writes, formats (the text must already be `comp fmt`'s) and compiles.
@@ -82,7 +68,7 @@ fn and_with_weights_and_a_negative_prompt() {
     let (text, plan) = compiled("a wooden cabin AND heavy snow :1.2 AND people:-0.5", Some("blurry, low quality"), None, 7.0);
     assert!(text.contains("base \"blurry, low quality\"\nsample image = \"a wooden cabin\" AND 1.2 * \"heavy snow\" AND NOT 0.5 * \"people\"\n"), "{text}");
     let want = |_| vec![("blurry, low quality", 1.0 - 7.0 * 1.7), ("a wooden cabin", 7.0), ("heavy snow", 7.0 * 1.2), ("people", -3.5)];
-    assert_steps(&plan, 50, want, &text);
+    assert_steps(&plan, 30, want, &text);
 }
 
 #[test]
@@ -113,11 +99,11 @@ fn absolute_steps_removal_and_alternation() {
 
 #[test]
 fn fractions_without_steps_fall_on_the_same_steps_here() {
-    // comp's default 50 steps: A1111 would switch after int(0.3·50) = 15; comp's window
-    // [0, 0.3) holds steps k with (k + 0.5)/50 < 0.3, k ≤ 14, A1111's steps 1..=15.
+    // sd15's default 30 steps: A1111 would switch after int(0.3·30) = 9; comp's window
+    // [0, 0.3) holds steps k with (k + 0.5)/30 < 0.3, k ≤ 8, A1111's steps 1..=9.
     let (text, plan) = compiled("[a photo:a painting:0.3] of a fox", None, None, 7.0);
-    let want = |j: usize| vec![("", -6.0), (if j <= 15 { "a photo of a fox" } else { "a painting of a fox" }, 7.0)];
-    assert_steps(&plan, 50, want, &text);
+    let want = |j: usize| vec![("", -6.0), (if j <= 9 { "a photo of a fox" } else { "a painting of a fox" }, 7.0)];
+    assert_steps(&plan, 30, want, &text);
 }
 
 #[test]
@@ -136,7 +122,7 @@ fn only_negative_weights_are_written_with_explicit_coefficients() {
     // be refused, the explicit form has the positive base term.
     let (text, plan) = compiled("a fox :-0.5", None, None, 7.0);
     let want = |_| vec![("", 4.5), ("a fox", -3.5)];
-    assert_steps(&plan, 50, want, &text);
+    assert_steps(&plan, 30, want, &text);
 }
 
 #[test]
@@ -144,7 +130,7 @@ fn duplicate_parts_add_up() {
     // A1111 adds each part: `a AND a :0.5` is 1.5·(D_a − D_u).
     let (text, plan) = compiled("a fox AND a fox :0.5", None, None, 7.0);
     assert!(text.contains("sample image = 1.5 * \"a fox\"\n"), "{text}");
-    assert_steps(&plan, 50, |_| vec![("", 1.0 - 10.5), ("a fox", 10.5)], &text);
+    assert_steps(&plan, 30, |_| vec![("", 1.0 - 10.5), ("a fox", 10.5)], &text);
 }
 
 mod properties {
