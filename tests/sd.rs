@@ -150,3 +150,19 @@ fn an_a1111_prompt_imports_into_a_script_that_checks_and_runs() {
     let r = run(d, &["run", "imported.comp", "-q", "-o", "out", "--samples", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn a_run_that_would_not_fit_is_refused_with_what_to_ask_instead() {
+    let dir = setup();
+    let d = dir.path();
+    // At 2048x2048 the latent has 256² cells: the first block's attention matrices alone are
+    // 2 heads × 65536² f32 = 32 GiB per row.
+    std::fs::write(d.join("big.comp"), "model sd15\nsize 2048x2048\nsamples 1\nsample s = \"a cat\"\n").unwrap();
+    let mut e = env(d);
+    e.push(("COMP_MEMORY_LIMIT", "1G".into()));
+    let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = comp_env(d, &["run", "big.comp", "-q", "-o", "out"], "", &e);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("not even one fits at 2048x2048: ask a smaller `size`"), "{}", r.stderr);
+    assert!(!d.join("out/s").exists());
+}
