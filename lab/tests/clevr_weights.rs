@@ -60,7 +60,7 @@ fn full_size_unet_forward_uses_the_position_and_null_ignores_it() {
     let dev = Device::Cpu;
     let px = 3 * SIZE * SIZE;
     // A fixed, deterministic stand-in for noise (no RNG: the same input every run).
-    let img: Vec<f32> = (0..px).map(|i| ((i as f32) * 0.7071).sin() * 1.3).collect();
+    let img: Vec<f32> = (0..px).map(|i| ((i as f32) * std::f32::consts::FRAC_1_SQRT_2).sin() * 1.3).collect();
     let x = Tensor::from_vec(img.repeat(4), (4, 3, SIZE, SIZE), &dev).unwrap();
     let t = Tensor::new(&[500f32; 4], &dev).unwrap();
     let xy = Tensor::new(&[[0.25f32, 0.5], [0.75, 0.5], [0.25, 0.5], [0.75, 0.5]], &dev).unwrap();
