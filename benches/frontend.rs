@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench frontend`: a typical 10-line script, and generated scripts of 1,000,
 //! 10,000 and 100,000 statements (blocks of nine lets and a sample using them) to show the cost
-//! grows linearly.
+//! grows linearly; and lets that double up to 4,096 terms once inlined, just under E0122's
+//! limit (the fuzzers' slowest input: the DNF pass was quadratic in a flat `AND`'s length).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
@@ -40,6 +41,12 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, t| b.iter(|| compile(black_box(t), &models)));
     }
     group.finish();
+    let mut doubling = String::from("model toy2d\nlet a0 = ring\n");
+    for i in 1..=12 {
+        doubling += &format!("let a{i} = a{p} AND a{p}\n", p = i - 1);
+    }
+    doubling += "sample s = a12\n";
+    c.bench_function("frontend/let_doubling_4096_terms", |b| b.iter(|| compile(black_box(&doubling), &models)));
 }
 
 criterion_group!(benches, bench);

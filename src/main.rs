@@ -56,6 +56,16 @@ fn main() -> ExitCode {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
+    // candle 0.11 asks for its matmul thread count at every matmul, and without
+    // RAYON_NUM_THREADS it counts physical cores by reading /proc/cpuinfo each time: 82,000
+    // reads in one 3,169-call HMC run of toy2d-mlp (a third of its time, in the kernel). Fixing
+    // the variable to rayon's own default (the logical cores) leaves rayon's pool as it was and
+    // makes candle's count a lookup; on this 2-core machine physical = logical, so matmuls
+    // split as before.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     comp_runtime::tune_cpu_process();
     // Work on a thread with a generous stack: the front half is iterative where input can be
     // deep, but a large stack keeps any remaining recursion far from overflowing.

@@ -2,6 +2,7 @@
 //! the JSON validator's guarantees, renders, and survives a JSON round trip.
 #![no_main]
 
+use comp_compiler::RenderHuman;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../models.rs"]

@@ -2,6 +2,7 @@
 //! plan the validator accepts can be rendered, costed and stepped through without panicking.
 #![no_main]
 
+use comp_compiler::RenderHuman;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../models.rs"]

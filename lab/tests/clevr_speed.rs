@@ -1,6 +1,6 @@
 //! Speed of the clevr-pos UNet on this machine: training steps/s and composed sampling
 //! through the executor. Ignored by default (it takes minutes); run with
-//! `cargo test -p comp-runtime --test clevr_speed -- --ignored --nocapture`.
+//! `cargo test -p comp-lab --test clevr_speed -- --ignored --nocapture`.
 
 use std::time::Instant;
 

@@ -35,12 +35,22 @@ pub fn distribute(node: &Node) -> Dnf {
             for x in xs {
                 let d = distribute(x);
                 let mut next = Vec::with_capacity(acc.len() * d.branches.len());
-                for a in &acc {
-                    for b in &d.branches {
-                        let mut terms = a.terms.clone();
+                let Some((last, rest)) = d.branches.split_last() else {
+                    acc.clear();
+                    continue;
+                };
+                for Conj { mix, terms } in acc {
+                    for b in rest {
+                        let mut terms = terms.clone();
                         terms.extend(b.terms.iter().cloned());
-                        next.push(Conj { mix: a.mix * b.mix, terms });
+                        next.push(Conj { mix: mix * b.mix, terms });
                     }
+                    // The last branch takes `terms` itself: a flat `AND` of n conditions (one
+                    // branch each) then appends n times instead of copying the prefix n times
+                    // (quadratic: 0.5 s for 4,096 terms, which timed the fuzzers out).
+                    let mut terms = terms;
+                    terms.extend(last.terms.iter().cloned());
+                    next.push(Conj { mix: mix * last.mix, terms });
                 }
                 acc = next;
             }

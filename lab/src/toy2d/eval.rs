@@ -41,7 +41,8 @@ use comp_runtime::{execute, ExecOptions};
 use comp_models::toy2d::{self, Grid, Toy2dConcept, P2};
 use comp_runtime::sampler::ReverseSampler;
 
-/// Reverse steps of every run (RRR's 2D notebook).
+/// Reverse steps of every run (RRR's 2D notebook); [`Options::steps`] can lower it for a
+/// quick run.
 pub const STEPS: usize = 100;
 
 /// The grid targets are normalised on: [−1.5, 1.5]², cells of 0.005.
@@ -198,6 +199,9 @@ pub const COMPOSITIONS: [Composition; 3] = [
 pub struct Options<'a> {
     pub samples: usize,
     pub seed: u64,
+    /// Reverse steps of every run ([`STEPS`] by default, RRR's setting; fewer make a quick
+    /// smoke run, e.g. for the learned model, whose calls cost more than the exact one's).
+    pub steps: usize,
     /// The compositions to run (default: all of [`COMPOSITIONS`]).
     pub compositions: Vec<Composition>,
     /// The methods to run (default: all of [`Method::ALL`]).
@@ -211,6 +215,7 @@ impl Options<'_> {
         Self {
             samples,
             seed,
+            steps: STEPS,
             compositions: COMPOSITIONS.to_vec(),
             methods: Method::ALL.to_vec(),
             progress: None,
@@ -266,6 +271,8 @@ pub struct Report {
     pub model: String,
     pub samples: usize,
     pub seed: u64,
+    /// Reverse steps of every run.
+    pub steps: usize,
     pub targets: Vec<Target>,
     /// Composition-major, methods in `Options::methods` order.
     pub cells: Vec<Cell>,
@@ -273,9 +280,9 @@ pub struct Report {
 }
 
 /// The `.comp` text of one run.
-pub fn source(model: &str, c: &Composition, mcmc: &str, samples: usize, seed: u64) -> String {
+pub fn source(model: &str, c: &Composition, mcmc: &str, samples: usize, seed: u64, steps: usize) -> String {
     format!(
-        "model {model}\nsampler ddpm(steps: {STEPS})\nmcmc {mcmc}\nbase none\nseed {seed}\n\
+        "model {model}\nsampler ddpm(steps: {steps})\nmcmc {mcmc}\nbase none\nseed {seed}\n\
          samples {samples}\n\nsample {} = {}\n",
         c.name, c.expr
     )
@@ -348,7 +355,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
         let skip_all = comp.mixture && !info.energies;
         // The target, from the plain reverse-diffusion plan of this composition.
         let plan = compile_one(
-            &source(&info.name, comp, "none", opts.samples, opts.seed),
+            &source(&info.name, comp, "none", opts.samples, opts.seed, opts.steps),
             models,
         );
         let plan = match (plan, skip_all) {
@@ -400,7 +407,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                         (pts, None, None, String::new())
                     }
                     Some(mcmc) => {
-                        let text = source(&info.name, comp, mcmc, opts.samples, opts.seed);
+                        let text = source(&info.name, comp, mcmc, opts.samples, opts.seed, opts.steps);
                         let plan = compile_one(&text, models)?;
                         let out = execute(&plan, model, &device, &ExecOptions::default()).map_err(
                             |e| e.context(format!("{} with {}", comp.name, method.name())),
@@ -440,6 +447,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
         model: info.name.clone(),
         samples: opts.samples,
         seed: opts.seed,
+        steps: opts.steps,
         targets,
         cells,
         wall_s: start.elapsed().as_secs_f64(),
@@ -467,8 +475,8 @@ pub fn table(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "toy2d eval: model {}, {} samples, seed {}, {STEPS}-step DDPM (cosine)",
-        r.model, r.samples, r.seed
+        "toy2d eval: model {}, {} samples, seed {}, {}-step DDPM (cosine)",
+        r.model, r.samples, r.seed, r.steps
     );
     let _ = writeln!(
         out,
@@ -566,7 +574,7 @@ pub fn json(r: &Report) -> serde_json::Value {
         "model": r.model,
         "samples": r.samples,
         "seed": r.seed,
-        "steps": STEPS,
+        "steps": r.steps,
         "grid": { "lo": GRID.lo, "hi": GRID.hi, "cells": GRID.n },
         "soften": metrics::SOFTEN,
         "mmd_bandwidth": metrics::MMD_BANDWIDTH,

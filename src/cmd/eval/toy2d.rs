@@ -20,6 +20,10 @@ pub struct Args {
     /// Seed of every run (and of the exact reference draws)
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Reverse (DDPM) steps of every run; MCMC runs at each level but the last, so the model
+    /// calls scale with it. Fewer than RRR's 100 make a quick check, not comparable numbers
+    #[arg(long, default_value_t = comp_lab::toy2d::eval::STEPS)]
+    steps: usize,
     /// Output directory for eval.json and eval.png
     #[arg(short, long, default_value = "out/eval-toy2d")]
     out: PathBuf,
@@ -34,6 +38,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Failure> {
     if args.samples == 0 {
         return Err(Failure::Usage("`--samples` must be at least 1".into()));
+    }
+    if args.steps < 2 {
+        // With one step there is no later level, so MCMC would never run.
+        return Err(Failure::Usage("`--steps` must be at least 2".into()));
     }
     if args.seed > (1u64 << 53) - 1 {
         return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
@@ -64,6 +72,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
     };
     let mut opts = Options::new(args.samples, args.seed);
+    opts.steps = args.steps;
     opts.progress = Some(&progress);
     let report = toy2d::run(model.as_ref(), &infos, &opts).map_err(|e| crate::error::runtime(&e))?;
 
