@@ -194,6 +194,15 @@ fn the_tokenizer_merges_words_pads_to_77_and_reports_the_cut() {
     let long = "cat ".repeat(80);
     let t = model.tokenizer().encode(&long).unwrap();
     assert_eq!((t.count, t.cut_at, t.eos_index), (80, Some(300), 76));
+    // A folder with only a `tokenizer.json` (the fast tokenizer's file) tokenizes the same.
+    let tok = dir.path().join("tokenizer");
+    let json = sd::tokenizer::pipeline(&tok.join("vocab.json"), &tok.join("merges.txt")).unwrap();
+    std::fs::write(tok.join("tokenizer.json"), json.to_string()).unwrap();
+    std::fs::remove_file(tok.join("vocab.json")).unwrap();
+    std::fs::remove_file(tok.join("merges.txt")).unwrap();
+    let fast = sd::tokenizer::ClipTokenizer::load(&tok, 77).unwrap();
+    assert_eq!(fast.encode("A  Cat!").unwrap().ids, model.tokenizer().encode("A  Cat!").unwrap().ids);
+    assert_eq!(fast.encode(&long).unwrap(), t);
     // SD 2.x's tokenizer pads with `!`.
     let dir = checkpoint(&tiny::Spec::tiny_v());
     let model = open(dir.path());

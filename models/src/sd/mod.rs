@@ -30,7 +30,7 @@ use comp_plan::{Condition, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan,
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use config::{Prediction, SchedulerJson, UnetJson, VaeJson};
@@ -149,6 +149,8 @@ pub struct StableDiffusion {
     /// Prompt → its encoder states `[1, 77, D]`, in the loaded nets' dtype.
     embeddings: Mutex<HashMap<String, Tensor>>,
     unet_calls: AtomicUsize,
+    /// Wall time inside the UNet, for the benchmark's account of the composed step's overhead.
+    unet_nanos: AtomicU64,
     prompts_encoded: AtomicUsize,
 }
 
@@ -220,6 +222,7 @@ impl StableDiffusion {
             nets: Mutex::new(None),
             embeddings: Mutex::new(HashMap::new()),
             unet_calls: AtomicUsize::new(0),
+            unet_nanos: AtomicU64::new(0),
             prompts_encoded: AtomicUsize::new(0),
         })
     }
@@ -246,6 +249,11 @@ impl StableDiffusion {
     /// UNet forward passes so far (each over all active conditions' rows).
     pub fn unet_calls(&self) -> usize {
         self.unet_calls.load(Ordering::Relaxed)
+    }
+
+    /// Wall time spent in UNet calls so far (the rest of a composed step is the plumbing).
+    pub fn unet_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.unet_nanos.load(Ordering::Relaxed))
     }
 
     /// Prompts run through the text encoder so far.
@@ -336,7 +344,9 @@ impl StableDiffusion {
     /// One UNet pass over `x` `[B, C, h, w]` at native timestep `t`, each row attending to its
     /// row of `states` `[B, 77, D]`; ε (v turned into ε) in f32.
     fn unet_eps(&self, nets: &Nets, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
+        let started = std::time::Instant::now();
         let out = nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)?.to_dtype(DType::F32)?;
+        self.unet_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         self.unet_calls.fetch_add(1, Ordering::Relaxed);
         match self.scheduler.prediction {
             Prediction::Epsilon => Ok(out),

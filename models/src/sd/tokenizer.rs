@@ -117,8 +117,9 @@ fn pad_token(dir: &Path) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The `tokenizer.json` of CLIP's fast tokenizer, built from the slow tokenizer's two files.
-fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
+/// The `tokenizer.json` of CLIP's fast tokenizer, built from the slow tokenizer's two files
+/// (what HF's `CLIPTokenizerFast` would save).
+pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| err(format!("reading {}: {e}", p.display())));
     let vocab_json: serde_json::Value =
         serde_json::from_str(&read(vocab)?).map_err(|e| err(format!("{}: {e}", vocab.display())))?;
