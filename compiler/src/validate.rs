@@ -98,7 +98,7 @@ fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
     match (&model.image_size, st.size) {
         (None, Some(_)) => p.push(format!("`{}` has no setting `size`", model.name)),
         (Some(spec), Some([w, h])) => {
-            let ok = |v: usize| v >= spec.min && v <= spec.max && v % spec.multiple_of == 0;
+            let ok = |v: usize| (spec.min..=spec.max).contains(&v) && spec.multiple_of > 0 && v.is_multiple_of(spec.multiple_of);
             if !(ok(w) && ok(h)) {
                 p.push(format!(
                     "`size` must be WIDTHxHEIGHT with each side a multiple of {} in {}..={}, found {w}x{h}",

@@ -40,8 +40,11 @@ pub struct ExecOptions<'a> {
     /// Called with (step k, x) for the starting noise (k = 0) and after each reverse step k
     /// (with k + 1), before decoding: the samples' trajectory, for tests that compare a run
     /// step for step with another implementation, and for tools that show progress.
-    pub observe: Option<&'a dyn Fn(usize, &Tensor)>,
+    pub observe: Option<&'a Observer<'a>>,
 }
+
+/// What [`ExecOptions::observe`] calls with (step, x).
+pub type Observer<'a> = dyn Fn(usize, &Tensor) + 'a;
 
 /// What a run produced.
 #[derive(Clone, Debug)]

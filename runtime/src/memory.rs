@@ -68,7 +68,7 @@ pub fn parse_bytes(text: &str) -> Option<u128> {
         _ => (t, 1),
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| (v * mult as f64) as u128)
+    (v.is_finite() && v >= 0.0).then_some((v * mult as f64) as u128)
 }
 
 fn total_memory() -> Option<u128> {

@@ -82,7 +82,7 @@ impl ClipTextEncoder {
             "gelu" => Activation::Gelu,
             other => candle_core::bail!("text encoder activation `{other}` is not supported (expected `quick_gelu` or `gelu`)"),
         };
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(
                 "text encoder: hidden_size {} is not a multiple of num_attention_heads {}",
                 config.hidden_size,

@@ -274,7 +274,7 @@ impl SchedulerJson {
             bail!("{}: `timestep_spacing: {spacing}` is not supported (expected `leading`, `trailing` or `linspace`)", path.display())
         }
         let train = num("num_train_timesteps", 1000.0);
-        if !(train >= 2.0 && train <= 100_000.0 && train.fract() == 0.0) {
+        if !((2.0..=100_000.0).contains(&train) && train.fract() == 0.0) {
             bail!("{}: `num_train_timesteps` must be a whole number in 2..=100000, found {train}", path.display())
         }
         Ok(Self {

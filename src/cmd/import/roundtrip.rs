@@ -184,7 +184,7 @@ mod properties {
                 Err(d) => prop_assert!(d.list.iter().any(|(_, x)| x.code == "E0205"), "{:?}", d.list),
                 Ok((c, _)) => {
                     let settings = emit::Settings { model: "sd15".into(), sampler: Some("ddim".into()), steps: Some(steps), name: "image".into(), ..Default::default() };
-                    let text = emit::comp_file(&settings, &c, &[p.clone()]);
+                    let text = emit::comp_file(&settings, &c, std::slice::from_ref(&p));
                     let checked = compile_text(&text, &[sd15()]);
                     let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
                     prop_assert!(errors.is_empty(), "{:#?}\n{}", errors, text);
