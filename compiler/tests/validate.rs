@@ -158,3 +158,28 @@ fn a_plan_reads_back_from_json_bit_for_bit() {
     let back: Plan = serde_json::from_str(&serde_json::to_string_pretty(&plan).unwrap()).unwrap();
     assert_eq!(back, plan);
 }
+
+#[test]
+fn size_and_dtype_only_where_the_model_has_them_and_in_its_bounds() {
+    // toy2d has neither.
+    let p = one_problem(WINDOWS, |j| j["samples"][0]["settings"]["size"] = serde_json::json!([64, 64]));
+    assert!(p.contains("`toy2d` has no setting `size`"), "{p}");
+    let p = one_problem(WINDOWS, |j| j["samples"][0]["settings"]["dtype"] = serde_json::json!("f16"));
+    assert!(p.contains("`toy2d` has no setting `dtype`"), "{p}");
+    // A latent model: sides multiples of 8 in 64..=2048, and a size is required.
+    let mut sized = textmodel();
+    sized.image_size = Some(comp_compiler::model_info::ImageSize { default: [512, 512], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 });
+    sized.dtypes = true;
+    let check = |size: serde_json::Value| {
+        let plan = ok("model textmodel\nsample s = \"a cat\"\n").plan;
+        let mut json = serde_json::to_value(&plan).unwrap();
+        json["samples"][0]["settings"]["size"] = size;
+        json["samples"][0]["settings"]["dtype"] = serde_json::json!("bf16");
+        validate(&serde_json::from_value(json).unwrap(), std::slice::from_ref(&sized))
+    };
+    assert_eq!(check(serde_json::json!([512, 768])), Vec::<String>::new());
+    let p = check(serde_json::json!([500, 512]));
+    assert!(p.len() == 1 && p[0].contains("found 500x512"), "{p:?}");
+    assert!(check(serde_json::json!([4096, 512]))[0].contains("in 64..=2048"));
+    assert!(check(serde_json::Value::Null)[0].contains("needs a `size`"));
+}

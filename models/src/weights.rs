@@ -98,12 +98,19 @@ impl WeightsCard {
 
 /// FNV-1a, 64 bit, as hex: a cheap check that a card and a weights file belong together.
 pub fn fnv1a64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    format!("{:016x}", fnv1a64_update(FNV_OFFSET, bytes))
+}
+
+/// FNV-1a's starting state.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, 64 bit, continued over `bytes` from state `h` ([`FNV_OFFSET`] to start).
+pub fn fnv1a64_update(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("{h:016x}")
+    h
 }
 
 /// [`fnv1a64`] of a file, read in pieces (a Stable Diffusion UNet is gigabytes).
@@ -111,16 +118,13 @@ pub fn fnv1a64_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = FNV_OFFSET;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h = fnv1a64_update(h, &buf[..n]);
     }
     Ok(format!("{h:016x}"))
 }

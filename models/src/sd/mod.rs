@@ -198,7 +198,8 @@ impl StableDiffusion {
         } else {
             Schedule::linear_between(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)?
         };
-        let schedule = if scheduler.set_alpha_to_one { native.clone() } else { native.clone().with_final_alpha_bar(native.alpha_bar(0)) };
+        let first = native.alpha_bar(0);
+        let schedule = if scheduler.set_alpha_to_one { native } else { native.with_final_alpha_bar(first) };
         let tokenizer = tokenizer::ClipTokenizer::load(&files.tokenizer, clip_json.max_position_embeddings)?;
         let mut info = info(v);
         let factor = vae_json.factor();

@@ -169,7 +169,7 @@ fn reseed(vm: &VarMap, seed: u64) -> Result<()> {
             continue;
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3)));
+        rng.set_stream(crate::weights::fnv1a64_update(crate::weights::FNV_OFFSET, name.as_bytes()));
         let normal = rand_distr::StandardNormal;
         let fresh: Vec<f32> = (0..values.len()).map(|_| (mean + std * Distribution::<f64>::sample(&normal, &mut rng)) as f32).collect();
         var.set(&candle_core::Tensor::from_vec(fresh, var.as_tensor().shape(), &Device::Cpu)?)?;
