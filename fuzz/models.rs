@@ -30,6 +30,8 @@ fn toy(name: &str, energies: bool) -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: None,
+        latent_space: None,
     }
 }
 
@@ -51,6 +53,8 @@ pub fn models() -> Vec<ModelInfo> {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: None,
+        latent_space: None,
     };
     // Not a real model: prompts, energies and a model setting, so the targets reach that code.
     let size = Param { name: "size".into(), kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true }, default: Some(32.0), description: String::new() };
@@ -71,6 +75,8 @@ pub fn models() -> Vec<ModelInfo> {
         extra_settings: vec![],
         image_size: Some(ImageSize { default: [size, size], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 }),
         dtypes: true,
+        schedule: None,
+        latent_space: None,
     };
     vec![
         toy("toy2d", true),

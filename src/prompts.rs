@@ -14,6 +14,7 @@ fn literals(program: &Program) -> Vec<(&str, Span)> {
             ExprKind::Or(bs) => bs.iter().for_each(|b| walk(&b.expr, out)),
             ExprKind::And(xs) => xs.iter().for_each(|x| walk(x, out)),
             ExprKind::Not(x) | ExprKind::Paren(x) | ExprKind::Weight { expr: x, .. } | ExprKind::Window { expr: x, .. } => walk(x, out),
+            ExprKind::Qualified { expr: x, .. } => walk(x, out),
             ExprKind::Name(_) | ExprKind::Call { .. } => {}
         }
     }
@@ -32,6 +33,7 @@ fn literals(program: &Program) -> Vec<(&str, Span)> {
                 walk(&s.expr, &mut out);
                 s.overrides.iter().filter_map(setting).for_each(|e| walk(e, &mut out));
             }
+            Item::Model(_) => {}
         }
     }
     out

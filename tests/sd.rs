@@ -166,3 +166,40 @@ fn a_run_that_would_not_fit_is_refused_with_what_to_ask_instead() {
     assert!(r.stderr.contains("not even one fits at 2048x2048: ask a smaller `size`"), "{}", r.stderr);
     assert!(!d.join("out/s").exists());
 }
+
+/// Two checkpoints that share SD's latent space compose: each encodes its own prompts with
+/// its own text encoder, one UNet call per model per step, and the first model's VAE decodes.
+#[test]
+fn two_checkpoints_compose_each_with_its_own_prompts() {
+    let dir = setup();
+    let d = dir.path();
+    // A second, different tiny checkpoint (another seed) as `sd21-base`.
+    comp_models::sd::tiny::write(&d.join("weights2"), &comp_models::sd::tiny::Spec::tiny(), 2).unwrap();
+    std::fs::create_dir_all(d.join("models/sd21-base")).unwrap();
+    std::fs::write(d.join("models/sd21-base/model.json"), r#"{"diffusers": "../../weights2"}"#).unwrap();
+    let script = "model a = sd15\nmodel b = sd21-base\nsize 64x64\nsampler ddim(steps: 3)\nsamples 2\nbase a.null\nscale 5\nsample s = a.\"a red cat\" AND 0.5 * b.\"snow\"\n";
+    std::fs::write(d.join("two.comp"), script).unwrap();
+    let plan = run(d, &["plan", "two.comp"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    // a.null: 1 − 5 = −4; a."a red cat": 5; b."snow": 2.5; b.null: −2.5.
+    assert!(plan.stdout.contains("linear: -4·#0 + 5·#1 + 2.5·#2 - 2.5·#3"), "{}", plan.stdout);
+    let r = run(d, &["run", "two.comp", "-q", "-o", "out"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("out/s/run.json")).unwrap()).unwrap();
+    assert_eq!(json["model_calls"], 6, "one UNet call per model per step");
+    assert_eq!(json["models"][1]["model_calls"], 3);
+    let files = json["models"][1]["weights"]["files"].as_array().unwrap();
+    assert!(Path::new(files[0]["path"].as_str().unwrap()).starts_with(d.join("weights2").canonicalize().unwrap()));
+    let img = image::open(d.join("out/s/0000.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+    // Swapping the checkpoints changes the pictures (each term really comes from its model).
+    std::fs::write(d.join("swap.comp"), script.replace("model a = sd15\nmodel b = sd21-base", "model a = sd21-base\nmodel b = sd15")).unwrap();
+    let r = run(d, &["run", "swap.comp", "-q", "-o", "swap"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(std::fs::read(d.join("out/s/samples.npy")).unwrap(), std::fs::read(d.join("swap/s/samples.npy")).unwrap());
+    // A latent model and a 2D model do not compose.
+    std::fs::write(d.join("bad.comp"), "model a = sd15\nmodel t = toy2d\nbase none\nsample s = a.\"cat\" AND t.ring\n").unwrap();
+    let r = run(d, &["check", "bad.comp"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("E0127"), "{}", r.stderr);
+}

@@ -185,6 +185,12 @@ impl<'a> Writer<'a> {
                     prev = setting.span.end;
                 }
             }
+            Item::Model(m) => {
+                self.token("model", m.span.start as usize, false);
+                self.token(&m.alias.name, m.alias.span.start as usize, true);
+                self.punct("=", m.alias.span.end, true);
+                self.token(&m.model.name, m.model.span.start as usize, true);
+            }
         }
     }
 
@@ -265,6 +271,11 @@ impl<'a> Writer<'a> {
                 self.token(")", e.span.end as usize - 1, false);
             }
             ExprKind::Text(t) => self.token(&quote(t), start, space),
+            ExprKind::Qualified { model, expr } => {
+                // `a.ring`: the alias and its dot are one token; the term follows at once.
+                self.token(&format!("{}.", model.name), start, space);
+                self.expr(expr, false);
+            }
             ExprKind::Paren(inner) => {
                 self.token("(", start, space);
                 self.expr(inner, false);

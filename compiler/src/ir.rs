@@ -10,30 +10,50 @@
 use comp_grammar::Span;
 use std::fmt;
 
-/// What the model is called with: the identity of a condition.
+/// Which of the file's models a condition belongs to: `None` in a file with one model (its
+/// plan is exactly as before several models existed), the model's alias (`exact`) otherwise.
+pub type ModelTag = Option<String>;
+
+/// What a model is called with: the identity of a condition.
 ///
-/// Two conditions are the same when they are the same concept with the same arguments
-/// (defaults filled in), the same text, or both `null`.
+/// Two conditions are the same when they belong to the same model and are the same concept
+/// with the same arguments (defaults filled in), the same text, or both `null`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cond {
     /// `null`: the model's unconditional prediction.
-    Null,
+    Null { model: ModelTag },
     /// `ring` (no args) or `pos(0.25, 0.5)` (args in positional order, defaults filled).
-    Concept { name: String, args: Vec<f64> },
+    Concept { model: ModelTag, name: String, args: Vec<f64> },
     /// `"a red cube"`
-    Text(String),
+    Text { model: ModelTag, text: String },
+}
+
+impl Cond {
+    /// The model the condition belongs to (see [`ModelTag`]).
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            Cond::Null { model } | Cond::Concept { model, .. } | Cond::Text { model, .. } => model.as_deref(),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Cond::Null { .. })
+    }
 }
 
 impl fmt::Display for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(m) = self.model() {
+            write!(f, "{m}.")?;
+        }
         match self {
-            Cond::Null => write!(f, "null"),
-            Cond::Concept { name, args } if args.is_empty() => write!(f, "{name}"),
-            Cond::Concept { name, args } => {
+            Cond::Null { .. } => write!(f, "null"),
+            Cond::Concept { name, args, .. } if args.is_empty() => write!(f, "{name}"),
+            Cond::Concept { name, args, .. } => {
                 let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 write!(f, "{name}({})", args.join(", "))
             }
-            Cond::Text(t) => write!(f, "{t:?}"),
+            Cond::Text { text, .. } => write!(f, "{text:?}"),
         }
     }
 }

@@ -17,17 +17,45 @@
 //!   → conditions [null, pos(0.25, 0.5), pos(0.75, 0.5)], coeffs [1 − 7.5·2, 7.5, 7.5] = [-14, 7.5, 7.5]
 //! ```
 //!
+//! With several models (`model a = …`, `model b = …`), each term is guided against its own
+//! model's unconditional prediction, and the base keeps its weight:
+//!
+//! ```text
+//! ε̂ = Σ_k β_k ε_{b_k} + Σ_i s·w_i · (ε_{m_i}(c_i) − ε_{m_i}(∅))
+//! ```
+//!
+//! so `(m, c)` gets `s·w` and `(m, null)` gets `−s·w` from each term. With `base none` there
+//! are no differences: `Σ_i s·w_i · ε_{m_i}(c_i)`, the pure product, as with one model.
+//!
 //! A mixture gives one coefficient vector per branch and `log_weight = ln(m_j / Σ m)`.
 //! Branches whose vectors are equal are one component (weights added); a single component
 //! is `Linear`.
 
 use crate::ir::{Cond, Stretch};
-use crate::plan::{Branch, Combine, Condition, SamplePlan, Segment, Settings};
+use crate::plan::{Branch, Combine, Condition, PlanModel, SamplePlan, Segment, Settings};
 use crate::simplify::dedup_conditions::dedup_conditions;
 
 /// The plan of one sample.
-pub fn lower(sample: &str, model: &str, settings: Settings, base: &[(Cond, f64)], stretches: &[Stretch]) -> SamplePlan {
-    let conds = dedup_conditions(base, stretches);
+pub fn lower(
+    sample: &str,
+    model: &str,
+    models: Vec<PlanModel>,
+    settings: Settings,
+    base: &[(Cond, f64)],
+    stretches: &[Stretch],
+) -> SamplePlan {
+    let several = !models.is_empty();
+    let mut conds = dedup_conditions(base, stretches);
+    if several && !base.is_empty() {
+        // Each term's own model's null, after the conditions written (a term `a.null` finds
+        // its own already there).
+        let nulls: Vec<Cond> = conds.iter().map(|c| Cond::Null { model: c.model().map(str::to_string) }).collect();
+        for n in nulls {
+            if !conds.contains(&n) {
+                conds.push(n);
+            }
+        }
+    }
     let index = |c: &Cond| conds.iter().position(|x| x == c).expect("every condition is deduplicated");
     let s = settings.scale;
     let mut segments: Vec<Segment> = Vec::new();
@@ -37,12 +65,15 @@ pub fn lower(sample: &str, model: &str, settings: Settings, base: &[(Cond, f64)]
         for branch in &st.dnf.branches {
             let mut coef = vec![0.0; conds.len()];
             let sum_w: f64 = branch.terms.iter().map(|t| t.weight).sum();
-            let base_coef = 1.0 - s * sum_w;
+            let base_coef = if several { 1.0 } else { 1.0 - s * sum_w };
             for (c, beta) in base {
                 coef[index(c)] += base_coef * beta;
             }
             for t in &branch.terms {
                 coef[index(&t.cond)] += s * t.weight;
+                if several && !base.is_empty() {
+                    coef[index(&Cond::Null { model: t.cond.model().map(str::to_string) })] -= s * t.weight;
+                }
             }
             match comps.iter_mut().find(|(_, c)| *c == coef) {
                 Some((m, _)) => *m += branch.mix,
@@ -72,14 +103,15 @@ pub fn lower(sample: &str, model: &str, settings: Settings, base: &[(Cond, f64)]
         }
     }
     let conditions = used.iter().enumerate().map(|(id, &k)| condition(id, &conds[k])).collect();
-    SamplePlan { sample: sample.to_string(), model: model.to_string(), settings, conditions, segments }
+    SamplePlan { sample: sample.to_string(), model: model.to_string(), models, settings, conditions, segments }
 }
 
 /// The plan's form of a condition: `null`, a concept with its arguments, or `text`.
 pub fn condition(id: usize, c: &Cond) -> Condition {
+    let model = c.model().map(str::to_string);
     match c {
-        Cond::Null => Condition { id, concept: "null".into(), args: vec![], text: None },
-        Cond::Concept { name, args } => Condition { id, concept: name.clone(), args: args.clone(), text: None },
-        Cond::Text(t) => Condition { id, concept: "text".into(), args: vec![], text: Some(t.clone()) },
+        Cond::Null { .. } => Condition { id, model, concept: "null".into(), args: vec![], text: None },
+        Cond::Concept { name, args, .. } => Condition { id, model, concept: name.clone(), args: args.clone(), text: None },
+        Cond::Text { text, .. } => Condition { id, model, concept: "text".into(), args: vec![], text: Some(text.clone()) },
     }
 }

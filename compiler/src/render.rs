@@ -14,7 +14,12 @@
 //!   model calls: 100 (100 reverse steps)
 //! ```
 //!
-//! Counting model calls (one call is one batched evaluation of the active conditions):
+//! With several models the header lists them (`sample s (models exact = toy2d, learned =
+//! toy2d-mlp)`), and each segment says how many conditions each model evaluates in its one
+//! batched call per step.
+//!
+//! Counting model calls (one call is one batched evaluation of the active conditions, one per
+//! model with an active condition when a plan composes several):
 //! each reverse step whose segment has active conditions costs 1. MCMC runs after every
 //! reverse step whose trajectory fraction lies in the MCMC range `[from, to)` (a range ending
 //! at 1 includes the last step) and, per MCMC step, costs: ULA 1 (the score at the current
@@ -63,14 +68,15 @@ pub fn model_calls(s: &SamplePlan) -> (usize, usize) {
         if seg.active.is_empty() {
             continue;
         }
-        reverse += s.settings.sampler.calls_per_step();
+        let models = s.calls_per_eval(seg);
+        reverse += s.settings.sampler.calls_per_step() * models;
         if let Some(m) = &s.settings.mcmc {
             let f = step_fraction(k, steps);
             // Level k is reached by reverse step k − 1: none at k = 0 (pure noise).
             if k > 0 && m.from <= f && f < m.to {
                 // Saturating: a JSON plan can ask for any count; the validator refuses what
                 // exceeds `MAX_MODEL_CALLS`, so a saturated count never reaches a run.
-                mcmc = m.calls_per_level().saturating_add(mcmc);
+                mcmc = m.calls_per_level().saturating_mul(models).saturating_add(mcmc);
             }
         }
     }
@@ -117,7 +123,12 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
             t + ")"
         }
     };
-    let _ = writeln!(out, "sample {} (model {})", s.sample, s.model);
+    if s.several() {
+        let models: Vec<String> = s.models.iter().map(|m| format!("{} = {}", m.alias, m.name)).collect();
+        let _ = writeln!(out, "sample {} (models {})", s.sample, models.join(", "));
+    } else {
+        let _ = writeln!(out, "sample {} (model {})", s.sample, s.model);
+    }
     let _ = write!(out, "  settings: sampler {sampler}, mcmc {mcmc}, scale {}, seed {}, samples {}", st.scale, st.seed, st.samples);
     for (k, v) in &st.extra {
         let _ = write!(out, ", {k} {v}");
@@ -154,9 +165,20 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
                 }
             }
         }
-        let calls = if seg.active.is_empty() { 0 } else { st.sampler.calls_per_step() };
-        let k = seg.active.len();
-        let _ = writeln!(out, "    model calls per step: {calls} (batch of {k} condition{})", if k == 1 { "" } else { "s" });
+        let calls = st.sampler.calls_per_step() * s.calls_per_eval(seg);
+        let batch = |k: usize| format!("batch of {k} condition{}", if k == 1 { "" } else { "s" });
+        if s.several() {
+            let per: Vec<String> = s
+                .models
+                .iter()
+                .zip(s.active_per_model(seg))
+                .filter(|(_, k)| *k > 0)
+                .map(|(m, k)| format!("{} ({}): {}", m.alias, m.name, batch(k)))
+                .collect();
+            let _ = writeln!(out, "    model calls per step: {calls} ({})", if per.is_empty() { "none active".into() } else { per.join("; ") });
+        } else {
+            let _ = writeln!(out, "    model calls per step: {calls} ({})", batch(seg.active.len()));
+        }
     }
     let (reverse, mcmc) = model_calls(s);
     if st.mcmc.is_some() {

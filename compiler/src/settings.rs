@@ -53,6 +53,9 @@ pub struct Written {
     pub sampler: Option<SamplerSpec>,
     pub mcmc: Option<Option<Mcmc>>,
     pub base: Option<BaseSpec>,
+    /// Whether a `base` is written (rightly or not): with several models one is required, and
+    /// a wrong one has said what is wrong with it.
+    pub base_written: bool,
     pub scale: Option<f64>,
     pub seed: Option<u64>,
     pub samples: Option<usize>,
@@ -250,10 +253,14 @@ fn read_base(s: &Setting, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<
         if id.name == "none" && !scope.lets.contains("none") {
             return Some(BaseSpec::None);
         }
+        if id.name == "null" && scope.models.len() > 1 && !scope.lets.contains("null") {
+            diags.push(scope.ambiguous_null(id.span, "`base null`"));
+            return None;
+        }
     }
     let before = diags.len();
     let node = resolve(e, scope, diags);
-    if let Node::Cond { cond: crate::ir::Cond::Null, .. } = node {
+    if let Node::Cond { cond: crate::ir::Cond::Null { model: None }, .. } = node {
         return Some(BaseSpec::Null);
     }
     (diags.len() == before).then_some(BaseSpec::Expr(node, e.span))
@@ -331,8 +338,12 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
                     .with_help("move this sample to a file of its own"),
             ),
             "sampler" => w.sampler = read_sampler(s, scope.model, diags),
-            "mcmc" => w.mcmc = read_mcmc(s, scope.model, diags),
-            "base" => w.base = read_base(s, scope, diags),
+            // With several models, which of them a sample uses decides (`check::several`).
+            "mcmc" => w.mcmc = read_mcmc(s, scope.model.filter(|_| scope.models.len() <= 1), diags),
+            "base" => {
+                w.base_written = true;
+                w.base = read_base(s, scope, diags);
+            }
             "size" if scope.model.is_some_and(|m| m.image_size.is_some()) => w.size = read_size(s, scope.model, diags),
             "dtype" if scope.model.is_some_and(|m| m.dtypes) => w.dtype = read_dtype(s, diags),
             "scale" => {

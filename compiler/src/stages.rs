@@ -17,6 +17,7 @@ use comp_grammar::ast::{Item, Program, Sample, Setting};
 use comp_grammar::{Diagnostic, Span};
 
 use crate::check::lets::{check_duplicate, LetDef, LetTable};
+use crate::check::model::FileModel;
 use crate::ir::{Cond, Node};
 use crate::plan::{self, Plan, SamplePlan};
 use crate::resolve::{resolve, Scope};
@@ -24,16 +25,35 @@ use crate::settings::{self, BaseSpec, Written};
 use crate::simplified::SimplifiedSample;
 use crate::{check, lints, lower, simplify, Compiled, ModelInfo, Outcome};
 
-/// What the whole file sets: the model, the names of its lets, the top-level settings.
+/// What the whole file sets: the models, the names of its lets, the top-level settings.
 pub struct File<'a> {
+    /// The primary model (the first written; see [`check::model`]); `None` when it is unknown.
     pub model: Option<&'a ModelInfo>,
+    /// Every model of the file, in the order written.
+    pub models: Vec<FileModel<'a>>,
     pub let_names: BTreeSet<String>,
     pub settings: Written,
 }
 
 impl File<'_> {
     pub fn scope(&self) -> Scope<'_> {
-        Scope { model: self.model, lets: &self.let_names }
+        Scope { model: self.model, models: &self.models, lets: &self.let_names }
+    }
+
+    /// Whether the file composes several models.
+    pub fn several(&self) -> bool {
+        self.models.len() > 1
+    }
+
+    /// The plan's table of models: empty with one model (its plans are as they always were).
+    fn plan_models(&self) -> Vec<plan::PlanModel> {
+        if !self.several() {
+            return vec![];
+        }
+        self.models
+            .iter()
+            .map(|f| plan::PlanModel { alias: f.alias.clone(), name: f.info.map_or(String::new(), |m| m.name.clone()) })
+            .collect()
     }
 }
 
@@ -58,7 +78,9 @@ pub struct Samples {
 
 /// Stage 1: the model the file names, its let names and its top-level settings.
 pub fn read_file<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut Vec<Diagnostic>) -> File<'a> {
-    let model = check::model::find_model(program, models, diags);
+    let models = check::model::find_models(program, models, diags);
+    // Settings and defaults are the primary model's; with a model unknown, nothing resolves.
+    let model = if models.iter().all(|f| f.info.is_some()) { models.first().and_then(|f| f.info) } else { None };
     let let_names = program
         .items
         .iter()
@@ -67,7 +89,8 @@ pub fn read_file<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut Vec
             _ => None,
         })
         .collect();
-    let mut file = File { model, let_names, settings: Written::default() };
+    let mut file = File { model, models, let_names, settings: Written::default() };
+    check::model::check_aliases(&file.models, &file.let_names, program, diags);
     let top: Vec<&Setting> = program.items.iter().filter_map(|i| if let Item::Setting(s) = i { Some(s) } else { None }).collect();
     file.settings = settings::read(&top, &file.scope(), true, diags);
     file
@@ -122,10 +145,14 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
     if !check::size::check_size(&node, &lets.sizes, sample.expr.span, diags) {
         return;
     }
+    if file.several() && !with.base_written && !file.settings.base_written {
+        diags.push(check::several::missing_base(&file.models, sample.name.span));
+        return;
+    }
     let resolved = settings::resolve_settings(&file.settings, &with, model);
     let base: Vec<(Cond, f64)> = match &resolved.base {
         BaseSpec::None => vec![],
-        BaseSpec::Null => vec![(Cond::Null, 1.0)],
+        BaseSpec::Null => vec![(Cond::Null { model: None }, 1.0)],
         BaseSpec::Expr(b, span) => {
             if !check::size::check_size(b, &lets.sizes, *span, diags) {
                 return;
@@ -135,23 +162,26 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
         }
     };
     let s = simplify::simplify(&node, &lets.inlined);
+    if file.several() {
+        check::several::check_energies(&s.inlined, &base, &resolved.settings, &file.models, sample.expr.span, diags);
+    }
     check::or_placement::check_or_placement(&s.inlined, diags);
     check::windows::check_nested_windows(&s.inlined, diags);
     if s.inlined.has_error() || diags[before..].iter().any(Diagnostic::is_error) {
         return; // the checks below would only repeat what is wrong
     }
     let scale = resolved.settings.scale;
-    let lowered = lower::lower(&sample.name.name, &model.name, resolved.settings, &base, &s.stretches);
+    let lowered = lower::lower(&sample.name.name, &model.name, file.plan_models(), resolved.settings, &base, &s.stretches);
     if check::finite::check_finite(&lowered, &s.inlined, sample.expr.span, diags) {
         return; // E0004: the checks below would only see infinities
     }
     check::cost::check_model_calls(&lowered, sample.expr.span, diags);
     check::negation::check_negation(&s.dnf, diags);
     if !diags[before..].iter().any(Diagnostic::is_error) {
-        check::total_weight::check_total_weight(&s.stretches, scale, &base, sample.expr.span, diags);
+        check::total_weight::check_total_weight(&s.stretches, scale, &base, file.several(), sample.expr.span, diags);
     }
     lints::duplicate_terms::check(&s.distributed, diags);
-    lints::oversaturated_guidance::check(&s.stretches, scale, !base.is_empty(), sample.expr.span, diags);
+    lints::oversaturated_guidance::check(&s.stretches, scale, !base.is_empty() && !file.several(), sample.expr.span, diags);
     lints::inactive_stretch::check(&s.stretches, sample.expr.span, diags);
     if duplicate {
         return;
@@ -162,14 +192,25 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
 
 /// Stage 4: the lints that need the whole file (and a known model).
 pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, diags: &mut Vec<Diagnostic>) {
-    if let Some(model) = file.model {
+    if file.model.is_some() {
         let mut roots = Vec::new();
         if let Some(BaseSpec::Expr(node, _)) = &file.settings.base {
             roots.push(node.clone());
         }
         roots.extend(samples.roots.iter().cloned());
         lints::unused_let::check(&lets.table, &roots, diags);
-        lints::shadowed_concept::check(&lets.table, model, diags);
+        for m in file.models.iter().filter_map(|f| f.info) {
+            lints::shadowed_concept::check(&lets.table, m, diags);
+        }
+    }
+    // An unused model is only worth saying of a file whose terms all resolved: a term with an
+    // error may have been meant for it.
+    if file.several() && !diags.iter().any(Diagnostic::is_error) {
+        let mut uses: Vec<&Node> = samples.roots.iter().chain(lets.table.defs.values().map(|d| &d.node)).collect();
+        if let Some(BaseSpec::Expr(node, _)) = &file.settings.base {
+            uses.push(node);
+        }
+        lints::unused_model::check(&file.models, &uses, diags);
     }
 }
 

@@ -10,12 +10,13 @@
 //! | MCMC | `steps` in 1..=[`MAX_MCMC_STEPS`]; `leapfrog` in 1..=[`MAX_LEAPFROG`]; `step_size` and `mass` finite and > 0; `damping` in [0, 1]; 0 ≤ `from` < `to` ≤ 1; MALA and HMC only with energies |
 //! | conditions | `id` is the index; `null`, `text` (a text model, with its prompt) or a concept of the model with its arguments, in range |
 //! | segments | from 0 to 1 in order, each non-empty, without gaps or overlaps; `active` ids exist, once each; one coefficient per active id; every number finite; mixtures need energies and normalised weights; every condition used |
+//! | several models | aliases are names, unique, at most [`MAX_MODELS`]; each a known model; `model` is the first; every condition names one of them (and none does in a plan of one model); one sample shape and one stated noise schedule; energies of every model a mixture or MALA/HMC uses |
 //! | semantics | in every segment with active conditions, the coefficients sum to a positive number (E0123); at most [`MAX_MODEL_CALLS`] model calls (E0124) |
 //!
 //! Unknown fields are refused by the types themselves (`deny_unknown_fields`).
 
 use crate::model_info::{ModelInfo, ParamKind};
-use crate::plan::{Combine, Plan, SamplePlan, Sampler, PLAN_VERSION, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODEL_CALLS};
+use crate::plan::{Combine, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION};
 use crate::settings::MAX_SEED;
 use std::collections::HashSet;
 
@@ -64,16 +65,67 @@ fn in_unit(x: f64) -> bool {
     (0.0..=1.0).contains(&x)
 }
 
-fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
-    let Some(model) = models.iter().find(|m| m.name == s.model) else {
-        let known: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
-        p.push(format!("unknown model `{}`; the models are: {}", s.model, known.join(", ")));
-        return;
+/// The infos of the plan's models in table order (its one model for a plan of one), after
+/// checking the table; `None` when a model is unknown or the table is wrong.
+fn plan_models<'a>(s: &SamplePlan, models: &'a [ModelInfo], p: &mut Vec<String>) -> Option<Vec<&'a ModelInfo>> {
+    let known: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    let find = |name: &str, p: &mut Vec<String>| {
+        let m = models.iter().find(|m| m.name == name);
+        if m.is_none() {
+            p.push(format!("unknown model `{name}`; the models are: {}", known.join(", ")));
+        }
+        m
     };
+    if !s.several() {
+        if let Some(c) = s.conditions.iter().find(|c| c.model.is_some()) {
+            p.push(format!("condition {} names model `{}`, but the plan has no `models` table", c.id, c.model.as_deref().unwrap_or("")));
+        }
+        return find(&s.model, p).map(|m| vec![m]);
+    }
+    let before = p.len();
+    if s.models.len() > MAX_MODELS {
+        p.push(format!("{} models; at most {MAX_MODELS} can be composed", s.models.len()));
+    }
+    let mut aliases = HashSet::new();
+    for m in &s.models {
+        if !is_name(&m.alias) {
+            p.push(format!("model alias `{}` is not a name", m.alias.escape_debug()));
+        }
+        if !aliases.insert(m.alias.as_str()) {
+            p.push(format!("two models are named `{}`", m.alias));
+        }
+    }
+    if s.models[0].name != s.model {
+        p.push(format!("`model` is `{}`, but the first of `models` is `{}`", s.model, s.models[0].name));
+    }
+    for c in &s.conditions {
+        match &c.model {
+            None => p.push(format!("condition {} names no model (a plan of several models names one for each)", c.id)),
+            Some(a) if !aliases.contains(a.as_str()) => p.push(format!("condition {} names model `{a}`, which `models` does not list", c.id)),
+            Some(_) => {}
+        }
+    }
+    let infos: Vec<Option<&ModelInfo>> = s.models.iter().map(|m| find(&m.name, p)).collect();
+    let infos: Vec<&ModelInfo> = infos.into_iter().collect::<Option<_>>()?;
+    for (m, info) in s.models.iter().zip(&infos).skip(1) {
+        if info.sample_shape(s.settings.size) != infos[0].sample_shape(s.settings.size) || info.latent_space != infos[0].latent_space {
+            p.push(format!("`{}` ({}) samples other data than `{}` ({})", m.alias, m.name, s.models[0].alias, s.models[0].name));
+        } else if info.schedule != infos[0].schedule {
+            p.push(format!("`{}` ({}) has another noise schedule than `{}` ({})", m.alias, m.name, s.models[0].alias, s.models[0].name));
+        }
+    }
+    (p.len() == before).then_some(infos)
+}
+
+fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
+    let Some(infos) = plan_models(s, models, p) else { return };
+    // Settings are the primary model's (the first).
+    let model = infos[0];
+    let max_steps = infos.iter().map(|m| m.max_steps).min().unwrap_or(model.max_steps);
     let st = &s.settings;
     let steps = st.sampler.steps();
-    if steps == 0 || steps > model.max_steps {
-        p.push(format!("sampler `steps` must be in 1..={} for `{}`, found {steps}", model.max_steps, model.name));
+    if steps == 0 || steps > max_steps {
+        p.push(format!("sampler `steps` must be in 1..={max_steps} for `{}`, found {steps}", model.name));
     }
     if let Sampler::Ddim { eta, .. } = st.sampler {
         if !in_unit(eta) {
@@ -131,13 +183,18 @@ fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
         if !(in_unit(m.from) && in_unit(m.to) && m.from < m.to) {
             p.push(format!("MCMC range [{}, {}] must satisfy 0 <= from < to <= 1", m.from, m.to));
         }
-        if m.kind.needs_energies() && !model.energies {
+        if m.kind.needs_energies() {
             let kind = format!("{:?}", m.kind).to_lowercase();
-            p.push(format!("MCMC `{kind}` needs energies, and `{}` has none", model.name));
+            for (i, info) in infos.iter().enumerate() {
+                let used = s.conditions.iter().any(|c| s.model_of(c) == Some(i));
+                if used && !info.energies {
+                    p.push(format!("MCMC `{kind}` needs energies, and `{}` has none", info.name));
+                }
+            }
         }
     }
-    validate_conditions(s, model, p);
-    validate_segments(s, model, p);
+    validate_conditions(s, &infos, p);
+    validate_segments(s, &infos, p);
     if p.is_empty() {
         let (reverse, mcmc) = crate::model_calls(s);
         let total = reverse.saturating_add(mcmc);
@@ -155,11 +212,12 @@ fn check_param(what: &str, kind: &ParamKind, v: f64, p: &mut Vec<String>) {
     }
 }
 
-fn validate_conditions(s: &SamplePlan, model: &ModelInfo, p: &mut Vec<String>) {
+fn validate_conditions(s: &SamplePlan, infos: &[&ModelInfo], p: &mut Vec<String>) {
     for (i, c) in s.conditions.iter().enumerate() {
         if c.id != i {
             p.push(format!("condition {i} has id {} (ids are the positions in `conditions`, from 0)", c.id));
         }
+        let Some(model) = s.model_of(c).and_then(|m| infos.get(m)) else { continue };
         match c.concept.as_str() {
             "null" if c.args.is_empty() && c.text.is_none() => {}
             "text" if model.text && c.text.is_some() && c.args.is_empty() => {}
@@ -180,7 +238,7 @@ fn validate_conditions(s: &SamplePlan, model: &ModelInfo, p: &mut Vec<String>) {
     }
 }
 
-fn validate_segments(s: &SamplePlan, model: &ModelInfo, p: &mut Vec<String>) {
+fn validate_segments(s: &SamplePlan, infos: &[&ModelInfo], p: &mut Vec<String>) {
     if s.segments.is_empty() {
         p.push("no segments: they must cover [0, 1]".into());
         return;
@@ -211,8 +269,10 @@ fn validate_segments(s: &SamplePlan, model: &ModelInfo, p: &mut Vec<String>) {
         let coeff_sets: Vec<&[f64]> = match &seg.combine {
             Combine::Linear { coeffs } => vec![coeffs],
             Combine::Mixture { branches } => {
-                if !model.energies {
-                    p.push(format!("segment {i} is a mixture (OR), which needs energies, and `{}` has none", model.name));
+                for (m, _) in s.active_per_model(seg).iter().enumerate().filter(|(_, &n)| n > 0) {
+                    if let Some(model) = infos.get(m).filter(|m| !m.energies) {
+                        p.push(format!("segment {i} is a mixture (OR), which needs energies, and `{}` has none", model.name));
+                    }
                 }
                 if branches.is_empty() {
                     p.push(format!("segment {i} is a mixture without branches"));

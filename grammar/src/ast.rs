@@ -46,6 +46,9 @@ pub enum Item {
     Let(Let),
     /// `sample product = ring AND stripe` or `sample s = ring AND bar with scale 5, seed 3`
     Sample(Sample),
+    /// `model exact = toy2d`: a model under a name of the script's. (`model toy2d`, without
+    /// a name, is a [`Setting`].)
+    Model(ModelAlias),
 }
 
 impl Item {
@@ -54,6 +57,7 @@ impl Item {
             Item::Setting(s) => s.span,
             Item::Let(l) => l.span,
             Item::Sample(s) => s.span,
+            Item::Model(m) => m.span,
         }
     }
 }
@@ -98,6 +102,16 @@ impl SettingValue {
             SettingValue::Dimensions(d) => d.span,
         }
     }
+}
+
+/// `model ALIAS = NAME`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelAlias {
+    /// The script's name for the model: `exact` in `model exact = toy2d`.
+    pub alias: Ident,
+    /// The model: `toy2d`.
+    pub model: Ident,
+    pub span: Span,
 }
 
 /// `let NAME = EXPR`
@@ -147,6 +161,9 @@ pub enum ExprKind {
     Text(String),
     /// `( e )`
     Paren(Box<Expr>),
+    /// `exact.ring`, `a.pos(0.2, 0.3)`, `sd."a cat"`, `a.null`: a term of the model named
+    /// `model`; `expr` is a `Name`, `Call` or `Text`.
+    Qualified { model: Ident, expr: Box<Expr> },
 }
 
 /// One branch of an `OR`: `0.7 : e` or just `e` (mixture weight 1).

@@ -13,7 +13,10 @@
 //! Recursion in step 3 follows parentheses only (at most 64 deep after the pre-pass): prefix
 //! operators and windows are flat repetitions in the grammar and are folded in loops here.
 
-use crate::ast::{Arg, ArgValue, Branch, Dimensions, Expr, ExprKind, Ident, Item, Let, Number, Program, Sample, Setting, SettingValue};
+use crate::ast::{
+    Arg, ArgValue, Branch, Dimensions, Expr, ExprKind, Ident, Item, Let, ModelAlias, Number, Program, Sample, Setting,
+    SettingValue,
+};
 use crate::prepass::prepare;
 use crate::syntax_error::{syntax_error, Expected};
 use crate::{Diagnostic, Span};
@@ -66,7 +69,7 @@ pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
     let mut cx = Convert { errors: Vec::new(), too_deep: false };
     let items = program
         .into_inner()
-        .filter(|p| matches!(p.as_rule(), Rule::let_stmt | Rule::sample_stmt | Rule::setting))
+        .filter(|p| matches!(p.as_rule(), Rule::let_stmt | Rule::sample_stmt | Rule::model_stmt | Rule::setting))
         .map(|p| cx.item(p))
         .collect();
     if cx.errors.is_empty() {
@@ -81,9 +84,14 @@ pub fn parse(source: &str) -> Result<Program, Vec<Diagnostic>> {
 fn expected(rule: Rule) -> Option<Expected> {
     use Expected as E;
     Some(match rule {
-        Rule::program | Rule::let_stmt | Rule::sample_stmt | Rule::setting | Rule::let_kw | Rule::sample_kw => {
-            E::Statement
-        }
+        Rule::program
+        | Rule::let_stmt
+        | Rule::sample_stmt
+        | Rule::model_stmt
+        | Rule::setting
+        | Rule::let_kw
+        | Rule::sample_kw
+        | Rule::model_kw => E::Statement,
         Rule::expr
         | Rule::branch
         | Rule::conj
@@ -91,6 +99,8 @@ fn expected(rule: Rule) -> Option<Expected> {
         | Rule::weight_op
         | Rule::windowed
         | Rule::paren
+        | Rule::qualified
+        | Rule::model_ref
         | Rule::call
         | Rule::text
         | Rule::not_op
@@ -153,6 +163,7 @@ fn is_token(pair: &Pair<'_, Rule>) -> bool {
             | Rule::window_comma
             | Rule::close_bracket
             | Rule::let_kw
+            | Rule::model_kw
             | Rule::sample_kw
             | Rule::with_kw
             | Rule::or_op
@@ -193,6 +204,12 @@ impl Convert {
                 Item::Sample(Sample { name, expr, overrides, span: whole })
             }
             Rule::setting => Item::Setting(self.setting(pair)),
+            Rule::model_stmt => {
+                let mut inner = children(pair);
+                let alias = ident(inner.next().expect("grammar guarantees a model's alias"));
+                let model = ident(inner.next().expect("grammar guarantees a model's name"));
+                Item::Model(ModelAlias { alias, model, span: whole })
+            }
             rule => unreachable!("grammar guarantees a statement, not {rule:?}"),
         }
     }
@@ -352,6 +369,16 @@ impl Convert {
                 let name = ident(inner.next().expect("grammar guarantees a call's name"));
                 let args = inner.map(|a| self.arg(a)).collect();
                 ExprKind::Call { name, args }
+            }
+            Rule::qualified => {
+                let mut inner = children(pair);
+                let model_ref = inner.next().expect("grammar guarantees a model's name");
+                let s = span(&model_ref);
+                // The dot is part of the token; the model's name is what precedes it.
+                let text = model_ref.as_str();
+                let model = Ident { name: text[..text.len() - 1].to_string(), span: Span::new(s.start as usize, s.end as usize - 1) };
+                let term = self.atom(inner.next().expect("grammar guarantees a term after the model's name"), depth);
+                ExprKind::Qualified { model, expr: Box::new(term) }
             }
             rule => unreachable!("grammar guarantees an atom, not {rule:?}"),
         };

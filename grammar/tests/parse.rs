@@ -156,3 +156,26 @@ fn examples_parse() {
     }
     assert!(n > 0);
 }
+
+#[test]
+fn named_models_and_their_terms() {
+    assert_eq!(
+        common::shape("model exact = toy2d\nmodel toy2d-mlp\nsample s = exact.ring AND 0.5 * m.pos(0.2, y: 0.3) AND NOT sd.\"a cat\" AND a.null @ [0, 0.5]\n"),
+        [
+            "model exact = toy2d",
+            "model toy2d-mlp",
+            "sample s = (and exact.ring (* 0.5 m.pos(0.2,y=0.3)) (not sd.\"a cat\") (@ a.null 0 0.5))",
+        ]
+    );
+    // The alias's span is the name before the dot; the term's span covers both.
+    let p = comp_grammar::parse("sample s = ab.ring\n").unwrap();
+    let comp_grammar::ast::Item::Sample(s) = &p.items[0] else { panic!() };
+    let comp_grammar::ast::ExprKind::Qualified { model, expr } = &s.expr.kind else { panic!("{:?}", s.expr) };
+    assert_eq!((model.span.start, model.span.end), (11, 13));
+    assert_eq!((expr.span.start, expr.span.end), (14, 18));
+    assert_eq!((s.expr.span.start, s.expr.span.end), (11, 18));
+    // No space around the dot; `model a =` needs a name.
+    for bad in ["sample s = a .ring\n", "sample s = a. ring\n", "model a =\n", "model a = 3\n"] {
+        assert!(comp_grammar::parse(bad).is_err(), "{bad:?} parsed");
+    }
+}

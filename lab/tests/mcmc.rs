@@ -45,6 +45,8 @@ impl Gaussian {
                 image_size: None,
                 default_sampler: None,
                 dtypes: false,
+                schedule: None,
+                latent_space: None,
             },
             schedule: Schedule::cosine(100, 0.008).unwrap(),
         }

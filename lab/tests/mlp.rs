@@ -113,7 +113,7 @@ fn eps_loss_weight_gradient_matches_finite_differences() {
     let arch = tiny_arch();
     let schedule = Schedule::cosine(100, 0.008).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-    let batch = draw_batch(&mut rng, &schedule, 24, 0.3, DType::F64, &dev).unwrap();
+    let batch = draw_batch(&mut rng, &comp_models::toy2d::Toy2dConcept::ALL, &schedule, 24, 0.3, DType::F64, &dev).unwrap();
     for param in [Param::Energy, Param::Eps] {
         let vars = init_vars(&arch, 9, DType::F64, &dev).unwrap();
         let net = net_of(&arch, &vars).unwrap();

@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | this file | [`REGISTRY`]: one table, name → vocabulary ([`ModelInfo`]) and loader |
 //! | [`weights`] | a learned model's folder: safetensors load/save, the card, atomic writes, [`NoWeights`] |
+//! | [`folders`] | models that are folders: `models/NAME/` with a card is model `NAME` of the card's kind |
 //! | [`locate`] | where model folders are searched for (`models/NAME/`, `COMP_MODELS`) |
 //! | [`toy2d`] | the exact 2D model: closed-form noised densities, exact scores and energies |
 //! | [`mlp`] | the learned toy2d MLPs (`toy2d-mlp`, `toy2d-mlp-eps`) |
@@ -18,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod clevr;
+pub mod folders;
 pub mod locate;
 pub mod mlp;
 #[cfg(feature = "sd")]
@@ -117,15 +119,21 @@ pub fn entry(name: &str) -> Option<&'static Entry> {
     all().find(|e| e.name == name)
 }
 
-/// The vocabulary and defaults of every known model, for `comp models` and the checker.
+/// The vocabulary and defaults of every known model, for `comp models` and the checker: the
+/// registry's, then the folder models found in the model roots ([`folders`]).
 pub fn infos() -> Vec<ModelInfo> {
-    all().map(|e| (e.info)()).collect()
+    all().map(|e| (e.info)()).chain(folders::folder_models().into_iter().map(|f| f.info)).collect()
 }
 
 /// Where a model's weights are: `None` for a model that needs none (the exact `toy2d`). For a
 /// Stable Diffusion model, the diffusers folder (or everywhere it was looked for).
 pub fn weights(name: &str) -> Option<locate::Weights> {
-    let e = entry(name)?;
+    let Some(e) = entry(name) else {
+        return folders::folder_model(name).map(|f| match f.dir.join(locate::WEIGHTS_FILE).is_file() {
+            true => locate::Weights::Found(f.dir),
+            false => locate::Weights::Missing(vec![f.dir]),
+        });
+    };
     match e.source {
         Source::BuiltIn => None,
         Source::Trained => Some(locate::weights(name)),
@@ -148,6 +156,9 @@ pub fn weights(name: &str) -> Option<locate::Weights> {
 /// of a trained model, the UNet, VAE and text encoder files of a Stable Diffusion folder.
 pub fn weight_files(name: &str) -> Vec<std::path::PathBuf> {
     let Some(locate::Weights::Found(dir)) = weights(name) else { return vec![] };
+    if entry(name).is_none() {
+        return vec![dir.join(locate::WEIGHTS_FILE)];
+    }
     match entry(name).map(|e| e.source) {
         Some(Source::Trained) => vec![dir.join(locate::WEIGHTS_FILE)],
         #[cfg(feature = "sd")]
@@ -197,7 +208,14 @@ pub fn missing_advice(name: &str, searched: &[std::path::PathBuf]) -> Option<Str
 /// weights (see [`locate`]); without one, [`NoWeights`] lists every folder searched.
 pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
     let Some(entry) = entry(name) else {
-        let names: Vec<&str> = all().map(|e| e.name).collect();
+        if let Some(f) = folders::folder_model(name) {
+            if !f.dir.join(locate::WEIGHTS_FILE).is_file() {
+                return Err(NoWeights::searched(name, vec![f.dir]));
+            }
+            return folders::load(&f, device);
+        }
+        let mut names: Vec<String> = all().map(|e| e.name.to_string()).collect();
+        names.extend(folders::folder_models().into_iter().map(|f| f.name));
         bail!("unknown model `{name}`; known models: {}", names.join(", "))
     };
     let dir = match weights(name) {

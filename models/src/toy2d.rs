@@ -212,7 +212,14 @@ pub fn info() -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: Some(cosine_schedule(NATIVE_STEPS, 0.008)),
+        latent_space: None,
     }
+}
+
+/// The words `ModelInfo::schedule` uses for improved DDPM's cosine schedule.
+pub fn cosine_schedule(steps: usize, offset: f64) -> String {
+    format!("cosine(T={steps}, s={offset})")
 }
 
 /// The exact toy denoiser.

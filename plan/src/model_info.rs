@@ -42,6 +42,15 @@ pub struct ModelInfo {
     /// Whether the model computes in f16 and bf16 as well as f32 (the `dtype` setting).
     #[serde(default)]
     pub dtypes: bool,
+    /// The noise schedule the model is trained on, in words (`cosine(T=100, s=0.008)`).
+    /// Models composed in one file must share it: the sampler calls them all at one noise
+    /// level per step. `None`: not stated (composing such a model with another is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// For latent models, the latent space's name (`sd-vae-f8c4`: the VAE's factor, channels
+    /// and scaling): models composed in one file must share it. `None` for data models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_space: Option<String>,
 }
 
 /// The sizes a latent image model samples at. A picture of W×H pixels is sampled as a latent

@@ -16,6 +16,10 @@ pub const MAX_LEAPFROG: usize = 1_000;
 /// work even for the exact toy model, so a plan asking more is refused up front.
 pub const MAX_MODEL_CALLS: usize = 100_000_000;
 
+/// The most models one file may compose (each is loaded and called every step; run records
+/// count calls per model in arrays of this size).
+pub const MAX_MODELS: usize = 8;
+
 /// Everything a file asks for: one `SamplePlan` per `sample` statement, in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,13 +35,73 @@ pub struct Plan {
 pub struct SamplePlan {
     /// The sample's name (`sample pair = ...` gives `pair`).
     pub sample: String,
+    /// The model; with several, the primary one (the first the file names), whose sample
+    /// shape and decoder the run uses.
     pub model: String,
+    /// With several models, each by the script's name for it (`exact` → `toy2d`); each
+    /// condition names its own. Empty (and not written) for a plan of one model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<PlanModel>,
     pub settings: Settings,
     /// Unique conditions; `id` is the index in this list. Each is evaluated at most once per
     /// step, however often the script writes it.
     pub conditions: Vec<Condition>,
     /// Stretches of the trajectory in order, covering `[0, 1]` without gaps.
     pub segments: Vec<Segment>,
+}
+
+/// One of the models a plan composes: `model exact = toy2d` is `{alias: exact, name: toy2d}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanModel {
+    pub alias: String,
+    pub name: String,
+}
+
+impl SamplePlan {
+    /// Whether the plan composes several models.
+    pub fn several(&self) -> bool {
+        !self.models.is_empty()
+    }
+
+    /// The index in [`SamplePlan::models`] of a condition's model: 0 for a plan of one
+    /// model; `None` for an alias the table lacks (the validator refuses such a plan).
+    pub fn model_of(&self, c: &Condition) -> Option<usize> {
+        match &c.model {
+            None => (!self.several()).then_some(0),
+            Some(alias) => self.models.iter().position(|m| &m.alias == alias),
+        }
+    }
+
+    /// How many of a segment's active conditions each model evaluates, in table order (one
+    /// entry for a plan of one model). Each model with a nonzero count costs one batched call
+    /// per evaluation of the composed ε̂.
+    pub fn active_per_model(&self, segment: &Segment) -> Vec<usize> {
+        let mut per = vec![0usize; self.model_names().len()];
+        for &id in &segment.active {
+            if let Some(i) = self.conditions.get(id).and_then(|c| self.model_of(c)) {
+                if let Some(n) = per.get_mut(i) {
+                    *n += 1;
+                }
+            }
+        }
+        per
+    }
+
+    /// Model calls one evaluation of a segment's ε̂ costs: one per model with an active
+    /// condition (1 for a plan of one model, 0 for a segment with no active condition).
+    pub fn calls_per_eval(&self, segment: &Segment) -> usize {
+        self.active_per_model(segment).iter().filter(|&&n| n > 0).count()
+    }
+
+    /// The models' registry names in table order (the one model for a plan of one).
+    pub fn model_names(&self) -> Vec<&str> {
+        if self.several() {
+            self.models.iter().map(|m| m.name.as_str()).collect()
+        } else {
+            vec![self.model.as_str()]
+        }
+    }
 }
 
 /// The resolved settings of one sample (file settings, then the sample's `with` overrides,
@@ -195,6 +259,10 @@ impl Mcmc {
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub id: usize,
+    /// With several models, the script's name of the model this condition is evaluated by
+    /// (a key of [`SamplePlan::models`]); `None` in a plan of one model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// A concept of the model, or `null` for the model's unconditional prediction, or `text`
     /// for a text prompt.
     pub concept: String,
@@ -209,6 +277,9 @@ pub struct Condition {
 /// (for `comp plan`, picture titles and error messages).
 impl std::fmt::Display for Condition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(m) = &self.model {
+            write!(f, "{m}.")?;
+        }
         match (&self.text, self.args.is_empty()) {
             (Some(t), _) => write!(f, "{t:?}"),
             (None, true) => f.write_str(&self.concept),

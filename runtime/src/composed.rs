@@ -3,12 +3,13 @@
 //! [`Composed`] is one sample's segment at one noise level. Evaluating it at x stacks x once
 //! per active condition (K·N rows), calls the model ONCE over all of them, and combines the K
 //! outputs with one fused weighted sum ([`crate::combine`]). A segment with no active
-//! condition gives ε̂ = 0 and costs no call. Every call is counted in [`Calls`], so the
+//! condition gives ε̂ = 0 and costs no call. (With several models, the one call is one
+//! batched call per model with an active condition; see [`crate::composite`].) Every call is counted in [`Calls`], so the
 //! executor and the MCMC samplers share one accounting and neither calls the other. A model
 //! output or ε̂ that is not finite stops the run here, naming the term ([`crate::finite`]).
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_plan::{Combine, SamplePlan, Segment};
+use comp_plan::{Combine, SamplePlan, Segment, MAX_MODELS};
 
 use crate::combine::{combine, Combined};
 use crate::denoiser::Denoiser;
@@ -21,6 +22,9 @@ pub struct Calls {
     pub calls: usize,
     /// Rows evaluated in total (Σ over calls of K·N).
     pub rows: usize,
+    /// Batched calls per model of the plan (index 0 alone for a plan of one model): a
+    /// stacked call over conditions of several models is one call to each of them.
+    pub per_model: [usize; MAX_MODELS],
 }
 
 /// One sample's segment at one noise level, with the model that evaluates it.
@@ -56,7 +60,16 @@ impl Composed<'_> {
         let t = Tensor::full(self.timestep as f32, k * n, x.device())?;
         let need_energy = want_energy || matches!(segment.combine, Combine::Mixture { .. });
         let out = self.model.forward(&stacked, &t, &conds, need_energy)?;
-        calls.calls += 1;
+        let mut called = [false; MAX_MODELS];
+        for c in &conds {
+            if let Some(i) = self.plan.model_of(c).filter(|&i| i < MAX_MODELS) {
+                called[i] = true;
+            }
+        }
+        for (i, _) in called.iter().enumerate().filter(|(_, &c)| c) {
+            calls.per_model[i] += 1;
+            calls.calls += 1;
+        }
         calls.rows += k * n;
         if out.eps.dims() != stacked.dims() {
             bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())

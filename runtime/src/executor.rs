@@ -57,6 +57,9 @@ pub struct RunOutput {
     pub steps: usize,
     /// Rows the model evaluated in total (Σ over calls of K·N).
     pub rows_evaluated: usize,
+    /// Model calls per model of the plan, in the order of its `models` table (one entry,
+    /// `model_calls`, for a plan of one model).
+    pub calls_per_model: Vec<usize>,
     /// Mean per-sample acceptance rate of MALA or HMC over all proposals of the run; `None`
     /// without MCMC, for ULA and U-HMC (no accept test), or when no level ran.
     pub acceptance: Option<f64>,
@@ -139,6 +142,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         model_calls: calls.calls,
         steps,
         rows_evaluated: calls.rows,
+        calls_per_model: calls.per_model[..plan.model_names().len().min(comp_plan::MAX_MODELS)].to_vec(),
         acceptance: acceptance.rate(),
         wall: start.elapsed(),
     })

@@ -6,6 +6,7 @@
 //! | --- | --- | --- |
 //! | model | [`denoiser`] | the `Denoiser` trait: ε (and energies) for a stacked batch of conditions; `prepare`, `decode` |
 //! | composed ε̂ | [`composed`] | one model call over a segment's active conditions, then the fused combination, counted |
+//! | several models | [`composite`] | the models of a plan that composes several, as one `Denoiser`: one batched call per model |
 //! | combination | [`combine`], [`fused`] | a segment's `Combine` as one fused weighted sum |
 //! | schedule | [`schedule`] | native ᾱ (cosine, linear) and respacing to the plan's steps |
 //! | sampler | [`sampler`], [`noise`] | DDPM, DDIM and DPM-Solver++(2M) steps, seeded noise |
@@ -23,10 +24,11 @@
 //!
 //! let dev = device("cpu")?;
 //! let model = comp_models::load("toy2d", &dev)?;
-//! let cond = |id: usize, concept: &str| Condition { id, concept: concept.into(), args: vec![], text: None };
+//! let cond = |id: usize, concept: &str| Condition { model: None, id, concept: concept.into(), args: vec![], text: None };
 //! let plan = SamplePlan {
 //!     sample: "s".into(),
 //!     model: "toy2d".into(),
+//!     models: vec![],
 //!     settings: Settings {
 //!         sampler: Sampler::Ddpm { steps: 50 },
 //!         mcmc: None,
@@ -58,6 +60,7 @@
 #![deny(unsafe_code)]
 
 pub mod combine;
+pub mod composite;
 pub mod composed;
 pub mod denoiser;
 pub mod error;

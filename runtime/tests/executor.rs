@@ -19,6 +19,7 @@ const N: usize = 50;
 /// condition at all in [0.8, 1).
 fn windowed_plan() -> SamplePlan {
     SamplePlan {
+        models: vec![],
         sample: "w".into(),
         model: "toy2d".into(),
         settings: settings(Sampler::Ddpm { steps: STEPS }, N, 5),

@@ -59,33 +59,71 @@ impl Runner {
         Ok(Runner { device, models: HashMap::new(), weights: HashMap::new() })
     }
 
-    /// Samples `sample` with its model, loading the model the first time it is asked for.
-    pub fn execute(&mut self, sample: &SamplePlan, opts: &comp_runtime::ExecOptions) -> Result<comp_runtime::RunOutput, Failure> {
-        if !self.models.contains_key(&sample.model) {
-            let m = comp_models::load(&sample.model, &self.device).map_err(|e| crate::error::runtime(&e))?;
-            let files = comp_models::weight_files(&sample.model);
-            let mut hashed = Vec::new();
-            for path in files {
-                let path = path.canonicalize().unwrap_or(path);
-                let hash = comp_models::weights::fnv1a64_file(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
-                hashed.push(serde_json::json!({ "path": path, "fnv1a64": hash }));
-            }
-            // One file: `{path, fnv1a64}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
-            match (hashed.len(), comp_models::weights(&sample.model)) {
-                (0, _) => {}
-                (1, _) => {
-                    self.weights.insert(sample.model.clone(), hashed.pop().expect("one"));
-                }
-                (_, Some(comp_models::locate::Weights::Found(dir))) => {
-                    let dir = dir.canonicalize().unwrap_or(dir);
-                    self.weights.insert(sample.model.clone(), serde_json::json!({ "path": dir, "files": hashed }));
-                }
-                _ => {}
-            }
-            self.models.insert(sample.model.clone(), m);
+    /// Loads model `name` unless it is loaded, with the hash of its weights.
+    fn ensure_loaded(&mut self, name: &str) -> Result<(), Failure> {
+        if self.models.contains_key(name) {
+            return Ok(());
         }
-        let model = self.models[&sample.model].as_ref();
-        comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e))
+        let m = comp_models::load(name, &self.device).map_err(|e| crate::error::runtime(&e))?;
+        let files = comp_models::weight_files(name);
+        let mut hashed = Vec::new();
+        for path in files {
+            let path = path.canonicalize().unwrap_or(path);
+            let hash = comp_models::weights::fnv1a64_file(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+            hashed.push(serde_json::json!({ "path": path, "fnv1a64": hash }));
+        }
+        // One file: `{path, fnv1a64}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
+        match (hashed.len(), comp_models::weights(name)) {
+            (0, _) => {}
+            (1, _) => {
+                self.weights.insert(name.to_string(), hashed.pop().expect("one"));
+            }
+            (_, Some(comp_models::locate::Weights::Found(dir))) => {
+                let dir = dir.canonicalize().unwrap_or(dir);
+                self.weights.insert(name.to_string(), serde_json::json!({ "path": dir, "files": hashed }));
+            }
+            _ => {}
+        }
+        self.models.insert(name.to_string(), m);
+        Ok(())
+    }
+
+    /// Samples `sample` with its model (or, composing several, with each of them), loading
+    /// each model the first time it is asked for.
+    pub fn execute(&mut self, sample: &SamplePlan, opts: &comp_runtime::ExecOptions) -> Result<comp_runtime::RunOutput, Failure> {
+        let names = sample.model_names();
+        for name in &names {
+            self.ensure_loaded(name)?;
+        }
+        let run = |model: &dyn Denoiser| comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e));
+        if !sample.several() {
+            return run(self.models[&sample.model].as_ref());
+        }
+        let loaded: Vec<&dyn Denoiser> = names.iter().map(|n| self.models[*n].as_ref()).collect();
+        let composite = comp_runtime::composite::Composite::new(sample, loaded).map_err(|e| crate::error::runtime(&e))?;
+        run(&composite)
+    }
+
+    /// With several models, per model: its alias, name, weights and the calls made to it
+    /// (for `run.json`); `None` for a plan of one model.
+    pub fn models_record(&self, sample: &SamplePlan, calls: &[usize]) -> Option<serde_json::Value> {
+        sample.several().then(|| {
+            serde_json::Value::Array(
+                sample
+                    .models
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        serde_json::json!({
+                            "alias": m.alias,
+                            "model": m.name,
+                            "weights": self.weights(&m.name),
+                            "model_calls": calls.get(i).copied().unwrap_or(0),
+                        })
+                    })
+                    .collect(),
+            )
+        })
     }
 
     /// `{path, fnv1a64}` of the weights a learned model was loaded from; `None` for a model
@@ -226,7 +264,7 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
     let wall = started.elapsed().as_secs_f64();
 
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        serde_json::json!({
+        let mut record = serde_json::json!({
             "comp_version": env!("CARGO_PKG_VERSION"),
             "source": args.file,
             "sample": sample.sample,
@@ -245,7 +283,11 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
             "outputs": output_names(written),
             "rows_evaluated": output.rows_evaluated,
             "plan": sample,
-        })
+        });
+        if let Some(models) = runner.models_record(sample, &output.calls_per_model) {
+            record["models"] = models;
+        }
+        record
     };
     let (counts, written) = write_run(&args.out, &sample.sample, &output.samples, title, record)?;
     let dir = args.out.join(&sample.sample);

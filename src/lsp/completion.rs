@@ -46,6 +46,9 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], range_of: impl 
     if in_comment_or_string(line) {
         return vec![];
     }
+    if let Some(items) = super::qualified::complete(text, line, line_start, models, true, &range_of) {
+        return items;
+    }
     let (vocabulary, model) = vocabulary(text, models);
     let (start, words) = candidates(line, line.len(), &vocabulary);
     let range = range_of(line_start + start, offset);

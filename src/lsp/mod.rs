@@ -23,6 +23,7 @@ mod diagnostics;
 mod document;
 mod hover;
 mod navigation;
+mod qualified;
 mod server;
 mod syntax;
 

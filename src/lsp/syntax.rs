@@ -34,6 +34,8 @@ pub fn locate(program: &Program, offset: usize) -> Option<(Target<'_>, &Item)> {
         Item::Sample(s) => {
             in_expr(&s.expr, &at).or_else(|| s.overrides.iter().find(|o| at(o.span)).and_then(|o| in_setting(o, &at)))
         }
+        Item::Model(m) if at(m.model.span) => Some(Target::ModelName(&m.model)),
+        Item::Model(_) => None,
     }?;
     Some((target, item))
 }
@@ -72,7 +74,7 @@ pub fn walk<'a>(root: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
         match &e.kind {
             ExprKind::Or(branches) => stack.extend(branches.iter().rev().map(|b| &b.expr)),
             ExprKind::And(terms) => stack.extend(terms.iter().rev()),
-            ExprKind::Not(inner) | ExprKind::Paren(inner) => stack.push(inner),
+            ExprKind::Not(inner) | ExprKind::Paren(inner) | ExprKind::Qualified { expr: inner, .. } => stack.push(inner),
             ExprKind::Weight { expr, .. } | ExprKind::Window { expr, .. } => stack.push(expr),
             ExprKind::Name(_) | ExprKind::Call { .. } | ExprKind::Text(_) => {}
         }
@@ -93,6 +95,7 @@ pub fn expressions(program: &Program) -> impl Iterator<Item = &Expr> {
             Item::Setting(s) => base(s).into_iter().collect(),
             Item::Let(l) => vec![&l.expr],
             Item::Sample(s) => std::iter::once(&s.expr).chain(s.overrides.iter().filter_map(base)).collect(),
+            Item::Model(_) => vec![],
         }
     })
 }

@@ -24,7 +24,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":load", "FILE        replace the session with a .comp file"),
     (":save", "FILE        write the session as a .comp file"),
     (":set", "KEY VALUE   set a setting (same as typing `KEY VALUE`)"),
-    (":model", "NAME        switch model"),
+    (":model", "NAME        switch model; `:model a = NAME` adds a model to compose (terms `a.concept`)"),
     (":models", "            list the models and their concepts"),
     (":session", "            show the session's statements"),
     (":help", "            this help"),
@@ -138,6 +138,7 @@ impl Session {
             Item::Setting(s) => format!("set:{}", s.name.name),
             Item::Let(l) => format!("let:{}", l.name.name),
             Item::Sample(s) => format!("sample:{}", s.name.name),
+            Item::Model(m) => format!("model:{}", m.alias.name),
         };
         let candidate = self.with_entry(Entry { key: key.clone(), text: input.to_string() });
         let text = candidate.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join("\n") + "\n";
@@ -151,6 +152,9 @@ impl Session {
         }
         self.entries = candidate;
         let mut out = report;
+        if let Item::Model(m) = item {
+            out += &format!("model {} = {}\n", m.alias.name, m.model.name);
+        }
         if let Item::Setting(s) = item {
             if s.name.name == "model" {
                 if let SettingValue::Expr(e) = &s.value {
@@ -225,7 +229,8 @@ impl Session {
             "session" => Reply::ok(self.text()),
             "model" => match args.as_slice() {
                 [m] => self.statement_or_expr(&format!("model {m}")),
-                _ => Reply::err("usage: :model NAME (`:models` lists them)\n"),
+                [alias, "=", m] => self.statement_or_expr(&format!("model {alias} = {m}")),
+                _ => Reply::err("usage: :model NAME, or :model ALIAS = NAME to compose another model (`:models` lists them)\n"),
             },
             "set" => match args.as_slice() {
                 [key, value @ ..] if !value.is_empty() => self.statement_or_expr(&format!("{key} {}", value.join(" "))),
@@ -370,6 +375,7 @@ impl Session {
                 Item::Setting(s) => format!("set:{}", s.name.name),
                 Item::Let(l) => format!("let:{}", l.name.name),
                 Item::Sample(s) => format!("sample:{}", s.name.name),
+                Item::Model(m) => format!("model:{}", m.alias.name),
             };
             entries.push(Entry { key, text: statement_text(&source.text, item.span(), &program) });
         }

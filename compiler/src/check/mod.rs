@@ -10,6 +10,7 @@ pub mod mixture;
 pub mod model;
 pub mod negation;
 pub mod or_placement;
+pub mod several;
 pub mod size;
 pub mod text;
 pub mod total_weight;

@@ -30,14 +30,22 @@ pub fn total_exponent(weights: &[f64], scale: f64, base: &[(Cond, f64)]) -> (f64
 
 /// Reports the first stretch of a sample whose composed weights sum to 0 or less; `span` is the
 /// sample's expression, `base` the base's linear terms (empty for `base none`).
-pub fn check_total_weight(stretches: &[Stretch], scale: f64, base: &[(Cond, f64)], span: Span, diags: &mut Vec<Diagnostic>) {
+///
+/// With several models and a base, every term is a ratio p_m(x|c)/p_m(x) of its own model
+/// (exponents that cancel in the total), so the total is the base's Σβ.
+pub fn check_total_weight(stretches: &[Stretch], scale: f64, base: &[(Cond, f64)], several: bool, span: Span, diags: &mut Vec<Diagnostic>) {
     for st in stretches {
         for branch in &st.dnf.branches {
             if branch.terms.is_empty() {
                 continue;
             }
             let weights: Vec<f64> = branch.terms.iter().map(|t| t.weight).collect();
-            let (total, size) = total_exponent(&weights, scale, base);
+            let (total, size) = if several && !base.is_empty() {
+                let sum_beta: f64 = base.iter().map(|(_, b)| b).sum();
+                (sum_beta, 1.0 + base.iter().map(|(_, b)| b.abs()).sum::<f64>())
+            } else {
+                total_exponent(&weights, scale, base)
+            };
             if total > TOLERANCE * size {
                 continue;
             }

@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn each_condition_once_base_first() {
         let node = or(vec![(1.0, and(vec![cond("a"), cond("b")])), (1.0, and(vec![cond("b"), cond("c")]))]);
-        let conds = dedup_conditions(&[(Cond::Null, 1.0)], &split_segments(&distribute(&node)));
+        let conds = dedup_conditions(&[(Cond::Null { model: None }, 1.0)], &split_segments(&distribute(&node)));
         let names: Vec<String> = conds.iter().map(|c| c.to_string()).collect();
         assert_eq!(names, ["null", "a", "b", "c"]);
     }

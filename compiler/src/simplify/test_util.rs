@@ -7,7 +7,7 @@ use comp_grammar::Span;
 const S: Span = Span { start: 0, end: 0 };
 
 pub fn cond(name: &str) -> Node {
-    Node::Cond { cond: Cond::Concept { name: name.into(), args: vec![] }, span: S, site: None }
+    Node::Cond { cond: Cond::Concept { model: None, name: name.into(), args: vec![] }, span: S, site: None }
 }
 pub fn let_(name: &str) -> Node {
     Node::Let { name: name.into(), span: S }

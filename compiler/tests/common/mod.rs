@@ -31,6 +31,8 @@ pub fn toy2d() -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: None,
+        latent_space: None,
     }
 }
 
@@ -52,6 +54,8 @@ pub fn clevr() -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: None,
+        latent_space: None,
     }
 }
 
@@ -73,11 +77,18 @@ pub fn textmodel() -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: None,
+        latent_space: None,
     }
 }
 
+/// The learned toy2d model: toy2d's vocabulary under its own name (the examples compose it).
+pub fn toy2d_mlp() -> ModelInfo {
+    ModelInfo { name: "toy2d-mlp".into(), ..toy2d() }
+}
+
 pub fn models() -> Vec<ModelInfo> {
-    vec![toy2d(), clevr(), textmodel()]
+    vec![toy2d(), clevr(), textmodel(), toy2d_mlp()]
 }
 
 /// Parses (which must succeed) and compiles against [`models`].

@@ -41,6 +41,7 @@ pub fn sexpr(e: &Expr) -> String {
         }
         ExprKind::Text(t) => format!("{t:?}"),
         ExprKind::Paren(e) => format!("[{}]", sexpr(e)),
+        ExprKind::Qualified { model, expr } => format!("{}.{}", model.name, sexpr(expr)),
     }
 }
 
@@ -64,6 +65,7 @@ pub fn items(p: &Program) -> Vec<String> {
                 let with: Vec<String> = s.overrides.iter().map(setting).collect();
                 format!("sample {} = {} with {}", s.name.name, sexpr(&s.expr), with.join(", "))
             }
+            Item::Model(m) => format!("model {} = {}", m.alias.name, m.model.name),
         })
         .collect()
 }

@@ -39,6 +39,7 @@ use super::metrics::{self, GridDensity};
 use comp_runtime::Denoiser;
 use comp_runtime::{execute, ExecOptions};
 use comp_models::toy2d::{self, Grid, Toy2dConcept, P2};
+use comp_runtime::composite::Composite;
 use comp_runtime::sampler::ReverseSampler;
 
 /// Reverse steps of every run (RRR's 2D notebook); [`Options::steps`] can lower it for a
@@ -116,6 +117,9 @@ pub enum Support {
     /// Inside either bar (x ∈ [−0.3, −0.1] ∪ [0.1, 0.3], |y| ≤ 1); also reports the share of
     /// those in the left bar.
     Bars,
+    /// Inside `left_bar` or `bar` (x ∈ [−0.3, −0.1] or |x| ≤ 0.2, |y| ≤ 1): the mixture of
+    /// the separately trained models' table.
+    LeftBarOrBar,
     /// Outside the small box and within 0.2 of the large box: 0.3 < |x|∞ ≤ 0.9. The exact NOT
     /// target sits just outside the large box: per coordinate p_large^1.3 / p_small^0.3 peaks
     /// at |x| ≈ 0.82, so in 2D (the densities factorise) at the corners (±0.82, ±0.82), with
@@ -129,6 +133,7 @@ impl Support {
         match self {
             Support::Modes => "within 0.1 of (0, 0.5) or (0, -0.5)",
             Support::Bars => "inside left_bar or right_bar; left = share of those in left_bar",
+            Support::LeftBarOrBar => "inside left_bar or bar (-0.3 <= x <= 0.2, |y| <= 1)",
             Support::Frame => {
                 "0.3 < max(|x|, |y|) <= 0.9: outside box_small, within 0.2 of box_large"
             }
@@ -141,6 +146,7 @@ impl Support {
                 .iter()
                 .any(|&m| (x[0] * x[0] + (x[1] - m) * (x[1] - m)).sqrt() <= 0.1),
             Support::Bars => in_left_bar(x) || in_right_bar(x),
+            Support::LeftBarOrBar => in_left_bar(x) || (x[0].abs() <= 0.2 && x[1].abs() <= 1.0),
             Support::Frame => {
                 let m = x[0].abs().max(x[1].abs());
                 m > 0.3 && m <= 0.9
@@ -195,6 +201,26 @@ pub const COMPOSITIONS: [Composition; 3] = [
     },
 ];
 
+/// The compositions across two models (`--with`): model `a`'s term and model `b`'s, so that
+/// each also runs with two separately trained models that know only their own concepts
+/// (`a` ⊇ {ring, left_bar}, `b` ⊇ {bar}).
+pub const CROSS: [Composition; 2] = [
+    Composition {
+        name: "product",
+        expr: "a.ring AND b.bar",
+        clean_target: true,
+        support: Support::Modes,
+        mixture: false,
+    },
+    Composition {
+        name: "mixture",
+        expr: "a.left_bar OR b.bar",
+        clean_target: true,
+        support: Support::LeftBarOrBar,
+        mixture: true,
+    },
+];
+
 /// What to evaluate.
 pub struct Options<'a> {
     pub samples: usize,
@@ -208,6 +234,9 @@ pub struct Options<'a> {
     pub methods: Vec<Method>,
     /// Called after each cell.
     pub progress: Option<&'a dyn Fn(&Cell)>,
+    /// A second model: the compositions' terms come from two models, `a` (the one `run` is
+    /// given) and `b` (this one), as in [`CROSS`].
+    pub second: Option<&'a dyn Denoiser>,
 }
 
 impl Options<'_> {
@@ -219,6 +248,7 @@ impl Options<'_> {
             compositions: COMPOSITIONS.to_vec(),
             methods: Method::ALL.to_vec(),
             progress: None,
+            second: None,
         }
     }
 }
@@ -279,13 +309,22 @@ pub struct Report {
     pub wall_s: f64,
 }
 
-/// The `.comp` text of one run.
+/// The `.comp` text of one run. `model` is one model's name, or `a = NAME\nmodel b = NAME`
+/// for two (see [`models_line`]).
 pub fn source(model: &str, c: &Composition, mcmc: &str, samples: usize, seed: u64, steps: usize) -> String {
     format!(
         "model {model}\nsampler ddpm(steps: {steps})\nmcmc {mcmc}\nbase none\nseed {seed}\n\
          samples {samples}\n\nsample {} = {}\n",
         c.name, c.expr
     )
+}
+
+/// What follows `model ` in [`source`]: one model, or two named `a` and `b`.
+pub fn models_line(a: &str, b: Option<&str>) -> String {
+    match b {
+        None => a.to_string(),
+        Some(b) => format!("a = {a}\nmodel b = {b}"),
+    }
 }
 
 pub use crate::compile_one;
@@ -349,13 +388,16 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
     }
     let info = model.info();
     let device = Device::Cpu;
+    let second = opts.second;
+    let models_line = models_line(&info.name, second.map(|m| m.info().name.as_str()));
+    let energies = info.energies && second.is_none_or(|m| m.info().energies);
     let mut targets = Vec::new();
     let mut cells = Vec::new();
     for (ci, comp) in opts.compositions.iter().enumerate() {
-        let skip_all = comp.mixture && !info.energies;
+        let skip_all = comp.mixture && !energies;
         // The target, from the plain reverse-diffusion plan of this composition.
         let plan = compile_one(
-            &source(&info.name, comp, "none", opts.samples, opts.seed, opts.steps),
+            &source(&models_line, comp, "none", opts.samples, opts.seed, opts.steps),
             models,
         );
         let plan = match (plan, skip_all) {
@@ -395,7 +437,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
             |k: u64| opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 8) ^ k;
         let reference = density.sample(opts.samples, &mut ChaCha8Rng::seed_from_u64(stream(1)));
         for &method in &opts.methods {
-            let needs = skip_all || (method.needs_energies() && !info.energies);
+            let needs = skip_all || (method.needs_energies() && !energies);
             let (source_text, outcome) = if needs {
                 (String::new(), Outcome::Skipped("needs energies".into()))
             } else {
@@ -407,9 +449,17 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                         (pts, None, None, String::new())
                     }
                     Some(mcmc) => {
-                        let text = source(&info.name, comp, mcmc, opts.samples, opts.seed, opts.steps);
+                        let text = source(&models_line, comp, mcmc, opts.samples, opts.seed, opts.steps);
                         let plan = compile_one(&text, models)?;
-                        let out = execute(&plan, model, &device, &ExecOptions::default()).map_err(
+                        let composite = match second {
+                            Some(b) => Some(Composite::new(&plan, vec![model, b])?),
+                            None => None,
+                        };
+                        let runner: &dyn Denoiser = match &composite {
+                            Some(c) => c,
+                            None => model,
+                        };
+                        let out = execute(&plan, runner, &device, &ExecOptions::default()).map_err(
                             |e| e.context(format!("{} with {}", comp.name, method.name())),
                         )?;
                         let v = out.samples.to_dtype(DType::F64)?.to_vec2::<f64>()?;
@@ -444,7 +494,10 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
         }
     }
     Ok(Report {
-        model: info.name.clone(),
+        model: match second {
+            None => info.name.clone(),
+            Some(b) => format!("a = {}, b = {}", info.name, b.info().name),
+        },
         samples: opts.samples,
         seed: opts.seed,
         steps: opts.steps,

@@ -95,6 +95,8 @@ pub fn info() -> ModelInfo {
         image_size: None,
         default_sampler: None,
         dtypes: false,
+        schedule: Some(crate::toy2d::cosine_schedule(1000, COSINE_S)),
+        latent_space: None,
     }
 }
 

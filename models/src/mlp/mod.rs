@@ -118,6 +118,7 @@ impl Mlp {
         let mut info = info(card.param);
         info.name = card.name.clone();
         info.concepts.retain(|c| card.vocabulary.contains(&c.name));
+        info.schedule = Some(toy2d::cosine_schedule(card.schedule.steps, card.schedule.offset));
         Ok(Self {
             info,
             schedule,

@@ -123,6 +123,10 @@ pub fn info(v: &Variant) -> ModelInfo {
         extra_settings: vec![],
         image_size: Some(ImageSize { default: [v.size, v.size], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 }),
         dtypes: true,
+        // Every SD 1.x/2.x checkpoint's scheduler config (checked against the folder's own
+        // when it loads); the latent space is the SD VAE's (factor 8, 4 channels, ×0.18215).
+        schedule: Some("scaled_linear(T=1000, 0.00085..0.012)".into()),
+        latent_space: Some("sd-vae-f8c4".into()),
     }
 }
 

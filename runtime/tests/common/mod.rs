@@ -12,6 +12,7 @@ use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
 pub fn cond(id: usize, concept: &str) -> Condition {
     Condition {
+        model: None,
         id,
         concept: concept.into(),
         args: vec![],
@@ -41,6 +42,7 @@ pub fn linear_plan(
     seed: u64,
 ) -> SamplePlan {
     SamplePlan {
+        models: vec![],
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),
@@ -70,6 +72,7 @@ pub fn or_plan(concepts: &[&str], sampler: Sampler, samples: usize, seed: u64) -
         })
         .collect();
     SamplePlan {
+        models: vec![],
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),

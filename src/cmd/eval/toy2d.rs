@@ -14,6 +14,11 @@ pub struct Args {
     /// The model to sample with (toy2d's exact densities, or a learned model of its concepts)
     #[arg(long, default_value = "toy2d")]
     model: String,
+    /// A second 2D model: compose across the two, each term from its own model (`a.ring AND
+    /// b.bar`, `a.left_bar OR b.bar`; `a` is --model, needing ring and left_bar, `b` this one,
+    /// needing bar), e.g. two models trained on disjoint concepts with `comp train toy2d --concepts`
+    #[arg(long, value_name = "MODEL")]
+    with: Option<String>,
     /// Samples per composition and sampler
     #[arg(long, default_value_t = 2000)]
     samples: usize,
@@ -58,6 +63,19 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot create output directory `{}`: {}", args.out.display(), pipeline::io_reason(&e))))?;
     let device = comp_runtime::Device::Cpu;
     let model = comp_models::load(&args.model, &device).map_err(|e| crate::error::runtime(&e))?;
+    let second = match &args.with {
+        None => None,
+        Some(name) => {
+            let Some(info) = infos.iter().find(|i| &i.name == name) else {
+                let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+                return Err(Failure::Usage(format!("unknown model `{name}`; known models: {}", names.join(", "))));
+            };
+            if info.data_shape != [2] {
+                return Err(Failure::Usage(format!("`{name}` is not a 2D model; `comp eval toy2d` needs one")));
+            }
+            Some(comp_models::load(name, &device).map_err(|e| crate::error::runtime(&e))?)
+        }
+    };
 
     let progress = |c: &Cell| {
         if args.quiet {
@@ -74,6 +92,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut opts = Options::new(args.samples, args.seed);
     opts.steps = args.steps;
     opts.progress = Some(&progress);
+    if let Some(b) = &second {
+        opts.second = Some(b.as_ref());
+        opts.compositions = toy2d::CROSS.to_vec();
+    }
     let report = toy2d::run(model.as_ref(), &infos, &opts).map_err(|e| crate::error::runtime(&e))?;
 
     print!("{}", toy2d::table(&report));

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use comp_models::mlp::{self, Param};
+use comp_models::toy2d::Toy2dConcept;
 use comp_lab::toy2d::train::{train_and_save, TrainConfig, DEFAULT_STEPS};
 
 use crate::Failure;
@@ -37,6 +38,11 @@ pub struct Args {
     /// Replace weights already in the output folder
     #[arg(long)]
     force: bool,
+    /// Train on these concepts only (comma-separated, e.g. `ring,left_bar`): a model that
+    /// knows just them, to compose with other separately trained models. The folder's name is
+    /// the model's name in scripts [default --out: models/toy2d-mlp-CONCEPT-CONCEPT...]
+    #[arg(long, value_delimiter = ',', value_name = "NAME,NAME")]
+    concepts: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -60,10 +66,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ParamArg::Energy => Param::Energy,
         ParamArg::Eps => Param::Eps,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("models").join(mlp::name_of(param)));
+    let concepts = match &args.concepts {
+        None => Toy2dConcept::ALL.to_vec(),
+        Some(names) => parse_concepts(names)?,
+    };
+    let subset = concepts.len() < Toy2dConcept::ALL.len();
+    let default_name = if subset {
+        let names: Vec<&str> = concepts.iter().map(|c| c.name()).collect();
+        format!("{}-{}", mlp::name_of(param), names.join("-"))
+    } else {
+        mlp::name_of(param).to_string()
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(default_name));
     super::refuse_overwrite(&out, args.force, false)?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     std::fs::create_dir_all(&out)
@@ -73,7 +87,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         batch: args.batch,
         lr: args.lr,
         seed: args.seed,
-        ..TrainConfig::new(param)
+        ..TrainConfig::new(param).with_concepts(concepts)
     };
 
     let bar = crate::progress::steps(mlp::name_of(param), cfg.steps, args.quiet);
@@ -99,5 +113,27 @@ pub fn run(args: Args) -> Result<(), Failure> {
         t.eval_loss,
         out.display()
     );
+    if let Some(name) = out.file_name().and_then(|n| n.to_str()).filter(|n| comp_models::entry(n).is_none()) {
+        eprintln!("use it as `model NAME = {name}` (its folder's name) with `models/` or COMP_MODELS pointing at its parent folder");
+    }
     Ok(())
+}
+
+/// `--concepts ring,left_bar`: each a toy2d concept, once.
+fn parse_concepts(names: &[String]) -> Result<Vec<Toy2dConcept>, Failure> {
+    let mut out: Vec<Toy2dConcept> = Vec::new();
+    for name in names.iter().map(|n| n.trim()) {
+        let Some(c) = Toy2dConcept::from_name(name) else {
+            let all: Vec<&str> = Toy2dConcept::ALL.iter().map(|c| c.name()).collect();
+            return Err(Failure::Usage(format!("`--concepts`: `{name}` is not a toy2d concept; the concepts are {}", all.join(", "))));
+        };
+        if out.contains(&c) {
+            return Err(Failure::Usage(format!("`--concepts`: `{name}` is listed twice")));
+        }
+        out.push(c);
+    }
+    if out.is_empty() {
+        return Err(Failure::Usage("`--concepts` needs at least one concept".into()));
+    }
+    Ok(out)
 }
