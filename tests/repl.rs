@@ -192,3 +192,29 @@ fn continuation_prompt_and_ctrl_c_stops_a_long_run_in_a_terminal() {
     p.send_control('d').unwrap();
     p.exp_eof().expect("Ctrl-D exits");
 }
+
+#[test]
+fn a_session_composes_a_second_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // The session starts with `model toy2d` (so its terms are also `toy2d.NAME`); `:model m =`
+    // adds the learned model, loaded once for both runs.
+    let script = "\
+:model m = toy2d-mlp
+toy2d.ring AND m.bar
+base none
+toy2d.ring AND m.bar
+:run 16
+:run 16
+:session
+:quit
+";
+    let run = comp_in(dir.path(), &["repl"], script);
+    // The line before `base none` is an error (E0129), and a scripted session says so on exit.
+    assert_eq!(run.code, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("model m = toy2d-mlp"), "{out}");
+    assert!(run.stdout.contains("E0129") || run.stderr.contains("E0129"), "no base yet: {out}\n{}", run.stderr);
+    assert!(out.contains("model calls per step: 2 (toy2d (toy2d): batch of 1 condition; m (toy2d-mlp): batch of 1 condition)"), "{out}");
+    assert_eq!(out.matches("16 samples of `toy2d.ring AND m.bar`").count(), 2, "{out}");
+    assert!(out.contains("200 model calls"), "{out}");
+}

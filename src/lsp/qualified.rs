@@ -88,6 +88,47 @@ pub fn complete(
     Some(items)
 }
 
+/// The model a term of the file belongs to, as the compiler resolves it: with one model, that
+/// model (and no alias); with several, the model named before the term's dot, or the only model
+/// that has the bare name. `expr` is the term (a name, call or text) as the cursor found it.
+pub fn owner<'a>(program: &comp_grammar::ast::Program, models: &'a [ModelInfo], expr: &comp_grammar::ast::Expr) -> Option<(Option<String>, &'a ModelInfo)> {
+    use comp_grammar::ast::ExprKind;
+    let file = comp_compiler::check::model::find_models(program, models, &mut Vec::new());
+    if file.len() <= 1 {
+        return Some((None, file.first()?.info?));
+    }
+    let mut alias = None;
+    for root in super::syntax::expressions(program) {
+        super::syntax::walk(root, &mut |e| {
+            if let ExprKind::Qualified { model, expr: inner } = &e.kind {
+                if inner.span == expr.span {
+                    alias = Some(model.name.clone());
+                }
+            }
+        });
+    }
+    let name = match &expr.kind {
+        ExprKind::Name(id) | ExprKind::Call { name: id, .. } => Some(id.name.as_str()),
+        _ => None,
+    };
+    let f = match alias {
+        Some(a) => file.iter().find(|f| f.alias == a)?,
+        None => {
+            let mut have = file.iter().filter(|f| match (f.info, name) {
+                (Some(m), Some(n)) => m.concept(n).is_some(),
+                (Some(m), None) => m.text,
+                _ => false,
+            });
+            let only = have.next()?;
+            if have.next().is_some() {
+                return None;
+            }
+            only
+        }
+    };
+    Some((Some(f.alias.clone()), f.info?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
