@@ -2,7 +2,7 @@
 //! formatter `comp fmt` uses.
 
 use super::analysis::Analysis;
-use super::diagnostics::{suggestion, to_lsp};
+use super::diagnostics::{suggestions, to_lsp};
 use super::document::Document;
 use comp_grammar::Span;
 use lsp_types::{CodeAction, CodeActionKind, CodeActionOrCommand, Range, TextEdit, Uri, WorkspaceEdit};
@@ -17,18 +17,22 @@ pub fn quick_fixes(uri: &Uri, doc: &Document, analysis: &Analysis, span: Span) -
         .diagnostics
         .iter()
         .filter(|d| meets(d.span()))
-        .filter_map(|d| {
-            let name = suggestion(d)?;
-            let edit = TextEdit { range: doc.range(d.span()), new_text: name.to_string() };
-            let was = doc.text.get(d.span().range()).unwrap_or("");
-            Some(CodeActionOrCommand::CodeAction(CodeAction {
-                title: format!("replace `{was}` with `{name}`"),
-                kind: Some(CodeActionKind::QUICKFIX),
-                diagnostics: Some(vec![to_lsp(uri, doc, d)]),
-                edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), vec![edit])])), ..WorkspaceEdit::default() }),
-                is_preferred: Some(true),
-                ..CodeAction::default()
-            }))
+        .flat_map(|d| {
+            let names = suggestions(d);
+            // One suggestion is the fix; several (one per model) are choices, none preferred.
+            let preferred = names.len() == 1;
+            names.into_iter().map(move |name| {
+                let edit = TextEdit { range: doc.range(d.span()), new_text: name.to_string() };
+                let was = doc.text.get(d.span().range()).unwrap_or("");
+                CodeActionOrCommand::CodeAction(CodeAction {
+                    title: format!("replace `{was}` with `{name}`"),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![to_lsp(uri, doc, d)]),
+                    edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), vec![edit])])), ..WorkspaceEdit::default() }),
+                    is_preferred: Some(preferred),
+                    ..CodeAction::default()
+                })
+            })
         })
         .collect()
 }
@@ -84,5 +88,29 @@ mod tests {
             }
         }
         assert_eq!(codes.into_iter().collect::<Vec<_>>(), vec!["E0101", "E0102", "E0103", "E0107", "E0114"]);
+    }
+
+    /// A name several models have (E0130) and a `null` that names no model (E0129): one quick
+    /// fix per model, each of which resolves the name.
+    #[test]
+    fn a_name_of_several_models_has_a_fix_per_model() {
+        let models = comp_models::infos();
+        let uri: Uri = "file:///t.comp".parse().unwrap();
+        for (text, code) in [
+            ("model a = toy2d\nmodel b = toy2d-mlp\nbase none\nsample s = ring AND b.bar\n", "E0130"),
+            ("model a = toy2d\nmodel b = toy2d-mlp\nbase none\nsample s = a.ring AND NOT 0.2 * null\n", "E0129"),
+        ] {
+            let mut doc = Document::new(1, text.to_string());
+            let analysis = doc.analysis(&models);
+            let d = analysis.checked.diagnostics.iter().find(|d| d.code == code).expect("the diagnostic").clone();
+            let fixes = quick_fixes(&uri, &doc, &analysis, d.span());
+            assert_eq!(fixes.len(), 2, "{fixes:?}");
+            for fix in &fixes {
+                let fixed = apply(&doc, fix);
+                assert!(fixed.contains("a.") || fixed.contains("b."), "{fixed}");
+                let after = Analysis::new(&fixed, &models).checked.diagnostics;
+                assert!(!after.iter().any(|a| a.code == code), "{code} still reported after the fix:\n{fixed}");
+            }
+        }
     }
 }

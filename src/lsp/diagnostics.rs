@@ -55,3 +55,20 @@ pub fn to_lsp(uri: &Uri, doc: &Document, d: &Diagnostic) -> lsp_types::Diagnosti
 pub fn suggestion(d: &Diagnostic) -> Option<&str> {
     d.help.as_deref()?.strip_prefix("did you mean `")?.strip_suffix("`?")
 }
+
+/// Every replacement a diagnostic's help offers for the text under its span: the one "did you
+/// mean" name, or, for a name several models have (E0130) or a `null` that names no model
+/// (E0129), each model's qualified form (`write `a.ring` or `b.ring``): one quick fix each.
+pub fn suggestions(d: &Diagnostic) -> Vec<&str> {
+    if let Some(one) = suggestion(d) {
+        return vec![one];
+    }
+    let Some(help) = d.help.as_deref() else { return vec![] };
+    let list = match d.code {
+        "E0130" => help.strip_prefix("say which model: write "),
+        "E0129" => help.strip_prefix("write "),
+        _ => None,
+    };
+    // The backticked items of "`a.ring`, `b.ring` or `c.ring`".
+    list.map(|l| l.split('`').skip(1).step_by(2).collect()).unwrap_or_default()
+}
