@@ -49,18 +49,44 @@ pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option
             if find_let(program, &id.name).is_some() {
                 return Some((let_text(analysis, models, &id.name)?, id.span));
             }
+            // With several models, the term's own model (`b.bar`, or the only one with `bar`).
+            let (alias, model) = owner(program, models, expr, model);
             if id.name == "null" {
-                let text = "**`null`**: the model's unconditional prediction".to_string();
-                return Some((text + &coefficients(analysis, model, item, expr), id.span));
+                let text = match &alias {
+                    Some(a) => format!("**`{a}.null`**: the unconditional prediction of `{a}` ({})", model.map_or("", |m| m.name.as_str())),
+                    None => "**`null`**: the model's unconditional prediction".to_string(),
+                };
+                return Some((text + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span));
             }
             let concept = model?.concept(&id.name)?;
-            Some((concept_text(concept) + &coefficients(analysis, model, item, expr), id.span))
+            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span))
         }
         Target::Callee(id, expr) => {
+            let (alias, model) = owner(program, models, expr, model);
             let concept = model?.concept(&id.name)?;
-            Some((concept_text(concept) + &coefficients(analysis, model, item, expr), id.span))
+            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span))
         }
-        Target::Text(expr) => Some(("**text prompt**".to_string() + &coefficients(analysis, model, item, expr), expr.span)),
+        Target::Text(expr) => {
+            let (alias, model) = owner(program, models, expr, model);
+            Some((of_model(&alias, model) + "**text prompt**" + &coefficients(analysis, model, alias.as_deref(), item, expr), expr.span))
+        }
+    }
+}
+
+/// The model a term belongs to and its alias (`None` in a file of one model): see
+/// [`super::qualified::owner`]; the file's model when that finds none.
+fn owner<'a>(program: &Program, models: &'a [ModelInfo], expr: &Expr, model: Option<&'a ModelInfo>) -> (Option<String>, Option<&'a ModelInfo>) {
+    match super::qualified::owner(program, models, expr) {
+        Some((alias, m)) => (alias, Some(m)),
+        None => (None, model),
+    }
+}
+
+/// "model `b` (toy2d-mlp) · " before a term's hover in a file of several models.
+fn of_model(alias: &Option<String>, model: Option<&ModelInfo>) -> String {
+    match (alias, model) {
+        (Some(a), Some(m)) => format!("model `{a}` ({}) · ", m.name),
+        _ => String::new(),
     }
 }
 
@@ -139,7 +165,7 @@ fn condition(expr: &Expr, model: Option<&ModelInfo>) -> Option<(String, Vec<f64>
 
 /// The term's final coefficients in the plan: of its sample, or of every sample when the term
 /// is in a `let` or a file-wide `base`.
-fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, item: &Item, expr: &Expr) -> String {
+fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&str>, item: &Item, expr: &Expr) -> String {
     let Some(compiled) = analysis.checked.compiled.as_ref() else {
         return "\n\n(coefficients show once the file has no errors)".into();
     };
@@ -151,7 +177,11 @@ fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, item: &Item, exp
     const MAX: usize = 8;
     let mut lines = Vec::new();
     for plan in &plans {
-        let Some(id) = plan.conditions.iter().find(|c| c.concept == concept && c.args == args && c.text == text).map(|c| c.id)
+        let Some(id) = plan
+            .conditions
+            .iter()
+            .find(|c| c.concept == concept && c.args == args && c.text == text && c.model.as_deref() == alias)
+            .map(|c| c.id)
         else {
             if matches!(item, Item::Sample(_)) {
                 lines.push(format!("- `{}`: not in the plan (its weights cancel out)", plan.sample));
