@@ -1,7 +1,7 @@
 //! W0007: a prompt longer than the text encoder reads. CLIP reads 77 tokens, start and end
-//! included; every SD pipeline cuts the rest silently. The tokenizer is the checkpoint's own, so
-//! the warning needs the model's folder: without one nothing is said here (a run would stop on
-//! the missing weights anyway).
+//! included; every SD pipeline cuts the rest silently. The tokenizer is the checkpoint's own
+//! when its folder is found, else CLIP's, shipped in comp-models ([`comp_models::tokenizer`]):
+//! `comp check`, the REPL and `comp lsp` all report it through [`crate::pipeline::check_text`].
 
 use comp_grammar::ast::{Expr, ExprKind, Item, Program, SettingValue};
 use comp_grammar::{Diagnostic, Span};
