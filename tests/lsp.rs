@@ -458,3 +458,24 @@ fn a_hundred_thousand_unused_lets_stay_small() {
     }
     assert_eq!(client.shutdown().code(), Some(0));
 }
+
+#[test]
+fn w0007_and_the_stable_diffusion_settings_show_without_weights() {
+    let mut client = start();
+    let prompt = ["a red cube on a blue table"; 14].join(" "); // 98 CLIP tokens
+    let text = format!("model sd15\nsampler dpmpp2m(steps: 20)\ndtype f16\nsize 512x768\nsample s = \"{prompt}\"\n");
+    let published = open(&mut client, &text);
+    let codes: Vec<&str> = published["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["W0007(prompt-too-long)"], "{published}");
+    let sampler = hover_text(&mut client, 1, 2);
+    assert!(sampler.contains("`sd15` default: `dpmpp2m(steps: ") && sampler.contains("euler_a") && sampler.contains("ddim"), "{sampler}");
+    let dtype = hover_text(&mut client, 2, 2);
+    assert!(dtype.contains("setting `dtype`") && dtype.contains("bf16"), "{dtype}");
+    let size = hover_text(&mut client, 3, 2);
+    assert!(size.contains("setting `size`") && size.contains("`sd15` default: `512x512`"), "{size}");
+    // `size` and `dtype` are offered for sd15, at the start of a statement.
+    let items = client.request("textDocument/completion", at(5, 0));
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"size") && labels.contains(&"dtype"), "{labels:?}");
+    assert_eq!(client.shutdown().code(), Some(0));
+}
