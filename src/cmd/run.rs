@@ -67,10 +67,11 @@ impl Runner {
             let mut hashed = Vec::new();
             for path in files {
                 let path = path.canonicalize().unwrap_or(path);
-                let hash = comp_models::weights::fnv1a64_file(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
-                hashed.push(serde_json::json!({ "path": path, "fnv1a64": hash }));
+                // SHA-256, streamed, and cached by path, size and mtime (a second run reads nothing).
+                let hash = comp_models::weights::sha256_file_cached(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+                hashed.push(serde_json::json!({ "path": path, "sha256": hash }));
             }
-            // One file: `{path, fnv1a64}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
+            // One file: `{path, sha256}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
             match (hashed.len(), comp_models::weights(&sample.model)) {
                 (0, _) => {}
                 (1, _) => {
@@ -88,7 +89,7 @@ impl Runner {
         comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e))
     }
 
-    /// `{path, fnv1a64}` of the weights a learned model was loaded from; `None` for a model
+    /// `{path, sha256}` of the weights a learned model was loaded from; `None` for a model
     /// without weights (the exact `toy2d`) or one not loaded yet.
     pub fn weights(&self, model: &str) -> Option<&serde_json::Value> {
         self.weights.get(model)
