@@ -245,7 +245,8 @@ fn malformed_input_never_ends_the_server() {
     open(&mut client, "model toy2d\nsample s = ring\n");
     let big = "1".repeat(1 << 20);
     // (what is sent, the id answered with its error code: `None` when there is no id to answer)
-    let cases: Vec<(Vec<u8>, Option<(i64, i64)>)> = vec![
+    type Case = (Vec<u8>, Option<(i64, i64)>);
+    let cases: Vec<Case> = vec![
         (framed(b"not json at all"), None),
         (framed(br#"{"jsonrpc":"2.0","id":101,"method":"textDocument/hover","params":"#), Some((101, -32700))),
         (framed(b"{\"jsonrpc\":\"2.0\",\"id\":102,\"method\":\"a\xff\"}"), Some((102, -32700))),

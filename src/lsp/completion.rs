@@ -182,7 +182,7 @@ fn place(tokens: &[String], settings: &[&str]) -> Place {
             [] => Place::Override,
             [name] if name == "base" => Place::Operand,
             [name] => Place::Value(name.clone()),
-            [first, ..] if first == "base" => place(&part.to_vec(), settings),
+            [first, ..] if first == "base" => place(part, settings),
             _ => Place::Nothing,
         };
     }

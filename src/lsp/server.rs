@@ -421,7 +421,7 @@ mod tests {
         std::panic::set_hook(Box::new(|_| {}));
         let reply = guarded(|| panic!("boom"));
         std::panic::set_hook(quiet);
-        let error = reply.err().expect("an error reply");
+        let error = reply.expect_err("an error reply");
         assert_eq!(error.code, code::INTERNAL_ERROR);
         assert!(error.message.contains("boom"), "{}", error.message);
         assert!(guarded(|| Ok(Value::Null)).is_ok());

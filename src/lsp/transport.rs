@@ -190,7 +190,7 @@ pub fn decode(body: &[u8]) -> Incoming {
         Ok(v) => v,
         Err(e) => {
             // A lone surrogate escape is read as U+FFFD; anything else is a parse error.
-            let fixed = std::str::from_utf8(body).ok().and_then(|s| replace_lone_surrogates(s)).and_then(|s| serde_json::from_str(&s).ok());
+            let fixed = std::str::from_utf8(body).ok().and_then(replace_lone_surrogates).and_then(|s| serde_json::from_str(&s).ok());
             match fixed {
                 Some(v) => v,
                 None => {
@@ -324,7 +324,8 @@ mod tests {
 
     #[test]
     fn each_malformed_message_is_answered_and_the_next_one_read() {
-        let cases: Vec<(String, Option<(Option<Value>, i64)>)> = vec![
+        type Case = (String, Option<(Option<Value>, i64)>);
+        let cases: Vec<Case> = vec![
             (frame(r#"{"jsonrpc":"2.0","id":1,"method":"x""#), Some((Some(1.into()), code::PARSE_ERROR))),
             (frame("not json at all"), Some((None, code::PARSE_ERROR))),
             (frame("[]"), Some((None, code::INVALID_REQUEST))),
