@@ -57,6 +57,41 @@ fn bench(c: &mut Criterion) {
             started.elapsed()
         })
     });
+    // A burst: 200 one-character edits written at once (as fast as an editor replaying a
+    // macro, or a held key), then the wait for the diagnostics of the last version. The server
+    // checks once, 40 ms after the edits stop: measured from the end of the write to the
+    // arrival of the final version's diagnostics, and the publishes counted.
+    group.sample_size(10);
+    group.bench_function("burst_of_200_edits_then_diagnostics", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let mut burst = Vec::new();
+                for _ in 0..200 {
+                    version += 1;
+                    let character = if version % 2 == 0 { "z" } else { "r" };
+                    let range = json!({"start": {"line": line, "character": 20}, "end": {"line": line, "character": 21}});
+                    let body = json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"range": range, "text": character}]}}).to_string();
+                    burst.extend(format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes());
+                }
+                client.send_raw(&burst);
+                let written = Instant::now();
+                let mut publishes = 0;
+                loop {
+                    let published = client.diagnostics(URI);
+                    publishes += 1;
+                    if published["version"] == version {
+                        break;
+                    }
+                }
+                total += written.elapsed();
+                black_box(publishes);
+                eprintln!("burst of 200 edits: {publishes} publish(es), the last {:.0} ms after the last edit", written.elapsed().as_secs_f64() * 1e3);
+            }
+            total
+        })
+    });
+    group.sample_size(30);
     // Leave the file without errors, so the hover shows the let's simplified form.
     if version % 2 == 0 {
         version += 1;

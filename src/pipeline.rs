@@ -79,9 +79,16 @@ pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
     if let Some(d) = &source.decode_error {
         return Checked { program: None, compiled: None, diagnostics: vec![d.clone()] };
     }
-    let mut checked = comp_compiler::compile_text(&source.text, models);
+    check_text(&source.text, models)
+}
+
+/// Parses and compiles a text as `comp check` does: the compiler's diagnostics, then W0007 for
+/// prompts the text encoder cuts ([`crate::prompts`]). `check`, the REPL and `comp lsp` all
+/// come here, so they report the same.
+pub fn check_text(text: &str, models: &[ModelInfo]) -> Checked {
+    let mut checked = comp_compiler::compile_text(text, models);
     if let Some(program) = &checked.program {
-        checked.diagnostics.extend(crate::prompts::warnings(&source.text, program));
+        checked.diagnostics.extend(crate::prompts::warnings(text, program));
     }
     checked
 }

@@ -1,7 +1,7 @@
 //! W0007: a prompt longer than the text encoder reads. CLIP reads 77 tokens, start and end
-//! included; every SD pipeline cuts the rest silently. The tokenizer is the checkpoint's own, so
-//! the warning needs the model's folder: without one nothing is said here (a run would stop on
-//! the missing weights anyway).
+//! included; every SD pipeline cuts the rest silently. The tokenizer is the checkpoint's own
+//! when its folder is found, else CLIP's, shipped in comp-models ([`comp_models::tokenizer`]):
+//! `comp check`, the REPL and `comp lsp` all report it through [`crate::pipeline::check_text`].
 
 use comp_grammar::ast::{Expr, ExprKind, Item, Program, SettingValue};
 use comp_grammar::{Diagnostic, Span};
@@ -88,4 +88,22 @@ pub fn warnings(source: &str, program: &Program) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+#[cfg(all(test, feature = "sd"))]
+mod tests {
+    /// W0007 without weights on disk: the shipped CLIP tokenizer counts the tokens (a
+    /// `COMP_MODELS` that holds nothing hides any checkpoint the machine may have).
+    #[test]
+    fn a_long_prompt_is_warned_about_without_weights() {
+        let prompt = ["a red cube on a blue table"; 14].join(" "); // 98 tokens
+        let text = format!("model sd15\nsample s = \"{prompt}\"\n");
+        let checked = crate::pipeline::check_text(&text, &comp_models::infos());
+        let w: Vec<_> = checked.diagnostics.iter().filter(|d| d.code == "W0007").collect();
+        assert_eq!(w.len(), 1, "{:?}", checked.diagnostics);
+        assert_eq!(w[0].message, "this prompt has 98 tokens; the text encoder reads 75");
+        // The cut starts at the 76th token: `blue` of the 11th repeat (7 tokens each).
+        let cut = &text[w[0].span().range()];
+        assert!(cut.starts_with("blue table a red cube"), "{cut}");
+    }
 }

@@ -80,7 +80,7 @@ fn exact_and_learned_models_compose_and_each_is_recorded() {
     assert_eq!(record["model_calls"], 50);
     assert!(record["models"][0]["weights"].is_null(), "the exact model has no weights");
     let w = &record["models"][1]["weights"];
-    assert!(w["path"].as_str().unwrap().ends_with("toy2d-mlp/model.safetensors") && w["fnv1a64"].is_string(), "{w}");
+    assert!(w["path"].as_str().unwrap().ends_with("toy2d-mlp/model.safetensors") && w["sha256"].is_string(), "{w}");
     // The product of the ring and the bar puts its mass on the ring's two modes inside the bar,
     // (0, ±0.5): measured 0.58 of the samples within 0.15 of them with these settings; one
     // model alone would put about a quarter there (the ring has 8 modes, 2 in the bar).

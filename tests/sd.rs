@@ -50,7 +50,7 @@ fn run_writes_pictures_and_a_run_json_that_names_every_prompt_and_weights_file()
     for f in files {
         let path = Path::new(f["path"].as_str().unwrap());
         assert!(path.starts_with(d.join("weights").canonicalize().unwrap()), "{path:?}");
-        assert_eq!(f["fnv1a64"].as_str().unwrap(), comp_models::weights::fnv1a64_file(path).unwrap());
+        assert_eq!(f["sha256"].as_str().unwrap(), comp_models::weights::sha256_file(path).unwrap());
     }
     // The same seed gives the same pictures.
     let r = run(d, &["run", "cabin.comp", "-q", "-o", "again"]);

@@ -49,7 +49,7 @@ fn train_then_run_the_trained_models() {
         // lookup would fall back to): their file, and the hash their card records.
         let weights = out.join("model.safetensors").canonicalize().unwrap();
         assert_eq!(rec["weights"]["path"], weights.to_str().unwrap(), "{sample}");
-        assert_eq!(rec["weights"]["fnv1a64"], c["weights"]["fnv1a64"], "{sample}");
+        assert_eq!(rec["weights"]["sha256"], comp_models::weights::sha256_file(&weights).unwrap().as_str(), "{sample}");
     }
 
     std::fs::write(dir.join("e.comp"), "model toy2d-mlp-eps\nbase none\nsamples 32\nsampler ddim(steps: 5, eta: 0)\nsample e = ring AND bar\n").unwrap();
@@ -59,7 +59,7 @@ fn train_then_run_the_trained_models() {
     let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/e/run.json")).unwrap()).unwrap();
     let eps = dir.join("models/toy2d-mlp-eps");
     assert_eq!(rec["weights"]["path"], eps.join("model.safetensors").canonicalize().unwrap().to_str().unwrap());
-    assert_eq!(rec["weights"]["fnv1a64"], card(&eps.join("model.json"))["weights"]["fnv1a64"]);
+    assert_eq!(rec["weights"]["sha256"], comp_models::weights::sha256_file(&eps.join("model.safetensors")).unwrap().as_str());
 }
 
 #[test]

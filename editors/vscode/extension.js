@@ -1,6 +1,7 @@
 // The comp extension: highlighting comes from syntaxes/comp.tmLanguage.json; everything else
 // (diagnostics as you type, hover, completion, go to definition, references, rename, format,
-// quick fixes) from the language server `comp lsp`, started here over stdio.
+// quick fixes) from the language server `comp lsp`, started here over stdio (`comp lsp --stdio`:
+// vscode-languageclient adds the flag).
 const vscode = require("vscode");
 const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
 

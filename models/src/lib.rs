@@ -167,8 +167,9 @@ pub fn weight_files(name: &str) -> Vec<std::path::PathBuf> {
     }
 }
 
-/// The tokenizer of a text model whose folder is found, for the checker's prompt-length
-/// warning (loaded once per process); `None` for other models or when no folder is found.
+/// The tokenizer of a text model, for the checker's prompt-length warning (loaded once per
+/// process): the checkpoint's own when its folder is found, else CLIP's, shipped in this crate
+/// ([`sd::tokenizer::ClipTokenizer::builtin`]); `None` for models that take no text.
 #[cfg(feature = "sd")]
 pub fn tokenizer(name: &str) -> Option<std::sync::Arc<sd::tokenizer::ClipTokenizer>> {
     use std::collections::HashMap;
@@ -186,7 +187,12 @@ pub fn tokenizer(name: &str) -> Option<std::sync::Arc<sd::tokenizer::ClipTokeniz
         let cfg: sd::clip::ClipConfig = sd::config::read_json(&files.text_config).ok()?;
         sd::tokenizer::ClipTokenizer::load(&files.tokenizer, cfg.max_position_embeddings).ok()
     };
-    let t = load().map(Arc::new);
+    // Without the checkpoint on disk: CLIP's own tokenizer, shipped (every SD 1.x and 2.x
+    // checkpoint's, with CLIP's 77 positions), so W0007 needs no weights.
+    let t = load().map(Arc::new).or_else(|| {
+        static BUILTIN: OnceLock<Option<Arc<sd::tokenizer::ClipTokenizer>>> = OnceLock::new();
+        BUILTIN.get_or_init(|| sd::tokenizer::ClipTokenizer::builtin(77).ok().map(Arc::new)).clone()
+    });
     cache.lock().ok()?.insert(name.to_string(), t.clone());
     t
 }

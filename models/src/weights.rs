@@ -96,7 +96,8 @@ impl WeightsCard {
     }
 }
 
-/// FNV-1a, 64 bit, as hex: a cheap check that a card and a weights file belong together.
+/// FNV-1a, 64 bit, as hex: a cheap check that a card and a weights file belong together (files
+/// are named by [`sha256_file`]).
 pub fn fnv1a64(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a64_update(FNV_OFFSET, bytes))
 }
@@ -127,6 +128,77 @@ pub fn fnv1a64_file(path: &Path) -> std::io::Result<String> {
         h = fnv1a64_update(h, &buf[..n]);
     }
     Ok(format!("{h:016x}"))
+}
+
+/// SHA-256 of a file as hex, read in pieces (a Stable Diffusion UNet is gigabytes): the
+/// ecosystem's name for a weights file (Hugging Face's file ids; AUTOMATIC1111's "Model hash"
+/// and Civitai's AutoV2 are its first 10 hex digits, [`short_hash`]).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut h = sha2::Sha256::new();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The short form of a SHA-256: its first 10 hex digits (AUTOMATIC1111's and Civitai's).
+pub fn short_hash(sha256: &str) -> &str {
+    sha256.get(..10).unwrap_or(sha256)
+}
+
+/// [`sha256_file`], remembered by path, size and modification time in a small cache file
+/// ([`hash_cache_path`]), so a second load of gigabytes of weights costs nothing. A cache that
+/// cannot be read or written is only slower.
+pub fn sha256_file_cached(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
+    let cache = hash_cache_path();
+    let mut entries: serde_json::Map<String, serde_json::Value> = cache
+        .as_ref()
+        .and_then(|c| std::fs::read(c).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let stamp = serde_json::json!({"bytes": meta.len(), "mtime_ns": mtime.map(|m| m.to_string())});
+    if let Some(e) = entries.get(&key) {
+        if mtime.is_some() && e["bytes"] == stamp["bytes"] && e["mtime_ns"] == stamp["mtime_ns"] {
+            if let Some(h) = e["sha256"].as_str() {
+                return Ok(h.to_string());
+            }
+        }
+    }
+    let hash = sha256_file(path)?;
+    if let (Some(cache), Some(_)) = (cache, mtime) {
+        let mut entry = stamp;
+        entry["sha256"] = serde_json::Value::from(hash.clone());
+        entries.insert(key, entry);
+        if let Some(dir) = cache.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = write_atomic(&cache, &serde_json::to_vec_pretty(&entries).unwrap_or_default());
+    }
+    Ok(hash)
+}
+
+/// Where [`sha256_file_cached`] keeps its hashes: `$COMP_HASH_CACHE`, else
+/// `$XDG_CACHE_HOME/comp/sha256.json`, else `~/.cache/comp/sha256.json`.
+pub fn hash_cache_path() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("COMP_HASH_CACHE") {
+        return Some(p.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    Some(base.join("comp").join("sha256.json"))
 }
 
 fn msg(text: String) -> candle_core::Error {
@@ -183,4 +255,31 @@ pub fn write_card<C: Serialize>(path: &Path, card: &C) -> Result<()> {
 pub fn read_card<C: DeserializeOwned>(path: &Path) -> Result<C> {
     let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| msg(format!("{} is not a valid model card: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn sha256_is_streamed_and_cached_by_path_size_and_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.safetensors");
+        std::fs::write(&file, b"abc").unwrap();
+        let known = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(sha256_file(&file).unwrap(), known);
+        assert_eq!(short_hash(known), "ba7816bf8f");
+        // The cache answers without reading: a stale entry (same size and mtime, another
+        // hash) is believed, which shows the file was not read again.
+        let cache = dir.path().join("cache.json");
+        std::env::set_var("COMP_HASH_CACHE", &cache);
+        assert_eq!(sha256_file_cached(&file).unwrap(), known);
+        let text = std::fs::read_to_string(&cache).unwrap().replace(known, "cached");
+        std::fs::write(&cache, text).unwrap();
+        assert_eq!(sha256_file_cached(&file).unwrap(), "cached");
+        // Another size: hashed again.
+        std::fs::write(&file, b"abcd").unwrap();
+        assert_eq!(sha256_file_cached(&file).unwrap(), "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589");
+        std::env::remove_var("COMP_HASH_CACHE");
+    }
 }

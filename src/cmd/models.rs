@@ -21,7 +21,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 let mut v = serde_json::to_value(m).expect("serialisable");
                 v["weights"] = match comp_models::weights(&m.name) {
                     None => serde_json::json!({"status": "built-in"}),
-                    Some(Weights::Found(dir)) => serde_json::json!({"status": "found", "path": dir}),
+                    Some(Weights::Found(dir)) => serde_json::json!({"status": "found", "path": dir, "files": hashes(&m.name)}),
                     Some(Weights::Missing(searched)) => serde_json::json!({
                         "status": "missing", "searched": searched, "train": crate::cmd::train::command_for(&m.name),
                     }),
@@ -46,7 +46,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
 pub fn weights_line(name: &str) -> String {
     match comp_models::weights(name) {
         None => "none needed (exact, built in)".into(),
-        Some(Weights::Found(dir)) => format!("{}", dir.display()),
+        Some(Weights::Found(dir)) => {
+            let files = hashes(name);
+            let shown: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let short = f["sha256"].as_str().map_or("unreadable", comp_models::weights::short_hash);
+                    match files.len() {
+                        1 => format!("sha256 {short}"),
+                        _ => format!("{} {short}", f["file"].as_str().unwrap_or("?")),
+                    }
+                })
+                .collect();
+            match files.len() {
+                0 => format!("{}", dir.display()),
+                1 => format!("{} ({})", dir.display(), shown[0]),
+                _ => format!("{} (sha256: {})", dir.display(), shown.join(", ")),
+            }
+        }
         Some(Weights::Missing(searched)) if comp_models::missing_advice(name, &searched).is_some() => format!(
             "missing (searched {} places, {} first, then the Hugging Face cache; point at a diffusers folder with `models/{name}/model.json`, see docs/stable-diffusion.md)",
             searched.len(),
@@ -59,6 +76,25 @@ pub fn weights_line(name: &str) -> String {
             crate::cmd::train::command_for(name).unwrap_or("comp train")
         ),
     }
+}
+
+/// `{file, path, sha256}` of each weights file of a model whose weights are found (the hash
+/// cached by path, size and mtime: computed once per file, as `comp run` records it).
+fn hashes(name: &str) -> Vec<serde_json::Value> {
+    comp_models::weight_files(name)
+        .into_iter()
+        .map(|path| {
+            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let parent = path.parent().and_then(|p| p.file_name()).map(|p| p.to_string_lossy().into_owned());
+            // SD folders hold `unet/…safetensors`, `vae/…`: name each by its folder.
+            let label = match parent {
+                Some(p) if matches!(p.as_str(), "unet" | "vae" | "text_encoder") => p,
+                _ => file,
+            };
+            let sha = comp_models::weights::sha256_file_cached(&path).ok();
+            serde_json::json!({"file": label, "path": path, "sha256": sha})
+        })
+        .collect()
 }
 
 /// A model's entry in `comp models`.

@@ -47,7 +47,7 @@ pub struct Args {
 pub struct Runner {
     device: candle_core::Device,
     models: HashMap<String, Box<dyn Denoiser>>,
-    /// Per learned model loaded, the weights file it was loaded from and its FNV-1a hash, for
+    /// Per learned model loaded, the weights file it was loaded from and its SHA-256, for
     /// `run.json`: which weights made a run, when several folders could hold them.
     weights: HashMap<String, serde_json::Value>,
 }
@@ -69,10 +69,11 @@ impl Runner {
         let mut hashed = Vec::new();
         for path in files {
             let path = path.canonicalize().unwrap_or(path);
-            let hash = comp_models::weights::fnv1a64_file(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
-            hashed.push(serde_json::json!({ "path": path, "fnv1a64": hash }));
+            // SHA-256, streamed, and cached by path, size and mtime (a second run reads nothing).
+            let hash = comp_models::weights::sha256_file_cached(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+            hashed.push(serde_json::json!({ "path": path, "sha256": hash }));
         }
-        // One file: `{path, fnv1a64}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
+        // One file: `{path, sha256}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
         match (hashed.len(), comp_models::weights(name)) {
             (0, _) => {}
             (1, _) => {
@@ -126,7 +127,7 @@ impl Runner {
         })
     }
 
-    /// `{path, fnv1a64}` of the weights a learned model was loaded from; `None` for a model
+    /// `{path, sha256}` of the weights a learned model was loaded from; `None` for a model
     /// without weights (the exact `toy2d`) or one not loaded yet.
     pub fn weights(&self, model: &str) -> Option<&serde_json::Value> {
         self.weights.get(model)

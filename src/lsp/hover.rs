@@ -19,17 +19,45 @@ use comp_grammar::Span;
 /// What each standard setting does (docs/language.md, "Statements").
 const SETTINGS: &[(&str, &str)] = &[
     ("model", "the model every name is checked against (required; `comp models` lists them)"),
-    ("sampler", "the reverse sampler: `ddpm(steps: N)` or `ddim(steps: N, eta: E)`; `steps` defaults to the model's"),
-    ("mcmc", "annealed MCMC after each reverse step: `none`, `ula(...)`, `mala(...)`, `uhmc(...)`, `hmc(...)`"),
+    (
+        "sampler",
+        "the reverse sampler; `steps` defaults to the model's:\n\
+         - `ddpm(steps: N)`: ancestral sampling (stochastic)\n\
+         - `ddim(steps: N, eta: E)`: DDIM; `eta` in [0, 1], default 0 (deterministic)\n\
+         - `dpmpp2m(steps: N)`: DPM-Solver++(2M), deterministic, second order\n\
+         - `euler_a(steps: N)`: Euler ancestral (A1111's \"Euler a\"), stochastic",
+    ),
+    (
+        "mcmc",
+        "annealed MCMC after each reverse step:\n\
+         - `none`\n\
+         - `ula(...)`: unadjusted Langevin\n\
+         - `mala(...)`: Metropolis-adjusted Langevin (needs energies)\n\
+         - `uhmc(...)`: unadjusted Hamiltonian Monte Carlo\n\
+         - `hmc(...)`: Hamiltonian Monte Carlo (needs energies)\n\n\
+         parameters: `steps`, `step_size`, `beta_scaled`, `leapfrog`, `damping`, `mass`, `from`, `to`",
+    ),
     ("base", "the base condition ε_b guidance is measured against: `none`, `null` or an expression"),
     ("scale", "the global guidance scale s (finite)"),
     ("seed", "the random seed: an integer 0 ..= 2^53 − 1"),
     ("samples", "how many samples to draw: an integer ≥ 1"),
+    ("size", "the picture's width by height in pixels, `WIDTHxHEIGHT` (`512x768`)"),
+    ("dtype", "the precision the model computes in: `f16`, `bf16` or `f32` (`comp run --dtype` overrides it)"),
 ];
+
+/// A sampler as a script writes it, with the model's default steps.
+fn sampler_text(s: &comp_plan::Sampler) -> String {
+    match s {
+        comp_plan::Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
+        comp_plan::Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
+        comp_plan::Sampler::Dpmpp2m { steps } => format!("dpmpp2m(steps: {steps})"),
+        comp_plan::Sampler::EulerA { steps } => format!("euler_a(steps: {steps})"),
+    }
+}
 
 /// The hover text (markdown) and the span it is about, for byte `offset`.
 pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option<(String, Span)> {
-    let program = analysis.program()?;
+    let program = analysis.tree()?;
     let model = model_of(program, models);
     let (target, item) = locate(program, offset)?;
     match target {
@@ -116,18 +144,35 @@ fn concept_text(c: &Concept) -> String {
 
 fn setting(name: &str, model: Option<&ModelInfo>) -> Option<String> {
     if let Some((_, what)) = SETTINGS.iter().find(|(n, _)| *n == name) {
-        let default = model.and_then(|m| match name {
+        // `size` and `dtype` are settings of the models that have them only.
+        let applies = match (name, model) {
+            ("size", Some(m)) => m.image_size.is_some(),
+            ("dtype", Some(m)) => m.dtypes,
+            _ => true,
+        };
+        let default = model.filter(|_| applies).and_then(|m| match name {
             "scale" => Some(m.default_scale.to_string()),
             "samples" => Some(m.default_samples.to_string()),
-            "sampler" => Some(format!("ddpm(steps: {})", m.default_steps)),
+            "sampler" => Some(sampler_text(&m.default_sampler.clone().unwrap_or(comp_plan::Sampler::Ddpm { steps: m.default_steps }))),
             "base" => Some(format!("{:?}", m.default_base).to_lowercase()),
+            "mcmc" => Some("none".to_string()),
+            "size" => m.image_size.as_ref().map(|s| format!("{}x{}", s.default[0], s.default[1])),
+            "dtype" => Some("f16 on a GPU, f32 on the CPU".to_string()),
             _ => None,
         });
+        let bounds = match (name, model.and_then(|m| m.image_size.as_ref())) {
+            ("size", Some(s)) => format!("\n\neach side a multiple of {} in {}..={}", s.multiple_of, s.min, s.max),
+            _ => String::new(),
+        };
         let default = match (default, model) {
             (Some(d), Some(m)) => format!("\n\n`{}` default: `{d}`", m.name),
             _ => String::new(),
         };
-        return Some(format!("**setting `{name}`**: {what}{default}"));
+        let not_here = match model {
+            Some(m) if !applies => format!("\n\n`{}` has no `{name}` setting", m.name),
+            _ => String::new(),
+        };
+        return Some(format!("**setting `{name}`**: {what}{bounds}{default}{not_here}"));
     }
     let p = model?.extra_settings.iter().find(|p| p.name == name)?;
     let range = ParamSpec::from(p).kind.range_text();
@@ -136,7 +181,7 @@ fn setting(name: &str, model: Option<&ModelInfo>) -> Option<String> {
 }
 
 fn let_text(analysis: &Analysis, models: &[ModelInfo], name: &str) -> Option<String> {
-    let program = analysis.program()?;
+    let program = analysis.tree()?;
     let l = find_let(program, name)?;
     let definition = crate::repl::session::statement_text(&analysis.text, l.span, program);
     let simplified = match simplified_let(&analysis.text, name, models) {

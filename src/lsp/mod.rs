@@ -9,7 +9,8 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | [`server`] | the loop: messages, dispatch, panics caught per request, publishing |
+//! | [`transport`] | JSON-RPC framing that survives malformed input |
+//! | [`server`] | the loop: messages, dispatch, panics caught per request, debounced publishing |
 //! | [`document`] | open documents, edits, byte offsets ⇄ UTF-16 positions |
 //! | [`analysis`] | the one call into the compiler |
 //! | [`diagnostics`] | compiler diagnostics → LSP diagnostics |
@@ -26,12 +27,23 @@ mod navigation;
 mod qualified;
 mod server;
 mod syntax;
+mod transport;
 
 use crate::Failure;
 
+/// Language clients start servers with these conventional flags; stdio is the only transport,
+/// so each is accepted and changes nothing.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Speak over stdin/stdout (the default and only transport; vscode-languageclient passes it)
+    #[arg(long)]
+    stdio: bool,
+    /// The client's process id (accepted for clients that pass it; unused)
+    #[arg(long = "clientProcessId", hide = true)]
+    client_process_id: Option<String>,
+}
 
-pub fn run(_args: Args) -> Result<(), Failure> {
+pub fn run(args: Args) -> Result<(), Failure> {
+    let _ = (args.stdio, args.client_process_id);
     server::serve(comp_models::infos())
 }

@@ -142,7 +142,7 @@ impl Session {
         };
         let candidate = self.with_entry(Entry { key: key.clone(), text: input.to_string() });
         let text = candidate.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join("\n") + "\n";
-        let checked = comp_compiler::compile_text(&text, &self.models);
+        let checked = pipeline::check_text(&text, &self.models);
         // Where the typed statement sits in the session: a statement that replaces another
         // (`:model`, a setting typed again) keeps its place, which is not the end.
         let line_start: usize = candidate.iter().take_while(|e| e.key != key).map(|e| e.text.len() + 1).sum();
@@ -180,7 +180,7 @@ impl Session {
     fn expression(&mut self, input: &str, stmt: &str) -> Reply {
         let text = self.text() + stmt + "\n";
         let line_start = text.len() - stmt.len() - 1 + (stmt.len() - input.len());
-        let checked = comp_compiler::compile_text(&text, &self.models);
+        let checked = pipeline::check_text(&text, &self.models);
         let report = self.render_split(&text, line_start, input, &checked.diagnostics);
         let Some(compiled) = checked.compiled.filter(|_| !checked.diagnostics.iter().any(|d| d.is_error())) else {
             return Reply::err(report);

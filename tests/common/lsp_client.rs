@@ -24,8 +24,21 @@ impl Client {
     /// Starts `comp lsp` and completes the `initialize` handshake; returns the client and the
     /// server's `initialize` result.
     pub fn start(binary: &str) -> (Client, Value) {
+        Self::start_with(binary, json!({}))
+    }
+
+    /// [`Client::start`] announcing `capabilities` (`{}`: none).
+    pub fn start_with(binary: &str, capabilities: Value) -> (Client, Value) {
+        let mut client = Self::spawn(binary, &["lsp"]);
+        let init = client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities}));
+        client.notify("initialized", json!({}));
+        (client, init)
+    }
+
+    /// Starts `binary ARGS` without the handshake.
+    pub fn spawn(binary: &str, args: &[&str]) -> Client {
         let mut child = Command::new(binary)
-            .arg("lsp")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,10 +55,46 @@ impl Client {
             }
         });
         let stdin = child.stdin.take();
-        let mut client = Client { child, stdin, messages: rx, pending: Vec::new(), next_id: 1 };
-        let init = client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
-        client.notify("initialized", json!({}));
-        (client, init)
+        Client { child, stdin, messages: rx, pending: Vec::new(), next_id: 1 }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes `bytes` to the server as they are (for malformed input).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write to the server");
+        stdin.flush().expect("flush");
+    }
+
+    /// The response with `id` (already arrived, or the next one with it).
+    pub fn response(&mut self, id: &Value) -> Value {
+        let is_it = |m: &Value| m.get("id") == Some(id) && m.get("method").is_none();
+        if let Some(i) = self.pending.iter().position(is_it) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let message = self.next();
+            if is_it(&message) {
+                return message;
+            }
+            self.pending.push(message);
+        }
+    }
+
+    /// Every `publishDiagnostics` for `uri` that arrived so far or arrives within `wait`.
+    pub fn all_diagnostics(&mut self, uri: &str, wait: Duration) -> Vec<Value> {
+        let is_ours = |m: &Value| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri;
+        let deadline = std::time::Instant::now() + wait;
+        while let Ok(m) = self.messages.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            self.pending.push(m);
+        }
+        let (ours, rest): (Vec<Value>, Vec<Value>) = std::mem::take(&mut self.pending).into_iter().partition(is_ours);
+        self.pending = rest;
+        ours.into_iter().map(|m| m["params"].clone()).collect()
     }
 
     pub fn send(&mut self, message: &Value) {

@@ -126,9 +126,63 @@ pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
     let Some(map) = vocab_json.as_object() else {
         bail!("{}: expected an object of token → id", vocab.display())
     };
-    // `merges.txt` starts with a `#version` line; each other line is one merge `a b`.
     let merges_text = read(merges)?;
-    let merges: Vec<&str> = merges_text.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty()).collect();
+    Ok(pipeline_of(map, &merges_text))
+}
+
+/// CLIP's BPE merges: the first 48,894 lines (and the `#version` line) of OpenAI CLIP's
+/// `bpe_simple_vocab_16e6.txt` (MIT; models/data/README.md), gzip-compressed. With them the
+/// checker counts a prompt's tokens for W0007 when no checkpoint is on disk: every SD 1.x and
+/// 2.x checkpoint's tokenizer is this one.
+const BUILTIN_MERGES: &[u8] = include_bytes!("../../data/clip-bpe-merges.txt.gz");
+
+/// CLIP's map from bytes to the printable characters its BPE works on (`bytes_to_unicode`):
+/// printable Latin-1 bytes stand for themselves, the others for 256, 257, ... in byte order.
+/// In the order CLIP lists them (the first 256 ids of its vocabulary).
+fn bytes_to_unicode() -> Vec<char> {
+    let printable = |b: u32| (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
+    let mut out: Vec<char> = (0..256u32).filter(|&b| printable(b)).filter_map(char::from_u32).collect();
+    out.extend((0..256u32).filter(|&b| !printable(b)).enumerate().filter_map(|(n, _)| char::from_u32(256 + n as u32)));
+    out
+}
+
+impl ClipTokenizer {
+    /// CLIP's tokenizer from the tables shipped in this crate (no files on disk): the
+    /// vocabulary is built as CLIP builds it (the 256 byte symbols, the same with `</w>`, one
+    /// token per merge, then the start and end tokens: 49,408 ids).
+    pub fn builtin(max_len: usize) -> Result<Self> {
+        use std::io::Read;
+        let mut merges_text = String::new();
+        flate2::read::GzDecoder::new(BUILTIN_MERGES)
+            .read_to_string(&mut merges_text)
+            .map_err(|e| err(format!("the built-in CLIP merges: {e}")))?;
+        let symbols = bytes_to_unicode();
+        let mut vocab: Vec<String> = symbols.iter().map(|c| c.to_string()).collect();
+        vocab.extend(symbols.iter().map(|c| format!("{c}</w>")));
+        vocab.extend(merge_lines(&merges_text).map(|m| m.replacen(' ', "", 1)));
+        vocab.extend([BOS.to_string(), EOS.to_string()]);
+        let map: serde_json::Map<String, serde_json::Value> =
+            vocab.into_iter().enumerate().map(|(i, t)| (t, serde_json::Value::from(i as u64))).collect();
+        let spec = pipeline_of(&map, &merges_text);
+        let inner = tokenizers::Tokenizer::from_bytes(spec.to_string().as_bytes()).map_err(|e| err(format!("the built-in CLIP tokenizer: {e}")))?;
+        let id = |t: &str| inner.token_to_id(t).ok_or_else(|| err(format!("the built-in CLIP tokenizer has no `{t}`")));
+        let (bos, eos) = (id(BOS)?, id(EOS)?);
+        if max_len < 2 {
+            bail!("a text encoder of {max_len} positions cannot hold a prompt")
+        }
+        Ok(Self { inner, bos, eos, pad: eos, max_len })
+    }
+}
+
+/// The merges of a `merges.txt`: each line `a b` but the `#version` line and blank ones.
+fn merge_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty())
+}
+
+/// The `tokenizer.json` of CLIP's fast tokenizer for a vocabulary and a `merges.txt`.
+fn pipeline_of(map: &serde_json::Map<String, serde_json::Value>, merges_text: &str) -> serde_json::Value {
+    let merges: Vec<&str> = merge_lines(merges_text).collect();
+    let vocab_json = map;
     let special = |content: &str| {
         map.get(content).and_then(|v| v.as_u64()).map(|id| {
             serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
@@ -136,7 +190,7 @@ pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
         })
     };
     let added: Vec<serde_json::Value> = [BOS, EOS].iter().filter_map(|t| special(t)).collect();
-    Ok(serde_json::json!({
+    serde_json::json!({
         "version": "1.0",
         "truncation": null,
         "padding": null,
@@ -157,5 +211,23 @@ pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
             "end_of_word_suffix": "</w>", "fuse_unk": false, "byte_fallback": false,
             "vocab": vocab_json, "merges": merges
         }
-    }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_tokenizer_is_clips() {
+        let t = ClipTokenizer::builtin(77).unwrap();
+        // CLIP's ids for "a photo of a cat" (HF's CLIPTokenizer docs), start and end included.
+        let tokens = t.encode("A photo of a   cat").unwrap();
+        assert_eq!(&tokens.ids[..7], &[49406, 320, 1125, 539, 320, 2368, 49407]);
+        assert_eq!((tokens.count, tokens.eos_index, tokens.cut_at), (5, 6, None));
+        let long = "red ".repeat(80);
+        let cut = t.encode(&long).unwrap();
+        assert_eq!(cut.count, 80);
+        assert_eq!(cut.cut_at, Some(4 * 75), "the 76th `red` is the first cut");
+    }
 }
