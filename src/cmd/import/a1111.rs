@@ -23,7 +23,7 @@
 //! ```
 
 use super::codes::{EXTRA_NETWORK, READ_AS_TEXT, ZERO_WEIGHT};
-use super::composition::{Composition, Diagnostics, Input, Term, merge, window};
+use super::composition::{merge, window, Composition, Diagnostics, Input, Term};
 use super::prompt::{self, Src};
 use super::python;
 use super::schedule::{self, Run};
@@ -39,8 +39,8 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
     for (i, part) in parts.iter().enumerate() {
         let mut ds = Vec::new();
         let (text, weight, weight_span) = split_weight(&src, part.clone(), len, &mut ds);
-        let tree = prompt::parse(&src, text, len, i + 1 < parts.len(), &mut ds);
-        let runs = tree.and_then(|t| schedule::runs(&t, &src, steps, len, &mut ds));
+        let tree = prompt::parse(&src, text.clone(), len, i + 1 < parts.len(), &mut ds);
+        let runs = tree.and_then(|t| schedule::runs(&t, &src, text, steps, len, &mut ds));
         diags.extend(Input::Prompt, ds);
         let Some(runs) = runs else { continue };
         let span = src.span(part.clone(), len);
@@ -66,7 +66,7 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
                         .with_label("A1111 loads extra networks from the prompt only: here the tag is words for CLIP, and so it is in the import"),
                 );
             }
-            let runs = prompt::parse(&nsrc, 0..neg.len(), neg.len(), false, &mut ds).and_then(|t| schedule::runs(&t, &nsrc, steps, neg.len(), &mut ds));
+            let runs = prompt::parse(&nsrc, 0..neg.len(), neg.len(), false, &mut ds).and_then(|t| schedule::runs(&t, &nsrc, 0..neg.len(), steps, neg.len(), &mut ds));
             diags.extend(Input::Negative, ds);
             runs?
         }

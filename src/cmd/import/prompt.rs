@@ -471,9 +471,9 @@ impl Fragment {
 #[derive(Debug, Default)]
 pub struct Attention {
     pub fragments: Vec<Fragment>,
-    /// Brackets that scale some text by a factor other than 1: (the bracket's range in the
-    /// step's [`Src`]).
-    pub emphasis: Vec<Range<usize>>,
+    /// Brackets that scale some text by a factor other than 1: the bracket's range in the
+    /// step's [`Src`], and whether it is never closed (it then reaches to the part's end).
+    pub emphasis: Vec<(Range<usize>, bool)>,
     /// `(x:1.2.3)`: a weight Python's `float` refuses (A1111 raises ValueError).
     pub bad_weights: Vec<Range<usize>>,
 }
@@ -491,12 +491,12 @@ pub fn attention(step: &Src) -> Attention {
         t.push(step, r);
         t
     };
-    let multiply = |res: &mut Vec<(Src, f64)>, from: usize, m: f64, bracket: Range<usize>, emphasis: &mut Vec<Range<usize>>| {
+    let multiply = |res: &mut Vec<(Src, f64)>, from: usize, m: f64, bracket: Range<usize>, unclosed: bool, emphasis: &mut Vec<(Range<usize>, bool)>| {
         for r in res[from..].iter_mut() {
             r.1 *= m;
         }
         if m != 1.0 && res[from..].iter().any(|r| !r.0.text.is_empty()) {
-            emphasis.push(bracket);
+            emphasis.push((bracket, unclosed));
         }
     };
     let mut pos = 0;
@@ -528,7 +528,7 @@ pub fn attention(step: &Src) -> Attention {
                 if let Some((weight, end)) = weight_token(s, pos) {
                     if let Some((from, open)) = round.pop() {
                         match python::float(&s[weight.clone()]) {
-                            Some(w) => multiply(&mut res, from, w, open..end, &mut out.emphasis),
+                            Some(w) => multiply(&mut res, from, w, open..end, false, &mut out.emphasis),
                             None => out.bad_weights.push(weight),
                         }
                     } else {
@@ -542,14 +542,14 @@ pub fn attention(step: &Src) -> Attention {
             }
             b')' => {
                 match round.pop() {
-                    Some((from, open)) => multiply(&mut res, from, 1.1, open..pos + 1, &mut out.emphasis),
+                    Some((from, open)) => multiply(&mut res, from, 1.1, open..pos + 1, false, &mut out.emphasis),
                     None => res.push((text(pos..pos + 1), 1.0)),
                 }
                 pos += 1;
             }
             b']' => {
                 match square.pop() {
-                    Some((from, open)) => multiply(&mut res, from, 1.0 / 1.1, open..pos + 1, &mut out.emphasis),
+                    Some((from, open)) => multiply(&mut res, from, 1.0 / 1.1, open..pos + 1, false, &mut out.emphasis),
                     None => res.push((text(pos..pos + 1), 1.0)),
                 }
                 pos += 1;
@@ -562,10 +562,10 @@ pub fn attention(step: &Src) -> Attention {
         }
     }
     for (from, open) in std::mem::take(&mut round) {
-        multiply(&mut res, from, 1.1, open..s.len(), &mut out.emphasis);
+        multiply(&mut res, from, 1.1, open..s.len(), true, &mut out.emphasis);
     }
     for (from, open) in std::mem::take(&mut square) {
-        multiply(&mut res, from, 1.0 / 1.1, open..s.len(), &mut out.emphasis);
+        multiply(&mut res, from, 1.0 / 1.1, open..s.len(), true, &mut out.emphasis);
     }
     if res.is_empty() {
         res.push((Src::default(), 1.0));
@@ -685,7 +685,7 @@ pub fn extra_networks(text: &str) -> Vec<Range<usize>> {
 /// Diagnostics of the attention pass of one step, into `out` (spans into the input), each
 /// once however many steps show it: emphasis dropped (W0101), `BREAK` dropped (W0102), a
 /// weight Python cannot read (E0202).
-pub fn attention_diagnostics(step: &Src, a: &Attention, input_len: usize, seen: &mut Seen, out: &mut Vec<Diagnostic>) {
+pub fn attention_diagnostics(step: &Src, a: &Attention, part_end: usize, input_len: usize, seen: &mut Seen, out: &mut Vec<Diagnostic>) {
     let mut once = |code: &'static str, span: Span| seen.insert((code, span.start, span.end));
     for r in &a.bad_weights {
         let span = step.span(r.clone(), input_len);
@@ -699,7 +699,19 @@ pub fn attention_diagnostics(step: &Src, a: &Attention, input_len: usize, seen: 
         }
     }
     // The outermost brackets only: `((word))` is one warning.
-    let mut spans: Vec<Span> = a.emphasis.iter().map(|r| step.span(r.clone(), input_len)).collect();
+    // A bracket never closed scales everything to the end of the part, whatever the step.
+    let mut spans: Vec<Span> = a
+        .emphasis
+        .iter()
+        .map(|(r, unclosed)| {
+            let span = step.span(r.clone(), input_len);
+            if *unclosed {
+                Span::new(span.start as usize, part_end.max(span.end as usize))
+            } else {
+                span
+            }
+        })
+        .collect();
     spans.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut outer_end = 0;
     let mut first = true;

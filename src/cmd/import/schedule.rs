@@ -28,7 +28,7 @@
 //! earlier (the caller warns); absolute steps and alternations need N.
 
 use super::codes::{BAD_EDIT, NEEDS_STEPS, STEP_ROUNDING};
-use super::prompt::{self, Piece, Prompt, Seen, Src, attention};
+use super::prompt::{self, attention, Piece, Prompt, Seen, Src};
 use comp_grammar::Diagnostic;
 use std::collections::BTreeSet;
 
@@ -57,7 +57,8 @@ fn end_step(when: &prompt::When, steps: u32) -> Option<i64> {
 
 /// The runs of one part (or of the negative prompt), in order, covering [0, 1]; `None` on an
 /// error (reported in `ds`, spans into the input of length `input_len`).
-pub fn runs(tree: &Prompt, src: &Src, steps: Option<u32>, input_len: usize, ds: &mut Vec<Diagnostic>) -> Option<Vec<Run>> {
+pub fn runs(tree: &Prompt, src: &Src, part: std::ops::Range<usize>, steps: Option<u32>, input_len: usize, ds: &mut Vec<Diagnostic>) -> Option<Vec<Run>> {
+    let part_end = src.span(part, input_len).end as usize;
     let mut edits = Vec::new();
     collect(&tree.pieces, &mut edits, &mut false);
     let mut ok = true;
@@ -82,7 +83,7 @@ pub fn runs(tree: &Prompt, src: &Src, steps: Option<u32>, input_len: usize, ds: 
         eval(&tree.pieces, src, t, &mut step);
         let a = attention(&step);
         let before = ds.len();
-        prompt::attention_diagnostics(&step, &a, input_len, &mut seen, ds);
+        prompt::attention_diagnostics(&step, &a, part_end, input_len, &mut seen, ds);
         failed |= ds[before..].iter().any(|d| d.is_error());
         prompt::words(&a.fragments)
     };
@@ -246,7 +247,7 @@ mod tests {
         let src = Src::new(p);
         let mut ds = Vec::new();
         let tree = prompt::parse(&src, 0..p.len(), p.len(), false, &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
-        let rs = runs(&tree, &src, Some(n), p.len(), &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
+        let rs = runs(&tree, &src, 0..p.len(), Some(n), p.len(), &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
         let at = |x: f64| (x * n as f64).round() as u32;
         rs.into_iter().map(|r| (at(r.from), at(r.to) - 1, r.text)).collect()
     }
@@ -328,11 +329,24 @@ mod tests {
     }
 
     #[test]
+    fn one_warning_per_place_however_many_steps_show_it() {
+        // The unclosed `(` emphasises different texts at calls 0..=5 and 6..=9: one W0101,
+        // reaching to the end of the part.
+        let p = "a (b [c:d:0.5]";
+        let src = Src::new(p);
+        let mut ds = Vec::new();
+        let tree = prompt::parse(&src, 0..p.len(), p.len(), false, &mut ds).expect("parses");
+        runs(&tree, &src, 0..p.len(), Some(10), p.len(), &mut ds).expect("imports");
+        let got: Vec<(&str, &str)> = ds.iter().map(|d| (d.code, &p[d.span().range()])).collect();
+        assert_eq!(got, vec![("W0101", "(b [c:d:0.5]")]);
+    }
+
+    #[test]
     fn fractions_without_steps() {
         let src = Src::new("[a:b:0.25] [c::0.75]");
         let mut ds = Vec::new();
         let tree = prompt::parse(&src, 0..src.text.len(), src.text.len(), false, &mut ds).expect("parses");
-        let rs = runs(&tree, &src, None, src.text.len(), &mut ds).expect("imports");
+        let rs = runs(&tree, &src, 0..src.text.len(), None, src.text.len(), &mut ds).expect("imports");
         let got: Vec<(f64, f64, &str)> = rs.iter().map(|r| (r.from, r.to, r.text.as_str())).collect();
         assert_eq!(got, vec![(0.0, 0.25, "a c"), (0.25, 0.75, "b c"), (0.75, 1.0, "b")]);
         assert_eq!(ds.iter().filter(|d| d.code == "W0104").count(), 2);
