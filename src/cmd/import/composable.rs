@@ -16,7 +16,8 @@
 
 use super::codes::{BAD_WEIGHT, PIPELINE, WEIGHT_COUNT};
 use super::composition::{merge, Composition, Diagnostics, Input, Term};
-use super::schedule::{normalize_space, Run};
+use super::prompt::normalize_space;
+use super::schedule::Run;
 use comp_grammar::{Diagnostic, Span};
 
 /// Imports a pipeline prompt at `guidance` (its `guidance_scale`); `None` on errors.

@@ -2,6 +2,7 @@
 
 use super::schedule::Run;
 use comp_grammar::{Diagnostic, Span};
+use std::collections::HashMap;
 
 /// ε̂ = ε_b + scale · Σ_i w_i (ε_i − ε_b): A1111's and the Composable Diffusion pipeline's
 /// formula, with ε_b the base prompt's prediction (the negative prompt, or the empty prompt)
@@ -61,13 +62,18 @@ pub fn window(run: &Run) -> Option<(f64, f64)> {
 }
 
 /// Merges terms with the same text and window (their weights add, as they do in A1111 and in
-/// comp), keeping the first one's place.
+/// comp), keeping the first one's place. Linear in the number of terms.
 pub fn merge(terms: Vec<Term>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
+    let mut index: HashMap<(String, Option<(u64, u64)>), usize> = HashMap::new();
     for t in terms {
-        match out.iter_mut().find(|o| o.text == t.text && o.window == t.window) {
-            Some(o) => o.weight += t.weight,
-            None => out.push(t),
+        let key = (t.text.clone(), t.window.map(|(a, b)| (a.to_bits(), b.to_bits())));
+        match index.get(&key) {
+            Some(&i) => out[i].weight += t.weight,
+            None => {
+                index.insert(key, out.len());
+                out.push(t);
+            }
         }
     }
     out

@@ -22,9 +22,10 @@ pub struct Infotext {
 }
 
 impl Infotext {
-    /// The value of parameter `key`.
+    /// The value of parameter `key`; the last one when it is written twice (A1111 assigns the
+    /// pairs in order, so the last wins).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -72,8 +73,8 @@ fn pairs(line: &str) -> Vec<(String, String)> {
 
 /// One `Key: value` at the start of `s` (after white space), and what follows its comma.
 fn one_pair(s: &str) -> Option<((String, String), &str)> {
-    let s = s.trim_start();
-    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let s = super::python::trim_start(s);
+    let word = super::python::is_word;
     let mut key_end = 0;
     for (i, c) in s.char_indices() {
         let ok = if i == 0 { word(c) } else { word(c) || matches!(c, ' ' | '-' | '/') };
@@ -86,7 +87,7 @@ fn one_pair(s: &str) -> Option<((String, String), &str)> {
         return None;
     }
     let key = s[..key_end].to_string();
-    let after = s[key_end + 1..].trim_start();
+    let after = super::python::trim_start(&s[key_end + 1..]);
     let (value, tail) = if after.starts_with('"') {
         let mut escaped = false;
         let mut end = None;
@@ -140,6 +141,9 @@ mod tests {
         assert_eq!(it.prompt, "a fox\nin snow");
         assert_eq!(it.negative.as_deref(), Some("blur\nmore blur"));
         assert_eq!(it.get("Lora hashes"), Some("a: 1, b: 2"));
+        // A key written twice: the last value wins, as in A1111.
+        let it = parse("a fox\nSteps: 4, Steps: 9, Seed: 1, Seed: 2\n");
+        assert_eq!((it.get("Steps"), it.get("Seed")), (Some("9"), Some("2")));
         // Fewer than 3 pairs: the last line is prompt text.
         let it = parse("a fox\ntime: 12, place: here");
         assert_eq!((it.prompt.as_str(), it.params.len()), ("a fox\ntime: 12, place: here", 0));

@@ -2,8 +2,9 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | [`prompt`] | A1111's prompt syntax into a tree (emphasis, editing, alternation, BREAK, LoRA tags) |
-//! | [`schedule`] | a tree into the texts it takes over the trajectory (step windows) |
+//! | [`prompt`] | A1111's prompt syntax: its scheduling grammar (editing, alternation) and its attention pass (emphasis, BREAK) |
+//! | [`schedule`] | a part into the texts A1111's sampler conditions on, model call by model call (step windows) |
+//! | [`python`] | Python's `\s`, `\w`, `\d` and `float`, as A1111's regular expressions see them |
 //! | [`a1111`] | A1111's `AND`, weights and negative prompt → a [`Composition`] |
 //! | [`composable`] | the Composable Diffusion pipeline's `a \| b` and weights → a [`Composition`] |
 //! | [`infotext`] | A1111's generation parameters (prompt, negative prompt, steps, sampler, ...) |
@@ -20,14 +21,15 @@ pub mod composition;
 pub mod emit;
 pub mod infotext;
 pub mod prompt;
-pub mod schedule;
+pub mod python;
 #[cfg(test)]
 mod roundtrip;
+pub mod schedule;
 
-use crate::{render, Failure};
-use composition::{Diagnostics, Input};
+use crate::{Failure, render};
 #[cfg(test)]
 use composition::Composition;
+use composition::{Diagnostics, Input};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -113,11 +115,7 @@ fn sampler(name: &str, schedule: Option<&str>, diags: &mut Diagnostics) -> Resul
         "dpmpp2m" | "dpm++ 2m" | "dpm++ 2m karras" => "dpmpp2m",
         "ddim" => "ddim",
         "ddpm" => "ddpm",
-        _ => {
-            return Err(format!(
-                "no comp sampler for `{name}`: comp has euler_a (A1111's \"Euler a\"), dpmpp2m (\"DPM++ 2M\"), ddim (\"DDIM\") and ddpm; choose one with --sampler"
-            ))
-        }
+        _ => return Err(format!("no comp sampler for `{name}`: comp has euler_a (A1111's \"Euler a\"), dpmpp2m (\"DPM++ 2M\"), ddim (\"DDIM\") and ddpm; choose one with --sampler")),
     };
     let schedule = schedule.filter(|s| !s.eq_ignore_ascii_case("automatic"));
     if let Some(schedule) = schedule {
@@ -198,7 +196,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let tool = if args.infotext { format!("{tool} --infotext") } else { tool.to_string() };
     let text = emit::comp_file(&settings, &composition, &provenance(&tool, &req, args.weights.as_deref()));
-    write(&args, &text)
+    checked(&args, text).and_then(|text| write(&args, &text))
+}
+
+/// The written text, when `comp check` accepts it; otherwise the checker's diagnostics under
+/// the text, and nothing written (a seed or size the model refuses, too many steps, an
+/// unknown model or one without text prompts, a weight that overflows, too many parts).
+fn checked(args: &Args, text: String) -> Result<String, Failure> {
+    let name = args.output.as_ref().map_or_else(|| "imported.comp".to_string(), |p| p.display().to_string());
+    let source = crate::pipeline::SourceFile { name, text, decode_error: None };
+    let checked = crate::pipeline::check(&source, &comp_models::infos());
+    if !checked.diagnostics.iter().any(|d| d.is_error()) {
+        return Ok(source.text);
+    }
+    let errors: Vec<comp_grammar::Diagnostic> = checked.diagnostics.into_iter().filter(|d| d.is_error()).collect();
+    eprint!("{}", render::human_all(&source.name, &source.text, &errors, render::stderr_color()));
+    eprintln!("error: `comp check` refuses the imported file ({} error{}): nothing written", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    Err(Failure::Input)
 }
 
 /// What to import: from the flags, or from an infotext with the flags on top.
@@ -237,9 +251,7 @@ impl Request {
 fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Request, Failure> {
     let it = infotext::parse(text);
     let bad = |key: &str, v: &str| Failure::Usage(format!("the infotext's `{key}: {v}` is not a valid value"));
-    let num = |key: &str| -> Result<Option<f64>, Failure> {
-        it.get(key).map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(key, v))).transpose()
-    };
+    let num = |key: &str| -> Result<Option<f64>, Failure> { it.get(key).map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(key, v))).transpose() };
     let steps = match it.get("Steps") {
         Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("Steps", v))?),
         None => None,
@@ -251,7 +263,9 @@ fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Req
     };
     let size = it.get("Size").map(|v| parse_size(v).map_err(|_| bad("Size", v))).transpose()?;
     let mut ignored: Vec<String> = Vec::new();
-    for (k, v) in &it.params {
+    // A key written twice: A1111 keeps the last value (it assigns them in order).
+    let last = |i: usize, k: &str| !it.params[i + 1..].iter().any(|(k2, _)| k2 == k);
+    for (k, v) in it.params.iter().enumerate().filter(|(i, (k, _))| last(*i, k)).map(|(_, kv)| kv) {
         let changes_image = match k.as_str() {
             "Clip skip" => v.trim() != "1",
             "Variation seed strength" => v.trim().parse::<f64>() != Ok(0.0),

@@ -1,25 +1,36 @@
-//! From a prompt tree to the texts it takes during sampling: one [`Run`] per stretch of the
-//! trajectory with one text, which becomes a step window `@ [from, to]`.
+//! From a part read by A1111's scheduling grammar to the texts A1111's sampler conditions on,
+//! model call by model call: one [`Run`] per stretch of calls with one text, which becomes a
+//! step window `@ [from, to]`.
+//!
+//! A1111's rules (`modules/prompt_parser.py`, `modules/sd_samplers_cfg_denoiser.py`):
+//!
+//! - The schedule of a prompt with N steps is a list of (end step, text), steps 1-based:
+//!   `get_learned_conditioning_prompt_schedules` collects the end steps {N} ∪ {min(N, int(v))
+//!   ≥ 1 for each edit} (v = when·N for a `when` written with a `.`, else when; every step
+//!   1..N when there is an alternation) and evaluates the prompt at each: an edit shows
+//!   `from` while `step <= min(N, int(v))`, an alternation option `(step − 1) mod n`.
+//! - The sampler's `CFGDenoiser` counts its model calls from 0 (`self.step`) and asks the
+//!   schedule for entry `self.step`: the first entry whose end step is ≥ that number. So model
+//!   call k (0-based) uses A1111's schedule step max(k, 1): calls 0 and 1 both see step 1,
+//!   call k sees step k, and step N is never sampled.
+//!
+//! comp's step k (0-based) sits at fraction (k + 0.5)/N, so a run of calls k0..=k1 is exactly
+//! the window `@ [k0/N, (k1+1)/N]`.
 //!
 //! ```text
-//! "a [cat:dog:0.5]", steps unknown  →  "a cat" @ [0, 0.5], "a dog" @ [0.5, 1]
-//! "a [cat:dog:12]", 25 steps        →  "a cat" @ [0, 0.48], "a dog" @ [0.48, 1]
+//! "a [cat:dog:3]", 10 steps: schedule (3, "a cat"), (10, "a dog")
+//!   calls 0..=3 see steps 1,1,2,3 → "a cat" @ [0, 0.4]; calls 4..=9 → "a dog" @ [0.4, 1]
+//! "[cat|dog]", 4 steps: calls 0,1,2,3 see steps 1,1,2,3 → cat, cat, dog, cat
 //! ```
 //!
-//! A1111 (`get_learned_conditioning_prompt_schedules`) evaluates a prompt at steps
-//! 1..=N: an edit `[a:b:when]` gives `a` while `step <= min(N, int(v))`, with v = when·N for a
-//! fraction and v = when for a step; an alternation gives option `(step − 1) mod n`. comp's
-//! step k (0-based) sits at fraction (k + 0.5)/N, so A1111 steps a..=b are exactly the window
-//! [(a − 1)/N, b/N). Without N, a fraction v becomes the window boundary v itself: A1111
-//! switches after step ⌊vN⌋, comp after step ⌈vN − 0.5⌉; these differ by one step when the
-//! fractional part of vN is above one half (the caller warns).
-//!
-//! The text of one moment is A1111's: emphasis fragments (runs of equal weight, which A1111
-//! tokenises one by one) are joined with a space where they touch (the tokens are the same:
-//! CLIP splits words at spaces and at punctuation), and white space is collapsed (CLIP's
-//! tokenizer does the same).
+//! Without N (no `--steps`), a fraction v becomes the window boundary v itself: A1111 switches
+//! after call ⌊vN⌋, comp after the last step k with (k + 0.5)/N < v, which is up to one step
+//! earlier (the caller warns); absolute steps and alternations need N.
 
-use super::prompt::{Node, When};
+use super::codes::{BAD_EDIT, NEEDS_STEPS, STEP_ROUNDING};
+use super::prompt::{self, attention, Piece, Prompt, Seen, Src};
+use comp_grammar::Diagnostic;
+use std::collections::BTreeSet;
 
 /// A stretch of the trajectory with one text: active on `[from, to)` (a window ending at 1
 /// includes the last step).
@@ -30,16 +41,52 @@ pub struct Run {
     pub to: f64,
 }
 
-/// A moment of sampling: A1111 step `step` of `steps` (1-based), or a trajectory fraction.
+/// A moment of sampling: A1111's schedule step (1-based) of N, or a trajectory fraction.
 #[derive(Clone, Copy, Debug)]
 enum Time {
     Step { step: u32, steps: u32 },
     Fraction(f64),
 }
 
-/// The runs of `nodes`, in order, covering [0, 1]. Without `steps`, the tree must have no
-/// alternation and no absolute step (the caller reports those first).
-pub fn runs(nodes: &[Node], steps: Option<u32>) -> Vec<Run> {
+/// A1111's end step of an edit at N steps, `min(N, int(v))`; `None` where Python's `int`
+/// overflows (an infinite v).
+fn end_step(when: &prompt::When, steps: u32) -> Option<i64> {
+    let v = if when.fraction { when.value * steps as f64 } else { when.value };
+    v.is_finite().then(|| (v.trunc().min(steps as f64)).max(i64::MIN as f64) as i64)
+}
+
+/// The runs of one part (or of the negative prompt), in order, covering [0, 1]; `None` on an
+/// error (reported in `ds`, spans into the input of length `input_len`).
+pub fn runs(tree: &Prompt, src: &Src, part: std::ops::Range<usize>, steps: Option<u32>, input_len: usize, ds: &mut Vec<Diagnostic>) -> Option<Vec<Run>> {
+    let part_end = src.span(part, input_len).end as usize;
+    let mut edits = Vec::new();
+    collect(&tree.pieces, &mut edits, &mut false);
+    let mut ok = true;
+    for w in &edits {
+        let overflow = !w.value.is_finite() || steps.is_some_and(|n| end_step(w, n).is_none());
+        if overflow {
+            ok = false;
+            ds.push(
+                Diagnostic::error(BAD_EDIT, format!("the step of this prompt edit is infinite: `{}`", &src.text[w.span.clone()]), src.span(w.span.clone(), input_len))
+                    .with_label("A1111 stops with an OverflowError on this prompt")
+                    .with_help("write a step (`12`) or a fraction of the steps (`0.5`)"),
+            );
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut seen = Seen::new();
+    let mut failed = false;
+    let mut text_at = |t: Time, ds: &mut Vec<Diagnostic>| {
+        let mut step = Src::default();
+        eval(&tree.pieces, src, t, &mut step);
+        let a = attention(&step);
+        let before = ds.len();
+        prompt::attention_diagnostics(&step, &a, part_end, input_len, &mut seen, ds);
+        failed |= ds[before..].iter().any(|d| d.is_error());
+        prompt::words(&a.fragments)
+    };
     let mut runs: Vec<Run> = Vec::new();
     let mut push = |text: String, from: f64, to: f64| match runs.last_mut() {
         Some(last) if last.text == text => last.to = to,
@@ -47,123 +94,145 @@ pub fn runs(nodes: &[Node], steps: Option<u32>) -> Vec<Run> {
     };
     match steps {
         Some(n) => {
-            for step in 1..=n {
-                let text = text_at(nodes, Time::Step { step, steps: n });
-                push(text, (step - 1) as f64 / n as f64, step as f64 / n as f64);
+            let mut ends: BTreeSet<u32> = BTreeSet::from([n]);
+            for w in &edits {
+                let e = end_step(w, n).expect("checked above");
+                if e >= 1 {
+                    ends.insert(e as u32);
+                }
+            }
+            let mut alternates = false;
+            collect(&tree.pieces, &mut Vec::new(), &mut alternates);
+            if alternates {
+                ends.extend(1..=n);
+            }
+            // Entry (end, text) covers schedule steps prev+1..=end; model call k uses step
+            // max(k, 1), so calls prev+1..=min(end, N−1) (and call 0 with the first entry).
+            let mut prev = 0u32;
+            for (i, &end) in ends.iter().enumerate() {
+                let first_call = if i == 0 { 0 } else { prev + 1 };
+                let last_call = end.min(n - 1);
+                prev = end;
+                if first_call > last_call {
+                    continue;
+                }
+                let text = text_at(Time::Step { step: end, steps: n }, ds);
+                push(text, first_call as f64 / n as f64, (last_call + 1) as f64 / n as f64);
             }
         }
         None => {
-            let mut whens = Vec::new();
-            inner_fractions(nodes, &mut whens);
-            let mut points: Vec<f64> = [0.0, 1.0].into_iter().chain(whens.iter().map(|w| w.value)).collect();
+            let mut need = Vec::new();
+            needs_steps(&tree.pieces, &mut need);
+            if !need.is_empty() {
+                for (span, what) in need {
+                    ds.push(
+                        Diagnostic::error(NEEDS_STEPS, format!("{what} needs the number of steps"), src.span(span, input_len))
+                            .with_label("depends on how many steps the sampler takes")
+                            .with_help("give `--steps N` (A1111's sampling steps)"),
+                    );
+                }
+                return None;
+            }
+            let mut points: Vec<f64> = vec![0.0, 1.0];
+            for w in &edits {
+                if w.value > 0.0 && w.value < 1.0 {
+                    points.push(w.value);
+                    ds.push(
+                        Diagnostic::warning(STEP_ROUNDING.0, STEP_ROUNDING.1, "without `--steps`, this switch can come one step earlier than in A1111", src.span(w.span.clone(), input_len))
+                            .with_label(format!("A1111 switches after model call ⌊{}·steps⌋ (counted from 0); comp at the fraction {} of the trajectory", w.value, w.value))
+                            .with_help("give `--steps N` for an import that switches at exactly A1111's step"),
+                    );
+                }
+            }
             points.sort_by(f64::total_cmp);
             points.dedup();
             for w in points.windows(2) {
-                let text = text_at(nodes, Time::Fraction((w[0] + w[1]) / 2.0));
+                let text = text_at(Time::Fraction((w[0] + w[1]) / 2.0), ds);
                 push(text, w[0], w[1]);
             }
         }
     }
-    // Whole-run boundaries printed exactly: 0 and 1.
+    if failed {
+        return None;
+    }
     if let Some(first) = runs.first_mut() {
         first.from = 0.0;
     }
     if let Some(last) = runs.last_mut() {
         last.to = 1.0;
     }
-    runs
+    Some(runs)
 }
 
-/// Whether `when` still shows the edit's `before` text at `t`.
-fn before(when: &When, t: Time) -> bool {
-    match t {
-        Time::Step { step, steps } => {
-            let v = if when.fraction { when.value * steps as f64 } else { when.value };
-            step as f64 <= v.trunc().min(steps as f64)
-        }
-        Time::Fraction(f) => f < when.value,
-    }
-}
-
-/// The prompt's text at `t`, as A1111 would tokenise it.
-fn text_at(nodes: &[Node], t: Time) -> String {
-    let mut fragments: Vec<(String, f64)> = Vec::new();
-    collect(nodes, t, 1.0, &mut fragments);
-    // Runs of equal weight are one fragment (A1111 merges them before tokenising).
-    let mut merged: Vec<(String, f64)> = Vec::new();
-    for (text, w) in fragments {
-        match merged.last_mut() {
-            Some((last, lw)) if *lw == w => last.push_str(&text),
-            _ => merged.push((text, w)),
-        }
-    }
-    let mut out = String::new();
-    for (text, _) in merged {
-        let touches = out.chars().next_back().is_some_and(|c| !c.is_whitespace()) && text.chars().next().is_some_and(|c| !c.is_whitespace());
-        if touches {
-            out.push(' ');
-        }
-        out.push_str(&text);
-    }
-    normalize_space(&out)
-}
-
-fn collect(nodes: &[Node], t: Time, weight: f64, out: &mut Vec<(String, f64)>) {
-    for n in nodes {
-        match n {
-            Node::Text(s) => out.push((s.clone(), weight)),
-            Node::Emphasis { factor, body } => collect(body, t, weight * factor, out),
-            Node::Edit { before: b, after, when } => collect(if before(when, t) { b } else { after }, t, weight, out),
-            Node::Alternate { options, .. } => {
-                let Time::Step { step, .. } = t else { unreachable!("alternation needs steps: checked by the caller") };
-                collect(&options[(step as usize - 1) % options.len()], t, weight, out);
-            }
-            // A chunk boundary: a fragment of its own that never merges (NaN ≠ NaN).
-            Node::Break => out.push((String::new(), f64::NAN)),
-        }
-    }
-}
-
-/// White space collapsed to single spaces, trimmed.
-pub fn normalize_space(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// What in `nodes` needs the number of steps: alternations and absolute steps, with spans.
-pub fn needs_steps(nodes: &[Node], out: &mut Vec<(comp_grammar::Span, &'static str)>) {
-    for n in nodes {
-        match n {
-            Node::Edit { before, after, when } => {
-                if !when.fraction {
-                    out.push((when.span, "an absolute step"));
+/// Every edit's `when` (in taken and untaken branches alike, as A1111's visitor collects
+/// them), and whether there is an alternation.
+fn collect(pieces: &[Piece], whens: &mut Vec<prompt::When>, alternates: &mut bool) {
+    for p in pieces {
+        match p {
+            Piece::Lit(_) => {}
+            Piece::Edit { before, after, when } => {
+                whens.push(when.clone());
+                if let Some(b) = before {
+                    collect(b, whens, alternates);
                 }
-                needs_steps(before, out);
+                collect(after, whens, alternates);
+            }
+            Piece::Alt { options, .. } => {
+                *alternates = true;
+                options.iter().for_each(|o| collect(o, whens, alternates));
+            }
+        }
+    }
+}
+
+/// The text of `pieces` at `t`, as A1111's `AtStep` builds it (brackets of emphasis kept).
+fn eval(pieces: &[Piece], src: &Src, t: Time, out: &mut Src) {
+    for p in pieces {
+        match p {
+            Piece::Lit(r) => out.push(src, r.clone()),
+            Piece::Edit { before, after, when } => {
+                let showing_before = match t {
+                    Time::Step { step, steps } => (step as i64) <= end_step(when, steps).unwrap_or(i64::MAX),
+                    Time::Fraction(f) => f < when.value,
+                };
+                if showing_before {
+                    if let Some(b) = before {
+                        eval(b, src, t, out);
+                    }
+                } else {
+                    eval(after, src, t, out);
+                }
+            }
+            Piece::Alt { options, .. } => {
+                // Without steps the caller has refused alternations; show the first option.
+                let i = match t {
+                    Time::Step { step, .. } => (step as usize - 1) % options.len(),
+                    Time::Fraction(_) => 0,
+                };
+                eval(&options[i], src, t, out);
+            }
+        }
+    }
+}
+
+/// What in `pieces` needs the number of steps: alternations and absolute steps.
+fn needs_steps(pieces: &[Piece], out: &mut Vec<(std::ops::Range<usize>, &'static str)>) {
+    for p in pieces {
+        match p {
+            Piece::Lit(_) => {}
+            Piece::Edit { before, after, when } => {
+                if !when.fraction {
+                    out.push((when.span.clone(), "an absolute step"));
+                }
+                if let Some(b) = before {
+                    needs_steps(b, out);
+                }
                 needs_steps(after, out);
             }
-            Node::Alternate { options, span } => {
-                out.push((*span, "an alternation"));
+            Piece::Alt { options, span } => {
+                out.push((span.clone(), "an alternation"));
                 options.iter().for_each(|o| needs_steps(o, out));
             }
-            Node::Emphasis { body, .. } => needs_steps(body, out),
-            Node::Text(_) | Node::Break => {}
-        }
-    }
-}
-
-/// The edits of `nodes` whose fraction falls strictly inside (0, 1).
-pub fn inner_fractions(nodes: &[Node], out: &mut Vec<When>) {
-    for n in nodes {
-        match n {
-            Node::Edit { before, after, when } => {
-                if when.fraction && when.value > 0.0 && when.value < 1.0 {
-                    out.push(*when);
-                }
-                inner_fractions(before, out);
-                inner_fractions(after, out);
-            }
-            Node::Emphasis { body, .. } => inner_fractions(body, out),
-            Node::Alternate { options, .. } => options.iter().for_each(|o| inner_fractions(o, out)),
-            Node::Text(_) | Node::Break => {}
         }
     }
 }
@@ -171,70 +240,115 @@ pub fn inner_fractions(nodes: &[Node], out: &mut Vec<When>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::import::prompt;
 
-    /// A1111's `get_learned_conditioning_prompt_schedules` form: (last step, text) per run.
-    fn sched(p: &str, steps: Option<u32>) -> Vec<(f64, String)> {
+    /// The runs of `p` as (first call, last call, text) at `n` steps: the model calls (0-based)
+    /// that see each text.
+    fn calls(p: &str, n: u32) -> Vec<(u32, u32, String)> {
+        let src = Src::new(p);
         let mut ds = Vec::new();
-        let tree = prompt::parse(p, 0..p.len(), &prompt::extra_networks(p), &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
-        let n = steps.map_or(1.0, f64::from);
-        runs(&tree.nodes, steps).into_iter().map(|r| ((r.to * n * 1e9).round() / 1e9, r.text)).collect()
+        let tree = prompt::parse(&src, 0..p.len(), p.len(), false, &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
+        let rs = runs(&tree, &src, 0..p.len(), Some(n), p.len(), &mut ds).unwrap_or_else(|| panic!("{ds:?}"));
+        let at = |x: f64| (x * n as f64).round() as u32;
+        rs.into_iter().map(|r| (at(r.from), at(r.to) - 1, r.text)).collect()
     }
 
-    fn s(v: &[(f64, &str)]) -> Vec<(f64, String)> {
-        v.iter().map(|(a, t)| (*a, t.to_string())).collect()
+    fn c(v: &[(u32, u32, &str)]) -> Vec<(u32, u32, String)> {
+        v.iter().map(|(a, b, t)| (*a, *b, t.to_string())).collect()
     }
 
     #[test]
-    fn a1111s_own_examples_at_10_steps() {
-        // The doctests of A1111's prompt_parser.py, texts without emphasis brackets.
-        let g = |p| sched(p, Some(10));
-        assert_eq!(g("test"), s(&[(10.0, "test")]));
-        assert_eq!(g("a [b:3]"), s(&[(3.0, "a"), (10.0, "a b")]));
-        assert_eq!(g("a [b: 3]"), s(&[(3.0, "a"), (10.0, "a b")]));
-        assert_eq!(g("a [[[b]]:2]"), s(&[(2.0, "a"), (10.0, "a b")]));
-        assert_eq!(g("[(a:2):3]"), s(&[(3.0, ""), (10.0, "a")]));
-        assert_eq!(g("a [b : c : 1] d"), s(&[(1.0, "a b d"), (10.0, "a c d")]));
-        assert_eq!(g("a[b:[c:d:2]:1]e"), s(&[(1.0, "abe"), (2.0, "ace"), (10.0, "ade")]));
-        assert_eq!(g("a [b:.5] c"), s(&[(5.0, "a c"), (10.0, "a b c")]));
-        let alternating: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 2 == 1 { "a" } else { "b" })).collect();
-        assert_eq!(g("[a|(b:1.1)]"), s(&alternating));
-        let female: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 2 == 1 { "female" } else { "male" })).collect();
-        assert_eq!(g("[fe|]male"), s(&female));
-        let fe4: Vec<(f64, &str)> = (1..=10).map(|i| (i as f64, if i % 4 == 1 { "female" } else { "male" })).collect();
-        // Runs of equal text merge: steps 2..=4 are one "male" run.
-        let mut merged: Vec<(f64, &str)> = Vec::new();
-        for (i, t) in fe4 {
-            match merged.last_mut() {
-                Some(last) if last.1 == t => last.0 = i,
-                _ => merged.push((i, t)),
-            }
-        }
-        assert_eq!(g("[fe|||]male"), s(&merged));
+    fn the_issues_reproducers_step_for_step() {
+        // `a [cat:dog:3]`, 10 steps: schedule (3, "a cat"), (10, "a dog"). Call k sees step
+        // max(k, 1): calls 0..=3 see steps 1, 1, 2, 3 (cat), calls 4..=9 steps 4..=9 (dog).
+        assert_eq!(calls("a [cat:dog:3]", 10), c(&[(0, 3, "a cat"), (4, 9, "a dog")]));
+        // `[cat|dog]`, 4 steps: calls 0, 1, 2, 3 see steps 1, 1, 2, 3: options 0, 0, 1, 0.
+        assert_eq!(calls("[cat|dog]", 4), c(&[(0, 1, "cat"), (2, 2, "dog"), (3, 3, "cat")]));
+        // `a [b:c:0.99]`, 50 steps: int(0.99·50) = int(49.5) = 49, so "a b" for steps 1..=49
+        // and "a c" at step 50 only, which no call sees (the last call, 49, sees step 49).
+        assert_eq!(calls("a [b:c:0.99]", 50), c(&[(0, 49, "a b")]));
+    }
+
+    #[test]
+    fn a1111s_schedule_doctests_as_the_sampler_sees_them() {
+        // The doctests of get_learned_conditioning_prompt_schedules at 10 steps, each entry
+        // (end, text) covering calls prev+1..=min(end, 9), the first entry from call 0.
+        assert_eq!(calls("test", 10), c(&[(0, 9, "test")]));
+        // (3, "a "), (10, "a b")
+        assert_eq!(calls("a [b:3]", 10), c(&[(0, 3, "a"), (4, 9, "a b")]));
+        assert_eq!(calls("a [b: 3]", 10), c(&[(0, 3, "a"), (4, 9, "a b")]));
+        // (2, "a "), (10, "a [[b]]"): the emphasis is dropped, the word kept.
+        assert_eq!(calls("a [[[b]]:2]", 10), c(&[(0, 2, "a"), (3, 9, "a b")]));
+        assert_eq!(calls("[(a:2):3]", 10), c(&[(0, 3, ""), (4, 9, "a")]));
+        // (1, "a b  d"), (10, "a  c  d")
+        assert_eq!(calls("a [b : c : 1] d", 10), c(&[(0, 1, "a b d"), (2, 9, "a c d")]));
+        // (1, "abe"), (2, "ace"), (10, "ade")
+        assert_eq!(calls("a[b:[c:d:2]:1]e", 10), c(&[(0, 1, "abe"), (2, 2, "ace"), (3, 9, "ade")]));
+        // Unbalanced: no edit, the text as written (emphasis to the end, dropped).
+        assert_eq!(calls("a [unbalanced", 10), c(&[(0, 9, "a unbalanced")]));
+        // (5, "a  c"), (10, "a b c"): int(0.5·10) = 5.
+        assert_eq!(calls("a [b:.5] c", 10), c(&[(0, 5, "a c"), (6, 9, "a b c")]));
+        // A1111's "not handling this right now" doctest (it fails in A1111 too): `|` and `:` in
+        // one bracket is no construct, so the `|` is at the top level, the grammar fails and
+        // the whole text is read as written: [[10, 'a [{b|d{:.5] c']] (lark 1.1.2).
+        assert_eq!(calls("a [{b|d{:.5] c", 10), c(&[(0, 9, "a {b|d{:.5 c")]));
+        // (3, "((a][:b:c "), (10, "((a][:b:c d"): stray brackets are text; `[d:3]` applies.
+        // Emphasis of "((a][:b:c ": the two unclosed `(` scale everything by 1.1·1.1, the
+        // unclosed `[` (after "a]") divides ":b:c " by 1.1; "a" and the stray "]" share 1.21
+        // and merge into one piece "a]", tokenised apart from ":b:c ": the words "a] :b:c".
+        assert_eq!(calls("((a][:b:c [d:3]", 10), c(&[(0, 3, "a] :b:c"), (4, 9, "a] :b:c d")]));
+        // Alternation, steps 1..=10: a, (b:1.1), a, ...; call k sees step max(k, 1).
+        let alt: Vec<(u32, u32, &str)> = vec![(0, 1, "a"), (2, 2, "b"), (3, 3, "a"), (4, 4, "b"), (5, 5, "a"), (6, 6, "b"), (7, 7, "a"), (8, 8, "b"), (9, 9, "a")];
+        assert_eq!(calls("[a|(b:1.1)]", 10), c(&alt));
+        // `[fe|||]male`: option (step − 1) mod 4; "female" at steps 1, 5, 9.
+        assert_eq!(calls("[fe|||]male", 10), c(&[(0, 1, "female"), (2, 4, "male"), (5, 5, "female"), (6, 8, "male"), (9, 9, "female")]));
     }
 
     #[test]
     fn when_is_a_fraction_with_a_point_and_a_step_without() {
-        // `1.` is the fraction 1 (all steps before), `1` the first step.
-        assert_eq!(sched("[a:b:1.]", Some(10)), s(&[(10.0, "a")]));
-        assert_eq!(sched("[a:b:1]", Some(10)), s(&[(1.0, "a"), (10.0, "b")]));
-        // Past the end, or before the start.
-        assert_eq!(sched("[a:b:99]", Some(10)), s(&[(10.0, "a")]));
-        assert_eq!(sched("[a:b:-2]", Some(10)), s(&[(10.0, "b")]));
-        assert_eq!(sched("[a:b:0.05]", Some(10)), s(&[(10.0, "b")]), "int(0.5) = 0: never before");
-        // Without steps, fractions are the window boundaries.
-        assert_eq!(sched("[a:b:0.25] [c::0.75]", None), s(&[(0.25, "a c"), (0.75, "b c"), (1.0, "b")]));
+        // `1.` is the fraction 1: min(10, int(10.0)) = 10, "a" everywhere.
+        assert_eq!(calls("[a:b:1.]", 10), c(&[(0, 9, "a")]));
+        // `1` is step 1: calls 0 and 1 see step 1.
+        assert_eq!(calls("[a:b:1]", 10), c(&[(0, 1, "a"), (2, 9, "b")]));
+        assert_eq!(calls("[a:b:99]", 10), c(&[(0, 9, "a")]));
+        // int(−2) = −2: never before; int(0.05·10) = 0: never before.
+        assert_eq!(calls("[a:b:-2]", 10), c(&[(0, 9, "b")]));
+        assert_eq!(calls("[a:b:0.05]", 10), c(&[(0, 9, "b")]));
+        // `1e1` has no point: step 10. `.5e1` has one: 5·10 = 50 → min(10, 50) = 10.
+        assert_eq!(calls("[a:b:1e1]", 10), c(&[(0, 9, "a")]));
+        assert_eq!(calls("[a:b:.5e1]", 10), c(&[(0, 9, "a")]));
+        // One step: call 0 sees step 1.
+        assert_eq!(calls("[a:b:1]", 1), c(&[(0, 0, "a")]));
+        // `:１` is not lark's NUMBER (ASCII): the bracket is text.
+        assert_eq!(calls("[a:b:１]", 10), c(&[(0, 9, "a:b:１")]));
     }
 
     #[test]
-    fn emphasis_fragments_keep_their_token_boundaries() {
-        // A1111 tokenises runs of one weight separately: `a(b)c` is the words a, b, c, and
-        // `(a)(b)` (one weight) the word ab.
-        assert_eq!(sched("a(b)c", None), s(&[(1.0, "a b c")]));
-        assert_eq!(sched("(a)(b)", None), s(&[(1.0, "ab")]));
-        assert_eq!(sched("an (important) word", None), s(&[(1.0, "an important word")]));
-        assert_eq!(sched("x BREAK y", None), s(&[(1.0, "x y")]));
-        assert_eq!(sched("x[BREAK]y", None), s(&[(1.0, "x y")]));
-        assert_eq!(sched("\\(literal\\]  \n text", None), s(&[(1.0, "(literal] text")]));
+    fn break_glued_to_an_edit_is_one_word() {
+        // (5, "x BREAKa"), (10, "x BREAKb"): no `\b` between K and a, so no chunk break.
+        assert_eq!(calls("x BREAK[a:b:0.5]", 10), c(&[(0, 5, "x BREAKa"), (6, 9, "x BREAKb")]));
+    }
+
+    #[test]
+    fn one_warning_per_place_however_many_steps_show_it() {
+        // The unclosed `(` emphasises different texts at calls 0..=5 and 6..=9: one W0101,
+        // reaching to the end of the part.
+        let p = "a (b [c:d:0.5]";
+        let src = Src::new(p);
+        let mut ds = Vec::new();
+        let tree = prompt::parse(&src, 0..p.len(), p.len(), false, &mut ds).expect("parses");
+        runs(&tree, &src, 0..p.len(), Some(10), p.len(), &mut ds).expect("imports");
+        let got: Vec<(&str, &str)> = ds.iter().map(|d| (d.code, &p[d.span().range()])).collect();
+        assert_eq!(got, vec![("W0101", "(b [c:d:0.5]")]);
+    }
+
+    #[test]
+    fn fractions_without_steps() {
+        let src = Src::new("[a:b:0.25] [c::0.75]");
+        let mut ds = Vec::new();
+        let tree = prompt::parse(&src, 0..src.text.len(), src.text.len(), false, &mut ds).expect("parses");
+        let rs = runs(&tree, &src, 0..src.text.len(), None, src.text.len(), &mut ds).expect("imports");
+        let got: Vec<(f64, f64, &str)> = rs.iter().map(|r| (r.from, r.to, r.text.as_str())).collect();
+        assert_eq!(got, vec![(0.0, 0.25, "a c"), (0.25, 0.75, "b c"), (0.75, 1.0, "b")]);
+        assert_eq!(ds.iter().filter(|d| d.code == "W0104").count(), 2);
     }
 }
