@@ -157,6 +157,7 @@ mod tests {
                 comp_grammar::ast::Item::Setting(s) => s.name.name.clone(),
                 comp_grammar::ast::Item::Let(l) => l.name.name.clone(),
                 comp_grammar::ast::Item::Sample(s) => s.name.name.clone(),
+                comp_grammar::ast::Item::Model(m) => m.alias.name.clone(),
             })
             .collect();
         assert_eq!(names, vec!["model", "s", "r"]);
