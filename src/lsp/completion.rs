@@ -18,14 +18,11 @@ pub fn vocabulary<'a>(text: &str, models: &'a [ModelInfo]) -> (Vocabulary, Optio
     let mut names = Vec::new();
     for line in text.lines() {
         let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("let"), Some(n)) => {
-                let name: String = n.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                if !name.is_empty() {
-                    names.push(name);
-                }
+        if let (Some("let"), Some(n)) = (words.next(), words.next()) {
+            let name: String = n.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+            if !name.is_empty() {
+                names.push(name);
             }
-            _ => {}
         }
     }
     let model = all.first().map(|(_, m)| *m);

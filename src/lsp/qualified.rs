@@ -140,4 +140,23 @@ mod tests {
         assert_eq!(qualifier("sample s = ring"), None);
         assert_eq!(qualifier("scale 0."), None, "a number is not a model's name");
     }
+
+    #[test]
+    fn after_alias_dot_the_models_own_concepts_and_null() {
+        let models = comp_models::infos();
+        let text = "model exact = toy2d\nmodel scenes = clevr-pos\nsample s = scenes.p";
+        let line = "sample s = scenes.p";
+        let range = |_: usize, _: usize| Range::default();
+        let items = complete(text, line, text.len() - line.len(), &models, true, &range).expect("after `scenes.`");
+        let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(labels, ["pos"]);
+        let Some(CompletionTextEdit::Edit(edit)) = &items[0].text_edit else { panic!() };
+        assert_eq!(edit.new_text, "pos(${1:x}, ${2:y})");
+        let line = "sample s = exact.";
+        let text = format!("model exact = toy2d\nmodel scenes = clevr-pos\n{line}");
+        let items = complete(&text, line, text.len() - line.len(), &models, false, &range).unwrap();
+        let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(labels, ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small", "null"]);
+        assert!(complete(&text, "sample s = nobody.", 0, &models, false, &range).is_none(), "an unknown alias completes nothing");
+    }
 }
