@@ -22,6 +22,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 v["weights"] = match comp_models::weights(&m.name) {
                     None => serde_json::json!({"status": "built-in"}),
                     Some(Weights::Found(dir)) => serde_json::json!({"status": "found", "path": dir}),
+                    Some(Weights::Unusable(why)) => serde_json::json!({"status": "unusable", "error": why}),
                     Some(Weights::Missing(searched)) => serde_json::json!({
                         "status": "missing", "searched": searched, "train": crate::cmd::train::command_for(&m.name),
                     }),
@@ -47,6 +48,7 @@ pub fn weights_line(name: &str) -> String {
     match comp_models::weights(name) {
         None => "none needed (exact, built in)".into(),
         Some(Weights::Found(dir)) => format!("{}", dir.display()),
+        Some(Weights::Unusable(why)) => format!("unusable: {why}"),
         Some(Weights::Missing(searched)) if comp_models::missing_advice(name, &searched).is_some() => format!(
             "missing (searched {} places, {} first, then the Hugging Face cache; point at a diffusers folder with `models/{name}/model.json`, see docs/stable-diffusion.md)",
             searched.len(),
