@@ -169,6 +169,38 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
+/// Vectors of `hidden` f32 that one training row keeps at once, per residual block and on top:
+/// the forward pass, the energy's hand-written gradient pass and autograd's backward through
+/// both keep every intermediate (measured: see [`estimate_bytes`]).
+const ROW_VECTORS_PER_BLOCK: u128 = 40;
+const ROW_VECTORS_FIXED: u128 = 24;
+
+/// The estimated peak bytes of a training step over `rows` rows (a batch, or the held-out
+/// batch): `rows · 4 · hidden · (40 · blocks + 24)`, about 83 KB per row for RRR's network
+/// (measured peak resident memory of `comp train toy2d --batch 20000`: see docs). Saturating.
+pub fn estimate_bytes(arch: &Arch, rows: usize) -> u128 {
+    let per_row = 4 * arch.hidden.max(arch.embed) as u128 * (ROW_VECTORS_PER_BLOCK * arch.blocks as u128 + ROW_VECTORS_FIXED);
+    (rows as u128).saturating_mul(per_row)
+}
+
+/// Refuses a batch whose estimate is over the memory limit (the one `comp run` uses:
+/// `COMP_MEMORY_LIMIT`, else 3/4 of the machine's memory), saying what fits.
+pub fn check_memory(cfg: &TrainConfig) -> Result<()> {
+    let (limit, why) = comp_runtime::memory::limit()?;
+    for (what, rows) in [("`--batch`", cfg.batch), ("the held-out batch", cfg.eval_batch.max(1))] {
+        let need = estimate_bytes(&cfg.arch, rows);
+        if need > limit {
+            let fit = limit / estimate_bytes(&cfg.arch, 1).max(1);
+            bail!(
+                "{what} of {rows} rows needs about {} of memory to train, over the limit of {} ({why}); at most {fit} rows fit",
+                comp_runtime::memory::human(need),
+                comp_runtime::memory::human(limit)
+            )
+        }
+    }
+    Ok(())
+}
+
 /// Trains a model; `progress` is called after every step.
 pub fn train(
     cfg: &TrainConfig,
@@ -178,6 +210,7 @@ pub fn train(
     if cfg.steps == 0 || cfg.batch == 0 {
         bail!("training needs at least one step and a batch of at least one")
     }
+    check_memory(cfg)?;
     let started = Instant::now();
     let dtype = DType::F32;
     let schedule = Schedule::cosine(toy2d::NATIVE_STEPS, 0.008)?;
@@ -209,7 +242,7 @@ pub fn train(
         ema.update(&vars)?;
         let l = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !l.is_finite() {
-            bail!("training diverged at step {step}: the loss is {l}")
+            bail!("training diverged at step {step}: the loss is {l} (lr {}); nothing was written, the previous weights stay: lower `--lr`", cfg.lr)
         }
         losses.push(l);
         let recent = &losses[losses.len().saturating_sub(WINDOW)..];
@@ -234,6 +267,20 @@ pub fn train(
     let eval_loss = eps_loss(&ema_net, cfg.param, &eval)?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?;
+    // The weights as they will be stored (f16): a step that blew them up (a learning rate far
+    // too large) shows here even when every training loss was finite. Stop before anything is
+    // written, so the weights already in the output folder stay.
+    let stored_finite = ema_net.tensors().values().try_fold(true, |ok, t| {
+        Ok::<_, candle_core::Error>(ok && t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?.iter().all(|v| v.is_finite()))
+    })?;
+    if !eval_loss.is_finite() || !stored_finite {
+        bail!(
+            "training diverged: after {} steps the {} (lr {}); nothing was written, the previous weights stay: lower `--lr`",
+            cfg.steps,
+            if stored_finite { format!("held-out loss of the EMA weights is {eval_loss}") } else { "EMA weights are not finite in f16".into() },
+            cfg.lr
+        )
+    }
     let wall = started.elapsed().as_secs_f64();
     let window = WINDOW.min(losses.len());
     let final_loss = losses[losses.len() - window..].iter().sum::<f64>() / window as f64;
