@@ -171,26 +171,29 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
 
 /// Vectors of `hidden` f32 that one training row keeps at once, per residual block and on top:
 /// the forward pass, the energy's hand-written gradient pass and autograd's backward through
-/// both keep every intermediate (measured: see [`estimate_bytes`]).
-const ROW_VECTORS_PER_BLOCK: u128 = 40;
-const ROW_VECTORS_FIXED: u128 = 24;
+/// both keep every intermediate (calibrated: see [`estimate_bytes`]).
+const ROW_VECTORS_PER_BLOCK: u128 = 52;
+const ROW_VECTORS_FIXED: u128 = 28;
 
-/// The estimated peak bytes of a training step over `rows` rows (a batch, or the held-out
-/// batch): `rows · 4 · hidden · (40 · blocks + 24)`, about 83 KB per row for RRR's network
-/// (measured peak resident memory of `comp train toy2d --batch 20000`: see docs). Saturating.
+/// The estimated peak bytes of a training step over `rows` rows:
+/// `rows · 4 · hidden · (52 · blocks + 28)`, 118 KiB per row for RRR's network. Measured on
+/// the 2-core machine (peak resident memory, debug build, 3 steps): 163 MB at `--batch 1000`,
+/// 2.40 GB at `--batch 20000`, so 118 KB per row. Saturating.
 pub fn estimate_bytes(arch: &Arch, rows: usize) -> u128 {
     let per_row = 4 * arch.hidden.max(arch.embed) as u128 * (ROW_VECTORS_PER_BLOCK * arch.blocks as u128 + ROW_VECTORS_FIXED);
     (rows as u128).saturating_mul(per_row)
 }
 
 /// Refuses a batch whose estimate is over the memory limit (the one `comp run` uses:
-/// `COMP_MEMORY_LIMIT`, else 3/4 of the machine's memory), saying what fits.
+/// `COMP_MEMORY_LIMIT`, else 3/4 of the machine's memory), saying what fits. The held-out
+/// batch has no backward pass: a quarter of a training row each (an upper bound: the default
+/// 10,000 rows stay within the 163 MB measured at batch 1000).
 pub fn check_memory(cfg: &TrainConfig) -> Result<()> {
     let (limit, why) = comp_runtime::memory::limit()?;
-    for (what, rows) in [("`--batch`", cfg.batch), ("the held-out batch", cfg.eval_batch.max(1))] {
-        let need = estimate_bytes(&cfg.arch, rows);
+    for (what, rows, quarter) in [("`--batch`", cfg.batch, false), ("the held-out batch", cfg.eval_batch.max(1), true)] {
+        let need = estimate_bytes(&cfg.arch, rows) / if quarter { 4 } else { 1 };
         if need > limit {
-            let fit = limit / estimate_bytes(&cfg.arch, 1).max(1);
+            let fit = limit / (estimate_bytes(&cfg.arch, 1) / if quarter { 4 } else { 1 }).max(1);
             bail!(
                 "{what} of {rows} rows needs about {} of memory to train, over the limit of {} ({why}); at most {fit} rows fit",
                 comp_runtime::memory::human(need),
