@@ -538,10 +538,10 @@ impl Denoiser for StableDiffusion {
             .map(|i| {
                 let z = (x.narrow(0, i, 1)?.to_dtype(nets.dtype)? * (1.0 / scale))?;
                 let img = nets.vae.decode(&z)?.to_dtype(DType::F32)?;
-                // x − x is 0 where x is finite and NaN where it is ±inf or NaN: added after the
+                // 0·x is 0 where x is finite and NaN where it is ±inf or NaN: added after the
                 // clamp, it keeps an infinity from hiding as a saturated pixel, so the run's
                 // non-finite count sees it as it sees NaNs.
-                let poison = (&img - &img)?;
+                let poison = img.affine(0.0, 0.0)?;
                 img.clamp(-1f32, 1f32)? + poison
             })
             .collect::<Result<Vec<_>>>()?;
