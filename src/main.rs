@@ -49,6 +49,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that goes away (`comp models | head -1`) ends comp quietly, as it ends `cat`.
+    comp_runtime::default_sigpipe();
     let cli = Cli::parse();
     // candle's CPU thread pool busy-waits between elementwise ops; when the cores are shared
     // (another build, a second run) that collapses throughput several-fold, while a single
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
     // split as before.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = cpus_to_use(n, std::env::var("SLURM_CPUS_PER_TASK").ok().as_deref());
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
     comp_runtime::tune_cpu_process();
@@ -103,5 +106,29 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Lsp(a) => lsp::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+    }
+}
+
+/// The threads comp computes with: the CPUs this process may use, not all the machine has.
+/// `available` is `std::thread::available_parallelism`, which on Linux already counts only
+/// the CPUs of the affinity mask (`taskset`, Slurm's and Kubernetes' CPU binding) and the
+/// cgroup CPU quota (a container's `limits.cpu`); a Slurm task's `SLURM_CPUS_PER_TASK` caps
+/// it further where Slurm does not bind CPUs.
+fn cpus_to_use(available: usize, slurm_cpus_per_task: Option<&str>) -> usize {
+    let slurm = slurm_cpus_per_task.and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+    slurm.map_or(available, |n| n.min(available)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn threads_follow_the_cpus_this_process_may_use() {
+        use super::cpus_to_use;
+        assert_eq!(cpus_to_use(16, None), 16);
+        assert_eq!(cpus_to_use(16, Some("4")), 4, "a Slurm task of 4 CPUs on a 16-CPU node");
+        assert_eq!(cpus_to_use(2, Some("8")), 2, "never more than the process may use");
+        assert_eq!(cpus_to_use(8, Some("0")), 8);
+        assert_eq!(cpus_to_use(8, Some("four")), 8);
+        assert_eq!(cpus_to_use(0, None), 1);
     }
 }

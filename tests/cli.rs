@@ -104,6 +104,7 @@ fn models_lists_toy2d() {
             None => assert_eq!(status, "built-in", "{}", info.name),
             Some(comp_models::locate::Weights::Found(_)) => assert_eq!(status, "found", "{}", info.name),
             Some(comp_models::locate::Weights::Missing(_)) => assert_eq!(status, "missing", "{}", info.name),
+            Some(comp_models::locate::Weights::Unusable(_)) => assert_eq!(status, "unusable", "{}", info.name),
         }
         want["weights"] = entry["weights"].clone();
         assert_eq!(entry, &want, "{}", info.name);

@@ -262,3 +262,118 @@ fn train_refuses_to_overwrite_weights_without_force() {
     assert_eq!(train(&["--seed", "9", "--force"]).code, 0);
     assert_ne!(std::fs::read(out.join("model.safetensors")).unwrap(), before);
 }
+
+#[test]
+fn memory_limit_spellings_are_read_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "s.comp", "model toy2d\nsample s = ring AND bar\n");
+    // The usual spellings are read (issue 26: `8GB` and `1KiB` were silently ignored).
+    for (spelling, shown) in [("8GB", "8.0 GiB"), ("1KiB", "1.0 KiB"), ("1.5 gib", "1.5 GiB")] {
+        let r = comp_env(dir.path(), &["run", &f, "--samples", "1000000000000", "-q"], "", &[("COMP_MEMORY_LIMIT", spelling)]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("over the limit of {shown} (set by COMP_MEMORY_LIMIT={spelling})")), "{spelling}: {}", r.stderr);
+    }
+    // Anything else is an error naming the variable, even for a run that would fit.
+    for bad in ["abc", "-1", "8GX", "1e9"] {
+        let r = comp_env(dir.path(), &["run", &f, "--samples", "10", "-q", "-o", "out"], "", &[("COMP_MEMORY_LIMIT", bad)]);
+        assert_eq!(r.code, 1, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains(&format!("COMP_MEMORY_LIMIT=\"{bad}\" is not a size")), "{bad}: {}", r.stderr);
+        assert!(!dir.path().join("out/s").exists());
+    }
+}
+
+/// A command whose reader is gone before it writes ends quietly (SIGPIPE, as `cat` does), never
+/// with a panic (issue 26: "failed printing to stdout").
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "s.comp", "model toy2d\nsample s = ring AND bar\n");
+    let cases: [(&[&str], &str); 7] = [
+        (&["models"], ""),
+        (&["models", "--json"], ""),
+        (&["plan", &f, "--emit", "json"], ""),
+        (&["check", "--format", "json", &f], ""),
+        (&["fmt", "-"], "model toy2d\nsample s = ring\n"),
+        (&["import", "composable", "a red cat | a dog"], ""),
+        (&["repl"], ":help\n:models\n"),
+    ];
+    for (args, stdin) in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_comp"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before comp writes anything: its first write meets a broken pipe.
+        drop(child.stdout.take());
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("internal error") && !stderr.contains("failed printing"), "{args:?}: {stderr}");
+        assert!(o.status.success() || o.status.signal() == Some(13), "{args:?}: {:?} {stderr}", o.status);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_never_replace_devices_or_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let null = d.join("null");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).unwrap().file_type().is_symlink();
+    // `-o LINK --force` writes what the link leads to (here the device, in place).
+    let r = comp_in(d, &["import", "composable", "a red cat", "-o", "null", "--force"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(is_link(&null), "the link was replaced by a regular file");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    // A dangling link is there: refused without --force, its target written with it.
+    std::os::unix::fs::symlink("made.comp", d.join("dangling")).unwrap();
+    let r = comp_in(d, &["import", "composable", "a red cat", "-o", "dangling"], "");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("give --force"), "{}", r.stderr);
+    assert!(!d.join("made.comp").exists());
+    let r = comp_in(d, &["import", "composable", "a red cat", "-o", "dangling", "--force"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(is_link(&d.join("dangling")) && std::fs::read_to_string(d.join("made.comp")).unwrap().contains("a red cat"));
+    // `comp eval toy2d --json LINK`: the same.
+    let r = comp_in(d, &["eval", "toy2d", "--samples", "16", "--steps", "2", "-o", "ev", "--json", "null", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(is_link(&null));
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+}
+
+#[test]
+fn a_killed_runs_leftovers_are_cleaned_by_the_next_run_into_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = write(d, "s.comp", "model toy2d\nsampler ddpm(steps: 5)\nsample s = ring\n");
+    // What a SIGKILLed run leaves: its staging folder and temporary files, named by its pid
+    // (2147483632: no such process). A live process's (this test's) are left alone.
+    let gone = 2_147_483_632u32;
+    let live = std::process::id();
+    let out = d.join("out");
+    std::fs::create_dir_all(out.join(format!(".s.partial-{gone}"))).unwrap();
+    std::fs::write(out.join(format!(".s.partial-{gone}/.samples.npy.tmp-{gone}-0")), b"half").unwrap();
+    std::fs::write(out.join(format!(".run.json.tmp-{gone}-3")), b"half").unwrap();
+    std::fs::write(out.join(format!(".run.json.tmp-{live}-3")), b"mine").unwrap();
+    let shard = out.join("s/shards/shard-0-of-1");
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::write(shard.join(format!(".samples.npy.tmp-{gone}-0")), b"half").unwrap();
+    let r = comp_in(d, &["run", &f, "-o", "out", "--samples", "4", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = comp_in(d, &["run", &f, "-o", "out", "--samples", "4", "-q", "--shard", "0/1"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if Path::new("/proc/self").exists() {
+        assert!(!out.join(format!(".s.partial-{gone}")).exists());
+        assert!(!out.join(format!(".run.json.tmp-{gone}-3")).exists());
+        assert!(!shard.join(format!(".samples.npy.tmp-{gone}-0")).exists());
+    }
+    assert!(out.join(format!(".run.json.tmp-{live}-3")).exists(), "a live process's file is kept");
+}

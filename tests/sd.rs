@@ -203,3 +203,67 @@ fn two_checkpoints_compose_each_with_its_own_prompts() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("E0127"), "{}", r.stderr);
 }
+
+/// `comp models --json`'s `weights` entry of sd15.
+fn sd15_weights(dir: &Path) -> serde_json::Value {
+    let r = run(dir, &["models", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let models: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    models.as_array().unwrap().iter().find(|m| m["name"] == "sd15").unwrap()["weights"].clone()
+}
+
+#[test]
+fn a_card_that_is_broken_or_points_nowhere_useful_is_not_found() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("cabin.comp"), SCRIPT).unwrap();
+    let card = d.join("models/sd15/model.json");
+    // A malformed card: its own error, not "no model card and no Hugging Face snapshot".
+    std::fs::write(&card, "{\"diffusers\": ").unwrap();
+    let r = run(d, &["run", "cabin.comp", "-q", "-o", "out"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("model card") && r.stderr.contains("model.json") && !r.stderr.contains("no model card"), "{}", r.stderr);
+    let w = sd15_weights(d);
+    assert_eq!(w["status"], "unusable", "{w}");
+    assert!(w["error"].as_str().unwrap().contains("model card"), "{w}");
+    // A card naming a missing folder, a file, an empty folder: `comp models` does not say found.
+    std::fs::write(d.join("a-file"), "").unwrap();
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    for (target, says) in [("../../nowhere", "is not a folder"), ("../../a-file", "is not a folder"), ("../../empty", "is not a diffusers folder")] {
+        std::fs::write(&card, format!("{{\"diffusers\": \"{target}\"}}")).unwrap();
+        let w = sd15_weights(d);
+        assert_eq!(w["status"], "unusable", "{target}: {w}");
+        assert!(w["error"].as_str().unwrap().contains(says), "{target}: {w}");
+        let r = run(d, &["models"]);
+        assert!(r.stdout.contains("weights: unusable:"), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn bf16_on_the_cpu_is_refused_before_anything_runs() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("cabin.comp"), SCRIPT).unwrap();
+    let r = run(d, &["run", "cabin.comp", "-q", "-o", "out", "--dtype", "bf16"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("sample `cabin`: `dtype bf16` does not run on the CPU"), "{}", r.stderr);
+    assert!(!d.join("out").exists(), "nothing written");
+    std::fs::write(d.join("b.comp"), SCRIPT.replace("samples 2", "samples 2\ndtype bf16")).unwrap();
+    let r = run(d, &["run", "b.comp", "-q", "-o", "out"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not run on the CPU"), "{}", r.stderr);
+}
+
+#[test]
+fn the_repl_takes_size_and_dtype() {
+    let dir = setup();
+    let d = dir.path();
+    let e = env(d);
+    let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let session = "model sd15\nsize 64x64\ndtype f32\nsampler ddim(steps: 2)\nsample s = \"a red cat\"\n:run s 1\n";
+    let r = comp_env(d, &["repl"], session, &e);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("Error"), "{}", r.stdout);
+    assert!(r.stdout.contains("1 samples of `s`"), "{}", r.stdout);
+    assert!(r.stdout.contains("[1, 3, 64, 64]") || r.stdout.contains("64x64") || r.stdout.contains("64 × 64"), "sampled at 64x64, not 512x512:\n{}", r.stdout);
+}

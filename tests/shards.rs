@@ -152,3 +152,144 @@ fn shard_auto_reads_the_job_array_from_the_environment() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("found no job array"));
 }
+
+/// Reads, edits and rewrites a shard's `shard.json`.
+fn edit_manifest(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// `comp merge DIRS -o OUT`, killed after 60 s (issue 26: a merge spun for ever).
+fn merge_within_a_minute(dirs: &[&Path], out: &Path) -> common::Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_comp"));
+    cmd.arg("merge").args(dirs).arg("-o").arg(out).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() > 60 {
+            child.kill().unwrap();
+            panic!("comp merge ran for more than 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    common::Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+}
+
+#[test]
+fn a_manifest_naming_a_path_as_its_sample_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "toy2d");
+    let shards = dir.path().join("a/b/shards");
+    run(&["run", &file, "-o", shards.to_str().unwrap(), "--samples", "4", "-q", "--shard", "0/1"]);
+    let manifest = shards.join("product/shards/shard-0-of-1/shard.json");
+    let victim = dir.path().join("a/victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("run.json"), "precious").unwrap();
+    for name in ["../../victim", victim.to_str().unwrap(), "a/b", ""] {
+        edit_manifest(&manifest, |m| {
+            m["sample"] = name.into();
+            m["plan"]["sample"] = name.into();
+        });
+        let r = merge_within_a_minute(&[&shards], &shards);
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains("is not a name"), "{name}: {}", r.stderr);
+        assert_eq!(std::fs::read_to_string(victim.join("run.json")).unwrap(), "precious", "{name}");
+    }
+}
+
+#[test]
+fn a_gap_after_a_shard_of_a_huge_count_is_named_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "toy2d");
+    let shards = dir.path().join("shards");
+    run(&["run", &file, "-o", shards.to_str().unwrap(), "--samples", "10", "-q", "--shard", "0/18446744073709551615"]);
+    let r = merge_within_a_minute(&[&shards], &dir.path().join("merged"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("missing indices 1..10 (shard 1/18446744073709551615, 2/18446744073709551615"), "{}", r.stderr);
+}
+
+#[test]
+fn merge_checks_every_sample_and_every_file_before_writing_any() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.comp");
+    std::fs::write(&file, "model toy2d\nsampler ddpm(steps: 5)\nbase none\nsample a = ring\nsample b = bar\n").unwrap();
+    let shards = dir.path().join("shards");
+    for i in 0..2 {
+        run(&["run", file.to_str().unwrap(), "-o", shards.to_str().unwrap(), "--samples", "6", "-q", "--shard", &format!("{i}/2")]);
+    }
+    // `b`'s second shard lost its last bytes: `a` (merged first) must not be written either.
+    let npy = shards.join("b/shards/shard-1-of-2/samples.npy");
+    let bytes = std::fs::read(&npy).unwrap();
+    std::fs::write(&npy, &bytes[..bytes.len() - 5]).unwrap();
+    let out = dir.path().join("merged");
+    let r = merge_within_a_minute(&[&shards], &out);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("shard-1-of-2/samples.npy"), "{}", r.stderr);
+    assert!(!out.join("a").exists() && !out.join("b").exists(), "nothing is written");
+    std::fs::write(&npy, &bytes).unwrap();
+
+    // Rows of the wrong shape (in every shard alike) are refused: toy2d writes [N, 2].
+    for i in 0..2 {
+        let npy = shards.join(format!("a/shards/shard-{i}-of-2/samples.npy"));
+        std::fs::write(&npy, npy_bytes(&[3, 3], &[0.0; 9])).unwrap();
+    }
+    let r = merge_within_a_minute(&[&shards], &out);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("rows of shape [3]") && r.stderr.contains("[2]"), "{}", r.stderr);
+    assert!(!out.join("a").exists() && !out.join("b").exists(), "nothing is written");
+}
+
+fn npy_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    comp_runtime::output::npy_bytes(shape, data).unwrap()
+}
+
+#[test]
+fn seeds_models_counts_and_weights_that_differ_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = source(d, "toy2d");
+    let s = d.join("s");
+    run(&["run", &file, "-o", s.to_str().unwrap(), "--samples", "6", "-q", "--shard", "0/2"]);
+    let other = d.join("other");
+    run(&["run", &file, "-o", other.to_str().unwrap(), "--samples", "6", "-q", "--shard", "1/2", "--seed", "9"]);
+    let r = merge_within_a_minute(&[&s, &other], &d.join("m"));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("seeds 3 and 9"), "the seed, not the plan hash: {}", r.stderr);
+
+    // Summed model calls that pass u64: a damaged manifest, refused (issue 26: they wrapped).
+    let t = d.join("t");
+    for i in 0..2 {
+        run(&["run", &file, "-o", t.to_str().unwrap(), "--samples", "6", "-q", "--shard", &format!("{i}/2")]);
+        edit_manifest(&t.join(format!("product/shards/shard-{i}-of-2/shard.json")), |m| m["model_calls"] = u64::MAX.into());
+    }
+    let r = merge_within_a_minute(&[&t], &d.join("m"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("`model_calls` add up past"), "{}", r.stderr);
+
+    // A `model` that is not the plan's.
+    let u = d.join("u");
+    run(&["run", &file, "-o", u.to_str().unwrap(), "--samples", "6", "-q", "--shard", "0/1"]);
+    edit_manifest(&u.join("product/shards/shard-0-of-1/shard.json"), |m| m["model"] = "toy2d-mlp".into());
+    let r = merge_within_a_minute(&[&u], &d.join("m"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("`model` \"toy2d-mlp\"") && r.stderr.contains("not those of its `plan`"), "{}", r.stderr);
+
+    // Two shards of toy2d-mlp made with different weights (a second, briefly trained model
+    // found first through COMP_MODELS): refused, naming both hashes.
+    let models = d.join("models");
+    let t = common::comp_in(d, &["train", "toy2d", "--steps", "2", "--batch", "8", "--out", models.join("toy2d-mlp").to_str().unwrap(), "-q"], "");
+    assert_eq!(t.code, 0, "{}", t.stderr);
+    let mlp = source(d, "toy2d-mlp");
+    let w = d.join("w");
+    run(&["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "0/2"]);
+    let r = comp_env(d, &["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "1/2"], "", &[("COMP_MODELS", models.to_str().unwrap())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.join("product/shards/shard-1-of-2/shard.json")).unwrap()).unwrap();
+    assert!(m["weights_hash"].as_str().unwrap().starts_with("fnv1a64:"), "{m}");
+    let r = merge_within_a_minute(&[&w], &d.join("m"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("ran different weights of `toy2d-mlp`"), "{}", r.stderr);
+    assert!(!d.join("m/product").exists());
+}

@@ -71,3 +71,41 @@ fn train_rejects_bad_arguments() {
     }
     assert!(!tmp.path().join("models").exists(), "nothing written on a usage error");
 }
+
+#[test]
+fn a_batch_that_cannot_fit_is_refused_and_a_diverged_run_keeps_the_previous_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Issue 26: `--batch 100000000` aborted on allocation (SIGABRT); it is estimated first.
+    let run = common::comp_env(dir, &["train", "toy2d", "--batch", "100000000", "--steps", "1", "-q"], "", &[("COMP_MEMORY_LIMIT", "4G")]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("`--batch` of 100000000 rows needs about") && run.stderr.contains("rows fit"), "{}", run.stderr);
+    assert!(!dir.join("models/toy2d-mlp/model.safetensors").exists());
+
+    // A first training, then one at lr 1000 over it: the loss or the weights blow up, the run
+    // stops with an error, and the first weights stay (issue 26: it wrote a NaN card).
+    let out = dir.join("m");
+    let args = |lr: &'static str| ["train", "toy2d", "--steps", "30", "--batch", "64", "--lr", lr, "--out", "m", "--force", "-q"];
+    let run = comp_in(dir, &args("0.001"), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (weights, card_text) = (std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read_to_string(out.join("model.json")).unwrap());
+    let run = comp_in(dir, &args("1000"), "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("diverged") && run.stderr.contains("previous weights stay"), "{}", run.stderr);
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), weights);
+    assert_eq!(std::fs::read_to_string(out.join("model.json")).unwrap(), card_text);
+}
+
+#[test]
+fn the_thread_pool_follows_slurm_cpus_per_task() {
+    // On a 2-CPU machine a Slurm task of one CPU computes with one thread (the card records
+    // what training ran on); RAYON_NUM_THREADS, when set, still wins.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_comp"));
+    cmd.args(["train", "toy2d", "--steps", "2", "--batch", "8", "--out", "m", "-q"]).current_dir(tmp.path());
+    cmd.env_remove("RAYON_NUM_THREADS").env("SLURM_CPUS_PER_TASK", "1");
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let device = card(&tmp.path().join("m/model.json"))["training"]["device"].as_str().unwrap().to_string();
+    assert!(device.starts_with("cpu (1 threads"), "{device}");
+}

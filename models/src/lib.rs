@@ -141,10 +141,14 @@ pub fn weights(name: &str) -> Option<locate::Weights> {
         Source::Diffusers => {
             let hub = sd::variant(name).map(|v| v.hub).unwrap_or(&[]);
             Some(match sd::folder::locate(name, hub) {
-                Ok(sd::folder::Found::Folder(dir)) => locate::Weights::Found(dir),
+                // Found only when the folder has every file a run reads.
+                Ok(sd::folder::Found::Folder(dir)) => match sd::folder::Files::check(&dir) {
+                    Ok(_) => locate::Weights::Found(dir),
+                    Err(e) => locate::Weights::Unusable(comp_runtime::error::message(&e)),
+                },
                 Ok(sd::folder::Found::Missing(searched)) => locate::Weights::Missing(searched),
-                // An unreadable card: report it where it is.
-                Err(_) => locate::Weights::Missing(locate::roots().iter().map(|r| r.join(name).join("model.json")).collect()),
+                // An unreadable or malformed card: its own error, not "no model card".
+                Err(e) => locate::Weights::Unusable(comp_runtime::error::message(&e)),
             })
         }
         #[cfg(not(feature = "sd"))]
@@ -210,6 +214,17 @@ pub fn missing_advice(name: &str, searched: &[std::path::PathBuf]) -> Option<Str
     }
 }
 
+/// Why model `name` cannot compute in `dtype` on `device` (Stable Diffusion in bf16 on the
+/// CPU), for `comp run` to refuse before anything loads; `None` when it can.
+pub fn dtype_refusal(name: &str, dtype: Option<comp_plan::Dtype>, device: &Device) -> Option<String> {
+    #[cfg(feature = "sd")]
+    if entry(name)?.source == Source::Diffusers {
+        return sd::dtype_refusal(sd::dtype_of(dtype?), device);
+    }
+    let _ = (name, dtype, device);
+    None
+}
+
 /// Loads a model by name onto `device`, a learned one from the first folder that holds its
 /// weights (see [`locate`]); without one, [`NoWeights`] lists every folder searched.
 pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
@@ -233,6 +248,7 @@ pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
             }
             return Err(NoWeights::searched(name, searched));
         }
+        Some(locate::Weights::Unusable(why)) => bail!("model `{name}`: {why}"),
     };
     (entry.load)(&dir, device)
 }

@@ -56,6 +56,10 @@ pub enum Weights {
     Found(PathBuf),
     /// No root has `NAME/model.safetensors`; the folders searched, in order.
     Missing(Vec<PathBuf>),
+    /// Something is there but cannot be used (a Stable Diffusion model card that cannot be
+    /// read, or one naming a folder that is missing, empty or incomplete): why, naming the
+    /// file.
+    Unusable(String),
 }
 
 /// [`Weights`] of model `name` over the given roots: the folder [`find_in`] picks, when it

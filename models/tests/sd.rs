@@ -100,9 +100,13 @@ fn one_prompt_with_base_empty_matches_a_plain_cfg_loop_step_for_step() {
         let theirs = cfg_loop(dir.path(), &model, "a red cat", 6.0, 8, prediction, &start(3, 2));
         assert_eq!(ours.len(), 9);
         assert_eq!(theirs.len(), 9);
+        // Float rounding only: candle's loop makes one pass over [x; x], ours (on the CPU) one
+        // pass per sample over its two rows, and a row's last bits depend on its batch; over 8
+        // steps of a random network that grows to 0.9e-4..1.5e-4 (it depends on the network,
+        // drawn anew by each test process). A plumbing bug is orders of magnitude above.
         for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             let d = max_diff(a, b);
-            assert!(d <= 1e-4, "{prediction:?}: step {k}: max |Δ| = {d}");
+            assert!(d <= 5e-4, "{prediction:?}: step {k}: max |Δ| = {d}");
         }
         // The pictures: candle's VAE decoding the same latents.
         let (_, vae) = upstream(dir.path());
@@ -311,4 +315,208 @@ fn the_hugging_face_cache_is_resolved_offline_through_refs_main() {
     let found = sd::folder::locate_in("sd21", sd::variant("sd21").unwrap().hub, &roots, std::slice::from_ref(&cache)).unwrap();
     let sd::folder::Found::Missing(searched) = found else { panic!() };
     assert_eq!(searched, vec![roots[0].join("sd21/model.json"), cache.join("models--stabilityai--stable-diffusion-2-1/snapshots")]);
+}
+
+/// Rewrites `dir/file` (a JSON config) through `f`.
+fn edit(dir: &Path, file: &str, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join(file);
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&path, v.to_string()).unwrap();
+}
+
+/// `open_err` of a fresh tiny checkpoint with `file` edited; the error must name the file and
+/// the field (issue 26: these panicked, or failed later without naming either).
+fn refused(file: &str, field: &str, f: impl FnOnce(&mut serde_json::Value)) {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, f);
+    let e = open_err(dir.path());
+    assert!(e.contains(file) && e.contains(&format!("`{field}`")), "{file} `{field}`: {e}");
+}
+
+#[test]
+fn config_values_candle_cannot_build_are_refused_naming_file_and_field() {
+    use serde_json::json;
+    refused("unet/config.json", "norm_num_groups", |v| v["norm_num_groups"] = json!(0));
+    refused("unet/config.json", "attention_head_dim", |v| v["attention_head_dim"] = json!(0));
+    refused("unet/config.json", "attention_head_dim", |v| v["attention_head_dim"] = json!(3));
+    refused("unet/config.json", "attention_head_dim", |v| v["attention_head_dim"] = json!([2, 0]));
+    refused("unet/config.json", "layers_per_block", |v| v["layers_per_block"] = json!(0));
+    refused("unet/config.json", "cross_attention_dim", |v| v["cross_attention_dim"] = json!(0));
+    refused("unet/config.json", "block_out_channels", |v| v["block_out_channels"] = json!([0, 64]));
+    refused("unet/config.json", "transformer_layers_per_block", |v| v["transformer_layers_per_block"] = json!(0));
+    refused("unet/config.json", "norm_eps", |v| v["norm_eps"] = json!(-1.0));
+    refused("vae/config.json", "block_out_channels", |v| v["block_out_channels"] = json!([]));
+    refused("vae/config.json", "norm_num_groups", |v| v["norm_num_groups"] = json!(0));
+    refused("vae/config.json", "latent_channels", |v| v["latent_channels"] = json!(0));
+    refused("vae/config.json", "scaling_factor", |v| v["scaling_factor"] = json!(0.0));
+    refused("vae/config.json", "block_out_channels", |v| v["block_out_channels"] = json!([8, 8, 16, 10]));
+    refused("text_encoder/config.json", "num_attention_heads", |v| v["num_attention_heads"] = json!(0));
+    refused("text_encoder/config.json", "hidden_size", |v| v["num_attention_heads"] = json!(3));
+    refused("text_encoder/config.json", "max_position_embeddings", |v| v["max_position_embeddings"] = json!(1));
+    refused("text_encoder/config.json", "vocab_size", |v| v["vocab_size"] = json!(0));
+    refused("text_encoder/config.json", "hidden_act", |v| v["hidden_act"] = json!("relu"));
+}
+
+#[test]
+fn scheduler_configs_of_the_wrong_type_or_range_are_refused_naming_the_field() {
+    use serde_json::json;
+    let file = "scheduler/scheduler_config.json";
+    refused(file, "prediction_type", |v| v["prediction_type"] = json!(5));
+    refused(file, "beta_start", |v| v["beta_start"] = json!("0.1"));
+    refused(file, "beta_start", |v| v["beta_start"] = json!(-0.1));
+    refused(file, "beta_start", |v| v["beta_end"] = json!(1.5));
+    refused(file, "steps_offset", |v| v["steps_offset"] = json!(1000));
+    refused(file, "steps_offset", |v| v["steps_offset"] = json!(-1));
+    refused(file, "num_train_timesteps", |v| v["num_train_timesteps"] = json!("1000"));
+    refused(file, "set_alpha_to_one", |v| v["set_alpha_to_one"] = json!("yes"));
+    refused(file, "timestep_spacing", |v| v["timestep_spacing"] = json!(["leading"]));
+    refused(file, "trained_betas", |v| v["trained_betas"] = json!([0.1, 0.2]));
+    // Not an object at all.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    std::fs::write(dir.path().join(file), "[1,2]").unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains(file) && e.contains("expected a JSON object") && e.contains("an array"), "{e}");
+    // A schedule whose ᾱ underflows is named in a line, not as thousands of numbers.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| {
+        v["num_train_timesteps"] = json!(100000);
+        v["beta_start"] = json!(0.5);
+        v["beta_end"] = json!(0.9);
+    });
+    let e = open_err(dir.path());
+    assert!(e.contains(file) && e.contains("leaves (0, 1)") && e.len() < 400, "{e}");
+    // `null` is "not set", as diffusers writes it: the default.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| v["timestep_spacing"] = json!(null));
+    open(dir.path());
+}
+
+#[test]
+fn weights_that_are_folders_or_broken_links_are_not_called_missing() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let w = dir.path().join("unet/diffusion_pytorch_model.safetensors");
+    std::fs::remove_file(&w).unwrap();
+    std::fs::create_dir(&w).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("`unet/diffusion_pytorch_model.safetensors` is a folder"), "{e}");
+    std::fs::remove_dir(&w).unwrap();
+    std::os::unix::fs::symlink("diffusion_pytorch_model.safetensors", &w).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("`unet/diffusion_pytorch_model.safetensors` is a symbolic link that leads nowhere"), "{e}");
+    // A config that is a folder.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let c = dir.path().join("vae/config.json");
+    std::fs::remove_file(&c).unwrap();
+    std::fs::create_dir(&c).unwrap();
+    let e = open_err(dir.path());
+    assert!(e.contains("`vae/config.json` is a folder"), "{e}");
+}
+
+#[test]
+fn tokenizer_ids_beyond_the_encoders_vocabulary_are_refused_at_open() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), "text_encoder/config.json", |v| v["vocab_size"] = serde_json::json!(10));
+    let e = open_err(dir.path());
+    assert!(e.contains("tokenizer") && e.contains("`vocab_size` 10") && e.contains("text_encoder/config.json"), "{e}");
+}
+
+#[test]
+fn weights_the_config_does_not_use_are_refused_at_load() {
+    // The file holds two encoder layers; the config declares one: layer 1 would be unused.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), "text_encoder/config.json", |v| v["num_hidden_layers"] = serde_json::json!(1));
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
+    let e = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("model.safetensors") && e.contains("are not used") && e.contains("encoder.layers.1"), "{e}");
+}
+
+#[test]
+fn bf16_on_the_cpu_is_refused_before_loading_with_why() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    // A weights file that cannot load: a refusal that came after loading would name it.
+    std::fs::write(dir.path().join("unet/diffusion_pytorch_model.safetensors"), b"not safetensors").unwrap();
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\ndtype bf16\nsample s = \"cat\"");
+    let e = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("`dtype bf16` does not run on the CPU") && !e.contains("safetensors"), "{e}");
+    assert!(sd::dtype_refusal(DType::F16, &Device::Cpu).is_none());
+}
+
+#[test]
+fn an_infinity_out_of_the_vae_is_counted_not_clamped_to_white() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let file = dir.path().join("vae/diffusion_pytorch_model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let bias = tensors.get("decoder.conv_out.bias").unwrap();
+    let inf = Tensor::full(f32::INFINITY, bias.dims(), &Device::Cpu).unwrap();
+    tensors.insert("decoder.conv_out.bias".into(), inf);
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 2\nsample s = \"cat\"");
+    let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+    let counts = comp_runtime::output::counts(&out.samples).unwrap();
+    assert_eq!(counts.non_finite, 2, "both pictures are +inf before the clamp");
+}
+
+#[test]
+fn the_hugging_face_cache_refuses_refs_that_leave_the_snapshots_folder() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = base.path().join("hub");
+    let repo = cache.join("models--runwayml--stable-diffusion-v1-5");
+    std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(base.path().join("elsewhere")).unwrap();
+    let v = sd::variant("sd15").unwrap();
+    let roots = vec![base.path().join("models")];
+    let elsewhere = base.path().join("elsewhere").display().to_string();
+    for rev in ["", ".", "\n", "..", "../../..", elsewhere.as_str(), "abc123/..", "/"] {
+        std::fs::write(repo.join("refs/main"), rev).unwrap();
+        let found = sd::folder::locate_in("sd15", v.hub, &roots, std::slice::from_ref(&cache)).unwrap();
+        assert_eq!(found, sd::folder::Found::Folder(repo.join("snapshots/abc123")), "refs/main = {rev:?}: the newest snapshot");
+    }
+}
+
+#[test]
+fn a_model_card_that_cannot_be_read_is_reported_as_itself() {
+    let base = tempfile::tempdir().unwrap();
+    let roots = vec![base.path().join("models")];
+    let card = roots[0].join("sd15/model.json");
+    std::fs::create_dir_all(card.parent().unwrap()).unwrap();
+    let v = sd::variant("sd15").unwrap();
+    let err = || sd::folder::locate_in("sd15", v.hub, &roots, &[]).unwrap_err().to_string();
+    std::fs::write(&card, "{\"diffusers\": ").unwrap();
+    let e = err();
+    assert!(e.contains("model card") && e.contains("model.json") && e.contains("EOF"), "{e}");
+    std::fs::write(&card, "[1, 2]").unwrap();
+    assert!(err().contains("expected {\"diffusers\""), "{}", err());
+    std::fs::write(&card, "{\"diffusers\": \"\"}").unwrap();
+    assert!(err().contains("expected {\"diffusers\""), "{}", err());
+    // A link to itself (a loop) and a folder where the card should be.
+    std::fs::remove_file(&card).unwrap();
+    std::os::unix::fs::symlink("model.json", &card).unwrap();
+    let e = err();
+    assert!(e.contains("model card") && e.contains("model.json"), "{e}");
+    std::fs::remove_file(&card).unwrap();
+    std::fs::create_dir(&card).unwrap();
+    assert!(err().contains("not a file"), "{}", err());
+}
+
+#[test]
+fn a_sample_is_the_same_bits_whatever_is_drawn_beside_it() {
+    // Issue 26: `--samples 2` differed from the first 2 of `--samples 5` by up to 2.6e-5, so
+    // merged shards were not one run. On the CPU each sample's UNet pass is its own now.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    let two = plan(&model, "sampler ddim(steps: 3)\nsamples 2\nseed 4\nsample s = \"cat\" AND NOT \"dog\"");
+    let five = plan(&model, "sampler ddim(steps: 3)\nsamples 5\nseed 4\nsample s = \"cat\" AND NOT \"dog\"");
+    let a = comp_runtime::execute(&two, &model, &Device::Cpu, &ExecOptions::default()).unwrap().samples;
+    let b = comp_runtime::execute(&five, &model, &Device::Cpu, &ExecOptions::default()).unwrap().samples;
+    let bits = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a), bits(&b.narrow(0, 0, 2).unwrap()));
+    // A shard drawing indices 3..5 alone draws rows 3 and 4 of the whole run.
+    let opts = ExecOptions { indices: Some(3..5), ..Default::default() };
+    let c = comp_runtime::execute(&five, &model, &Device::Cpu, &opts).unwrap().samples;
+    assert_eq!(bits(&c), bits(&b.narrow(0, 3, 2).unwrap()));
 }

@@ -96,6 +96,19 @@ pub fn tune_cpu_process() {
     }
 }
 
+/// Restores the default action of SIGPIPE (Unix), which Rust's runtime sets to "ignore": a
+/// command whose reader goes away (`comp models | head -1`) then ends quietly, as `cat` or
+/// `ls` do, instead of panicking in `println!` with "failed printing to stdout". Call it first
+/// thing in `main`.
+pub fn default_sigpipe() {
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    // SAFETY: setting a signal's disposition to its default; called before other threads start.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The device a `--device` string names: `cpu`, `cuda` (GPU 0) or `cuda:N`.
 pub fn device(spec: &str) -> candle_core::Result<Device> {
     let ordinal = match spec.trim() {

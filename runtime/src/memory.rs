@@ -14,8 +14,11 @@
 //! goes), meant to refuse `--samples 1000000000000` with a clear message instead of an abort
 //! when the allocation fails.
 //!
-//! The limit: `COMP_MEMORY_LIMIT` (bytes, or with a suffix `K`, `M`, `G`, `T`: `COMP_MEMORY_LIMIT=2G`)
-//! when set; else 3/4 of this machine's memory (`MemTotal` of `/proc/meminfo`); else 8 GiB.
+//! The limit: `COMP_MEMORY_LIMIT` when set: bytes, or a number with a unit, any case, a space
+//! allowed: `K`/`KB`/`KiB`, `M`/`MB`/`MiB`, `G`/`GB`/`GiB`, `T`/`TB`/`TiB`, all powers of 1024
+//! (`2G`, `8GB`, `1.5 GiB`, `512MiB`); anything else (`abc`, `-1`, `8GX`) is an error, never
+//! silently ignored. Else 3/4 of this machine's memory (`MemTotal` of `/proc/meminfo`); else
+//! 8 GiB.
 
 use candle_core::{bail, Result};
 use comp_plan::SamplePlan;
@@ -37,37 +40,43 @@ pub fn estimate_bytes(plan: &SamplePlan, data_shape: &[usize], working: usize) -
     (plan.settings.samples as u128).saturating_mul(per_sample)
 }
 
-/// The limit and where it comes from (for the message).
-pub fn limit() -> (u128, String) {
+/// The limit and where it comes from (for the message); an error for a `COMP_MEMORY_LIMIT`
+/// that is not a size.
+pub fn limit() -> Result<(u128, String)> {
     if let Some(v) = std::env::var_os(ENV) {
         let text = v.to_string_lossy();
-        if let Some(bytes) = parse_bytes(&text) {
-            return (bytes, format!("set by {ENV}={text}"));
-        }
+        return match parse_bytes(&text) {
+            Some(bytes) => Ok((bytes, format!("set by {ENV}={text}"))),
+            None => bail!(
+                "{ENV}={text:?} is not a size: give bytes or a number with a unit, e.g. `2G`, `8GB`, `1.5GiB`, `512M` (K, M, G, T: powers of 1024), or unset it to use 3/4 of this machine's memory"
+            ),
+        };
     }
-    match total_memory() {
+    Ok(match total_memory() {
         Some(total) => (total / 4 * 3, format!("3/4 of this machine's {}; {ENV} sets another", human(total))),
         None => (8 << 30, format!("the default; {ENV} sets another")),
-    }
+    })
 }
 
-/// `1234`, `512M`, `2G`, `1.5T` (powers of 1024).
+/// `1234`, `512M`, `2G`, `8GB`, `1.5 TiB`, `100b` (units of powers of 1024, any case, see the
+/// module doc); `None` for anything else.
 pub fn parse_bytes(text: &str) -> Option<u128> {
     let t = text.trim();
-    let (num, mult) = match t.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => {
-            let m: u128 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return None,
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = (t[..split].trim(), t[split..].to_ascii_uppercase());
+    let mult: u128 = match unit.as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => return None,
     };
-    let v: f64 = num.trim().parse().ok()?;
+    // Digits and at most one point: no sign, exponent, `inf` or `nan`.
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let v: f64 = num.parse().ok()?;
     (v.is_finite() && v >= 0.0).then_some((v * mult as f64) as u128)
 }
 
@@ -96,7 +105,7 @@ pub fn human(bytes: u128) -> String {
 
 /// Refuses a plan whose estimate exceeds the limit, saying how many samples would fit.
 pub fn check(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
-    let (limit, why) = limit();
+    let (limit, why) = limit()?;
     check_against(plan, model, limit, &why)
 }
 
@@ -142,6 +151,16 @@ mod tests {
         assert_eq!(parse_bytes("1.5k"), Some(1536));
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(parse_bytes("-1"), None);
+        // The usual spellings of units (issue 26): all powers of 1024, any case, a space allowed.
+        assert_eq!(parse_bytes("8GB"), Some(8 << 30));
+        assert_eq!(parse_bytes("1KiB"), Some(1024));
+        assert_eq!(parse_bytes("1.5 GiB"), Some(3 << 29));
+        assert_eq!(parse_bytes("512mib"), Some(512 << 20));
+        assert_eq!(parse_bytes("100b"), Some(100));
+        assert_eq!(parse_bytes("2tb"), Some(2 << 40));
+        for bad in ["abc", "", "G", "8GX", "8 G B", "1e9", "inf", "NaN", "+5", "8PB", "1..2G"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
     }
 
     #[test]

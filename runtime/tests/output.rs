@@ -153,3 +153,40 @@ fn unknown_shapes_are_refused_and_nothing_is_written() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A write never replaces a device, FIFO or symbolic link with a regular file: a device is
+/// written in place, a link is written through (also a dangling one), a folder is refused.
+#[cfg(unix)]
+#[test]
+fn atomic_write_keeps_devices_and_symlinks() {
+    let dir = tempdir("atomic-special");
+    // A link to /dev/null: the link stays, /dev/null stays a device (written in place).
+    let null = dir.join("null");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    write_atomic(&null, b"discarded").unwrap();
+    assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file(), "/dev/null became a regular file");
+    // A dangling link: its target is created, the link kept.
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink("target.json", &link).unwrap();
+    write_atomic(&link, b"{}").unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(dir.join("target.json")).unwrap(), b"{}");
+    // A link to a link to a regular file: the file is replaced, both links kept.
+    let link2 = dir.join("link2");
+    std::os::unix::fs::symlink("link.json", &link2).unwrap();
+    write_atomic(&link2, b"[1]").unwrap();
+    assert_eq!(std::fs::read(dir.join("target.json")).unwrap(), b"[1]");
+    assert!(std::fs::symlink_metadata(&link2).unwrap().file_type().is_symlink());
+    // A link loop is an error, not a hang or a replaced link.
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::os::unix::fs::symlink("b", &a).unwrap();
+    std::os::unix::fs::symlink("a", &b).unwrap();
+    assert!(write_atomic(&a, b"x").is_err());
+    assert!(std::fs::symlink_metadata(&a).unwrap().file_type().is_symlink());
+    // A folder is refused by name.
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let e = write_atomic(&dir.join("sub"), b"x").unwrap_err().to_string();
+    assert!(e.contains("is a folder"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,8 +4,12 @@
 //!
 //! Every `shard.json` below the given folders is read (a shard folder itself, a run's `-o`
 //! folder, or anything above). Per sample, the shards must come from one run (same comp
-//! version, file hash, plan hash, seed and sample count) and cover each index exactly once;
-//! otherwise nothing is written and the error names the missing or overlapping ranges.
+//! version, file hash, model, seed, sample count, weights hash and plan) and cover each index
+//! exactly once, and every shard's `samples.npy` must hold its rows in the plan's row shape;
+//! all of it is checked, for every sample, before anything is written, so a bad set writes
+//! nothing, and the error names the missing or overlapping ranges, or the file and what
+//! differs. A manifest is checked first on its own (a `sample` that is not a name, so no
+//! `../x` or absolute path, indices that are not its shard's).
 
 use super::shard::{Manifest, Shard};
 use crate::pipeline;
@@ -46,16 +50,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
     for f in found {
         by_sample.entry(f.manifest.sample.clone()).or_default().push(f);
     }
-    // Check every sample before writing any, so a bad set writes nothing.
+    // Check every sample, and read every shard's rows, before writing any: a bad set (a
+    // damaged `samples.npy` of the last sample included) writes nothing.
+    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    let mut joined = Vec::new();
     for shards in by_sample.values_mut() {
         check(shards)?;
+        let samples = join_rows(shards)?;
+        let dir = out.join(&shards[0].manifest.sample);
+        if dir.exists() && !dir.is_dir() {
+            return Err(Failure::Usage(format!("`{}` is a file; sample `{}` needs a folder there", dir.display(), shards[0].manifest.sample)));
+        }
+        joined.push((shards, samples));
     }
-    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", out.display(), pipeline::io_reason(&e))))?;
     let _lock = comp_runtime::output::OutputLock::acquire(&out).map_err(Failure::Usage)?;
-    for shards in by_sample.values() {
-        merge_sample(&out, shards)?;
+    for (shards, samples) in &joined {
+        merge_sample(&out, shards, samples)?;
     }
     Ok(())
 }
@@ -69,6 +81,9 @@ fn find_shards(dir: &Path, depth: usize, seen: &mut std::collections::HashSet<Pa
             let text = std::fs::read_to_string(&manifest)
                 .map_err(|e| Failure::Usage(format!("reading `{}`: {}", manifest.display(), pipeline::io_reason(&e))))?;
             let manifest: Manifest = serde_json::from_str(&text)
+                .map_err(|e| Failure::Runtime(format!("`{}` is not a shard manifest written by `comp run --shard`: {e}", dir.join("shard.json").display())))?;
+            manifest
+                .validate()
                 .map_err(|e| Failure::Runtime(format!("`{}` is not a shard manifest written by `comp run --shard`: {e}", dir.join("shard.json").display())))?;
             found.push(Found { dir: dir.to_path_buf(), manifest });
         }
@@ -108,14 +123,35 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
         if m.source_hash != m0.source_hash {
             return Err(differ("file hashes", &m0.source_hash, &m.source_hash));
         }
-        if m.plan_hash != m0.plan_hash || m.plan != m0.plan {
-            return Err(differ("plan hashes", &m0.plan_hash, &m.plan_hash));
+        if m.model != m0.model {
+            return Err(differ("models", &m0.model, &m.model));
         }
+        // The seed and the sample count are part of the plan (and its hash): compared first,
+        // so that the message names what differs.
         if m.seed != m0.seed {
             return Err(differ("seeds", &m0.seed, &m.seed));
         }
         if m.samples != m0.samples {
             return Err(differ("sample counts", &m0.samples, &m.samples));
+        }
+        if m.plan_hash != m0.plan_hash || m.plan != m0.plan {
+            return Err(differ("plan hashes", &m0.plan_hash, &m.plan_hash));
+        }
+    }
+    // The weights: a shard that drew no rows loaded no model, so only the others count.
+    let drawn: Vec<&Found> = shards.iter().filter(|f| !f.manifest.range().is_empty()).collect();
+    if let Some(w0) = drawn.first() {
+        if let Some(f) = drawn.iter().find(|f| f.manifest.weights_hash != w0.manifest.weights_hash) {
+            let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "none recorded".into());
+            return Err(Failure::Runtime(format!(
+                "sample `{}`: shards `{}` and `{}` ran different weights of `{}` ({} and {}): merged, they would match neither; rerun the shards with one set of weights",
+                m0.sample,
+                w0.dir.display(),
+                f.dir.display(),
+                m0.model,
+                show(&w0.manifest.weights_hash),
+                show(&f.manifest.weights_hash)
+            )));
         }
     }
     let total = m0.samples;
@@ -153,15 +189,14 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
         let described: Vec<String> = missing
             .iter()
             .map(|r| {
-                // Name the shards of the common split that would have written the range.
-                let names: Vec<String> = (0..count)
-                    .map(|i| Shard { index: i, count })
-                    .filter(|s| {
-                        let sr = s.range(total);
-                        !sr.is_empty() && sr.start < r.end && r.start < sr.end
-                    })
-                    .map(|s| format!("{}/{}", s.index, s.count))
-                    .collect();
+                // Name the shards of the common split that would have written the range: the
+                // shards holding its first and last index and those between (computed, not
+                // searched for: N may be huge), at most 8 of them named.
+                let (first, last) = (Shard::holding(r.start, total, count), Shard::holding(r.end - 1, total, count));
+                let mut names: Vec<String> = (first..=last).take(8).map(|i| format!("{i}/{count}")).collect();
+                if last - first >= 8 {
+                    names.push(format!("… {last}/{count}"));
+                }
                 format!("indices {}..{} (shard {})", r.start, r.end, names.join(", "))
             })
             .collect();
@@ -174,9 +209,25 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Joins one sample's checked shards (sorted by index) and writes the run's outputs.
-fn merge_sample(out: &Path, shards: &[Found]) -> Result<(), Failure> {
+/// The shape of one row of `samples.npy` a plan's run writes: the model's data shape, or
+/// for a latent image model the decoded pictures `[3, H, W]`; `None` for a model this comp
+/// does not know.
+fn row_shape_of(plan: &comp_plan::SamplePlan) -> Option<Vec<usize>> {
+    let info = (comp_models::entry(&plan.model)?.info)();
+    match &info.image_size {
+        Some(s) => {
+            let [w, h] = plan.settings.size.unwrap_or(s.default);
+            Some(vec![3, h, w])
+        }
+        None => Some(info.data_shape.clone()),
+    }
+}
+
+/// Reads and joins one sample's checked shards (sorted by index): `[samples, ...row]`, every
+/// shard's rows checked against its manifest and the plan's row shape.
+fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
     let m0 = &shards[0].manifest;
+    let want = row_shape_of(&m0.plan);
     let mut data = Vec::new();
     let mut row_shape: Option<Vec<usize>> = None;
     for f in shards.iter().filter(|f| !f.manifest.range().is_empty()) {
@@ -188,15 +239,33 @@ fn merge_sample(out: &Path, shards: &[Found]) -> Result<(), Failure> {
         if shape.first() != Some(&rows) || row_shape.as_ref().is_some_and(|s| s[..] != shape[1..]) {
             return Err(Failure::Runtime(format!("`{}` has shape {shape:?}, but its shard.json says {rows} samples like the other shards", path.display())));
         }
+        if let Some(want) = want.as_ref().filter(|w| w[..] != shape[1..]) {
+            return Err(Failure::Runtime(format!(
+                "`{}` has rows of shape {:?}, but `{}` writes rows of shape {want:?} for this plan",
+                path.display(),
+                &shape[1..],
+                m0.model
+            )));
+        }
         row_shape = Some(shape[1..].to_vec());
         data.extend_from_slice(&values);
     }
     let mut shape = vec![m0.samples];
-    shape.extend(row_shape.unwrap_or_default());
-    let samples = candle_core::Tensor::from_vec(data, shape, &candle_core::Device::Cpu).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
+    shape.extend(row_shape.or(want).unwrap_or_default());
+    candle_core::Tensor::from_vec(data, shape, &candle_core::Device::Cpu).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))
+}
+
+/// Writes the run's outputs of one sample from its checked shards and their joined rows.
+fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> Result<(), Failure> {
+    let m0 = &shards[0].manifest;
     let title = comp_runtime::output::Title { name: m0.sample.clone(), expression: m0.expression.clone() };
-    let model_calls: usize = shards.iter().map(|f| f.manifest.model_calls).sum();
-    let rows_evaluated: usize = shards.iter().map(|f| f.manifest.rows_evaluated).sum();
+    let sum = |what: &str, field: fn(&Manifest) -> usize| -> Result<usize, Failure> {
+        shards.iter().try_fold(0usize, |acc, f| acc.checked_add(field(&f.manifest))).ok_or_else(|| {
+            Failure::Runtime(format!("sample `{}`: the shards' `{what}` add up past {}: a shard.json is damaged", m0.sample, usize::MAX))
+        })
+    };
+    let model_calls = sum("model_calls", |m| m.model_calls)?;
+    let rows_evaluated = sum("rows_evaluated", |m| m.rows_evaluated)?;
     let wall: f64 = shards.iter().map(|f| f.manifest.wall_time_s).sum();
     // The run's mean acceptance: every sample makes the same proposals, so the shards' rates
     // weighted by their sample counts.
@@ -214,6 +283,7 @@ fn merge_sample(out: &Path, shards: &[Found]) -> Result<(), Failure> {
             "source": m0.source,
             "sample": m0.sample,
             "model": m0.model,
+            "weights": shards.iter().find(|f| !f.manifest.range().is_empty()).and_then(|f| f.manifest.weights.clone()),
             "device": devices.join(","),
             "seed": m0.seed,
             "samples": m0.samples,
@@ -237,7 +307,7 @@ fn merge_sample(out: &Path, shards: &[Found]) -> Result<(), Failure> {
             })).collect::<Vec<_>>(),
         })
     };
-    let (counts, written) = super::run::write_run(out, &m0.sample, &samples, &title, record)?;
+    let (counts, written) = super::run::write_run(out, &m0.sample, samples, &title, record)?;
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));
     eprintln!(
         "{}: {} samples from {} shards ({} non-finite, {} outside the picture), {} model calls, {:.2}s of shard time -> {}",

@@ -22,6 +22,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 v["weights"] = match comp_models::weights(&m.name) {
                     None => serde_json::json!({"status": "built-in"}),
                     Some(Weights::Found(dir)) => serde_json::json!({"status": "found", "path": dir, "files": hashes(&m.name)}),
+                    Some(Weights::Unusable(why)) => serde_json::json!({"status": "unusable", "error": why}),
                     Some(Weights::Missing(searched)) => serde_json::json!({
                         "status": "missing", "searched": searched, "train": crate::cmd::train::command_for(&m.name),
                     }),
@@ -64,6 +65,7 @@ pub fn weights_line(name: &str) -> String {
                 _ => format!("{} (sha256: {})", dir.display(), shown.join(", ")),
             }
         }
+        Some(Weights::Unusable(why)) => format!("unusable: {why}"),
         Some(Weights::Missing(searched)) if comp_models::missing_advice(name, &searched).is_some() => format!(
             "missing (searched {} places, {} first, then the Hugging Face cache; point at a diffusers folder with `models/{name}/model.json`, see docs/stable-diffusion.md)",
             searched.len(),

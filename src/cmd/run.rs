@@ -127,6 +127,21 @@ impl Runner {
         })
     }
 
+    /// The weights a sample ran with: its model's (see [`Runner::weights`]), or with several
+    /// models `[{alias, model, weights}, …]`, so that shards of one composition made with other
+    /// weights of any of its models are told apart.
+    pub fn weights_of(&self, sample: &SamplePlan) -> Option<serde_json::Value> {
+        if !sample.several() {
+            return self.weights(&sample.model).cloned();
+        }
+        let each: Vec<serde_json::Value> = sample
+            .models
+            .iter()
+            .map(|m| serde_json::json!({ "alias": m.alias, "model": m.name, "weights": self.weights(&m.name) }))
+            .collect();
+        Some(serde_json::Value::Array(each))
+    }
+
     /// `{path, sha256}` of the weights a learned model was loaded from; `None` for a model
     /// without weights (the exact `toy2d`) or one not loaded yet.
     pub fn weights(&self, model: &str) -> Option<&serde_json::Value> {
@@ -145,6 +160,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let shard = args.shard.as_deref().map(Shard::parse).transpose().map_err(Failure::Usage)?;
     let selected = select(&plan, args.sample.as_deref())?;
     let mut runner = Runner::new(&args.device)?;
+    // What cannot run on this device is refused before anything is loaded or drawn.
+    for s in &selected {
+        let dtype = match &args.dtype {
+            Some(d) => Some(dtype_flag(d, &s.model)?),
+            None => s.settings.dtype,
+        };
+        if let Some(why) = comp_models::dtype_refusal(&s.model, dtype, &runner.device) {
+            return Err(Failure::Usage(format!("sample `{}`: {why}", s.sample)));
+        }
+    }
     prepare_dir(&args.out)?;
     // One run per output folder at a time: two runs into one folder would mix their files.
     // The shards of a run write into one folder at once, each locking only its own.
@@ -399,6 +424,8 @@ fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, 
         device: args.device.clone(),
         expression: title.expression.clone(),
         plan: sample.clone(),
+        weights: runner.weights_of(sample),
+        weights_hash: shard::weights_hash(runner.weights_of(sample).as_ref()),
     };
     let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
     comp_runtime::output::write_atomic(&manifest_path, json.as_bytes()).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;

@@ -62,6 +62,13 @@ impl Shard {
             let count = number("SLURM_ARRAY_TASK_COUNT")?
                 .ok_or("`--shard auto`: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
             let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            // `sbatch --array=7` (rerunning one failed task) is an array of one task: taken as
+            // shard 0 of 1 it would silently draw the whole run.
+            if count == 1 && id != 0 {
+                return Err(format!(
+                    "`--shard auto`: SLURM_ARRAY_TASK_ID={id} in an array of one task (SLURM_ARRAY_TASK_COUNT=1, as `sbatch --array={id}` gives when rerunning one task) does not say which shard of how many: give it explicitly, `--shard {id}/N` (docs/cluster.md uses `--shard \"$SLURM_ARRAY_TASK_ID/N\"`)"
+                ));
+            }
             let index = id.checked_sub(min).ok_or(format!("`--shard auto`: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
             return Shard::new(index, count).map_err(|e| {
                 format!("{e} (from SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_COUNT={count}: use a contiguous `--array=0-{}` without a step)", count.saturating_sub(1))
@@ -76,6 +83,19 @@ impl Shard {
         Err(format!(
             "`--shard auto` found no job array in the environment: it reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (a Slurm job array) or JOB_COMPLETION_INDEX and {COUNT_VAR} (a Kubernetes Indexed Job); elsewhere give `--shard I/N`"
         ))
+    }
+
+    /// The shard (of `count`, splitting `samples`) whose range holds sample index `i`
+    /// (`i < samples`): the inverse of [`Shard::range`], in constant time.
+    pub fn holding(i: usize, samples: usize, count: usize) -> usize {
+        let (base, extra) = (samples / count, samples % count);
+        // The first `extra` shards hold base + 1 samples each, the others base.
+        let big = extra * (base + 1);
+        if i < big {
+            i / (base + 1)
+        } else {
+            extra + (i - big) / base.max(1)
+        }
     }
 
     /// The sample indices this shard draws out of `samples`.
@@ -121,12 +141,72 @@ pub struct Manifest {
     /// The expression as written (the pictures' title).
     pub expression: String,
     pub plan: SamplePlan,
+    /// What `run.json`'s `weights` records for the model (`null` for one without weights).
+    #[serde(default)]
+    pub weights: Option<serde_json::Value>,
+    /// The hashes of the weights files the shard ran, joined (see [`weights_hash`]): shards
+    /// made with other weights of the same model are not merged.
+    #[serde(default)]
+    pub weights_hash: Option<String>,
 }
 
 impl Manifest {
     pub fn range(&self) -> Range<usize> {
         self.indices[0]..self.indices[1]
     }
+
+    /// What must hold of one manifest on its own, before it is trusted: its `sample` is a name
+    /// (it becomes a folder: no `../x`, no absolute path), the plan's; its shard is one of
+    /// its count; its indices are that shard's.
+    pub fn validate(&self) -> Result<(), String> {
+        if !comp_compiler::validate::is_name(&self.sample) {
+            return Err(format!("`sample` {:?} is not a name (letters, digits, `_` and `-`, not starting with a digit)", self.sample));
+        }
+        if self.plan.sample != self.sample || self.plan.model != self.model {
+            return Err(format!(
+                "`sample` {:?} and `model` {:?} are not those of its `plan` ({:?}, {:?})",
+                self.sample, self.model, self.plan.sample, self.plan.model
+            ));
+        }
+        if self.plan.settings.seed != self.seed || self.plan.settings.samples != self.samples {
+            return Err(format!("`seed` {} and `samples` {} are not those of its `plan`", self.seed, self.samples));
+        }
+        let shard = Shard::new(self.shard_index, self.shard_count)?;
+        let range = shard.range(self.samples);
+        if self.indices != [range.start, range.end] {
+            return Err(format!(
+                "`indices` {:?} are not those of shard {}/{} of {} samples ({}..{})",
+                self.indices, self.shard_index, self.shard_count, self.samples, range.start, range.end
+            ));
+        }
+        if !(self.wall_time_s.is_finite() && self.wall_time_s >= 0.0) || self.acceptance.is_some_and(|a| !(0.0..=1.0).contains(&a)) {
+            return Err("`wall_time_s` or `acceptance` is out of range".into());
+        }
+        Ok(())
+    }
+}
+
+/// The weights a run used, as one string: the hashes (`fnv1a64`, `sha256`) found in what
+/// `run.json` records under `weights`, in order, joined with `+`; `None` without weights.
+/// Paths are left out: the same weights sit at other paths on other machines.
+pub fn weights_hash(weights: Option<&serde_json::Value>) -> Option<String> {
+    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        serde_json::Value::String(h) if k == "fnv1a64" || k == "sha256" => out.push(format!("{k}:{h}")),
+                        _ => collect(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut hashes = Vec::new();
+    collect(weights?, &mut hashes);
+    (!hashes.is_empty()).then(|| hashes.join("+"))
 }
 
 /// FNV-1a, 64 bits (the standard offset basis and prime), as 16 hex digits: a short, stable
@@ -177,6 +257,23 @@ mod tests {
         assert!(Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap_err().contains("COMP_SHARDS"));
         assert!(Shard::from_env(env(&[])).unwrap_err().contains("SLURM_ARRAY_TASK_ID"));
         assert_eq!(Shard { index: 3, count: 16 }.folder(), "shard-03-of-16");
+        // `sbatch --array=7` reruns one task: COUNT=1 must not become shard 0/1 (issue 26).
+        let rerun = env(&[("SLURM_ARRAY_TASK_ID", "7"), ("SLURM_ARRAY_TASK_MIN", "7"), ("SLURM_ARRAY_TASK_COUNT", "1")]);
+        assert!(Shard::from_env(rerun).unwrap_err().contains("--shard 7/N"));
+        let one = env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "1")]);
+        assert_eq!(Shard::from_env(one), Ok(Shard { index: 0, count: 1 }));
+    }
+
+    #[test]
+    fn the_shard_holding_an_index_is_computed_for_any_count() {
+        for (samples, count) in [(10, 4), (50, 4), (7, 7), (3, 5), (100, 1), (1000, 16)] {
+            for i in 0..samples {
+                let s = Shard::holding(i, samples, count);
+                assert!(Shard { index: s, count }.range(samples).contains(&i), "{i} of {samples} over {count}");
+            }
+        }
+        // A count of 2^64 − 1 (issue 26: merge walked every shard) is arithmetic, not a loop.
+        assert_eq!(Shard::holding(5, 10, usize::MAX), 5);
     }
 
     #[test]

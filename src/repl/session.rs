@@ -31,8 +31,9 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":quit", "            leave (Ctrl-D also leaves)"),
 ];
 
-/// The settings every model has.
-pub const SETTINGS: &[&str] = &["model", "sampler", "mcmc", "base", "scale", "seed", "samples"];
+/// The settings a statement starts with (`size` and `dtype` are the image models'; the checker
+/// says when the session's model has no such setting).
+pub const SETTINGS: &[&str] = &["model", "sampler", "mcmc", "base", "scale", "seed", "samples", "size", "dtype"];
 
 /// What handling one input gave.
 pub struct Reply {

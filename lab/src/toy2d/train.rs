@@ -181,6 +181,41 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
+/// Vectors of `hidden` f32 that one training row keeps at once, per residual block and on top:
+/// the forward pass, the energy's hand-written gradient pass and autograd's backward through
+/// both keep every intermediate (calibrated: see [`estimate_bytes`]).
+const ROW_VECTORS_PER_BLOCK: u128 = 52;
+const ROW_VECTORS_FIXED: u128 = 28;
+
+/// The estimated peak bytes of a training step over `rows` rows:
+/// `rows · 4 · hidden · (52 · blocks + 28)`, 118 KiB per row for RRR's network. Measured on
+/// the 2-core machine (peak resident memory, debug build, 3 steps): 163 MB at `--batch 1000`,
+/// 2.40 GB at `--batch 20000`, so 118 KB per row. Saturating.
+pub fn estimate_bytes(arch: &Arch, rows: usize) -> u128 {
+    let per_row = 4 * arch.hidden.max(arch.embed) as u128 * (ROW_VECTORS_PER_BLOCK * arch.blocks as u128 + ROW_VECTORS_FIXED);
+    (rows as u128).saturating_mul(per_row)
+}
+
+/// Refuses a batch whose estimate is over the memory limit (the one `comp run` uses:
+/// `COMP_MEMORY_LIMIT`, else 3/4 of the machine's memory), saying what fits. The held-out
+/// batch has no backward pass: a quarter of a training row each (an upper bound: the default
+/// 10,000 rows stay within the 163 MB measured at batch 1000).
+pub fn check_memory(cfg: &TrainConfig) -> Result<()> {
+    let (limit, why) = comp_runtime::memory::limit()?;
+    for (what, rows, quarter) in [("`--batch`", cfg.batch, false), ("the held-out batch", cfg.eval_batch.max(1), true)] {
+        let need = estimate_bytes(&cfg.arch, rows) / if quarter { 4 } else { 1 };
+        if need > limit {
+            let fit = limit / (estimate_bytes(&cfg.arch, 1) / if quarter { 4 } else { 1 }).max(1);
+            bail!(
+                "{what} of {rows} rows needs about {} of memory to train, over the limit of {} ({why}); at most {fit} rows fit",
+                comp_runtime::memory::human(need),
+                comp_runtime::memory::human(limit)
+            )
+        }
+    }
+    Ok(())
+}
+
 /// Trains a model; `progress` is called after every step.
 pub fn train(
     cfg: &TrainConfig,
@@ -193,6 +228,7 @@ pub fn train(
     if cfg.concepts.is_empty() || cfg.arch.concepts != cfg.concepts.len() {
         bail!("training needs at least one concept, and an architecture with one embedding per concept")
     }
+    check_memory(cfg)?;
     let started = Instant::now();
     let dtype = DType::F32;
     let schedule = Schedule::cosine(toy2d::NATIVE_STEPS, 0.008)?;
@@ -225,7 +261,7 @@ pub fn train(
         ema.update(&vars)?;
         let l = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !l.is_finite() {
-            bail!("training diverged at step {step}: the loss is {l}")
+            bail!("training diverged at step {step}: the loss is {l} (lr {}); nothing was written, the previous weights stay: lower `--lr`", cfg.lr)
         }
         losses.push(l);
         let recent = &losses[losses.len().saturating_sub(WINDOW)..];
@@ -251,6 +287,20 @@ pub fn train(
     let eval_loss = eps_loss(&ema_net, cfg.param, &eval)?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?;
+    // The weights as they will be stored (f16): a step that blew them up (a learning rate far
+    // too large) shows here even when every training loss was finite. Stop before anything is
+    // written, so the weights already in the output folder stay.
+    let stored_finite = ema_net.tensors().values().try_fold(true, |ok, t| {
+        Ok::<_, candle_core::Error>(ok && t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?.iter().all(|v| v.is_finite()))
+    })?;
+    if !eval_loss.is_finite() || !stored_finite {
+        bail!(
+            "training diverged: after {} steps the {} (lr {}); nothing was written, the previous weights stay: lower `--lr`",
+            cfg.steps,
+            if stored_finite { format!("held-out loss of the EMA weights is {eval_loss}") } else { "EMA weights are not finite in f16".into() },
+            cfg.lr
+        )
+    }
     let wall = started.elapsed().as_secs_f64();
     let window = WINDOW.min(losses.len());
     let final_loss = losses[losses.len() - window..].iter().sum::<f64>() / window as f64;

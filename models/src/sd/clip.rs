@@ -28,6 +28,45 @@ pub struct ClipConfig {
     pub layer_norm_eps: f64,
 }
 
+impl ClipConfig {
+    /// Refuses what the encoder cannot be built from (a division by zero, an empty prompt
+    /// window), naming `path` and the field.
+    pub fn check(&self, path: &std::path::Path) -> Result<()> {
+        for (field, value) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_attention_heads", self.num_attention_heads),
+        ] {
+            if value == 0 {
+                candle_core::bail!("{}: `{field}` must be at least 1, found 0", path.display())
+            }
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            candle_core::bail!(
+                "{}: `hidden_size` {} must be a multiple of `num_attention_heads` {}",
+                path.display(),
+                self.hidden_size,
+                self.num_attention_heads
+            )
+        }
+        if !(2..=4096).contains(&self.max_position_embeddings) {
+            candle_core::bail!(
+                "{}: `max_position_embeddings` must be in 2..=4096 (a prompt needs its start and end tokens; SD's is 77), found {}",
+                path.display(),
+                self.max_position_embeddings
+            )
+        }
+        if !["quick_gelu", "gelu"].contains(&self.hidden_act.as_str()) {
+            candle_core::bail!("{}: `hidden_act` {:?} is not supported (expected `quick_gelu` or `gelu`)", path.display(), self.hidden_act)
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            candle_core::bail!("{}: `layer_norm_eps` must be a positive number, found {}", path.display(), self.layer_norm_eps)
+        }
+        Ok(())
+    }
+}
+
 fn quick_gelu() -> String {
     "quick_gelu".into()
 }

@@ -16,6 +16,9 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).map_err(|e| candle_core::Error::Msg(format!("{}: {e}", path.display())))
 }
 
+/// The most blocks a UNet or VAE config may list (SD has 4; each block halves the latent).
+pub const MAX_BLOCKS: usize = 8;
+
 /// A number or one per block (`attention_head_dim: 8` or `[5, 10, 20, 20]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
@@ -114,6 +117,32 @@ impl UnetJson {
             return unsupported("class-conditioned UNets (`class_embed_type`) are not supported".into());
         }
         let n = self.block_out_channels.len();
+        let bad = |field: &str, why: String| -> Result<unet_2d::UNet2DConditionModelConfig> {
+            bail!("{}: `{field}` {why}", path.display())
+        };
+        if n > MAX_BLOCKS {
+            return bad("block_out_channels", format!("has {n} blocks; comp reads at most {MAX_BLOCKS} (SD has 4)"));
+        }
+        for (field, value) in [
+            ("in_channels", self.in_channels),
+            ("out_channels", self.out_channels),
+            ("layers_per_block", self.layers_per_block),
+            ("cross_attention_dim", self.cross_attention_dim),
+            ("norm_num_groups", self.norm_num_groups),
+        ] {
+            if value == 0 {
+                return bad(field, "must be at least 1, found 0".into());
+            }
+        }
+        if let Some(&c) = self.block_out_channels.iter().find(|&&c| c == 0) {
+            return bad("block_out_channels", format!("must all be at least 1, found {c}"));
+        }
+        if self.downsample_padding > 8 {
+            return bad("downsample_padding", format!("must be at most 8 (SD's is 1), found {}", self.downsample_padding));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return bad("norm_eps", format!("must be a positive number, found {}", self.norm_eps));
+        }
         if n == 0 || self.down_block_types.len() != n || self.up_block_types.len() != n {
             return unsupported(format!(
                 "{} block_out_channels, {} down blocks and {} up blocks must be as many",
@@ -144,13 +173,22 @@ impl UnetJson {
             let (Some(heads), Some(layers)) = (heads, layers) else {
                 return unsupported(format!("`attention_head_dim` or `transformer_layers_per_block` has no entry for block {i}"));
             };
+            let channels = self.block_out_channels[i];
+            // The mid block attends with the last block's heads, whatever its type.
+            let attends = cross || i + 1 == n;
+            if attends && (heads == 0 || !channels.is_multiple_of(heads)) {
+                return bad("attention_head_dim", format!("of block {i} ({heads} heads) must divide its {channels} channels (`block_out_channels`) and be at least 1"));
+            }
+            if layers == 0 || layers > 64 {
+                return bad("transformer_layers_per_block", format!("of block {i} must be in 1..=64, found {layers}"));
+            }
             blocks.push(unet_2d::BlockConfig {
-                out_channels: self.block_out_channels[i],
+                out_channels: channels,
                 use_cross_attn: cross.then_some(layers),
                 attention_head_dim: heads,
             });
         }
-        if self.block_out_channels.iter().any(|&c| c % self.norm_num_groups != 0) {
+        if self.block_out_channels.iter().any(|&c| !c.is_multiple_of(self.norm_num_groups)) {
             return unsupported(format!("block_out_channels {:?} are not multiples of norm_num_groups {}", self.block_out_channels, self.norm_num_groups));
         }
         Ok(unet_2d::UNet2DConditionModelConfig {
@@ -199,6 +237,27 @@ fn scaling() -> f64 {
 }
 
 impl VaeJson {
+    /// Refuses what candle's VAE cannot build (it would divide by zero or index an empty
+    /// list), naming `path` and the field.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        let n = self.block_out_channels.len();
+        if n == 0 || n > MAX_BLOCKS {
+            bail!("{}: `block_out_channels` must list 1 to {MAX_BLOCKS} blocks (SD's VAE has 4), found {n}", path.display())
+        }
+        for (field, value) in [("layers_per_block", self.layers_per_block), ("latent_channels", self.latent_channels), ("norm_num_groups", self.norm_num_groups)] {
+            if value == 0 {
+                bail!("{}: `{field}` must be at least 1, found 0", path.display())
+            }
+        }
+        if let Some(c) = self.block_out_channels.iter().find(|&&c| c == 0 || !c.is_multiple_of(self.norm_num_groups)) {
+            bail!("{}: `block_out_channels` {:?} must be multiples of `norm_num_groups` {} (found {c})", path.display(), self.block_out_channels, self.norm_num_groups)
+        }
+        if !(self.scaling_factor.is_finite() && self.scaling_factor > 0.0) {
+            bail!("{}: `scaling_factor` must be a positive number (SD's is 0.18215), found {}", path.display(), self.scaling_factor)
+        }
+        Ok(())
+    }
+
     pub fn to_candle(&self) -> vae::AutoEncoderKLConfig {
         vae::AutoEncoderKLConfig {
             block_out_channels: self.block_out_channels.clone(),
@@ -253,39 +312,88 @@ impl SchedulerJson {
         }
     }
 
-    /// Reads `path`; missing fields take SD's values.
+    /// Reads `path`; missing fields (or `null`) take SD's values. A field of the wrong type, or
+    /// a value no schedule can be built from, is refused naming the file and the field (as the
+    /// UNet and VAE configs are), never replaced by a default.
     pub fn read(path: &Path, default_prediction: Prediction) -> Result<Self> {
         let v: Value = read_json(path)?;
+        let Some(obj) = v.as_object() else {
+            bail!("{}: expected a JSON object of scheduler settings, found {}", path.display(), kind_of(&v))
+        };
         let d = Self::sd_default(default_prediction);
-        let num = |k: &str, d: f64| v.get(k).and_then(Value::as_f64).unwrap_or(d);
-        let prediction = match v.get("prediction_type").and_then(Value::as_str) {
+        let field = |k: &str| obj.get(k).filter(|v| !v.is_null());
+        let wrong = |k: &str, expected: &str, found: &Value| -> candle_core::Error {
+            candle_core::Error::Msg(format!("{}: `{k}` must be {expected}, found {found}", path.display()))
+        };
+        let text = |k: &str| -> Result<Option<String>> {
+            match field(k) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(wrong(k, "a string", other)),
+            }
+        };
+        let number = |k: &str, default: f64| -> Result<f64> {
+            match field(k) {
+                None => Ok(default),
+                Some(n) => n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| wrong(k, "a number", n)),
+            }
+        };
+        let whole = |k: &str, default: usize, range: std::ops::RangeInclusive<u64>| -> Result<usize> {
+            match field(k) {
+                None => Ok(default),
+                Some(n) => match n.as_u64() {
+                    Some(x) if range.contains(&x) => Ok(x as usize),
+                    _ => Err(wrong(k, &format!("a whole number in {}..={}", range.start(), range.end()), n)),
+                },
+            }
+        };
+        let prediction = match text("prediction_type")?.as_deref() {
             None => d.prediction,
             Some("epsilon") => Prediction::Epsilon,
             Some("v_prediction") => Prediction::V,
             Some(other) => bail!("{}: `prediction_type: {other}` is not supported (expected `epsilon` or `v_prediction`)", path.display()),
         };
-        let scaled_linear = match v.get("beta_schedule").and_then(Value::as_str) {
+        let scaled_linear = match text("beta_schedule")?.as_deref() {
             None | Some("scaled_linear") => true,
             Some("linear") => false,
             Some(other) => bail!("{}: `beta_schedule: {other}` is not supported (expected `scaled_linear` or `linear`)", path.display()),
         };
-        let spacing = v.get("timestep_spacing").and_then(Value::as_str).unwrap_or("leading").to_string();
+        if field("trained_betas").is_some() {
+            bail!("{}: `trained_betas` (a schedule given as a list) is not supported; comp builds `linear` and `scaled_linear` schedules from `beta_start` and `beta_end`", path.display())
+        }
+        let spacing = text("timestep_spacing")?.unwrap_or_else(|| "leading".into());
         if !["leading", "trailing", "linspace"].contains(&spacing.as_str()) {
             bail!("{}: `timestep_spacing: {spacing}` is not supported (expected `leading`, `trailing` or `linspace`)", path.display())
         }
-        let train = num("num_train_timesteps", 1000.0);
-        if !((2.0..=100_000.0).contains(&train) && train.fract() == 0.0) {
-            bail!("{}: `num_train_timesteps` must be a whole number in 2..=100000, found {train}", path.display())
+        let train = whole("num_train_timesteps", 1000, 2..=100_000)?;
+        let (beta_start, beta_end) = (number("beta_start", d.beta_start)?, number("beta_end", d.beta_end)?);
+        if !(beta_start > 0.0 && beta_start <= beta_end && beta_end < 1.0) {
+            bail!(
+                "{}: `beta_start` {beta_start} and `beta_end` {beta_end} must satisfy 0 < beta_start <= beta_end < 1 (SD's are 0.00085 and 0.012)",
+                path.display()
+            )
         }
-        Ok(Self {
-            beta_start: num("beta_start", d.beta_start),
-            beta_end: num("beta_end", d.beta_end),
-            scaled_linear,
-            train_timesteps: train as usize,
-            prediction,
-            steps_offset: num("steps_offset", 0.0).max(0.0) as usize,
-            spacing,
-            set_alpha_to_one: v.get("set_alpha_to_one").and_then(Value::as_bool).unwrap_or(false),
-        })
+        let steps_offset = whole("steps_offset", 0, 0..=u64::MAX)?;
+        if steps_offset >= train {
+            bail!("{}: `steps_offset` {steps_offset} must be below `num_train_timesteps` {train} (SD's is 1)", path.display())
+        }
+        let set_alpha_to_one = match field("set_alpha_to_one") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return Err(wrong("set_alpha_to_one", "true or false", other)),
+        };
+        Ok(Self { beta_start, beta_end, scaled_linear, train_timesteps: train, prediction, steps_offset, spacing, set_alpha_to_one })
+    }
+}
+
+/// A JSON value's kind, for messages.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }

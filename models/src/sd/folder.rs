@@ -42,9 +42,13 @@ impl Files {
         if !root.is_dir() {
             bail!("{} is not a folder (expected a diffusers folder with `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)", root.display())
         }
+        const PARTS: [&str; 4] = ["unet", "vae", "text_encoder", "tokenizer"];
+        if PARTS.iter().all(|p| std::fs::symlink_metadata(root.join(p)).is_err()) {
+            bail!("{} is not a diffusers folder: it has none of `unet/`, `vae/`, `text_encoder/` and `tokenizer/`", root.display())
+        }
         let need = |sub: &str, file: &str| -> Result<PathBuf> {
             let p = root.join(sub).join(file);
-            if p.is_file() {
+            if present(&p, root, &format!("{sub}/{file}"))? {
                 Ok(p)
             } else {
                 bail!("{}: `{sub}/{file}` is missing (a diffusers folder has `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)", root.display())
@@ -54,7 +58,7 @@ impl Files {
             // Full precision first; an `.fp16` variant is converted on load.
             for name in [format!("{stem}.safetensors"), format!("{stem}.fp16.safetensors")] {
                 let p = root.join(sub).join(&name);
-                if p.is_file() {
+                if present(&p, root, &format!("{sub}/{name}"))? {
                     return Ok(p);
                 }
             }
@@ -87,6 +91,31 @@ impl Files {
     }
 }
 
+/// Whether `path` (shown as `name` inside `root`) is a readable file: `Ok(false)` when nothing
+/// is there, an error when something is there that cannot be read as one (a folder, a
+/// dangling or looping symlink, a file without read permission), so that none is reported as
+/// "missing".
+fn present(path: &Path, root: &Path, name: &str) -> Result<bool> {
+    let Ok(entry) = std::fs::symlink_metadata(path) else { return Ok(false) };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if entry.file_type().is_symlink() => {
+            bail!("{}: `{name}` is a symbolic link that leads nowhere ({e})", root.display())
+        }
+        Err(e) => bail!("{}: `{name}` cannot be read: {e}", root.display()),
+    };
+    if meta.is_dir() {
+        bail!("{}: `{name}` is a folder; expected a file", root.display())
+    }
+    if !meta.is_file() {
+        bail!("{}: `{name}` is not a regular file", root.display())
+    }
+    if let Err(e) = std::fs::File::open(path) {
+        bail!("{}: `{name}` cannot be read: {e}", root.display())
+    }
+    Ok(true)
+}
+
 /// Where a model's folder was found, or everywhere it was looked for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Found {
@@ -106,7 +135,9 @@ pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]
     for root in roots {
         let dir = root.join(name);
         let card = dir.join(CARD);
-        if card.is_file() {
+        // Anything at the card's path is the card: one that cannot be read or understood is
+        // reported as such, never as "no model card".
+        if std::fs::symlink_metadata(&card).is_ok() {
             return read_card(&card).map(Found::Folder);
         }
         if dir.join("model_index.json").is_file() || dir.join("unet").is_dir() {
@@ -128,9 +159,16 @@ pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]
 
 /// `{"diffusers": PATH}`; a relative path is relative to the card's folder.
 fn read_card(card: &Path) -> Result<PathBuf> {
-    let v: serde_json::Value = super::config::read_json(card)?;
-    let Some(p) = v.get("diffusers").and_then(|p| p.as_str()) else {
-        bail!("{}: expected {{\"diffusers\": \"/path/to/a/diffusers/folder\"}}", card.display())
+    let expected = "expected {\"diffusers\": \"/path/to/a/diffusers/folder\"}";
+    let meta = std::fs::metadata(card).map_err(|e| candle_core::Error::Msg(format!("model card {}: {e}; {expected}", card.display())))?;
+    if !meta.is_file() {
+        bail!("model card {}: not a file; {expected}", card.display())
+    }
+    let text = std::fs::read_to_string(card).map_err(|e| candle_core::Error::Msg(format!("model card {}: cannot be read: {e}", card.display())))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| candle_core::Error::Msg(format!("model card {}: {e}; {expected}", card.display())))?;
+    let Some(p) = v.get("diffusers").and_then(|p| p.as_str()).filter(|p| !p.trim().is_empty()) else {
+        bail!("model card {}: {expected}", card.display())
     };
     let p = PathBuf::from(p);
     Ok(if p.is_relative() { card.parent().unwrap_or(Path::new(".")).join(p) } else { p })
@@ -140,9 +178,15 @@ fn read_card(card: &Path) -> Result<PathBuf> {
 fn snapshot(repo_dir: &Path) -> Option<PathBuf> {
     let snaps = repo_dir.join("snapshots");
     if let Ok(rev) = std::fs::read_to_string(repo_dir.join("refs").join("main")) {
-        let dir = snaps.join(rev.trim());
-        if dir.is_dir() {
-            return Some(dir);
+        // A revision is one folder name inside `snapshots/`: an empty or `.` ref would name
+        // `snapshots/` itself, and an absolute or `..` path a folder outside the cache.
+        let rev = rev.trim();
+        let mut parts = Path::new(rev).components();
+        if let (Some(std::path::Component::Normal(name)), None) = (parts.next(), parts.next()) {
+            let dir = snaps.join(name);
+            if dir.is_dir() {
+                return Some(dir);
+            }
         }
     }
     std::fs::read_dir(&snaps)

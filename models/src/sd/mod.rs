@@ -12,7 +12,9 @@
 //! A run: [`Denoiser::prepare`] loads the weights in the plan's `dtype` (once; again only when a
 //! later run asks another dtype) and encodes each unique prompt once (`null`, the base of
 //! classifier-free guidance, is the empty prompt `""`); every step is then **one** UNet call
-//! over all active conditions' rows, each row cross-attending to its own prompt; a
+//! over all active conditions' rows, each row cross-attending to its own prompt (on the CPU
+//! made as one pass per sample over its K rows, so that sample i's arithmetic is the same
+//! whatever is drawn beside it); a
 //! v-prediction model's output is turned into ε there, so the samplers and the fused
 //! combination see ε as for every model; [`Denoiser::decode`] runs the VAE at the end, one
 //! picture at a time.
@@ -28,7 +30,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::{unet_2d::UNet2DConditionModel, vae::AutoEncoderKL};
 use comp_plan::{Condition, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan, Sampler};
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,7 +160,75 @@ pub struct StableDiffusion {
     prompts_encoded: AtomicUsize,
 }
 
-fn dtype_of(d: Dtype) -> DType {
+/// A weights file's tensor names, and those a network asked for while it was built.
+struct Recorded {
+    names: Vec<String>,
+    used: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Recorded {
+    /// Refuses a file holding tensors the network never asked for: its config declares fewer
+    /// layers or blocks than the file holds, and the extra weights would be silently unused.
+    /// (`position_ids`, a buffer older `transformers` saved with the text encoder, is no
+    /// weight.)
+    fn all_used(&self, file: &Path, config: &Path, fields: &str) -> Result<()> {
+        let used = self.used.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        let mut unused: Vec<&String> = self.names.iter().filter(|n| !used.contains(*n) && !n.ends_with("position_ids")).collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        unused.sort();
+        let shown: Vec<String> = unused.iter().take(3).map(|n| format!("`{n}`")).collect();
+        bail!(
+            "{}: {} tensors are not used by the network {} describes (e.g. {}): does its {fields} declare fewer layers than the file holds? comp refuses rather than run with part of the weights",
+            file.display(),
+            unused.len(),
+            config.display(),
+            shown.join(", ")
+        )
+    }
+}
+
+/// A memory-mapped safetensors file that records the names asked for (see [`Recorded`]).
+struct Recording {
+    file: candle_core::safetensors::MmapedSafetensors,
+    used: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Recording {
+    fn note(&self, name: &str) {
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(name.to_string());
+        }
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for Recording {
+    fn get(&self, s: candle_core::Shape, name: &str, h: candle_nn::Init, dtype: DType, dev: &Device) -> Result<Tensor> {
+        self.note(name);
+        candle_nn::var_builder::SimpleBackend::get(&self.file, s, name, h, dtype, dev)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> Result<Tensor> {
+        self.note(name);
+        candle_nn::var_builder::SimpleBackend::get_unchecked(&self.file, name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        candle_nn::var_builder::SimpleBackend::contains_tensor(&self.file, name)
+    }
+}
+
+/// Why `dtype` cannot run on `device`, before anything is loaded: candle's CPU backend has no
+/// bf16 convolutions, so a bf16 run on the CPU would load every weight and fail at its first
+/// UNet call.
+pub fn dtype_refusal(dtype: DType, device: &Device) -> Option<String> {
+    (dtype == DType::BF16 && device.is_cpu()).then(|| {
+        "`dtype bf16` does not run on the CPU (candle's CPU backend has no bf16 convolutions): use `f32` (the CPU default) or run on a GPU with `--device cuda`".to_string()
+    })
+}
+
+pub(crate) fn dtype_of(d: Dtype) -> DType {
     match d {
         Dtype::F16 => DType::F16,
         Dtype::Bf16 => DType::BF16,
@@ -174,7 +244,9 @@ impl StableDiffusion {
         let unet_json: UnetJson = config::read_json(&files.unet_config)?;
         unet_json.to_candle(&files.unet_config)?;
         let vae_json: VaeJson = config::read_json(&files.vae_config)?;
+        vae_json.check(&files.vae_config)?;
         let clip_json: clip::ClipConfig = config::read_json(&files.text_config)?;
+        clip_json.check(&files.text_config)?;
         let scheduler = match &files.scheduler {
             Some(p) => SchedulerJson::read(p, v.prediction)?,
             None => SchedulerJson::sd_default(v.prediction),
@@ -198,13 +270,33 @@ impl StableDiffusion {
             )
         }
         let native = if scheduler.scaled_linear {
-            Schedule::scaled_linear(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)?
+            Schedule::scaled_linear(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)
         } else {
-            Schedule::linear_between(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)?
+            Schedule::linear_between(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)
         };
+        // The schedule's own error lists every ᾱ: name the file and the fields instead.
+        let native = native.map_err(|_| {
+            candle_core::Error::Msg(format!(
+                "{}: `beta_start` {}, `beta_end` {} over `num_train_timesteps` {} give a noise schedule whose ᾱ leaves (0, 1)",
+                files.scheduler.as_deref().unwrap_or(root).display(),
+                scheduler.beta_start,
+                scheduler.beta_end,
+                scheduler.train_timesteps
+            ))
+        })?;
         let first = native.alpha_bar(0);
         let schedule = if scheduler.set_alpha_to_one { native } else { native.with_final_alpha_bar(first) };
         let tokenizer = tokenizer::ClipTokenizer::load(&files.tokenizer, clip_json.max_position_embeddings)?;
+        if let Some(max) = tokenizer.max_id() {
+            if max as usize >= clip_json.vocab_size {
+                bail!(
+                    "{}: the tokenizer has ids up to {max}, but the text encoder ({}) has `vocab_size` {}: the folder mixes two checkpoints",
+                    files.tokenizer.display(),
+                    files.text_config.display(),
+                    clip_json.vocab_size
+                )
+            }
+        }
         let mut info = info(v);
         let factor = vae_json.factor();
         info.max_steps = scheduler.train_timesteps;
@@ -251,7 +343,8 @@ impl StableDiffusion {
         &self.tokenizer
     }
 
-    /// UNet forward passes so far (each over all active conditions' rows).
+    /// UNet calls so far: one per step, over all active conditions' rows (on the CPU made as one
+    /// pass per sample, so that a sample's arithmetic does not depend on the batch).
     pub fn unet_calls(&self) -> usize {
         self.unet_calls.load(Ordering::Relaxed)
     }
@@ -298,22 +391,28 @@ impl StableDiffusion {
         }
         *slot = None;
         self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.clear();
-        let load = |p: &PathBuf| -> Result<VarBuilder<'static>> {
+        let load = |p: &PathBuf| -> Result<(VarBuilder<'static>, Recorded)> {
             // Safety is the safetensors crate's and candle's: the files are mapped read-only.
             #[allow(unsafe_code)]
-            unsafe {
-                VarBuilder::from_mmaped_safetensors(&[p], dtype, &self.device)
-            }
+            let file = unsafe { candle_core::safetensors::MmapedSafetensors::new(p) }.map_err(ctx(p))?;
+            let recorded = Recorded { names: file.tensors().into_iter().map(|(n, _)| n).collect(), used: Default::default() };
+            let backend = Recording { file, used: recorded.used.clone() };
+            Ok((VarBuilder::from_backend(Box::new(backend), dtype, self.device.clone()), recorded))
         };
         fn ctx(p: &Path) -> impl Fn(candle_core::Error) -> candle_core::Error + '_ {
             move |e| e.context(format!("loading {}", p.display()))
         }
         let f = &self.files;
         let unet_cfg = self.unet_json.to_candle(&f.unet_config)?;
-        let unet = UNet2DConditionModel::new(load(&f.unet)?, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg)
-            .map_err(ctx(&f.unet))?;
-        let vae = AutoEncoderKL::new(load(&f.vae)?, 3, 3, self.vae_json.to_candle()).map_err(ctx(&f.vae))?;
-        let text = clip::ClipTextEncoder::new(load(&f.text)?, &self.clip_json).map_err(ctx(&f.text))?;
+        let (vb, seen) = load(&f.unet)?;
+        let unet = UNet2DConditionModel::new(vb, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg).map_err(ctx(&f.unet))?;
+        seen.all_used(&f.unet, &f.unet_config, "`layers_per_block`, `transformer_layers_per_block` or `block_out_channels`")?;
+        let (vb, seen) = load(&f.vae)?;
+        let vae = AutoEncoderKL::new(vb, 3, 3, self.vae_json.to_candle()).map_err(ctx(&f.vae))?;
+        seen.all_used(&f.vae, &f.vae_config, "`layers_per_block` or `block_out_channels`")?;
+        let (vb, seen) = load(&f.text)?;
+        let text = clip::ClipTextEncoder::new(vb, &self.clip_json).map_err(ctx(&f.text))?;
+        seen.all_used(&f.text, &f.text_config, "`num_hidden_layers`")?;
         let nets = Arc::new(Nets { dtype, unet, vae, text });
         *slot = Some(nets.clone());
         Ok(nets)
@@ -352,7 +451,6 @@ impl StableDiffusion {
         let started = std::time::Instant::now();
         let out = nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)?.to_dtype(DType::F32)?;
         self.unet_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        self.unet_calls.fetch_add(1, Ordering::Relaxed);
         match self.scheduler.prediction {
             Prediction::Epsilon => Ok(out),
             // v = √ᾱ·ε − √(1−ᾱ)·x₀ and x = √ᾱ·x₀ + √(1−ᾱ)·ε give ε = √ᾱ·v + √(1−ᾱ)·x.
@@ -382,7 +480,11 @@ impl Denoiser for StableDiffusion {
     }
 
     fn prepare(&self, plan: &SamplePlan) -> Result<()> {
-        let nets = self.nets(self.dtype_for(plan.settings.dtype))?;
+        let dtype = self.dtype_for(plan.settings.dtype);
+        if let Some(why) = dtype_refusal(dtype, &self.device) {
+            bail!("{why}")
+        }
+        let nets = self.nets(dtype)?;
         for c in &plan.conditions {
             self.embedding(&nets, Self::prompt_of(c)?)?;
         }
@@ -405,14 +507,27 @@ impl Denoiser for StableDiffusion {
         if ts.iter().any(|&v| v != t0) || !(t0 >= 0.0 && (t0 as usize) < self.schedule.len()) {
             bail!("Stable Diffusion evaluates one timestep per call, in 0..{}", self.schedule.len())
         }
+        let prompts = conds.iter().map(|c| self.embedding(&nets, Self::prompt_of(c)?)).collect::<Result<Vec<_>>>()?;
+        self.unet_calls.fetch_add(1, Ordering::Relaxed);
+        if self.device.is_cpu() && n > 1 {
+            // On the CPU, one UNet pass per sample over its K rows: a sample's arithmetic is then
+            // the same whatever else is drawn with it (`--samples 2` gives exactly the first 2
+            // of `--samples 5`, and merged shards equal one run), and it costs nothing here:
+            // a CPU pass takes time in proportion to its rows (docs/stable-diffusion.md, Speed).
+            let states = Tensor::cat(&prompts, 0)?; // [K, 77, D]
+            let dims = x.dims().to_vec();
+            let by_cond = x.reshape([&[k, n][..], &dims[1..]].concat())?; // [K, N, C, h, w]
+            let parts = (0..n)
+                .map(|j| {
+                    let xj = by_cond.narrow(1, j, 1)?.squeeze(1)?.contiguous()?;
+                    self.unet_eps(&nets, &xj, t0 as usize, &states)?.unsqueeze(1)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let eps = Tensor::cat(&parts, 1)?.reshape(dims)?;
+            return Ok(ModelOutput { eps, energy: None });
+        }
         // Each condition's states, repeated for its block of N rows: [K·N, 77, D].
-        let states = conds
-            .iter()
-            .map(|c| {
-                let e = self.embedding(&nets, Self::prompt_of(c)?)?;
-                e.repeat((n, 1, 1))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let states = prompts.iter().map(|e| e.repeat((n, 1, 1))).collect::<Result<Vec<_>>>()?;
         let states = Tensor::cat(&states, 0)?;
         let eps = self.unet_eps(&nets, x, t0 as usize, &states)?;
         Ok(ModelOutput { eps, energy: None })
@@ -426,7 +541,12 @@ impl Denoiser for StableDiffusion {
         let images = (0..x.dim(0)?)
             .map(|i| {
                 let z = (x.narrow(0, i, 1)?.to_dtype(nets.dtype)? * (1.0 / scale))?;
-                nets.vae.decode(&z)?.to_dtype(DType::F32)?.clamp(-1f32, 1f32)
+                let img = nets.vae.decode(&z)?.to_dtype(DType::F32)?;
+                // 0·x is 0 where x is finite and NaN where it is ±inf or NaN: added after the
+                // clamp, it keeps an infinity from hiding as a saturated pixel, so the run's
+                // non-finite count sees it as it sees NaNs.
+                let poison = img.affine(0.0, 0.0)?;
+                img.clamp(-1f32, 1f32)? + poison
             })
             .collect::<Result<Vec<_>>>()?;
         Tensor::cat(&images, 0)

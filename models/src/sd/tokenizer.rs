@@ -80,6 +80,12 @@ impl ClipTokenizer {
         Ok(Self { inner, bos, eos, pad, max_len })
     }
 
+    /// The largest token id the tokenizer can produce (its vocabulary and added tokens), to
+    /// check against the text encoder's `vocab_size`.
+    pub fn max_id(&self) -> Option<u32> {
+        self.inner.get_vocab(true).values().copied().chain([self.bos, self.eos, self.pad]).max()
+    }
+
     /// Tokenizes one prompt (see the module doc).
     pub fn encode(&self, prompt: &str) -> Result<Tokens> {
         let enc = self.inner.encode(prompt, false).map_err(|e| err(format!("tokenizing {prompt:?}: {e}")))?;

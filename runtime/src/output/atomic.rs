@@ -3,6 +3,17 @@
 //! The bytes go to a temporary file in the same directory (so the rename cannot cross file
 //! systems), are flushed to disk, and the temporary is renamed over the target. On any error
 //! the temporary is removed and the target left untouched.
+//!
+//! What the path names decides what is written:
+//!
+//! * nothing, or a regular file: the atomic rename above;
+//! * a symbolic link (also one whose target does not exist yet): the file it leads to, resolved
+//!   link by link, so the link stays a link (callers that should not write through a link
+//!   without being asked, such as `comp import -o FILE`, refuse an existing link without
+//!   `--force`);
+//! * a device, FIFO or socket (`/dev/null`, `/dev/stdout`, a named pipe): written in place,
+//!   opened for writing as it is, never replaced by a regular file;
+//! * a folder: refused.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -56,6 +67,17 @@ fn write_atomic_inner<F>(path: &Path, permissions: Option<fs::Permissions>, fill
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
+    let path = &match resolve(path)? {
+        Target::File(p) => p,
+        Target::Special(p) => {
+            let written = (|| {
+                let mut f = fs::OpenOptions::new().write(true).open(&p)?;
+                fill(&mut f)?;
+                f.flush()
+            })();
+            return written.map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", p.display())));
+        }
+    };
     let tmp = temp_path(path)?;
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -72,6 +94,41 @@ where
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
+}
+
+/// Where a write to a path goes (see the module doc).
+enum Target {
+    /// A regular file, or none yet: replaced atomically.
+    File(PathBuf),
+    /// A device, FIFO or socket: written in place.
+    Special(PathBuf),
+}
+
+/// Follows symbolic links from `path` to what they lead to (at most 40, as the kernel does).
+fn resolve(path: &Path) -> io::Result<Target> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::File(p)),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let to = fs::read_link(&p)?;
+            p = match p.parent() {
+                Some(parent) if to.is_relative() => parent.join(to),
+                _ => to,
+            };
+        } else if kind.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, format!("{} is a folder; expected a file", p.display())));
+        } else if kind.is_file() {
+            return Ok(Target::File(p));
+        } else {
+            return Ok(Target::Special(p));
+        }
+    }
+    Err(io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
 }
 
 /// `.NAME.tmp-PID-COUNTER` next to `path`: unique within and across processes.

@@ -6,6 +6,11 @@
 //! A lock left by a run that no longer exists (killed, Ctrl-C) is stale: on Linux, where
 //! `/proc/PID` tells whether a process lives, it is taken over; elsewhere the message says to
 //! remove it.
+//!
+//! Taking the lock also removes what killed runs left in the folder ([`clean_stale`]): a
+//! staging folder `.NAME.partial-PID` and temporary files `.FILE.tmp-PID-N` of a process that
+//! is gone. With the lock held no other run writes there, and a process that is gone writes
+//! nowhere.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -27,6 +32,7 @@ impl OutputLock {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     let _ = writeln!(f, "{}", std::process::id());
+                    clean_stale(dir);
                     return Ok(OutputLock { path });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -55,6 +61,48 @@ impl Drop for OutputLock {
     }
 }
 
+/// Removes, in `dir`, the leftovers of runs whose process is gone: `.NAME.partial-PID`
+/// staging folders, `.FILE.tmp-PID-N` temporary files of atomic writes and
+/// `.comp-write-test-PID` probes (Linux, where `/proc` tells; elsewhere nothing is removed).
+/// Returns the names removed. Errors are ignored: a leftover is untidy, not wrong.
+pub fn clean_stale(dir: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return removed };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = leftover_pid(name) else { continue };
+        if pid == std::process::id() || !is_stale(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let gone = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        if gone.is_ok() {
+            removed.push(name.to_string());
+        }
+    }
+    removed
+}
+
+/// The process id in a leftover's name: `.NAME.partial-PID`, `.FILE.tmp-PID-N` or
+/// `.comp-write-test-PID`.
+fn leftover_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    if let Some(pid) = rest.strip_prefix("comp-write-test-") {
+        return pid.parse().ok();
+    }
+    if let Some((_, pid)) = rest.rsplit_once(".partial-") {
+        return pid.parse().ok();
+    }
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
 /// Whether process `pid` is gone (Linux: no `/proc/PID`); elsewhere a lock is never stale.
 fn is_stale(pid: u32) -> bool {
     let proc = Path::new("/proc");
@@ -81,5 +129,16 @@ mod tests {
             drop(OutputLock::acquire(&dir).unwrap());
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn leftovers_are_named_by_their_process() {
+        assert_eq!(leftover_pid(".cabin.partial-123"), Some(123));
+        assert_eq!(leftover_pid(".samples.npy.tmp-77-0"), Some(77));
+        assert_eq!(leftover_pid(".run.json.tmp-77-12"), Some(77));
+        assert_eq!(leftover_pid(".comp-write-test-9"), Some(9));
+        assert_eq!(leftover_pid("cabin.partial-123"), None, "not hidden: not ours");
+        assert_eq!(leftover_pid(".x.tmp-abc-0"), None);
+        assert_eq!(leftover_pid(".comp-run.lock"), None);
     }
 }

@@ -166,7 +166,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         args.prompt.clone()
     };
     if let Some(out) = &args.output {
-        if out.exists() && !args.force {
+        // `symlink_metadata`: a dangling symbolic link is there too, and is not replaced (or
+        // written through) without `--force`.
+        if std::fs::symlink_metadata(out).is_ok() && !args.force {
             return Err(Failure::Usage(format!("`{}` exists: give --force to replace it", out.display())));
         }
     }
