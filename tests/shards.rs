@@ -287,7 +287,7 @@ fn seeds_models_counts_and_weights_that_differ_are_named() {
     let r = comp_env(d, &["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "1/2"], "", &[("COMP_MODELS", models.to_str().unwrap())]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.join("product/shards/shard-1-of-2/shard.json")).unwrap()).unwrap();
-    assert!(m["weights_hash"].as_str().unwrap().starts_with("fnv1a64:"), "{m}");
+    assert!(m["weights_hash"].as_str().unwrap().starts_with("sha256:"), "{m}");
     let r = merge_within_a_minute(&[&w], &d.join("m"));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("ran different weights of `toy2d-mlp`"), "{}", r.stderr);

@@ -216,7 +216,8 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
     let word_start = line_start + candidates(line, line.len(), &vocabulary).0;
     let word = &text[word_start..offset];
     let range = range_of(word_start, offset);
-    let mut settings: Vec<&str> = SETTINGS.to_vec();
+    // `size` and `dtype` are the REPL's words too, but settings only of models that have them.
+    let mut settings: Vec<&str> = SETTINGS.iter().copied().filter(|s| !matches!(*s, "size" | "dtype")).collect();
     if model.is_some_and(|m| m.image_size.is_some()) {
         settings.push("size");
     }
