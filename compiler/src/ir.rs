@@ -36,9 +36,6 @@ impl Cond {
         }
     }
 
-    pub fn is_null(&self) -> bool {
-        matches!(self, Cond::Null { .. })
-    }
 }
 
 impl fmt::Display for Cond {

@@ -41,11 +41,6 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// A scope of one model (tests, tools that know one model).
-    pub fn single<'a>(model: Option<&'a ModelInfo>, lets: &'a BTreeSet<String>) -> Scope<'a> {
-        Scope { model, models: &[], lets }
-    }
-
     fn several(&self) -> bool {
         self.models.len() > 1
     }
@@ -55,13 +50,9 @@ impl Scope<'_> {
         self.several().then(|| self.models[i].alias.clone())
     }
 
-    /// Model `i`'s vocabulary (the primary's in a one-model scope).
+    /// Model `i`'s vocabulary; `None` when it is unknown (E0101) or the file names no model.
     fn info(&self, i: usize) -> Option<&ModelInfo> {
-        if self.models.is_empty() {
-            self.model
-        } else {
-            self.models[i].info
-        }
+        self.models.get(i).and_then(|f| f.info)
     }
 
     fn candidates(&self) -> Vec<&str> {

@@ -55,11 +55,8 @@ pub fn validate(plan: &Plan, models: &[ModelInfo]) -> Vec<String> {
     problems
 }
 
-/// A name as the language spells it: `[A-Za-z_][A-Za-z0-9_-]*`.
-pub fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+/// A name as the language spells it (defined with the plan types, which model folders use too).
+pub use comp_plan::is_name;
 
 fn in_unit(x: f64) -> bool {
     (0.0..=1.0).contains(&x)

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Result, Tensor};
-use comp_plan::{Condition, ModelInfo, SamplePlan};
+use comp_plan::{is_name, Condition, ModelInfo, SamplePlan};
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
 
 use crate::{clevr, entry, locate, mlp, Entry, REGISTRY};
@@ -31,11 +31,6 @@ pub struct FolderModel {
     pub kind: &'static str,
     /// What the checker knows of it (from its card, without loading weights).
     pub info: ModelInfo,
-}
-
-fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The kind and info of the folder `dir` named `name`, from its card; `None` when it has no

@@ -16,6 +16,13 @@ pub const MAX_LEAPFROG: usize = 1_000;
 /// work even for the exact toy model, so a plan asking more is refused up front.
 pub const MAX_MODEL_CALLS: usize = 100_000_000;
 
+/// A name as the language spells it, `[A-Za-z_][A-Za-z0-9_-]*`: what sample names, model
+/// aliases and model folders must be (they become folder names and script words).
+pub fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// The most models one file may compose (each is loaded and called every step; run records
 /// count calls per model in arrays of this size).
 pub const MAX_MODELS: usize = 8;

@@ -5,7 +5,6 @@
 
 use super::hover::signature;
 use crate::repl::editor::{candidates, Vocabulary};
-use crate::repl::session::SETTINGS;
 use comp_compiler::ModelInfo;
 use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, Range, TextEdit};
 
@@ -216,8 +215,9 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
     let word_start = line_start + candidates(line, line.len(), &vocabulary).0;
     let word = &text[word_start..offset];
     let range = range_of(word_start, offset);
-    // `size` and `dtype` are the REPL's words too, but settings only of models that have them.
-    let mut settings: Vec<&str> = SETTINGS.iter().copied().filter(|s| !matches!(*s, "size" | "dtype")).collect();
+    // The settings every model has (the compiler's list); `size` and `dtype` only for models
+    // that have them.
+    let mut settings: Vec<&str> = comp_compiler::settings::STANDARD.to_vec();
     if model.is_some_and(|m| m.image_size.is_some()) {
         settings.push("size");
     }
