@@ -3,7 +3,12 @@
 //! configuration, with the CPU kernels (`models::clevr::{conv, norm}`) and with candle's own
 //! ops (`with_reference_ops`, what a GPU runs), plus single convolution layers.
 //!
-//! `cargo bench -p comp-runtime --bench clevr_unet` (add `-- quick` for fewer repetitions).
+//! `cargo bench -p comp-lab --bench clevr_unet` (add `-- quick` for fewer repetitions).
+//!
+//! `COMP_PEER_PYTHON=/path/to/venv/bin/python cargo bench -p comp-lab --bench clevr_unet -- peer`
+//! measures only comp's training step (batch 32) and sampling forward (32 rows), then runs the
+//! same network in PyTorch (`bench/peer/clevr_unet.py`, same batch, rows and threads) right
+//! after, and prints both and the ratios (comp / PyTorch speed; ≥ 1 is comp as fast or faster).
 //!
 //! A table, not criterion: the point is the ratios in one process on a shared machine (the
 //! load average is printed before and after), and a training step takes a good fraction of a
@@ -60,6 +65,10 @@ fn main() {
             let l = loss(&tr.unet, &sched, 0, step, 32, &dev).unwrap();
             opt.backward_step(&l).unwrap();
         }
+        return;
+    }
+    if std::env::args().any(|a| a == "peer") {
+        peer(reps);
         return;
     }
     println!("clevr-pos UNet speed; load average before: {}; rayon threads {}", load(), rayon::current_num_threads());
@@ -142,4 +151,57 @@ fn main() {
         );
     }
     println!("load average after: {}", load());
+}
+
+/// comp's training step and sampling forward, then PyTorch's on the same network, and the ratios.
+fn peer(reps: usize) {
+    let dev = Device::Cpu;
+    let threads = rayon::current_num_threads();
+    println!("load average before: {}; {threads} threads", load());
+    let cfg = Config::default();
+    let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
+    let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
+    let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
+    // The batch (scenes rendered, noised) is made outside the timing, as the peer's is.
+    let batches: Vec<_> = (0..reps + 1).map(|s| comp_lab::clevr::train::step_batch(&sched, 0, s, 32, &dev).unwrap()).collect();
+    let mut i = 0;
+    let train = time(1, reps, || {
+        let [xt, t, xy, mask, z] = &batches[i % batches.len()];
+        let eps = tr.unet.forward(xt, t, xy, mask).unwrap();
+        let l = (eps - z).unwrap().sqr().unwrap().mean_all().unwrap();
+        opt.backward_step(&l).unwrap();
+        i += 1;
+    });
+    let rows = 32;
+    let x = Tensor::randn(0f32, 1.0, (rows, 3, 32, 32), &dev).unwrap();
+    let t = Tensor::full(500f32, rows, &dev).unwrap();
+    let xy = Tensor::full(0.5f32, (rows, 2), &dev).unwrap();
+    let mask = Tensor::ones(rows, DType::F32, &dev).unwrap();
+    let sample = time(2, reps, || {
+        tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+    });
+    let (ours_ips, ours_ms) = (32.0 / train, 1e3 * sample / rows as f64);
+    println!("comp: train step, batch 32: {ours_ips:.1} images/s; sampling forward, {rows} rows: {ours_ms:.2} ms/row");
+    let Some(python) = std::env::var_os("COMP_PEER_PYTHON") else {
+        println!("(set COMP_PEER_PYTHON to a Python with torch to measure the peer)");
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/clevr_unet.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["--threads", &threads.to_string(), "--batch", "32", "--rows", &rows.to_string(), "--reps", &reps.to_string()])
+        .output()
+        .expect("the peer script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let number = |after: &str, unit: &str| -> Option<f64> { text.lines().find_map(|l| l.split(after).nth(1)?.split(unit).next()?.trim().parse().ok()) };
+    match (number("s/step, ", "images/s"), number("rows: ", "ms/row")) {
+        (Some(ips), Some(ms)) => println!(
+            "ratio comp / PyTorch: training {:.2} (images/s), sampling {:.2} (rows/s); load average after: {}",
+            ours_ips / ips,
+            ms / ours_ms,
+            load()
+        ),
+        _ => println!("could not read the peer's numbers: {}", String::from_utf8_lossy(&out.stderr)),
+    }
 }

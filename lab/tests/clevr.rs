@@ -113,6 +113,33 @@ fn conv3_matches_candle_conv2d() {
     }
 }
 
+/// The same with 64 input channels at 2×32×32: an unfolded row is 9·64 + 1 = 577 wide, so a block
+/// holds 2¹⁹/577 = 908 output rows and the 2,048 rows of a stride-1 pass (512 at stride 2, 8,192
+/// upsampled) are worked through in 3 blocks (1 and 10): the forward pass and both gradients
+/// accumulate across blocks, which the small configurations above never do.
+#[test]
+fn conv3_matches_candle_conv2d_across_several_blocks() {
+    let dev = Device::Cpu;
+    for (stride, up) in [(1, false), (2, false), (1, true)] {
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F64, &dev);
+        let conv = if up { Conv3::upsampling(64, 8, vb).unwrap() } else { Conv3::new(64, 8, stride, vb).unwrap() };
+        card::init_weights(&vm, 2).unwrap();
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f64, 1.0, (2, 32, 32, 64), &dev).unwrap()).unwrap();
+        let a = candle_core::Module::forward(&conv, x.as_tensor()).unwrap();
+        let b = with_reference_ops(|| candle_core::Module::forward(&conv, x.as_tensor()).unwrap());
+        let d = max_diff(&a, &b);
+        assert!(d < 1e-9, "stride {stride}, up {up}: max diff {d}");
+        let r = Tensor::randn(0f64, 1.0, a.dims(), &dev).unwrap();
+        let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        for t in vm.all_vars().iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
+            let d = max_diff(ga.get(t).unwrap(), gb.get(t).unwrap());
+            assert!(d < 1e-8, "stride {stride}, up {up}: gradient max diff {d}");
+        }
+    }
+}
+
 /// The fused GroupNorm + affine + SiLU kernel against the same function in basic ops, forward
 /// and backward (w.r.t. x and the affine coefficients), with and without SiLU.
 #[test]
@@ -357,5 +384,5 @@ fn sampling_clips_predicted_clean_images() {
     // clevr-pos asks for it; the 2D models do not.
     let tr = Trainee::new(&Config::tiny(), 0, DType::F32, &dev).unwrap();
     let m = ClevrPos::from_unet(tr.unet, &Config::tiny()).unwrap();
-    assert_eq!(m.x0_range(), Some((-1.0, 1.0)));
+    assert_eq!(m.x0_range(&comp_plan::Sampler::Ddpm { steps: 100 }), Some((-1.0, 1.0)));
 }

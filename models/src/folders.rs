@@ -131,7 +131,7 @@ impl Denoiser for Named {
     fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
         self.inner.fixed_working_bytes(sample_shape)
     }
-    fn x0_range(&self) -> Option<(f32, f32)> {
-        self.inner.x0_range()
+    fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
+        self.inner.x0_range(sampler)
     }
 }

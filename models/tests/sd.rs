@@ -200,7 +200,7 @@ fn the_tokenizer_merges_words_pads_to_77_and_reports_the_cut() {
     assert_eq!((t.count, t.cut_at, t.eos_index), (80, Some(300), 76));
     // A folder with only a `tokenizer.json` (the fast tokenizer's file) tokenizes the same.
     let tok = dir.path().join("tokenizer");
-    let json = sd::tokenizer::pipeline(&tok.join("vocab.json"), &tok.join("merges.txt")).unwrap();
+    let json = sd::tokenizer::pipeline(&tok.join("vocab.json"), &tok.join("merges.txt"), None).unwrap();
     std::fs::write(tok.join("tokenizer.json"), json.to_string()).unwrap();
     std::fs::remove_file(tok.join("vocab.json")).unwrap();
     std::fs::remove_file(tok.join("merges.txt")).unwrap();
@@ -211,6 +211,16 @@ fn the_tokenizer_merges_words_pads_to_77_and_reports_the_cut() {
     let dir = checkpoint(&tiny::Spec::tiny_v());
     let model = open(dir.path());
     assert_eq!(model.tokenizer().encode("cat").unwrap().ids[3], id("!"));
+    // ... and, as transformers does, makes its pad token special: `!` never merges or takes
+    // `</w>` (SD 1.x's tokenizer above gives `!</w>`).
+    let t = model.tokenizer().encode("cat!!").unwrap();
+    assert_eq!(&t.ids[..5], &[id("<|startoftext|>"), id("cat</w>"), id("!"), id("!"), id("<|endoftext|>")]);
+    assert_eq!(t.count, 3);
+    // Special tokens match as typed: `<|endoftext|>` is the end token, `<|ENDOFTEXT|>` text.
+    let t = model.tokenizer().encode("cat <|endoftext|>").unwrap();
+    assert_eq!(&t.ids[..4], &[id("<|startoftext|>"), id("cat</w>"), id("<|endoftext|>"), id("<|endoftext|>")]);
+    let t = model.tokenizer().encode("cat <|ENDOFTEXT|>").unwrap();
+    assert!(t.count > 2 && !t.ids[2..t.eos_index].contains(&id("<|endoftext|>")), "{:?}", &t.ids[..t.eos_index + 1]);
 }
 
 #[test]
@@ -436,7 +446,8 @@ fn weights_the_config_does_not_use_are_refused_at_load() {
 fn bf16_on_the_cpu_is_refused_before_loading_with_why() {
     let dir = checkpoint(&tiny::Spec::tiny());
     // A weights file that cannot load: a refusal that came after loading would name it.
-    std::fs::write(dir.path().join("unet/diffusion_pytorch_model.safetensors"), b"not safetensors").unwrap();
+    let bogus = std::collections::HashMap::from([("conv_in.weight".to_string(), Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap())]);
+    candle_core::safetensors::save(&bogus, dir.path().join("unet/diffusion_pytorch_model.safetensors")).unwrap();
     let model = open(dir.path());
     let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\ndtype bf16\nsample s = \"cat\"");
     let e = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap_err().to_string();
@@ -519,4 +530,123 @@ fn a_sample_is_the_same_bits_whatever_is_drawn_beside_it() {
     let opts = ExecOptions { indices: Some(3..5), ..Default::default() };
     let c = comp_runtime::execute(&five, &model, &Device::Cpu, &opts).unwrap().samples;
     assert_eq!(bits(&c), bits(&b.narrow(0, 3, 2).unwrap()));
+}
+
+#[test]
+fn every_scheduler_key_is_followed_or_refused_by_name() {
+    use serde_json::json;
+    let file = "scheduler/scheduler_config.json";
+    // Refused by name unless at their defaults.
+    refused(file, "thresholding", |v| v["thresholding"] = json!(true));
+    refused(file, "use_karras_sigmas", |v| v["use_karras_sigmas"] = json!(true));
+    refused(file, "variance_type", |v| v["variance_type"] = json!("learned_range"));
+    refused(file, "my_new_setting", |v| v["my_new_setting"] = json!(1));
+    refused(file, "rescale_betas_zero_snr", |v| v["rescale_betas_zero_snr"] = json!(true)); // with ε-prediction
+    refused(file, "clip_sample", |v| v["clip_sample"] = json!("no"));
+    refused(file, "trained_betas", |v| v["trained_betas"] = json!(vec![1.5; 1000]));
+    // ... and accepted at their defaults, as diffusers writes every one of them.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| {
+        v["thresholding"] = json!(false);
+        v["use_karras_sigmas"] = json!(false);
+        v["variance_type"] = json!("fixed_small");
+        v["solver_order"] = json!(2);
+        v["_diffusers_version"] = json!("0.42.1");
+    });
+    let base = open(dir.path());
+    // `trained_betas` is followed: SD's own β as a list give SD's schedule.
+    let (b0, b1) = (0.00085f64.sqrt(), 0.012f64.sqrt());
+    let betas: Vec<f64> = (0..1000).map(|i| (b0 + (b1 - b0) * i as f64 / 999.0).powi(2)).collect();
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| {
+        v["trained_betas"] = json!(betas);
+        v["beta_schedule"] = json!("linear"); // ignored by diffusers when `trained_betas` is given
+    });
+    let listed = open(dir.path());
+    for t in [0, 1, 500, 999] {
+        assert!((listed.schedule().alpha_bar(t) - base.schedule().alpha_bar(t)).abs() < 1e-12);
+    }
+    // `squaredcos_cap_v2` is improved DDPM's cosine schedule.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| v["beta_schedule"] = json!("squaredcos_cap_v2"));
+    let cos = open(dir.path());
+    let want = comp_runtime::Schedule::cosine(1000, 0.008).unwrap();
+    assert!((cos.schedule().alpha_bar(500) - want.alpha_bar(500)).abs() < 1e-12);
+}
+
+#[test]
+fn clip_sample_follows_diffusers_per_sampler() {
+    use comp_plan::Sampler;
+    let (ddim, ddpm, euler) = (Sampler::Ddim { steps: 10, eta: 0.0 }, Sampler::Ddpm { steps: 10 }, Sampler::EulerA { steps: 10 });
+    // The tiny folder says `clip_sample: false`: no sampler clips.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let m = open(dir.path());
+    assert_eq!((m.x0_range(&ddim), m.x0_range(&ddpm), m.x0_range(&euler)), (None, None, None));
+    // Without the key (SD 1.5's PNDM config as diffusers writes it): DDIM and DDPM clip to ±1
+    // (`DDIMScheduler.from_config` defaults it to true), Euler never does.
+    let file = "scheduler/scheduler_config.json";
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| {
+        v.as_object_mut().unwrap().remove("clip_sample");
+    });
+    let m = open(dir.path());
+    assert_eq!((m.x0_range(&ddim), m.x0_range(&ddpm), m.x0_range(&euler)), (Some((-1.0, 1.0)), Some((-1.0, 1.0)), None));
+    // `clip_sample_range` is followed.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    edit(dir.path(), file, |v| {
+        v["clip_sample"] = serde_json::json!(true);
+        v["clip_sample_range"] = serde_json::json!(2.5);
+    });
+    assert_eq!(open(dir.path()).x0_range(&ddim), Some((-2.5, 2.5)));
+}
+
+#[test]
+fn a_weights_file_without_the_networks_tensors_is_not_reported_found() {
+    // A text encoder whose tensors are named in neither transformers layout: `comp models`
+    // (through `Files::check`) reports it before any run, naming the file.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let path = dir.path().join("text_encoder/model.safetensors");
+    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let renamed: std::collections::HashMap<String, Tensor> = tensors.into_iter().map(|(k, v)| (format!("clip.{k}"), v)).collect();
+    candle_core::safetensors::save(&renamed, &path).unwrap();
+    let e = sd::folder::Files::check(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("text_encoder/model.safetensors") && e.contains("not a CLIP text encoder") && e.contains("clip."), "{e}");
+    // The layout transformers 5 writes (no `text_model.` prefix) loads, and encodes as the
+    // prefixed one does.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let prefixed = open(dir.path());
+    let p = plan(&prefixed, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
+    prefixed.prepare(&p).unwrap();
+    let want = prefixed.prompt_states("red cat").unwrap();
+    let path = dir.path().join("text_encoder/model.safetensors");
+    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let bare: std::collections::HashMap<String, Tensor> =
+        tensors.into_iter().map(|(k, v)| (k.strip_prefix("text_model.").unwrap_or(&k).to_string(), v)).collect();
+    candle_core::safetensors::save(&bare, &path).unwrap();
+    let model = open(dir.path());
+    model.prepare(&p).unwrap();
+    assert_eq!(max_diff(&model.prompt_states("red cat").unwrap(), &want), 0.0);
+    // A file that is not safetensors at all.
+    std::fs::write(&path, b"not a safetensors file").unwrap();
+    let e = sd::folder::Files::check(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("is not a safetensors file"), "{e}");
+}
+
+#[test]
+fn pictures_are_decoded_one_at_a_time_until_candle_decodes_batches_right() {
+    // candle 0.11's `Linear` on a transposed batched input is wrong for every row after the
+    // first, so `AutoEncoderKL::decode` of a batch of 2 spoils the second picture (its VAE's
+    // mid-block attention takes that path; reported on a diffusers-built VAE, issue 28; this
+    // tiny one does not show it). comp decodes one picture at a time: each picture of a batch
+    // must be bit-identical to decoding it alone, which a batched decode would break.
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
+    model.prepare(&p).unwrap();
+    let z = start(11, 2);
+    let both = model.decode(&z).unwrap();
+    for i in 0..2 {
+        let alone = model.decode(&z.narrow(0, i, 1).unwrap()).unwrap();
+        assert_eq!(max_diff(&both.narrow(0, i, 1).unwrap(), &alone), 0.0, "picture {i}");
+    }
 }

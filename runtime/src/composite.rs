@@ -175,7 +175,7 @@ impl Denoiser for Composite<'_> {
         self.models.iter().map(|m| m.fixed_working_bytes(sample_shape)).sum()
     }
 
-    fn x0_range(&self) -> Option<(f32, f32)> {
-        self.models[0].x0_range()
+    fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
+        self.models[0].x0_range(sampler)
     }
 }

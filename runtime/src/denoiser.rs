@@ -82,8 +82,11 @@ pub trait Denoiser: Send + Sync {
     /// ε that clipped x̂₀ implies (improved DDPM's `clip_denoised`). Without it, the first
     /// steps of a cosine schedule (√ᾱ ≈ 0.006 at t = 999) multiply any error in ε̂ by more than
     /// a hundred, and an imperfect image model's samples diverge. `None` (the default): no
-    /// clipping (the 2D models, whose data are not boxed).
-    fn x0_range(&self) -> Option<(f32, f32)> {
+    /// clipping (the 2D models, whose data are not boxed). `sampler` is the run's: a model may
+    /// clip for some samplers only (Stable Diffusion's `clip_sample` is a setting of diffusers'
+    /// DDIM and DDPM schedulers).
+    fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
+        let _ = sampler;
         None
     }
 }

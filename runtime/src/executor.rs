@@ -41,6 +41,10 @@ pub struct ExecOptions<'a> {
     /// (with k + 1), before decoding: the samples' trajectory, for tests that compare a run
     /// step for step with another implementation, and for tools that show progress.
     pub observe: Option<&'a Observer<'a>>,
+    /// Start from these states instead of the seed's noise (`[N, ...sample shape]`, N the
+    /// samples drawn): for tests that replay another implementation's trajectory from its own
+    /// starting latents. `None`: the seed's noise, as every run.
+    pub start: Option<&'a Tensor>,
 }
 
 /// What [`ExecOptions::observe`] calls with (step, x).
@@ -97,6 +101,12 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
 
     let mut noise = Noise::new(plan.settings.seed, indices);
     let mut x = noise.normal(&shape, device)?;
+    if let Some(s) = opts.start {
+        if s.dims() != x.dims() {
+            bail!("sample `{}`: the starting states have shape {:?}, the run draws {:?}", plan.sample, s.dims(), x.dims())
+        }
+        x = s.to_device(device)?.to_dtype(x.dtype())?;
+    }
     if let Some(o) = opts.observe {
         o(0, &x);
     }
@@ -111,7 +121,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         }
         let mut eval = |x: &Tensor, at: At| -> Result<Tensor> {
             let eps = composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps;
-            match model.x0_range() {
+            match model.x0_range(&plan.settings.sampler) {
                 Some(range) => clip_x0(x, &eps, at.alpha_bar, at.sigma, range),
                 None => Ok(eps),
             }

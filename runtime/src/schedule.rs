@@ -15,6 +15,10 @@ use candle_core::{bail, Result};
 /// The largest β allowed, as in improved DDPM: the cosine schedule's last β would be 1.
 const MAX_BETA: f64 = 0.999;
 
+/// The last ᾱ of a zero-terminal-SNR schedule (see [`Schedule::zero_terminal_snr`]): 2⁻²⁴,
+/// diffusers' value for its Euler schedulers.
+pub const ZERO_SNR_FLOOR: f64 = 1.0 / 16_777_216.0;
+
 /// ᾱ per timestep, least noisy first, with the native timestep each one corresponds to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
@@ -85,6 +89,39 @@ impl Schedule {
             (beta_start + (beta_end - beta_start) * frac).min(MAX_BETA)
         });
         Self::from_betas(betas)
+    }
+
+    /// A schedule given as its list of β (diffusers' `trained_betas`), each in (0, 1).
+    pub fn from_beta_list(betas: &[f64]) -> Result<Self> {
+        if betas.is_empty() {
+            bail!("a schedule needs at least one β")
+        }
+        if let Some((i, b)) = betas.iter().enumerate().find(|(_, b)| !(**b > 0.0 && **b < 1.0)) {
+            bail!("β {i} is {b}; every β must lie in (0, 1)")
+        }
+        Self::from_betas(betas.iter().copied())
+    }
+
+    /// The same schedule rescaled to zero terminal SNR (Lin et al. 2024, "Common Diffusion
+    /// Noise Schedules and Sample Steps are Flawed", Algorithm 1; diffusers'
+    /// `rescale_betas_zero_snr`): √ᾱ is shifted so that its last value is 0 and scaled so that
+    /// its first is unchanged. The last ᾱ, exactly 0 there, is kept at [`ZERO_SNR_FLOOR`] (or
+    /// half the one before it, if that is smaller) so that x̂₀ = (x − σε)/√ᾱ stays finite:
+    /// diffusers' Euler schedulers do the same with 2⁻²⁴; its DDIM keeps 0 and reads x̂₀ off a
+    /// v-prediction directly, which a v-model's ε here reproduces to about 1e-4.
+    pub fn zero_terminal_snr(&self) -> Result<Self> {
+        let roots: Vec<f64> = self.alpha_bars.iter().map(|a| a.sqrt()).collect();
+        let (first, last) = (roots[0], roots[roots.len() - 1]);
+        if roots.len() < 2 || first <= last {
+            bail!("a zero-SNR rescale needs at least two steps of decreasing ᾱ")
+        }
+        let mut alpha_bars: Vec<f64> = roots.iter().map(|r| ((r - last) * first / (first - last)).powi(2)).collect();
+        let n = alpha_bars.len();
+        alpha_bars[n - 1] = if n >= 2 { ZERO_SNR_FLOOR.min(alpha_bars[n - 2] / 2.0) } else { ZERO_SNR_FLOOR };
+        if alpha_bars.iter().any(|a| !(*a > 0.0 && *a < 1.0)) || alpha_bars.windows(2).any(|w| w[1] >= w[0]) {
+            bail!("the zero-SNR rescale of this schedule leaves ᾱ that do not decrease inside (0, 1)")
+        }
+        Ok(Self { alpha_bars, timesteps: self.timesteps.clone(), final_alpha_bar: self.final_alpha_bar })
     }
 
     /// ᾱ as the running product of 1 − β.

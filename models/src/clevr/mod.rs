@@ -193,7 +193,7 @@ impl Denoiser for ClevrPos {
     }
 
     /// Scenes are images in [−1, 1]: sampling clips x̂₀ to it, as improved DDPM does.
-    fn x0_range(&self) -> Option<(f32, f32)> {
+    fn x0_range(&self, _sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
         Some((-1.0, 1.0))
     }
 }

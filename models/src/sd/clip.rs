@@ -102,6 +102,10 @@ struct Layer {
     fc2: Linear,
 }
 
+/// The token embedding's name in the two layouts `transformers` writes a text encoder in:
+/// under `text_model.` (before version 5) and at the top level (version 5).
+pub const TOKEN_EMBEDDING_NAMES: [&str; 2] = ["text_model.embeddings.token_embedding.weight", "embeddings.token_embedding.weight"];
+
 /// A loaded text encoder.
 pub struct ClipTextEncoder {
     tokens: Embedding,
@@ -114,7 +118,7 @@ pub struct ClipTextEncoder {
 }
 
 impl ClipTextEncoder {
-    /// Builds the encoder from weights under `text_model.` in `vb`.
+    /// Builds the encoder from `vb`'s weights, in either layout of [`TOKEN_EMBEDDING_NAMES`].
     pub fn new(vb: VarBuilder, config: &ClipConfig) -> Result<Self> {
         let activation = match config.hidden_act.as_str() {
             "quick_gelu" => Activation::QuickGelu,
@@ -128,7 +132,9 @@ impl ClipTextEncoder {
                 config.num_attention_heads
             )
         }
-        let vb = vb.pp("text_model");
+        // transformers before 5 saved `CLIPTextModel` under `text_model.`; transformers 5 saves
+        // the same tensors without that prefix.
+        let vb = if vb.contains_tensor(TOKEN_EMBEDDING_NAMES[1]) { vb } else { vb.pp("text_model") };
         let (d, eps) = (config.hidden_size, config.layer_norm_eps);
         let emb = vb.pp("embeddings");
         let tokens = embedding(config.vocab_size, d, emb.pp("token_embedding"))?;

@@ -188,6 +188,16 @@ impl UnetJson {
                 attention_head_dim: heads,
             });
         }
+        // candle-transformers 0.11 builds the ResNets of `DownBlock2D` and `UpBlock2D` with 32
+        // groups whatever the config says (their `ResnetBlock2DConfig` keeps its default), so
+        // any other value would run a different network than the folder's: refused. Every SD
+        // 1.x and 2.x UNet has 32.
+        if self.norm_num_groups != 32 {
+            return unsupported(format!(
+                "norm_num_groups {} (candle-transformers 0.11's UNet builds part of its ResNets with 32 groups whatever the config says, so comp runs only UNets with 32, as every SD 1.x and 2.x has)",
+                self.norm_num_groups
+            ));
+        }
         if self.block_out_channels.iter().any(|&c| !c.is_multiple_of(self.norm_num_groups)) {
             return unsupported(format!("block_out_channels {:?} are not multiples of norm_num_groups {}", self.block_out_channels, self.norm_num_groups));
         }
@@ -284,17 +294,122 @@ pub enum Prediction {
     V,
 }
 
+/// How the β of the training schedule are given (`beta_schedule`, or `trained_betas`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Betas {
+    /// β evenly spaced in √β from `beta_start` to `beta_end` (SD's).
+    ScaledLinear,
+    /// β evenly spaced from `beta_start` to `beta_end`.
+    Linear,
+    /// improved DDPM's cosine schedule (`squaredcos_cap_v2`, β capped at 0.999).
+    Cosine,
+    /// The list itself (`trained_betas`).
+    Trained(Vec<f64>),
+}
+
 /// `scheduler/scheduler_config.json`: the training schedule and how upstream samples it.
+///
+/// Every key diffusers writes is either followed or refused by name ([`SCHEDULER_KEYS`]): comp
+/// never samples a different schedule than the folder states.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchedulerJson {
     pub beta_start: f64,
     pub beta_end: f64,
-    pub scaled_linear: bool,
+    pub betas: Betas,
     pub train_timesteps: usize,
     pub prediction: Prediction,
     pub steps_offset: usize,
     pub spacing: String,
     pub set_alpha_to_one: bool,
+    /// `clip_sample` as written; absent, diffusers' default of the scheduler class that
+    /// corresponds to comp's sampler applies ([`SchedulerJson::clips`]).
+    pub clip_sample: Option<bool>,
+    pub clip_sample_range: f64,
+    /// `rescale_betas_zero_snr`.
+    pub zero_snr: bool,
+    /// `_class_name`, for messages.
+    pub class: Option<String>,
+}
+
+/// What comp does with a key of `scheduler_config.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Read and followed.
+    Followed,
+    /// A setting of diffusers' own sampling loop for that scheduler class (its solver order,
+    /// its PNDM warm-up...), which comp replaces with the script's `sampler`: it changes
+    /// neither the training schedule nor the noise levels visited.
+    SamplerOnly,
+    /// Refused by name unless it has its default (`false`, `null`, or the value given).
+    RefusedUnlessDefault,
+}
+
+/// Every key diffusers' schedulers write, and what comp does with it. A key not listed is
+/// refused by name.
+pub const SCHEDULER_KEYS: &[(&str, KeyUse)] = &[
+    ("num_train_timesteps", KeyUse::Followed),
+    ("beta_start", KeyUse::Followed),
+    ("beta_end", KeyUse::Followed),
+    ("beta_schedule", KeyUse::Followed),
+    ("trained_betas", KeyUse::Followed),
+    ("prediction_type", KeyUse::Followed),
+    ("timestep_spacing", KeyUse::Followed),
+    ("steps_offset", KeyUse::Followed),
+    ("set_alpha_to_one", KeyUse::Followed),
+    ("clip_sample", KeyUse::Followed),
+    ("clip_sample_range", KeyUse::Followed),
+    ("rescale_betas_zero_snr", KeyUse::Followed),
+    ("skip_prk_steps", KeyUse::SamplerOnly),
+    ("solver_order", KeyUse::SamplerOnly),
+    ("solver_type", KeyUse::SamplerOnly),
+    ("algorithm_type", KeyUse::SamplerOnly),
+    ("lower_order_final", KeyUse::SamplerOnly),
+    ("euler_at_final", KeyUse::SamplerOnly),
+    ("final_sigmas_type", KeyUse::SamplerOnly),
+    ("lambda_min_clipped", KeyUse::SamplerOnly),
+    ("interpolation_type", KeyUse::SamplerOnly),
+    ("timestep_type", KeyUse::SamplerOnly),
+    ("sigma_min", KeyUse::SamplerOnly),
+    ("sigma_max", KeyUse::SamplerOnly),
+    ("s_noise", KeyUse::SamplerOnly),
+    ("predict_x0", KeyUse::SamplerOnly),
+    ("disable_corrector", KeyUse::SamplerOnly),
+    ("solver_p", KeyUse::SamplerOnly),
+    ("use_clipped_model_output", KeyUse::SamplerOnly),
+    ("variance_type", KeyUse::RefusedUnlessDefault),
+    ("thresholding", KeyUse::RefusedUnlessDefault),
+    ("dynamic_thresholding_ratio", KeyUse::SamplerOnly),
+    ("sample_max_value", KeyUse::SamplerOnly),
+    ("use_karras_sigmas", KeyUse::RefusedUnlessDefault),
+    ("use_exponential_sigmas", KeyUse::RefusedUnlessDefault),
+    ("use_beta_sigmas", KeyUse::RefusedUnlessDefault),
+    ("use_lu_lambdas", KeyUse::RefusedUnlessDefault),
+    ("use_flow_sigmas", KeyUse::RefusedUnlessDefault),
+    ("use_dynamic_shifting", KeyUse::RefusedUnlessDefault),
+    ("flow_shift", KeyUse::RefusedUnlessDefault),
+    ("shift", KeyUse::RefusedUnlessDefault),
+];
+
+/// Why a key that is not at its default is refused.
+fn refusal(key: &str) -> &'static str {
+    match key {
+        "thresholding" => "dynamic thresholding (Imagen's) clips each x̂₀ to a percentile of its own values; comp does not implement it, and diffusers warns it does not suit latent-space models such as Stable Diffusion",
+        "variance_type" => "comp's DDPM samples with the posterior variance (`fixed_small`); a learned variance needs a UNet with twice the output channels, which comp does not run",
+        "use_karras_sigmas" | "use_exponential_sigmas" | "use_beta_sigmas" | "use_lu_lambdas" => {
+            "it chooses other noise levels to visit than the schedule's timesteps; comp visits the timesteps `timestep_spacing` picks"
+        }
+        _ => "it belongs to flow-matching schedulers, which comp does not run",
+    }
+}
+
+/// Whether a refused-unless-default key has its default value.
+fn at_default(key: &str, v: &Value) -> bool {
+    match (key, v) {
+        (_, Value::Null) | (_, Value::Bool(false)) => true,
+        ("variance_type", Value::String(s)) => s == "fixed_small",
+        ("flow_shift" | "shift", n) => n.as_f64() == Some(1.0),
+        _ => false,
+    }
 }
 
 impl SchedulerJson {
@@ -303,13 +418,51 @@ impl SchedulerJson {
         Self {
             beta_start: 0.00085,
             beta_end: 0.012,
-            scaled_linear: true,
+            betas: Betas::ScaledLinear,
             train_timesteps: 1000,
             prediction,
             steps_offset: 1,
             spacing: "leading".into(),
             set_alpha_to_one: false,
+            clip_sample: Some(false),
+            clip_sample_range: 1.0,
+            zero_snr: false,
+            class: None,
         }
+    }
+
+    /// Whether comp's `sampler` clips x̂₀ to ±`clip_sample_range` here, as diffusers' scheduler
+    /// of the same kind does with this config (`DDIMScheduler.from_config(...)` for `ddim`,
+    /// `DDPMScheduler` for `ddpm`): `clip_sample` when given, else their default, true. The
+    /// other samplers' diffusers classes (Euler, DPM-Solver) never clip.
+    pub fn clips(&self, sampler: &comp_plan::Sampler) -> bool {
+        use comp_plan::Sampler;
+        matches!(sampler, Sampler::Ddim { .. } | Sampler::Ddpm { .. }) && self.clip_sample.unwrap_or(true)
+    }
+
+    /// The training schedule the config states, before `set_alpha_to_one` (which only sets
+    /// where sampling ends).
+    pub fn schedule(&self, path: &Path) -> Result<comp_runtime::Schedule> {
+        use comp_runtime::Schedule;
+        let (t, b0, b1) = (self.train_timesteps, self.beta_start, self.beta_end);
+        let native = match &self.betas {
+            Betas::ScaledLinear => Schedule::scaled_linear(t, b0, b1),
+            Betas::Linear => Schedule::linear_between(t, b0, b1),
+            Betas::Cosine => Schedule::cosine(t, 0.008),
+            Betas::Trained(list) => Schedule::from_beta_list(list),
+        };
+        // The schedule's own error lists every ᾱ: name the file and the fields instead.
+        let native = native.map_err(|e| match &self.betas {
+            Betas::Trained(_) => candle_core::Error::Msg(format!("{}: `trained_betas`: {e}", path.display())),
+            _ => candle_core::Error::Msg(format!(
+                "{}: `beta_start` {b0}, `beta_end` {b1} over `num_train_timesteps` {t} give a noise schedule whose ᾱ leaves (0, 1)",
+                path.display()
+            )),
+        })?;
+        if self.zero_snr {
+            return native.zero_terminal_snr().map_err(|e| candle_core::Error::Msg(format!("{}: `rescale_betas_zero_snr`: {e}", path.display())));
+        }
+        Ok(native)
     }
 
     /// Reads `path`; missing fields (or `null`) take SD's values. A field of the wrong type, or
@@ -353,14 +506,46 @@ impl SchedulerJson {
             Some("v_prediction") => Prediction::V,
             Some(other) => bail!("{}: `prediction_type: {other}` is not supported (expected `epsilon` or `v_prediction`)", path.display()),
         };
-        let scaled_linear = match text("beta_schedule")?.as_deref() {
-            None | Some("scaled_linear") => true,
-            Some("linear") => false,
-            Some(other) => bail!("{}: `beta_schedule: {other}` is not supported (expected `scaled_linear` or `linear`)", path.display()),
-        };
-        if field("trained_betas").is_some() {
-            bail!("{}: `trained_betas` (a schedule given as a list) is not supported; comp builds `linear` and `scaled_linear` schedules from `beta_start` and `beta_end`", path.display())
+        for (key, v) in obj {
+            if key.starts_with('_') {
+                continue; // `_class_name`, `_diffusers_version`: provenance, not settings
+            }
+            match SCHEDULER_KEYS.iter().find(|(k, _)| k == key).map(|(_, u)| *u) {
+                Some(KeyUse::Followed | KeyUse::SamplerOnly) => {}
+                Some(KeyUse::RefusedUnlessDefault) if at_default(key, v) => {}
+                Some(KeyUse::RefusedUnlessDefault) => {
+                    bail!("{}: `{key}` = {v} is not supported: {}; remove it or set it to its default to run this folder", path.display(), refusal(key))
+                }
+                None => bail!(
+                    "{}: `{key}` is a scheduler setting comp does not know, so it cannot promise to follow it; comp reads {}",
+                    path.display(),
+                    SCHEDULER_KEYS.iter().filter(|(_, u)| *u == KeyUse::Followed).map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+            }
         }
+        let class = text("_class_name")?;
+        let betas = match text("beta_schedule")?.as_deref() {
+            None | Some("scaled_linear") => Betas::ScaledLinear,
+            Some("linear") => Betas::Linear,
+            Some("squaredcos_cap_v2") => Betas::Cosine,
+            Some(other) => bail!(
+                "{}: `beta_schedule: {other}` is not supported (expected `scaled_linear`, `linear` or `squaredcos_cap_v2`, or a `trained_betas` list)",
+                path.display()
+            ),
+        };
+        let flag = |k: &str| -> Result<Option<bool>> {
+            match field(k) {
+                None => Ok(None),
+                Some(Value::Bool(b)) => Ok(Some(*b)),
+                Some(other) => Err(wrong(k, "true or false", other)),
+            }
+        };
+        let clip_sample = flag("clip_sample")?;
+        let clip_sample_range = number("clip_sample_range", 1.0)?;
+        if clip_sample_range <= 0.0 {
+            bail!("{}: `clip_sample_range` must be positive, found {clip_sample_range}", path.display())
+        }
+        let zero_snr = flag("rescale_betas_zero_snr")?.unwrap_or(false);
         let spacing = text("timestep_spacing")?.unwrap_or_else(|| "leading".into());
         if !["leading", "trailing", "linspace"].contains(&spacing.as_str()) {
             bail!("{}: `timestep_spacing: {spacing}` is not supported (expected `leading`, `trailing` or `linspace`)", path.display())
@@ -377,12 +562,41 @@ impl SchedulerJson {
         if steps_offset >= train {
             bail!("{}: `steps_offset` {steps_offset} must be below `num_train_timesteps` {train} (SD's is 1)", path.display())
         }
-        let set_alpha_to_one = match field("set_alpha_to_one") {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => return Err(wrong("set_alpha_to_one", "true or false", other)),
+        let set_alpha_to_one = flag("set_alpha_to_one")?.unwrap_or(false);
+        let betas = match field("trained_betas") {
+            None => betas,
+            Some(Value::Array(list)) => {
+                let values: Option<Vec<f64>> = list.iter().map(|b| b.as_f64().filter(|x| x.is_finite())).collect();
+                let Some(values) = values else { return Err(wrong("trained_betas", "a list of numbers", &field("trained_betas").cloned().unwrap_or_default())) };
+                if values.len() != train {
+                    bail!("{}: `trained_betas` lists {} β but `num_train_timesteps` is {train}", path.display(), values.len())
+                }
+                Betas::Trained(values)
+            }
+            Some(other) => return Err(wrong("trained_betas", "a list of numbers", other)),
         };
-        Ok(Self { beta_start, beta_end, scaled_linear, train_timesteps: train, prediction, steps_offset, spacing, set_alpha_to_one })
+        if zero_snr && prediction == Prediction::Epsilon {
+            bail!(
+                "{}: `rescale_betas_zero_snr` is true with `prediction_type` epsilon: at zero terminal SNR an ε-prediction says nothing about x₀ at the first step (diffusers' samplers divide by zero there); such schedules are for v-prediction models",
+                path.display()
+            )
+        }
+        let json = Self {
+            beta_start,
+            beta_end,
+            betas,
+            train_timesteps: train,
+            prediction,
+            steps_offset,
+            spacing,
+            set_alpha_to_one,
+            clip_sample,
+            clip_sample_range,
+            zero_snr,
+            class,
+        };
+        json.schedule(path)?;
+        Ok(json)
     }
 }
 

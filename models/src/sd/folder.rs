@@ -77,7 +77,7 @@ impl Files {
             bail!("{}: `tokenizer/` needs `vocab.json` and `merges.txt` (or a `tokenizer.json`)", root.display())
         }
         let scheduler = root.join("scheduler").join("scheduler_config.json");
-        Ok(Files {
+        let files = Files {
             root: root.to_path_buf(),
             unet_config: need("unet", "config.json")?,
             unet: weights("unet", "diffusion_pytorch_model")?,
@@ -87,8 +87,57 @@ impl Files {
             text: weights("text_encoder", "model")?,
             tokenizer,
             scheduler: scheduler.is_file().then_some(scheduler),
-        })
+        };
+        files.check_tensor_names()?;
+        Ok(files)
     }
+
+    /// Reads each weights file's header (not its tensors) and checks that it holds the
+    /// network it should, under a layout comp reads: a folder is reported "found" only when
+    /// a run can load it, not when its file names merely look right.
+    fn check_tensor_names(&self) -> Result<()> {
+        let expect = |file: &Path, what: &str, any_of: &[&str]| -> Result<()> {
+            let names = tensor_names(file)?;
+            if any_of.iter().any(|n| names.contains(*n)) {
+                return Ok(());
+            }
+            let mut sample: Vec<&String> = names.iter().collect();
+            sample.sort();
+            let shown: Vec<String> = sample.iter().take(3).map(|n| format!("`{n}`")).collect();
+            bail!(
+                "{}: this is not {what} comp can read: it has no {} (its {} tensors begin {})",
+                file.display(),
+                any_of.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "),
+                names.len(),
+                if shown.is_empty() { "with nothing".to_string() } else { shown.join(", ") }
+            )
+        };
+        expect(&self.unet, "a diffusers UNet", &["conv_in.weight"])?;
+        expect(&self.vae, "a diffusers VAE", &["decoder.conv_in.weight"])?;
+        expect(&self.text, "a CLIP text encoder", &crate::sd::clip::TOKEN_EMBEDDING_NAMES)
+    }
+}
+
+/// The tensor names in a safetensors file, read from its header alone (8 bytes of length, then
+/// that much JSON): a multi-gigabyte file is not read to check its layout.
+pub fn tensor_names(path: &Path) -> Result<std::collections::HashSet<String>> {
+    use std::io::Read;
+    let fail = |what: String| candle_core::Error::Msg(format!("{}: {what}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|_| fail("is not a safetensors file (shorter than its 8-byte header length)".into()))?;
+    let n = u64::from_le_bytes(len);
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    // The safetensors format caps the header at 100 MB.
+    if n == 0 || n > 100_000_000 || n > size.saturating_sub(8) {
+        return Err(fail(format!("is not a safetensors file (its header claims {n} bytes of a {size}-byte file)")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| fail(format!("is not a safetensors file (its header is not JSON: {e})")))?;
+    let Some(obj) = v.as_object() else { return Err(fail("is not a safetensors file (its header is not a JSON object)".into())) };
+    Ok(obj.keys().filter(|k| *k != "__metadata__").cloned().collect())
 }
 
 /// Whether `path` (shown as `name` inside `root`) is a readable file: `Ok(false)` when nothing

@@ -269,21 +269,7 @@ impl StableDiffusion {
                 vae_json.latent_channels
             )
         }
-        let native = if scheduler.scaled_linear {
-            Schedule::scaled_linear(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)
-        } else {
-            Schedule::linear_between(scheduler.train_timesteps, scheduler.beta_start, scheduler.beta_end)
-        };
-        // The schedule's own error lists every ᾱ: name the file and the fields instead.
-        let native = native.map_err(|_| {
-            candle_core::Error::Msg(format!(
-                "{}: `beta_start` {}, `beta_end` {} over `num_train_timesteps` {} give a noise schedule whose ᾱ leaves (0, 1)",
-                files.scheduler.as_deref().unwrap_or(root).display(),
-                scheduler.beta_start,
-                scheduler.beta_end,
-                scheduler.train_timesteps
-            ))
-        })?;
+        let native = scheduler.schedule(files.scheduler.as_deref().unwrap_or(root))?;
         let first = native.alpha_bar(0);
         let schedule = if scheduler.set_alpha_to_one { native } else { native.with_final_alpha_bar(first) };
         let tokenizer = tokenizer::ClipTokenizer::load(&files.tokenizer, clip_json.max_position_embeddings)?;
@@ -531,6 +517,15 @@ impl Denoiser for StableDiffusion {
         let states = Tensor::cat(&states, 0)?;
         let eps = self.unet_eps(&nets, x, t0 as usize, &states)?;
         Ok(ModelOutput { eps, energy: None })
+    }
+
+    /// `clip_sample`: x̂₀ clipped to ±`clip_sample_range` for `ddim` and `ddpm`, as diffusers'
+    /// DDIM and DDPM schedulers do with this folder's config (see [`SchedulerJson::clips`]).
+    /// comp then samples with the ε the clipped x̂₀ implies, which is diffusers' DDIM with
+    /// `use_clipped_model_output=True` (its DDPM always does so).
+    fn x0_range(&self, sampler: &Sampler) -> Option<(f32, f32)> {
+        let r = self.scheduler.clip_sample_range as f32;
+        self.scheduler.clips(sampler).then_some((-r, r))
     }
 
     /// Latents → pixels in [−1, 1], one picture at a time (the VAE decoder's activations at

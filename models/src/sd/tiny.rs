@@ -44,7 +44,7 @@ impl Spec {
                 "layers_per_block": 1,
                 "attention_head_dim": 2,
                 "cross_attention_dim": 32,
-                "norm_num_groups": 8,
+                "norm_num_groups": 32,
                 "sample_size": 8
             }),
             vae: json!({
@@ -68,7 +68,8 @@ impl Spec {
                 "_class_name": "PNDMScheduler",
                 "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
                 "num_train_timesteps": 1000, "prediction_type": "epsilon",
-                "set_alpha_to_one": false, "steps_offset": 1, "skip_prk_steps": true
+                "set_alpha_to_one": false, "steps_offset": 1, "skip_prk_steps": true,
+                "clip_sample": false, "trained_betas": null
             }),
             fp16_files: false,
         }

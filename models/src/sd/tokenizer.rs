@@ -52,8 +52,9 @@ impl ClipTokenizer {
     pub fn load(dir: &Path, max_len: usize) -> Result<Self> {
         let json = dir.join("tokenizer.json");
         let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
+        let pad_name = pad_token(dir)?;
         let inner = if vocab.is_file() && merges.is_file() {
-            let spec = pipeline(&vocab, &merges)?;
+            let spec = pipeline(&vocab, &merges, pad_name.as_deref())?;
             tokenizers::Tokenizer::from_bytes(spec.to_string().as_bytes())
                 .map_err(|e| err(format!("{} and {}: {e}", vocab.display(), merges.display())))?
         } else if json.is_file() {
@@ -70,7 +71,7 @@ impl ClipTokenizer {
                 .ok_or_else(|| err(format!("the tokenizer in {} has no `{t}` token", dir.display())))
         };
         let (bos, eos) = (id(BOS)?, id(EOS)?);
-        let pad = match pad_token(dir)? {
+        let pad = match pad_name {
             Some(p) => id(&p)?,
             None => eos,
         };
@@ -124,8 +125,9 @@ fn pad_token(dir: &Path) -> Result<Option<String>> {
 }
 
 /// The `tokenizer.json` of CLIP's fast tokenizer, built from the slow tokenizer's two files
-/// (what HF's `CLIPTokenizerFast` would save).
-pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
+/// (what HF's `CLIPTokenizerFast` would save), with `pad` (the folder's pad token, `!` in SD
+/// 2.x) special as transformers makes it.
+pub fn pipeline(vocab: &Path, merges: &Path, pad: Option<&str>) -> Result<serde_json::Value> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| err(format!("reading {}: {e}", p.display())));
     let vocab_json: serde_json::Value =
         serde_json::from_str(&read(vocab)?).map_err(|e| err(format!("{}: {e}", vocab.display())))?;
@@ -133,7 +135,7 @@ pub fn pipeline(vocab: &Path, merges: &Path) -> Result<serde_json::Value> {
         bail!("{}: expected an object of token → id", vocab.display())
     };
     let merges_text = read(merges)?;
-    Ok(pipeline_of(map, &merges_text))
+    Ok(pipeline_of(map, &merges_text, pad))
 }
 
 /// CLIP's BPE merges: the first 48,894 lines (and the `#version` line) of OpenAI CLIP's
@@ -169,7 +171,7 @@ impl ClipTokenizer {
         vocab.extend([BOS.to_string(), EOS.to_string()]);
         let map: serde_json::Map<String, serde_json::Value> =
             vocab.into_iter().enumerate().map(|(i, t)| (t, serde_json::Value::from(i as u64))).collect();
-        let spec = pipeline_of(&map, &merges_text);
+        let spec = pipeline_of(&map, &merges_text, None);
         let inner = tokenizers::Tokenizer::from_bytes(spec.to_string().as_bytes()).map_err(|e| err(format!("the built-in CLIP tokenizer: {e}")))?;
         let id = |t: &str| inner.token_to_id(t).ok_or_else(|| err(format!("the built-in CLIP tokenizer has no `{t}`")));
         let (bos, eos) = (id(BOS)?, id(EOS)?);
@@ -186,16 +188,25 @@ fn merge_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The `tokenizer.json` of CLIP's fast tokenizer for a vocabulary and a `merges.txt`.
-fn pipeline_of(map: &serde_json::Map<String, serde_json::Value>, merges_text: &str) -> serde_json::Value {
+///
+/// The special tokens are matched in the prompt as typed, before lowercasing (`normalized:
+/// false`), as transformers matches them: `<|endoftext|>` typed in a prompt is the end token,
+/// `<|ENDOFTEXT|>` is text. A pad token other than these (SD 2.x's `!`) is special too, so it
+/// is never merged: `"!!"` is two `!` tokens, as in transformers. The byte-level step also
+/// splits with GPT-2's pattern (`use_regex`), as transformers 5 converts CLIP's tokenizer: it
+/// matters only for text CLIP's own pattern keeps whole, such as `<|ENDOFTEXT|>` typed in a prompt
+/// (`<|`, `endoftext`, `|>`).
+fn pipeline_of(map: &serde_json::Map<String, serde_json::Value>, merges_text: &str, pad: Option<&str>) -> serde_json::Value {
     let merges: Vec<&str> = merge_lines(merges_text).collect();
     let vocab_json = map;
     let special = |content: &str| {
         map.get(content).and_then(|v| v.as_u64()).map(|id| {
             serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": true, "special": true})
+                "rstrip": false, "normalized": false, "special": true})
         })
     };
-    let added: Vec<serde_json::Value> = [BOS, EOS].iter().filter_map(|t| special(t)).collect();
+    let pad = pad.filter(|p| ![BOS, EOS].contains(p));
+    let added: Vec<serde_json::Value> = [BOS, EOS].into_iter().chain(pad).filter_map(special).collect();
     serde_json::json!({
         "version": "1.0",
         "truncation": null,
@@ -208,7 +219,7 @@ fn pipeline_of(map: &serde_json::Map<String, serde_json::Value>, merges_text: &s
         ]},
         "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
             {"type": "Split", "pattern": {"Regex": SPLIT}, "behavior": "Removed", "invert": true},
-            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
         ]},
         "post_processor": null,
         "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
