@@ -25,8 +25,14 @@ use super::reference_ops;
 /// GroupNorm's ε.
 pub const EPS: f64 = 1e-5;
 
-/// `y = act(GN(x)·a + b)` for `x` `[B, P, C]`, `ab` `[B, 2, C]` (see the module docs).
+/// `y = act(GN(x)·a + b)` for `x` `[B, P, C]`, `ab` `[B, 2, C]` (see the module docs), with
+/// GroupNorm's ε = [`EPS`].
 pub fn gn_act(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> Result<Tensor> {
+    gn_act_eps(x, ab, groups, silu, EPS)
+}
+
+/// [`gn_act`] with another ε (Stable Diffusion's attention blocks use 1e-6).
+pub fn gn_act_eps(x: &Tensor, ab: &Tensor, groups: usize, silu: bool, eps: f64) -> Result<Tensor> {
     let (b, _, c) = x.dims3()?;
     if groups == 0 || !c.is_multiple_of(groups) {
         bail!("GroupNorm: {c} channels do not split into {groups} groups")
@@ -35,13 +41,17 @@ pub fn gn_act(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> Result<Tens
         bail!("GroupNorm: affine coefficients {:?}, expected [{b}, 2, {c}]", ab.dims())
     }
     if reference_ops(x) {
-        return gn_act_reference(x, ab, groups, silu);
+        return gn_act_reference_eps(x, ab, groups, silu, eps);
     }
-    x.contiguous()?.apply_op2(&ab.contiguous()?, GnAct { groups, silu })
+    x.contiguous()?.apply_op2(&ab.contiguous()?, GnAct { groups, silu, eps })
 }
 
 /// The same function in basic candle ops (any device, candle's autograd).
 pub fn gn_act_reference(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> Result<Tensor> {
+    gn_act_reference_eps(x, ab, groups, silu, EPS)
+}
+
+fn gn_act_reference_eps(x: &Tensor, ab: &Tensor, groups: usize, silu: bool, eps: f64) -> Result<Tensor> {
     let (b, p, c) = x.dims3()?;
     let cg = c / groups;
     let n = (p * cg) as f64;
@@ -49,7 +59,7 @@ pub fn gn_act_reference(x: &Tensor, ab: &Tensor, groups: usize, silu: bool) -> R
     let mean = (xs.sum_keepdim(3)?.sum_keepdim(1)? / n)?;
     let centred = xs.broadcast_sub(&mean)?;
     let var = (centred.sqr()?.sum_keepdim(3)?.sum_keepdim(1)? / n)?;
-    let xhat = centred.broadcast_div(&(var + EPS)?.sqrt()?)?.reshape((b, p, c))?;
+    let xhat = centred.broadcast_div(&(var + eps)?.sqrt()?)?.reshape((b, p, c))?;
     let z = xhat.broadcast_mul(&ab.narrow(1, 0, 1)?)?.broadcast_add(&ab.narrow(1, 1, 1)?)?;
     if silu {
         z.silu()
@@ -79,10 +89,11 @@ impl Real for f64 {
 struct GnAct {
     groups: usize,
     silu: bool,
+    eps: f64,
 }
 
 /// Per group of one sample: mean and 1/√(var + ε), from per-channel sums in f64.
-fn stats<T: Real>(x: &[T], c: usize, groups: usize) -> (Vec<f64>, Vec<f64>) {
+fn stats<T: Real>(x: &[T], c: usize, groups: usize, eps: f64) -> (Vec<f64>, Vec<f64>) {
     let (mut s1, mut s2) = (vec![0f64; c], vec![0f64; c]);
     for px in x.chunks_exact(c) {
         for ((a, b), v) in s1.iter_mut().zip(s2.iter_mut()).zip(px) {
@@ -98,7 +109,7 @@ fn stats<T: Real>(x: &[T], c: usize, groups: usize) -> (Vec<f64>, Vec<f64>) {
         let m = s1[g * cg..(g + 1) * cg].iter().sum::<f64>() / n;
         let var = (s2[g * cg..(g + 1) * cg].iter().sum::<f64>() / n - m * m).max(0.0);
         mean[g] = m;
-        rstd[g] = 1.0 / (var + EPS).sqrt();
+        rstd[g] = 1.0 / (var + eps).sqrt();
     }
     (mean, rstd)
 }
@@ -119,10 +130,10 @@ fn sigmoid<T: Real>(z: T) -> T {
     T::one() / (T::one() + (T::zero() - z).exp())
 }
 
-fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], groups: usize, silu: bool) -> Vec<T> {
+fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], GnAct { groups, silu, eps }: GnAct) -> Vec<T> {
     let mut y = vec![T::zero(); b * p * c];
     y.par_chunks_mut(p * c).zip(x.par_chunks(p * c)).zip(ab.par_chunks(2 * c)).for_each(|((y, x), ab)| {
-        let (mean, rstd) = stats(x, c, groups);
+        let (mean, rstd) = stats(x, c, groups, eps);
         let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
         for (yp, xp) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             for (((y, &x), &k), &o) in yp.iter_mut().zip(xp).zip(&k).zip(&o) {
@@ -135,7 +146,7 @@ fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], groups: usize, sil
 }
 
 /// Gradients of `sum(dy · y)`: `dx` `[B, P, C]` and `dab` `[B, 2, C]`.
-fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], groups: usize, silu: bool) -> (Vec<T>, Vec<T>) {
+fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], GnAct { groups, silu, eps }: GnAct) -> (Vec<T>, Vec<T>) {
     let mut dx = vec![T::zero(); b * p * c];
     let mut dab = vec![T::zero(); b * 2 * c];
     let cg = c / groups;
@@ -145,7 +156,7 @@ fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], groups:
         .zip(x.par_chunks(p * c).zip(dy.par_chunks(p * c)))
         .zip(ab.par_chunks(2 * c))
         .for_each(|(((dx, dab), (x, dy)), ab)| {
-            let (mean, rstd) = stats(x, c, groups);
+            let (mean, rstd) = stats(x, c, groups, eps);
             let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
             // Pass 1: dz into dx; per channel Σ dz·x̂ (= da) and Σ dz (= db), in f64.
             let (mut da, mut db) = (vec![0f64; c], vec![0f64; c]);
@@ -212,8 +223,8 @@ impl CustomOp2 for GnAct {
         let ((x, x0, x1), (ab, a0, a1)) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
         let dims = [b, p, c];
         let out = match (x, ab) {
-            (CpuStorage::F32(x), CpuStorage::F32(ab)) => CpuStorage::F32(forward(&x[x0..x1], &ab[a0..a1], dims, self.groups, self.silu)),
-            (CpuStorage::F64(x), CpuStorage::F64(ab)) => CpuStorage::F64(forward(&x[x0..x1], &ab[a0..a1], dims, self.groups, self.silu)),
+            (CpuStorage::F32(x), CpuStorage::F32(ab)) => CpuStorage::F32(forward(&x[x0..x1], &ab[a0..a1], dims, *self)),
+            (CpuStorage::F64(x), CpuStorage::F64(ab)) => CpuStorage::F64(forward(&x[x0..x1], &ab[a0..a1], dims, *self)),
             _ => bail!("fused GroupNorm supports f32 and f64 inputs of one dtype"),
         };
         Ok((out, l1.shape().clone()))
@@ -233,11 +244,11 @@ impl CustomOp2 for GnAct {
         let dev = x.device();
         let (dx, dab) = match (x_, ab_, g_) {
             (CpuStorage::F32(x), CpuStorage::F32(a), CpuStorage::F32(g)) => {
-                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, self.groups, self.silu);
+                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, *self);
                 (Tensor::from_vec(dx, (b, p, c), dev)?, Tensor::from_vec(dab, (b, 2, c), dev)?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(a), CpuStorage::F64(g)) => {
-                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, self.groups, self.silu);
+                let (dx, dab) = backward(&x[x0..x1], &a[a0..a1], &g[g0..g1], dims, *self);
                 (Tensor::from_vec(dx, (b, p, c), dev)?, Tensor::from_vec(dab, (b, 2, c), dev)?)
             }
             _ => bail!("fused GroupNorm supports f32 and f64 inputs of one dtype"),

@@ -28,7 +28,7 @@ pub enum PerBlock {
 }
 
 impl PerBlock {
-    fn get(&self, i: usize) -> Option<usize> {
+    pub fn get(&self, i: usize) -> Option<usize> {
         match self {
             PerBlock::One(v) => Some(*v),
             PerBlock::Each(v) => v.get(i).copied(),

@@ -7,6 +7,7 @@
 //! | [`config`] | the folder's `config.json` files, read into candle-transformers' UNet and VAE configs |
 //! | [`tokenizer`] | CLIP's BPE tokenizer (the `tokenizers` crate) and the 77-token cut |
 //! | [`clip`] | the CLIP text encoder |
+//! | [`unet`] | the UNet on the CPU in f32: channel-last, the clevr-pos kernels, exact GELU |
 //! | [`tiny`] | tiny random checkpoints in the diffusers layout, for tests and benchmarks |
 //!
 //! A run: [`Denoiser::prepare`] loads the weights in the plan's `dtype` (once; again only when a
@@ -24,6 +25,7 @@ pub mod config;
 pub mod folder;
 pub mod tiny;
 pub mod tokenizer;
+pub mod unet;
 
 use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -32,7 +34,7 @@ use comp_plan::{Condition, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan,
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use config::{Prediction, SchedulerJson, UnetJson, VaeJson};
@@ -132,10 +134,28 @@ pub fn info(v: &Variant) -> ModelInfo {
     }
 }
 
+/// The UNet: this project's on the CPU in f32 ([`unet`]), candle-transformers' elsewhere (a GPU,
+/// f16/bf16, a downsampling padding other than 1) or when asked for
+/// ([`StableDiffusion::use_candle_unet`], or `COMP_SD_CANDLE_UNET=1` in the environment), to
+/// compare the two.
+enum Unet {
+    Own(unet::Unet),
+    Candle(UNet2DConditionModel),
+}
+
+impl Unet {
+    fn forward(&self, x: &Tensor, t: f64, states: &Tensor) -> Result<Tensor> {
+        match self {
+            Unet::Own(u) => u.forward(x, t, states),
+            Unet::Candle(u) => u.forward(x, t, states),
+        }
+    }
+}
+
 /// The networks, loaded in one dtype.
 struct Nets {
     dtype: DType,
-    unet: UNet2DConditionModel,
+    unet: Unet,
     vae: AutoEncoderKL,
     text: clip::ClipTextEncoder,
 }
@@ -158,6 +178,8 @@ pub struct StableDiffusion {
     /// Wall time inside the UNet, for the benchmark's account of the composed step's overhead.
     unet_nanos: AtomicU64,
     prompts_encoded: AtomicUsize,
+    /// Run candle-transformers' UNet on the CPU too ([`StableDiffusion::use_candle_unet`]).
+    candle_unet: AtomicBool,
 }
 
 /// A weights file's tensor names, and those a network asked for while it was built.
@@ -306,6 +328,7 @@ impl StableDiffusion {
             embeddings: Mutex::new(HashMap::new()),
             unet_calls: AtomicUsize::new(0),
             unet_nanos: AtomicU64::new(0),
+            candle_unet: AtomicBool::new(std::env::var("COMP_SD_CANDLE_UNET").is_ok_and(|v| v == "1")),
             prompts_encoded: AtomicUsize::new(0),
         })
     }
@@ -338,6 +361,15 @@ impl StableDiffusion {
     /// Wall time spent in UNet calls so far (the rest of a composed step is the plumbing).
     pub fn unet_time(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.unet_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Runs candle-transformers' UNet on the CPU as well (`true`) or this project's own (`false`,
+    /// the default), from the next load of the nets on: to compare the two.
+    pub fn use_candle_unet(&self, yes: bool) {
+        self.candle_unet.store(yes, Ordering::Relaxed);
+        if let Ok(mut slot) = self.nets.lock() {
+            *slot = None;
+        }
     }
 
     /// Prompts run through the text encoder so far.
@@ -391,7 +423,12 @@ impl StableDiffusion {
         let f = &self.files;
         let unet_cfg = self.unet_json.to_candle(&f.unet_config)?;
         let (vb, seen) = load(&f.unet)?;
-        let unet = UNet2DConditionModel::new(vb, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg).map_err(ctx(&f.unet))?;
+        let candle_asked = self.candle_unet.load(Ordering::Relaxed);
+        let unet = if self.device.is_cpu() && dtype == DType::F32 && unet::supports(&self.unet_json) && !candle_asked {
+            Unet::Own(unet::Unet::new(&self.unet_json, vb).map_err(ctx(&f.unet))?)
+        } else {
+            Unet::Candle(UNet2DConditionModel::new(vb, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg).map_err(ctx(&f.unet))?)
+        };
         seen.all_used(&f.unet, &f.unet_config, "`layers_per_block`, `transformer_layers_per_block` or `block_out_channels`")?;
         let (vb, seen) = load(&f.vae)?;
         let vae = AutoEncoderKL::new(vb, 3, 3, self.vae_json.to_candle()).map_err(ctx(&f.vae))?;
