@@ -8,6 +8,7 @@
 //! | [`tokenizer`] | CLIP's BPE tokenizer (the `tokenizers` crate) and the 77-token cut |
 //! | [`clip`] | the CLIP text encoder |
 //! | [`unet`] | the UNet on the CPU in f32: channel-last, the clevr-pos kernels, exact GELU |
+//! | `kernels` | its transformer arithmetic: linear layers with bias and residual in one GEMM, GEGLU, attention |
 //! | [`tiny`] | tiny random checkpoints in the diffusers layout, for tests and benchmarks |
 //!
 //! A run: [`Denoiser::prepare`] loads the weights in the plan's `dtype` (once; again only when a
@@ -23,6 +24,7 @@
 pub mod clip;
 pub mod config;
 pub mod folder;
+mod kernels;
 pub mod tiny;
 pub mod tokenizer;
 pub mod unet;

@@ -21,13 +21,9 @@ use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::config::UnetJson;
+use super::kernels;
 use crate::clevr::conv::{Conv3, ConvOp};
 use crate::clevr::norm::gn_act_eps;
-
-/// Attention score matrices are made for this many elements at most at once (16 MB in f32,
-/// under the allocator's 32 MB threshold for fresh pages from the kernel): at 512² the
-/// self-attention of the first block is 4096 × 4096 per head.
-const SCORES_AT_ONCE: usize = 4 << 20;
 
 /// A 3×3 convolution with padding 1, its weights unfolded once ([`Conv3::matrix`]).
 struct Conv {
@@ -85,19 +81,14 @@ impl Dense {
         }
     }
 
-    /// `x` `[rows, C]` (contiguous) → `[rows, C_out]`.
+    /// `x` `[rows, C]` → `[rows, C_out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.w.t()?)?;
-        match &self.b {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
+        kernels::linear(x, &self.w, self.b.as_ref(), None)
     }
 
-    /// The same on an NHWC tensor.
-    fn forward_nhwc(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, h, w, c) = x.dims4()?;
-        self.forward(&x.reshape((b * h * w, c))?)?.reshape((b, h, w, ()))
+    /// The same plus `residual` `[rows, C_out]`, added in the same pass.
+    fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        kernels::linear(x, &self.w, self.b.as_ref(), Some(residual))
     }
 }
 
@@ -154,7 +145,11 @@ impl Resnet {
         let h = h.broadcast_add(&t.reshape((t.dim(0)?, 1, 1, ()))?)?;
         let h = self.conv2.forward(&self.norm2.forward(&h, true)?)?;
         let out = match &self.shortcut {
-            Some(s) => (s.forward_nhwc(x)? + h)?,
+            Some(s) => {
+                let (b, hh, w, c) = x.dims4()?;
+                let cout = h.dim(3)?;
+                s.forward_plus(&x.reshape((b * hh * w, c))?, &h.reshape((b * hh * w, cout))?)?.reshape((b, hh, w, cout))?
+            }
             None => (x + h)?,
         };
         if self.scale == 1.0 {
@@ -185,26 +180,12 @@ impl Attention {
         })
     }
 
-    /// `x` `[B·N, C]`; `context` `[B·M, D]` or `None` for self-attention.
-    fn forward(&self, x: &Tensor, context: Option<&Tensor>, b: usize) -> Result<Tensor> {
+    /// `x` `[B·N, C]`; `context` `[B·M, D]` or `None` for self-attention; `residual` `[B·N, C]`
+    /// is added to the output.
+    fn forward(&self, x: &Tensor, context: Option<&Tensor>, b: usize, residual: &Tensor) -> Result<Tensor> {
         let src = context.unwrap_or(x);
-        let (n, m) = (x.dim(0)? / b, src.dim(0)? / b);
-        let c = x.dim(1)?;
-        let (heads, d) = (self.heads, c / self.heads);
-        let split = |t: Tensor, len: usize| t.reshape((b, len, heads, d))?.transpose(1, 2)?.contiguous()?.reshape((b * heads, len, d));
-        let q = (split(self.q.forward(x)?, n)? * (d as f64).powf(-0.5))?;
-        let k = split(self.k.forward(src)?, m)?;
-        let v = split(self.v.forward(src)?, m)?;
-        let per = (SCORES_AT_ONCE / (n * m).max(1)).max(1);
-        let mut parts = Vec::new();
-        for s in (0..b * heads).step_by(per) {
-            let l = per.min(b * heads - s);
-            let scores = q.narrow(0, s, l)?.matmul(&k.narrow(0, s, l)?.t()?)?;
-            parts.push(candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v.narrow(0, s, l)?)?);
-        }
-        let o = if parts.len() == 1 { parts.remove(0) } else { Tensor::cat(&parts, 0)? };
-        let o = o.reshape((b, heads, n, d))?.transpose(1, 2)?.contiguous()?.reshape((b * n, c))?;
-        self.out.forward(&o)
+        let o = kernels::attention(&self.q.forward(x)?, &self.k.forward(src)?, &self.v.forward(src)?, b, self.heads)?;
+        self.out.forward_plus(&o, residual)
     }
 }
 
@@ -251,13 +232,11 @@ impl Block {
     }
 
     fn forward(&self, x: &Tensor, context: &Tensor, b: usize) -> Result<Tensor> {
-        let x = (self.attn1.forward(&self.norm1.forward(x)?, None, b)? + x)?;
-        let x = (self.attn2.forward(&self.norm2.forward(&x)?, Some(context), b)? + x)?;
-        let h = self.ff_in.forward(&self.norm3.forward(&x)?)?;
-        let inner = h.dim(1)? / 2;
+        let x = self.attn1.forward(&self.norm1.forward(x)?, None, b, x)?;
+        let x = self.attn2.forward(&self.norm2.forward(&x)?, Some(context), b, &x)?;
         // GEGLU with the exact GELU, as diffusers computes it.
-        let h = (h.narrow(1, 0, inner)? * h.narrow(1, inner, inner)?.gelu_erf()?)?;
-        self.ff_out.forward(&h)? + x
+        let h = kernels::geglu(&self.ff_in.forward(&self.norm3.forward(&x)?)?)?;
+        self.ff_out.forward_plus(&h, &x)
     }
 }
 
@@ -289,7 +268,7 @@ impl Transformer {
         for block in &self.blocks {
             t = block.forward(&t, context, b)?;
         }
-        self.proj_out.forward(&t)?.reshape((b, h, w, c))? + x
+        self.proj_out.forward_plus(&t, &x.reshape((b * h * w, c))?)?.reshape((b, h, w, c))
     }
 }
 
