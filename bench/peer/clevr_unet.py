@@ -1,6 +1,6 @@
 """The clevr-pos UNet in PyTorch, for a side-by-side speed comparison with comp on the same CPU.
 
-Same network as `runtime/src/models/clevr/unet.rs` (default config: 24 -> 48 -> 48 channels over
+Same network as `models/src/clevr/unet.rs` (default config: 24 -> 48 -> 48 channels over
 32, 16 and 8 pixels, one ResBlock per level down and two up, scale-shift conditioning, GroupNorm
 with 8 groups, CoordConv input, sinusoidal time embedding + linear position embedding + learned
 null, the position heatmap input channel), same training step (epsilon loss, AdamW) and the same sampling forward. The inputs are
