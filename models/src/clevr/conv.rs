@@ -227,19 +227,30 @@ fn unfold<T: WithDType>(x: &[T], g: Geometry, r0: usize, dst: &mut [T]) {
 }
 
 /// Adds unfolded rows `r0..` (`col`) back onto their input pixels in `dx` (the whole batch).
+/// The images a block touches are folded in parallel, each by one task in row order, so the
+/// sums are the same whatever the threads.
 fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, dx: &mut [T]) {
     let (ho, wo) = g.out();
     let (row, c) = (g.row(), g.c);
     let image = g.h * g.w * c;
-    for (i, r) in col.chunks_exact(row).enumerate() {
-        let (b, p) = ((r0 + i) / (ho * wo), (r0 + i) % (ho * wo));
-        let dst = &mut dx[b * image..(b + 1) * image];
-        g.taps(p / wo, p % wo, |tap, px| {
-            for (d, v) in dst[px * c..(px + 1) * c].iter_mut().zip(&r[tap * c..(tap + 1) * c]) {
-                *d += *v;
-            }
-        });
+    let per_image = ho * wo;
+    let n = col.len() / row;
+    if n == 0 {
+        return;
     }
+    let (b0, b1) = (r0 / per_image, (r0 + n - 1) / per_image + 1);
+    dx[b0 * image..b1 * image].par_chunks_mut(image).enumerate().for_each(|(i, dst)| {
+        let b = b0 + i;
+        for r in (b * per_image).max(r0)..((b + 1) * per_image).min(r0 + n) {
+            let src = &col[(r - r0) * row..(r - r0 + 1) * row];
+            let p = r % per_image;
+            g.taps(p / wo, p % wo, |tap, px| {
+                for (d, v) in dst[px * c..(px + 1) * c].iter_mut().zip(&src[tap * c..(tap + 1) * c]) {
+                    *d += *v;
+                }
+            });
+        }
+    });
 }
 
 /// A strided matrix view for [`gemm`]: element (i, j) at `ptr[i·rs + j·cs]`.
