@@ -116,7 +116,8 @@ fn tab_completes_and_ctrl_d_exits_in_a_terminal() {
         .arg(format!("stty cols 100 rows 30 && exec '{}' repl", env!("CARGO_BIN_EXE_comp")))
         .env("XDG_CACHE_HOME", home.path())
         .env("HOME", home.path())
-        .env("TERM", "xterm");
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR"); // the keyword highlighting is waited for below
     let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
     let type_keys = |p: &mut rexpect::session::PtySession, keys: &str| {
         p.send(keys).unwrap();
@@ -132,6 +133,10 @@ fn tab_completes_and_ctrl_d_exits_in_a_terminal() {
     p.exp_string("comp> ").expect("prompt again");
     // Ctrl-C clears the line: what was typed before it is gone.
     type_keys(&mut p, "box_small AND");
+    // Ctrl-C only once the line editor has the whole text (echoed, `AND` highlighted as a
+    // keyword): sent earlier, it can be read before the typed bytes, and the test races the
+    // editor (seen failing under load).
+    p.exp_string("box_small \u{1b}[34mAND").expect("the typed text echoed");
     p.send_control('c').unwrap();
     p.exp_string("comp> ").expect("a fresh prompt after Ctrl-C");
     type_keys(&mut p, "bar\r");
