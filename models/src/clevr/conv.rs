@@ -254,15 +254,15 @@ fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, dx: &mut [T]) {
 }
 
 /// A strided matrix view for [`gemm`]: element (i, j) at `ptr[i·rs + j·cs]`.
-pub(crate) struct View<T> {
-    pub ptr: *const T,
-    pub rs: isize,
-    pub cs: isize,
+struct View<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
 }
 
 /// `dst (m×n, row-major, row stride n) = [dst +] lhs (m×k) · rhs (k×n)`, on all of candle's
 /// threads.
-pub(crate) fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
+fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
     assert!(dst.len() >= m * n);
     let threads = rayon::current_num_threads();
     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
