@@ -62,7 +62,7 @@ fn main() {
         let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
         let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
         for step in 0..4 {
-            let l = loss(&tr.unet, &sched, 0, step, 32, &dev).unwrap();
+            let l = loss(&tr.unet, &sched, &[], 0, step, 32, &dev).unwrap();
             opt.backward_step(&l).unwrap();
         }
         return;
@@ -117,7 +117,7 @@ fn main() {
             let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
             let mut step = 0;
             let mut run = || {
-                let l = loss(&tr.unet, &sched, 0, step, batch, &dev).unwrap();
+                let l = loss(&tr.unet, &sched, &[], 0, step, batch, &dev).unwrap();
                 opt.backward_step(&l).unwrap();
                 step += 1;
             };
@@ -163,7 +163,7 @@ fn peer(reps: usize) {
     let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
     let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
     // The batch (scenes rendered, noised) is made outside the timing, as the peer's is.
-    let batches: Vec<_> = (0..reps + 1).map(|s| comp_lab::clevr::train::step_batch(&sched, 0, s, 32, &dev).unwrap()).collect();
+    let batches: Vec<_> = (0..reps + 1).map(|s| comp_lab::clevr::train::step_batch(&sched, &[], 0, s, 32, &dev).unwrap()).collect();
     let mut i = 0;
     let train = time(1, reps, || {
         let [xt, t, xy, mask, z] = &batches[i % batches.len()];

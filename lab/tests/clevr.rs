@@ -6,7 +6,7 @@ use comp_lab::clevr::data::{self, Scene, PALETTE, SIZE};
 use comp_lab::clevr::detect::{calibrate, Detector};
 use comp_models::clevr::conv::Conv3;
 use comp_models::clevr::norm::{gn_act, gn_act_reference};
-use comp_models::clevr::{card, with_reference_ops, ClevrPos, Config};
+use comp_models::clevr::{card, with_reference_ops, Clevr, Config};
 use comp_lab::clevr::train::{self as clevr, step_batch, Trainee, TrainOptions};
 use comp_lab::ema::Ema;
 use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
@@ -264,8 +264,8 @@ fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
     assert_eq!(s.losses, s_again.losses);
     // The same seed draws the same batches.
     let sched = Schedule::cosine(1000, 0.008).unwrap();
-    let a = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
-    let b = step_batch(&sched, 1, 7, 4, &Device::Cpu).unwrap();
+    let a = step_batch(&sched, &[], 1, 7, 4, &Device::Cpu).unwrap();
+    let b = step_batch(&sched, &[], 1, 7, 4, &Device::Cpu).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.flatten_all().unwrap().to_vec1::<f32>().unwrap(), y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
     }
@@ -307,7 +307,7 @@ fn saved_tiny(dir: &std::path::Path) -> Trainee {
 fn save_then_load_gives_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let tr = saved_tiny(dir.path());
-    let m = ClevrPos::load(dir.path(), &Device::Cpu).unwrap();
+    let m = Clevr::load(dir.path(), &Device::Cpu).unwrap();
     let [x, t, xy, mask] = inputs(3, DType::F32);
     let a = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
     let b = m.unet().forward(&x, &t, &xy, &mask).unwrap();
@@ -319,7 +319,7 @@ fn save_then_load_gives_identical_outputs() {
 fn composed_sample_through_the_executor() {
     let dir = tempfile::tempdir().unwrap();
     saved_tiny(dir.path());
-    let model = ClevrPos::load(dir.path(), &Device::Cpu).unwrap();
+    let model = Clevr::load(dir.path(), &Device::Cpu).unwrap();
     let text = "model clevr-pos\nsampler ddpm(steps: 6)\nsamples 2\nsample pair = pos(0.25, 0.5) AND pos(0.75, 0.5)\n";
     let plan = &comp_lab::compile_one(text, &comp_models::infos()).expect("compiles");
     assert_eq!(plan.conditions.len(), 3, "null and two positions");
@@ -339,7 +339,7 @@ fn composed_sample_through_the_executor() {
 fn missing_or_corrupt_weights_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing-here");
-    let err = ClevrPos::load(&missing, &Device::Cpu).err().unwrap();
+    let err = Clevr::load(&missing, &Device::Cpu).err().unwrap();
     // The model says where it looked; the CLI adds how to train it (tests/clevr.rs).
     assert_eq!(comp_models::NoWeights::model_in(&err).as_deref(), Some("clevr-pos"));
     let err = err.to_string();
@@ -348,18 +348,18 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     let d = dir.path().join("m");
     saved_tiny(&d);
     std::fs::write(d.join(card::WEIGHTS), b"not safetensors at all").unwrap();
-    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("cannot read weights"), "{err}");
 
     saved_tiny(&d);
     let bytes = std::fs::read(d.join(card::WEIGHTS)).unwrap();
     std::fs::write(d.join(card::WEIGHTS), &bytes[..bytes.len() / 2]).unwrap();
-    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("cannot read weights"), "{err}");
 
     saved_tiny(&d);
     std::fs::write(d.join(card::CARD), b"{ \"format\": 1, ").unwrap();
-    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("not a valid model card"), "{err}");
 
     // A card whose network does not match the weights.
@@ -367,7 +367,7 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     let mut c = card::Card::read(&d).unwrap();
     c.config.channels = 16;
     c.write(&d).unwrap();
-    let err = ClevrPos::load(&d, &Device::Cpu).err().unwrap().to_string();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("does not fit its card"), "{err}");
 }
 
@@ -383,6 +383,6 @@ fn sampling_clips_predicted_clean_images() {
     assert!((out[0] - 0.375).abs() < 1e-6 && (out[1] - 0.15).abs() < 1e-6, "{out:?}");
     // clevr-pos asks for it; the 2D models do not.
     let tr = Trainee::new(&Config::tiny(), 0, DType::F32, &dev).unwrap();
-    let m = ClevrPos::from_unet(tr.unet, &Config::tiny()).unwrap();
+    let m = Clevr::from_unet(tr.unet, &Config::tiny()).unwrap();
     assert_eq!(m.x0_range(&comp_plan::Sampler::Ddpm { steps: 100 }), Some((-1.0, 1.0)));
 }

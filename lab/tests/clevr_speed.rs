@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device};
 use candle_nn::Optimizer;
-use comp_models::clevr::{ClevrPos, Config};
+use comp_models::clevr::{Clevr, Config};
 use comp_lab::clevr::train::{loss, Trainee};
 use comp_runtime::{execute, ExecOptions, Schedule};
 
@@ -25,12 +25,12 @@ fn training_steps_per_second() {
         let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
         let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
         let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
-        let l = loss(&tr.unet, &sched, 0, 0, batch, &dev).unwrap();
+        let l = loss(&tr.unet, &sched, &[], 0, 0, batch, &dev).unwrap();
         opt.backward_step(&l).unwrap();
         let n = 3;
         let s = Instant::now();
         for i in 1..=n {
-            let l = loss(&tr.unet, &sched, 0, i, batch, &dev).unwrap();
+            let l = loss(&tr.unet, &sched, &[], 0, i, batch, &dev).unwrap();
             opt.backward_step(&l).unwrap();
         }
         let secs = s.elapsed().as_secs_f64() / n as f64;
@@ -44,7 +44,7 @@ fn sampling_images_per_second() {
     let dev = Device::Cpu;
     let cfg = config();
     let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
-    let model = ClevrPos::from_unet(tr.unet, &cfg).unwrap();
+    let model = Clevr::from_unet(tr.unet, &cfg).unwrap();
     let exprs = ["pos(0.25, 0.5)", "pos(0.25, 0.5) AND pos(0.75, 0.5)", "pos(0.25, 0.5) AND pos(0.75, 0.5) AND pos(0.5, 0.8)"];
     for (n, steps) in [(64usize, 3usize), (8, 10)] {
         for (k, e) in exprs.iter().enumerate() {
@@ -73,7 +73,7 @@ fn checkpoint_loss_by_timestep() {
     use rand::SeedableRng;
     let dev = Device::Cpu;
     let dir = std::path::PathBuf::from(std::env::var("CLEVR_CKPT").unwrap());
-    let m = ClevrPos::load(&dir, &dev).unwrap();
+    let m = Clevr::load(&dir, &dev).unwrap();
     let sched = Schedule::cosine(1000, 0.008).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let n = 16;
@@ -103,7 +103,7 @@ fn checkpoint_loss_by_timestep() {
 fn checkpoint_ddim_by_hand() {
     let dev = Device::Cpu;
     let dir = std::path::PathBuf::from(std::env::var("CLEVR_CKPT").unwrap());
-    let m = ClevrPos::load(&dir, &dev).unwrap();
+    let m = Clevr::load(&dir, &dev).unwrap();
     let sched = Schedule::cosine(1000, 0.008).unwrap();
     let n = 4;
     let xy = candle_core::Tensor::full(0.5f32, (n, 2), &dev).unwrap();

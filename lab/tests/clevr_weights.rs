@@ -12,18 +12,18 @@ use std::path::PathBuf;
 use candle_core::{Device, Tensor};
 use comp_lab::clevr::detect::Detector;
 use comp_lab::clevr::data::SIZE;
-use comp_models::clevr::{ClevrPos, Config};
+use comp_models::clevr::{Clevr, Config};
 use comp_runtime::{execute, ExecOptions};
 
-fn shipped() -> ClevrPos {
+fn shipped() -> Clevr {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/clevr-pos");
-    let model = ClevrPos::load(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("shipped weights at {}: {e}", dir.display()));
+    let model = Clevr::load(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("shipped weights at {}: {e}", dir.display()));
     assert!(!model.card().unwrap().tiny, "the shipped model is the real configuration");
     model
 }
 
 /// Samples `expr` (8 images, DDIM 25 steps, scale 7.5 against null) as host images.
-fn sample(model: &ClevrPos, expr: &str, seed: u64) -> Vec<Vec<f32>> {
+fn sample(model: &Clevr, expr: &str, seed: u64) -> Vec<Vec<f32>> {
     let text = format!("model clevr-pos\nsampler ddim(steps: 25)\nbase null\nscale 7.5\nseed {seed}\nsamples 8\nsample s = {expr}\n");
     let plan = comp_lab::compile_one(&text, &comp_models::infos()).expect("compiles");
     let out = execute(&plan, model, &Device::Cpu, &ExecOptions::default()).unwrap();

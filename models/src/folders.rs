@@ -7,6 +7,7 @@
 //! | `{"format": "comp-mlp", "param": "energy", ...}` | `toy2d-mlp` (its concepts are the card's vocabulary) |
 //! | `{"format": "comp-mlp", "param": "eps", ...}` | `toy2d-mlp-eps` |
 //! | `{"format": 1, "model": "clevr-pos", ...}` | `clevr-pos` |
+//! | `{"format": 1, "model": "clevr-attr", ...}` | `clevr-attr` (its concepts are the card's `config.labels`) |
 //!
 //! A registry name (`toy2d-mlp`, `sd15`, …) always means the registry's model; a folder whose
 //! name is not a name scripts can write (`[A-Za-z_][A-Za-z0-9_-]*`), or whose card is of no
@@ -46,6 +47,10 @@ fn read(name: &str, dir: &Path) -> Option<FolderModel> {
         (mlp::name_of(card.param), info)
     } else if card.get("model").and_then(|m| m.as_str()) == Some(clevr::NAME) {
         (clevr::NAME, clevr::info())
+    } else if card.get("model").and_then(|m| m.as_str()) == Some(clevr::attr::NAME) {
+        let card: clevr::Card = serde_json::from_value(card).ok()?;
+        card.config.validate().ok()?;
+        (clevr::attr::NAME, clevr::attr::info_for(&card.config.labels))
     } else {
         return None;
     };
@@ -98,6 +103,17 @@ pub fn load(f: &FolderModel, device: &Device) -> Result<Box<dyn Denoiser>> {
     info.name = f.name.clone();
     info.description = f.info.description.clone();
     Ok(Box::new(Named { info, inner }))
+}
+
+/// `inner` under the name `name` (a folder's, the name scripts use for it); a model already
+/// of that name is returned as it is.
+pub fn renamed(inner: Box<dyn Denoiser>, name: &str) -> Box<dyn Denoiser> {
+    if inner.info().name == name {
+        return inner;
+    }
+    let mut info = inner.info().clone();
+    info.name = name.to_string();
+    Box::new(Named { info, inner })
 }
 
 /// A loaded model under another name (a folder's), otherwise itself.

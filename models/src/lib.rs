@@ -8,7 +8,7 @@
 //! | [`locate`] | where model folders are searched for (`models/NAME/`, `COMP_MODELS`) |
 //! | [`toy2d`] | the exact 2D model: closed-form noised densities, exact scores and energies |
 //! | [`mlp`] | the learned toy2d MLPs (`toy2d-mlp`, `toy2d-mlp-eps`) |
-//! | [`clevr`] | the clevr-pos UNet (object positions in 32×32 scenes) |
+//! | [`clevr`] | the clevr-pos and clevr-attr UNets (object positions, attributes in 32×32 scenes) |
 //! | [`sd`] | Stable Diffusion 1.x / 2.x from a diffusers folder on disk (feature `sd`, on by default) |
 //!
 //! The compiler knows no model; the CLI asks here for `ModelInfo`s (to check scripts) and for a
@@ -79,7 +79,13 @@ pub const REGISTRY: &[Entry] = &[
     Entry {
         name: clevr::NAME,
         info: clevr::info,
-        load: |dir, device| Ok(Box::new(clevr::ClevrPos::load(dir, device)?)),
+        load: |dir, device| Ok(Box::new(clevr::Clevr::load(dir, device)?)),
+        source: Source::Trained,
+    },
+    Entry {
+        name: clevr::attr::NAME,
+        info: clevr::attr::info,
+        load: |dir, device| Ok(Box::new(clevr::Clevr::load_as(clevr::attr::NAME, dir, device)?)),
         source: Source::Trained,
     },
 ];

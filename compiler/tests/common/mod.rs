@@ -87,8 +87,25 @@ pub fn toy2d_mlp() -> ModelInfo {
     ModelInfo { name: "toy2d-mlp".into(), ..toy2d() }
 }
 
+/// A clevr-attr model (named `name`) knowing `labels`: argument-free concepts, no energies.
+pub fn clevr_attr(name: &str, labels: &[&str]) -> ModelInfo {
+    let concepts = labels.iter().map(|l| Concept { name: l.to_string(), description: String::new(), params: vec![] }).collect();
+    ModelInfo { name: name.into(), description: "CLEVR object attributes".into(), concepts, extra_settings: vec![], ..clevr() }
+}
+
+const COLOURS: [&str; 8] = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "black"];
+
 pub fn models() -> Vec<ModelInfo> {
-    vec![toy2d(), clevr(), textmodel(), toy2d_mlp()]
+    let all: Vec<&str> = COLOURS.iter().copied().chain(["disc", "square", "small", "large"]).collect();
+    vec![
+        toy2d(),
+        clevr(),
+        textmodel(),
+        toy2d_mlp(),
+        clevr_attr("clevr-attr", &all),
+        clevr_attr("clevr-attr-color", &COLOURS),
+        clevr_attr("clevr-attr-shape-size", &["disc", "square", "small", "large"]),
+    ]
 }
 
 /// Parses (which must succeed) and compiles against [`models`].

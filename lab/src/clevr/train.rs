@@ -1,7 +1,9 @@
-//! Training the clevr-pos UNet (`comp train clevr-pos`): ε-prediction on generated scenes.
+//! Training the clevr UNets (`comp train clevr-pos`, `comp train clevr-attr`): ε-prediction on
+//! generated scenes.
 //!
 //! Each step draws a batch from `clevr::data` (a scene, the position of one of its objects,
-//! the label dropped to null with probability 0.1), a native timestep t uniform over the
+//! the label dropped to null with probability 0.1) or, for a network with attribute labels,
+//! from `clevr::attr` (one object, one of its attributes as the label), a native timestep t uniform over the
 //! cosine schedule's steps, z ~ N(0, I), and x_t = √ᾱ_t x₀ + σ_t z; the loss is the mean
 //! ‖ε_θ(x_t, t, c) − z‖². candle-nn's AdamW steps a `VarMap`, its learning rate rising
 //! linearly over the first `warmup` steps; the EMA of the weights ([`super::ema`]) is what is
@@ -29,7 +31,7 @@ use rand_distr::StandardNormal;
 use crate::ema::Ema;
 use crate::clevr::data::{self, NULL_PROB, SIZE};
 use comp_models::clevr::card::{self, Card, FORMAT};
-use comp_models::clevr::{Config, Unet, COSINE_S, NAME};
+use comp_models::clevr::{Config, Unet, COSINE_S};
 use comp_runtime::Schedule;
 
 /// Everything a training run depends on.
@@ -101,6 +103,11 @@ impl TrainOptions {
             ..Self::new(Config::tiny(), out)
         }
     }
+
+    /// The shipped clevr-attr recipe for `labels`: clevr-pos's.
+    pub fn attributes(labels: Vec<String>, out: PathBuf) -> Self {
+        Self::new(Config::attributes(labels), out)
+    }
 }
 
 /// Optimiser steps of the shipped recipe.
@@ -168,16 +175,23 @@ fn step_seed(seed: u64, step: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Step `step`'s training inputs: (x_t, t, labels, mask, z).
+/// Step `step`'s training inputs: (x_t, t, labels, mask, z); position labels `[B, 2]` when
+/// `labels` is empty, else one-hot attributes `[B, labels.len()]` of one-object scenes.
 pub fn step_batch(
     schedule: &Schedule,
+    labels: &[String],
     seed: u64,
     step: usize,
     batch: usize,
     device: &Device,
 ) -> Result<[Tensor; 5]> {
     let mut rng = ChaCha8Rng::seed_from_u64(step_seed(seed, step));
-    let b = data::batch(&mut rng, batch, NULL_PROB);
+    let b = if labels.is_empty() {
+        data::batch(&mut rng, batch, NULL_PROB)
+    } else {
+        crate::clevr::attr::batch(&mut rng, batch, labels, NULL_PROB)
+    };
+    let width = b.labels.len() / batch.max(1);
     let px = 3 * SIZE * SIZE;
     let mut xt = Vec::with_capacity(batch * px);
     let mut z = Vec::with_capacity(batch * px);
@@ -199,27 +213,30 @@ pub fn step_batch(
     Ok([
         Tensor::from_vec(xt, shape, device)?,
         Tensor::from_vec(ts, batch, device)?,
-        Tensor::from_vec(b.labels, (batch, 2), device)?,
+        Tensor::from_vec(b.labels, (batch, width), device)?,
         Tensor::from_vec(b.mask, batch, device)?,
         Tensor::from_vec(z, shape, device)?,
     ])
 }
 
-/// The ε loss of `unet` on step `step`'s batch (no gradient taken).
+/// The ε loss of `unet` (trained on `labels`, none for positions) on step `step`'s batch (no
+/// gradient taken).
 pub fn loss(
     unet: &Unet,
     schedule: &Schedule,
+    labels: &[String],
     seed: u64,
     step: usize,
     batch: usize,
     device: &Device,
 ) -> Result<Tensor> {
-    let [xt, t, xy, mask, z] = step_batch(schedule, seed, step, batch, device)?;
+    let [xt, t, xy, mask, z] = step_batch(schedule, labels, seed, step, batch, device)?;
     let eps = unet.forward(&xt, &t, &xy, &mask)?;
     (eps - z.to_dtype(unet.dtype())?)?.sqr()?.mean_all()
 }
 
-/// Trains (or continues) a clevr-pos model and writes its folder to `opts.out`.
+/// Trains (or continues) a clevr-pos or clevr-attr model (as `opts.config` or the resumed
+/// card says) and writes its folder to `opts.out`.
 pub fn train(
     opts: &TrainOptions,
     device: &Device,
@@ -228,7 +245,7 @@ pub fn train(
     let started = Instant::now();
     let (config, seed, mut step, wall_before) = match &opts.resume {
         Some(dir) => {
-            let c = Card::read(dir)?;
+            let c = Card::read_as(opts.config.model_name(), dir)?;
             (c.config.clone(), c.seed, c.step, c.wall_s)
         }
         None => (opts.config.clone(), opts.seed, 0, 0.0),
@@ -252,7 +269,7 @@ pub fn train(
     let first = step;
     while step < opts.steps {
         opt.set_learning_rate(learning_rate(opts.lr, opts.warmup, step));
-        let l = loss(&trainee.unet, &schedule, seed, step, opts.batch, device)?;
+        let l = loss(&trainee.unet, &schedule, &config.labels, seed, step, opts.batch, device)?;
         opt.backward_step(&l)?;
         ema.update(&trainee.varmap)?;
         let v = l.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -325,7 +342,7 @@ fn make_card(
 ) -> Card {
     Card {
         format: FORMAT,
-        model: NAME.into(),
+        model: config.model_name().into(),
         config: config.clone(),
         schedule: "cosine".into(),
         step,
@@ -334,7 +351,7 @@ fn make_card(
         lr: opts.lr,
         ema_decay: opts.ema_decay,
         loss,
-        tiny: *config == Config::tiny(),
+        tiny: config.is_tiny(),
         device: opts.device_name.clone(),
         wall_s,
         warmup: opts.warmup,

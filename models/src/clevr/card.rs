@@ -63,24 +63,33 @@ pub struct Card {
 }
 
 impl Card {
-    /// Reads `dir/model.json`; a missing folder or card is [`NoWeights`], an unreadable one a
-    /// clear error.
+    /// Reads a clevr-pos `dir/model.json`; a missing folder or card is [`NoWeights`], an
+    /// unreadable one a clear error.
     pub fn read(dir: &Path) -> Result<Card> {
+        Self::read_as(NAME, dir)
+    }
+
+    /// Reads `dir/model.json` of a model of kind `kind` (`clevr-pos` or `clevr-attr`): a card
+    /// of another kind, or whose network does not match its kind, is refused.
+    pub fn read_as(kind: &str, dir: &Path) -> Result<Card> {
         let path = dir.join(CARD);
         if !path.is_file() || !dir.join(WEIGHTS).is_file() {
-            return Err(NoWeights::error(NAME, dir));
+            return Err(NoWeights::error(kind, dir));
         }
-        let card: Card = weights::read_card(&path).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))?;
-        if card.format != FORMAT || card.model != NAME || card.schedule != "cosine" {
+        let card: Card = weights::read_card(&path).map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {e}")))?;
+        if card.format != FORMAT || card.model != kind || card.schedule != "cosine" {
             bail!(
-                "model `{NAME}`: {} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{NAME}` (cosine)",
+                "model `{kind}`: {} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{kind}` (cosine)",
                 path.display(),
                 card.format,
                 card.model,
                 card.schedule
             )
         }
-        card.config.validate()?;
+        card.config.validate().map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {}: {e}", path.display())))?;
+        if card.config.model_name() != kind {
+            bail!("model `{kind}`: {} describes a `{}` network", path.display(), card.config.model_name())
+        }
         Ok(card)
     }
 

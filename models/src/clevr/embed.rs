@@ -1,7 +1,8 @@
 //! The conditioning vector: a sinusoidal embedding of the timestep through a small MLP, plus
-//! the position (x, y) through a linear layer, or a learned null vector when the label is
-//! dropped: Composable Diffusion's CLEVR model adds the linear position embedding to the time
-//! embedding in the same way.
+//! the condition through a linear layer (the position (x, y) for clevr-pos, a one-hot
+//! attribute for clevr-attr: a learned vector per attribute), or a learned null vector when the
+//! label is dropped: Composable Diffusion's CLEVR model adds the linear position embedding to
+//! the time embedding in the same way.
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -17,19 +18,21 @@ pub struct Embedding {
 }
 
 impl Embedding {
-    /// `freqs`: width of the sinusoidal features (even); `dim`: width of the embedding.
-    pub fn new(freqs: usize, dim: usize, vb: VarBuilder) -> Result<Self> {
+    /// `freqs`: width of the sinusoidal features (even); `dim`: width of the embedding;
+    /// `cond`: width of the condition (2 for a position, the label count for attributes,
+    /// whose layer is named `label`, the position's `pos`).
+    pub fn new(freqs: usize, dim: usize, cond: usize, labels: bool, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             freqs,
             time1: candle_nn::linear(freqs, dim, vb.pp("time1"))?,
             time2: candle_nn::linear(dim, dim, vb.pp("time2"))?,
-            pos: candle_nn::linear(2, dim, vb.pp("pos"))?,
+            pos: candle_nn::linear(cond, dim, vb.pp(if labels { "label" } else { "pos" }))?,
             null: vb.get_with_hints(dim, "null", candle_nn::Init::Randn { mean: 0.0, stdev: 1.0 })?,
         })
     }
 
-    /// `t` `[B]` native timestep indices, `xy` `[B, 2]` positions, `mask` `[B]` (1 = use the
-    /// position, 0 = null), all of the weights' dtype.
+    /// `t` `[B]` native timestep indices, `xy` `[B, cond]` conditions, `mask` `[B]` (1 = use
+    /// the condition, 0 = null), all of the weights' dtype.
     pub fn forward(&self, t: &Tensor, xy: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let b = t.dim(0)?;
         let time = sinusoidal(t, self.freqs)?;

@@ -10,7 +10,11 @@
 //!
 //! Weights are trained by the lab (`comp-lab`, `clevr/train.rs`) and live in
 //! `models/clevr-pos/` (see [`crate::locate`]); the folder's layout is in [`card`].
+//!
+//! The same network with an attribute label in place of the position is `clevr-attr`
+//! ([`attr`]); [`Clevr`] loads either, as its card says.
 
+pub mod attr;
 pub mod blocks;
 pub mod card;
 pub mod conv;
@@ -100,24 +104,33 @@ pub fn info() -> ModelInfo {
     }
 }
 
-/// The loaded model: the UNet, its schedule and card.
-pub struct ClevrPos {
+/// The loaded model (clevr-pos or clevr-attr, as its network's config says): the UNet, its
+/// schedule and card.
+pub struct Clevr {
     info: ModelInfo,
     schedule: Schedule,
     unet: Unet,
     card: Option<Card>,
+    /// The attribute labels (empty for clevr-pos).
+    labels: Vec<String>,
 }
 
-impl ClevrPos {
-    /// Loads a trained model from a folder (`model.json` + `model.safetensors`). A missing
-    /// folder or file says how to train one; a corrupt one says what is wrong.
+impl Clevr {
+    /// Loads a trained clevr-pos model from a folder (`model.json` + `model.safetensors`). A
+    /// missing folder or file says how to train one; a corrupt one says what is wrong.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let card = Card::read(dir)?;
+        Self::load_as(NAME, dir, device)
+    }
+
+    /// Loads a trained model of kind `kind` (`clevr-pos` or `clevr-attr`) from a folder; a
+    /// card of the other kind is refused by name.
+    pub fn load_as(kind: &str, dir: &Path, device: &Device) -> Result<Self> {
+        let card = Card::read_as(kind, dir)?;
         let path = dir.join(card::WEIGHTS);
         let tensors = card::read_tensors(&path, device)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let unet = Unet::new(&card.config, vb).map_err(|e| {
-            candle_core::Error::Msg(format!("model `{NAME}`: {} does not fit its card: {e}", path.display()))
+            candle_core::Error::Msg(format!("model `{kind}`: {} does not fit its card: {e}", path.display()))
         })?;
         let mut m = Self::from_unet(unet, &card.config)?;
         m.card = Some(card);
@@ -126,7 +139,14 @@ impl ClevrPos {
 
     /// Wraps a network (for example one being trained) as a denoiser.
     pub fn from_unet(unet: Unet, cfg: &Config) -> Result<Self> {
-        Ok(Self { info: info(), schedule: Schedule::cosine(cfg.native_steps, COSINE_S)?, unet, card: None })
+        let info = if cfg.labels.is_empty() { info() } else { attr::info_for(&cfg.labels) };
+        Ok(Self { info, schedule: Schedule::cosine(cfg.native_steps, COSINE_S)?, unet, card: None, labels: cfg.labels.clone() })
+    }
+
+    /// The attribute labels of a clevr-attr model, in the order of its one-hot input (empty
+    /// for clevr-pos).
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
 
     pub fn unet(&self) -> &Unet {
@@ -141,30 +161,47 @@ impl ClevrPos {
 
 /// Positions `[R, 2]` and mask `[R]` for `rows` rows split evenly over `conds`.
 pub fn condition_rows(conds: &[&Condition], rows: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    label_rows(conds, &[], rows, device)
+}
+
+/// The condition rows of a model with `labels` (none: positions): `[R, 2]` positions or
+/// `[R, labels]` one-hot attributes, and the mask `[R]`, for `rows` rows split evenly over
+/// `conds`.
+pub fn label_rows(conds: &[&Condition], labels: &[String], rows: usize, device: &Device) -> Result<(Tensor, Tensor)> {
     if conds.is_empty() || !rows.is_multiple_of(conds.len()) {
         bail!("{rows} rows do not split over {} conditions", conds.len())
     }
     let n = rows / conds.len();
-    let (mut xy, mut mask) = (Vec::with_capacity(2 * rows), Vec::with_capacity(rows));
+    let width = if labels.is_empty() { 2 } else { labels.len() };
+    let (mut xy, mut mask) = (Vec::with_capacity(width * rows), Vec::with_capacity(rows));
     for c in conds {
-        let (p, m) = match (c.concept.as_str(), c.args.as_slice()) {
-            ("pos", &[x, y]) => ([x as f32, y as f32], 1.0f32),
-            ("null", []) => ([0.0, 0.0], 0.0),
-            _ => bail!(
+        let mut row = vec![0f32; width];
+        let m = match (c.concept.as_str(), c.args.as_slice()) {
+            ("null", []) => 0.0,
+            ("pos", &[x, y]) if labels.is_empty() => {
+                row = vec![x as f32, y as f32];
+                1.0f32
+            }
+            (name, []) if labels.iter().any(|l| l == name) => {
+                row[labels.iter().position(|l| l == name).unwrap_or(0)] = 1.0;
+                1.0
+            }
+            _ if labels.is_empty() => bail!(
                 "`{NAME}` knows `pos(x, y)` and `null`, not `{}` with {} argument(s)",
                 c.concept,
                 c.args.len()
             ),
+            _ => bail!("`{}` knows {} and `null`, not `{}` with {} argument(s)", attr::NAME, labels.join(", "), c.concept, c.args.len()),
         };
         for _ in 0..n {
-            xy.extend(p);
+            xy.extend_from_slice(&row);
             mask.push(m);
         }
     }
-    Ok((Tensor::from_vec(xy, (rows, 2), device)?, Tensor::from_vec(mask, rows, device)?))
+    Ok((Tensor::from_vec(xy, (rows, width), device)?, Tensor::from_vec(mask, rows, device)?))
 }
 
-impl Denoiser for ClevrPos {
+impl Denoiser for Clevr {
     fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -175,10 +212,10 @@ impl Denoiser for ClevrPos {
 
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         if want_energy {
-            bail!("`{NAME}` has no energies (it predicts ε only)")
+            bail!("`{}` has no energies (it predicts ε only)", self.info.name)
         }
         let rows = x.dim(0)?;
-        let (xy, mask) = condition_rows(conds, rows, x.device())?;
+        let (xy, mask) = label_rows(conds, &self.labels, rows, x.device())?;
         if !x.device().is_cpu() || rows <= CPU_CHUNK {
             let eps = self.unet.forward(x, t, &xy, &mask)?.to_dtype(DType::F32)?;
             return Ok(ModelOutput { eps, energy: None });

@@ -40,6 +40,10 @@ pub struct Config {
     /// (zero for `null`). Cards written before this field read as `false`.
     #[serde(default)]
     pub heatmap: bool,
+    /// The attribute labels the model is conditioned on (`clevr-attr`), one learned vector
+    /// each; empty for the position model (`clevr-pos`), whose condition is `pos(x, y)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 impl Default for Config {
@@ -51,14 +55,48 @@ impl Default for Config {
     /// that 8 composed images with two positions at 100 steps (2,400 UNet rows) take about a
     /// minute on a 2-core CPU (32 channels measured twice that on a loaded machine).
     fn default() -> Self {
-        Config { channels: 24, mults: vec![1, 2, 2], res_blocks: 1, groups: 8, native_steps: 1000, heatmap: true }
+        Config { channels: 24, mults: vec![1, 2, 2], res_blocks: 1, groups: 8, native_steps: 1000, heatmap: true, labels: vec![] }
     }
 }
 
 impl Config {
     /// A very small network for tests and CLI smoke runs (no use for sampling).
     pub fn tiny() -> Self {
-        Config { channels: 8, mults: vec![1, 2], res_blocks: 1, groups: 2, native_steps: 1000, heatmap: true }
+        Config { channels: 8, mults: vec![1, 2], res_blocks: 1, groups: 2, native_steps: 1000, heatmap: true, labels: vec![] }
+    }
+
+    /// The shipped clevr-attr network for `labels`: clevr-pos's, without the heatmap channel
+    /// (an attribute has no place to draw).
+    pub fn attributes(labels: Vec<String>) -> Self {
+        Config { heatmap: false, labels, ..Config::default() }
+    }
+
+    /// The tiny test network, for `labels`.
+    pub fn tiny_attributes(labels: Vec<String>) -> Self {
+        Config { heatmap: false, labels, ..Config::tiny() }
+    }
+
+    /// The model this network is: `clevr-attr` with labels, else `clevr-pos`.
+    pub fn model_name(&self) -> &'static str {
+        if self.labels.is_empty() {
+            super::NAME
+        } else {
+            super::attr::NAME
+        }
+    }
+
+    /// Width of the condition vector: 2 for a position, one per label (one-hot) otherwise.
+    pub fn cond_dim(&self) -> usize {
+        if self.labels.is_empty() {
+            2
+        } else {
+            self.labels.len()
+        }
+    }
+
+    /// Whether this is one of the tiny test networks.
+    pub fn is_tiny(&self) -> bool {
+        self.channels == 8 && self.mults == [1, 2]
     }
 
     /// Checks the shape before building: channels divisible by the groups, the resolution
@@ -73,6 +111,12 @@ impl Config {
         }
         if !SIZE.is_multiple_of(1 << (levels - 1)) {
             candle_core::bail!("UNet config {self:?}: {levels} levels do not fit {SIZE}×{SIZE} images")
+        }
+        if !self.labels.is_empty() {
+            if self.heatmap {
+                candle_core::bail!("UNet config {self:?}: an attribute model has no position heatmap")
+            }
+            super::attr::validate_labels(&self.labels).map_err(candle_core::Error::Msg)?;
         }
         Ok(())
     }
@@ -104,7 +148,7 @@ impl Unet {
         let ch = cfg.channels;
         let emb_dim = 4 * ch;
         let g = cfg.groups;
-        let embed = Embedding::new(ch, emb_dim, vb.pp("embed"))?;
+        let embed = Embedding::new(ch, emb_dim, cfg.cond_dim(), !cfg.labels.is_empty(), vb.pp("embed"))?;
         let conv_in = conv3(3 + 2 + cfg.heatmap as usize, ch, 1, vb.pp("conv_in"))?;
         let mut flops = conv_in.flops(SIZE, SIZE);
         let mut skips = vec![ch];
@@ -176,8 +220,9 @@ impl Unet {
         self.dtype
     }
 
-    /// ε for `x` `[B, 3, 32, 32]` at native timesteps `t` `[B]`, positions `xy` `[B, 2]` and
-    /// `mask` `[B]` (1 = conditioned, 0 = null). Inputs of another dtype are converted.
+    /// ε for `x` `[B, 3, 32, 32]` at native timesteps `t` `[B]`, conditions `xy` (`[B, 2]`
+    /// positions, or `[B, labels]` one-hot attributes) and `mask` `[B]` (1 = conditioned,
+    /// 0 = null). Inputs of another dtype are converted.
     pub fn forward(&self, x: &Tensor, t: &Tensor, xy: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let d = self.dtype;
         let (x, t, xy, mask) = (x.to_dtype(d)?, t.to_dtype(d)?, xy.to_dtype(d)?, mask.to_dtype(d)?);

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use comp_lab::clevr::eval::{evaluate, EvalOptions};
-use comp_models::clevr::{ClevrPos, NAME};
+use comp_models::clevr::{Clevr, NAME};
 
 use crate::Failure;
 
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let dir = args.model_dir.clone().unwrap_or_else(|| {
         comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME))
     });
-    let model = ClevrPos::load(&dir, &device).map_err(|e| crate::error::runtime(&e))?;
+    let model = Clevr::load(&dir, &device).map_err(|e| crate::error::runtime(&e))?;
     if model.card().is_some_and(|c| c.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }

@@ -1,5 +1,6 @@
 //! `comp eval BENCHMARK ...`: measure how well compositions are sampled.
 
+pub mod attr;
 pub mod clevr;
 pub mod toy2d;
 
@@ -18,11 +19,15 @@ enum Benchmark {
     /// Composed object positions, scored like Composable Diffusion's Table 1
     #[command(name = "clevr-pos")]
     ClevrPos(clevr::Args),
+    /// Composed attributes (colour, shape, size) of one object, scored by the project's detector
+    #[command(name = "clevr-attr")]
+    ClevrAttr(attr::Args),
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.benchmark {
         Benchmark::Toy2d(a) => toy2d::run(a),
         Benchmark::ClevrPos(a) => clevr::run(a),
+        Benchmark::ClevrAttr(a) => attr::run(a),
     }
 }

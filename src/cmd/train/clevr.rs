@@ -1,12 +1,12 @@
-//! `comp train clevr-pos`: train the positional CLEVR UNet on generated scenes and write its
-//! model folder (`model.safetensors` = EMA weights, `train.safetensors`, `model.json`), with
-//! periodic checkpoints that `--resume` continues from. The defaults are the shipped recipe,
-//! 40 minutes on a 2-core CPU; `--tiny` trains the test-sized network.
+//! `comp train clevr-pos` and `comp train clevr-attr`: train the positional (or attribute)
+//! CLEVR UNet on generated scenes and write its model folder (`model.safetensors` = EMA
+//! weights, `train.safetensors`, `model.json`), with periodic checkpoints that `--resume`
+//! continues from. The defaults are the shipped recipe; `--tiny` trains the test-sized network.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use comp_models::clevr::{Config, NAME};
+use comp_models::clevr::{attr, Config};
 use comp_lab::clevr::train::{train, Event, TrainOptions};
 
 use crate::Failure;
@@ -37,9 +37,9 @@ pub struct Args {
     /// Continue from this model folder (its card fixes the network and the seed)
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Output model folder
-    #[arg(short, long, default_value = "models/clevr-pos")]
-    out: PathBuf,
+    /// Output model folder [default: models/MODEL, e.g. models/clevr-pos]
+    #[arg(short, long)]
+    out: Option<PathBuf>,
     /// Seed of the initial weights and the training data
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -57,9 +57,35 @@ pub struct Args {
     force: bool,
 }
 
+/// `comp train clevr-attr`: the common options and the attribute groups.
+#[derive(clap::Args)]
+pub struct AttrArgs {
+    /// The attribute groups to train on, comma-separated: `color`, `shape`, `size` (a subset
+    /// gives a model that knows only those attributes, e.g. `--attributes color`)
+    #[arg(long, default_value = "color,shape,size", value_delimiter = ',')]
+    attributes: Vec<String>,
+    #[command(flatten)]
+    common: Args,
+}
+
+/// `comp train clevr-attr`.
+pub fn run_attr(args: AttrArgs) -> Result<(), Failure> {
+    let labels = attr::labels_of_groups(&args.attributes).map_err(|e| Failure::Usage(format!("`--attributes`: {e}")))?;
+    let config = if args.common.tiny { Config::tiny_attributes(labels) } else { Config::attributes(labels) };
+    train_model(args.common, config)
+}
+
+/// `comp train clevr-pos`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let out = args.out.clone();
-    let mut opts = if args.tiny { TrainOptions::tiny(out) } else { TrainOptions::new(Config::default(), out) };
+    let config = if args.tiny { Config::tiny() } else { Config::default() };
+    train_model(args, config)
+}
+
+fn train_model(args: Args, config: Config) -> Result<(), Failure> {
+    let name = config.model_name();
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(name));
+    let tiny = args.tiny;
+    let mut opts = if tiny { TrainOptions { config, ..TrainOptions::tiny(out) } } else { TrainOptions::new(config, out) };
     opts.steps = args.steps.unwrap_or(opts.steps);
     opts.batch = args.batch.unwrap_or(opts.batch);
     opts.lr = args.lr.unwrap_or(opts.lr);
@@ -77,13 +103,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::Usage("`--lr` must be a positive number".into()));
     }
     super::refuse_overwrite(&opts.out, args.force, args.resume.as_deref() == Some(opts.out.as_path()))?;
+    if let Some(dir) = &args.resume {
+        // The card fixes the network: resuming a model of the other kind is refused by name.
+        comp_models::clevr::Card::read_as(name, dir).map_err(|e| crate::error::runtime(&e))?;
+    }
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
 
     // Into a file or pipe (a long run under nohup), plain lines instead of a progress bar.
     let lines = !args.quiet && !std::io::stderr().is_terminal();
-    let bar = crate::progress::steps(NAME, opts.steps, args.quiet || lines);
+    let bar = crate::progress::steps(name, opts.steps, args.quiet || lines);
     let mut progress = |e: &Event| match e {
         Event::Log { step, steps, loss, images_per_s } => {
             if lines {
@@ -95,10 +125,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Event::Checkpoint { step, dir } if lines => eprintln!("checkpoint at step {step} -> {}", dir.display()),
         Event::Checkpoint { step, dir } => bar.println(format!("checkpoint at step {step} -> {}", dir.display())),
     };
-    let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {NAME}: {}", crate::error::runtime_message(&e))))?;
+    let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {name}: {}", crate::error::runtime_message(&e))))?;
     bar.finish_and_clear();
     eprintln!(
-        "{NAME}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s; loss {} -> {}",
+        "{name}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s; loss {} -> {}",
         summary.step,
         opts.batch,
         summary.card.seed,

@@ -19,6 +19,9 @@ enum Model {
     /// The CLEVR-style position UNet on generated scenes
     #[command(name = "clevr-pos")]
     ClevrPos(clevr::Args),
+    /// The CLEVR-style attribute UNet (colour, shape, size of one object) on generated scenes
+    #[command(name = "clevr-attr")]
+    ClevrAttr(clevr::AttrArgs),
 }
 
 /// The command that trains a learned model's weights, by model name.
@@ -27,6 +30,7 @@ pub fn command_for(model: &str) -> Option<&'static str> {
         comp_models::mlp::ENERGY_NAME => Some("comp train toy2d"),
         comp_models::mlp::EPS_NAME => Some("comp train toy2d --param eps"),
         comp_models::clevr::NAME => Some("comp train clevr-pos"),
+        comp_models::clevr::attr::NAME => Some("comp train clevr-attr"),
         _ => None,
     }
 }
@@ -35,6 +39,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     match args.model {
         Model::Toy2d(a) => toy2d::run(a),
         Model::ClevrPos(a) => clevr::run(a),
+        Model::ClevrAttr(a) => clevr::run_attr(a),
     }
 }
 
