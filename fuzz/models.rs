@@ -32,10 +32,12 @@ fn toy(name: &str, energies: bool) -> ModelInfo {
         dtypes: false,
         schedule: None,
         latent_space: None,
+        classifier: false,
     }
 }
 
-/// toy2d, the two learned toy2d models, clevr-pos, and a text model (prompts, energies).
+/// toy2d and its exact classifier, the two learned toy2d models, clevr-pos, clevr-attr, a
+/// text model (prompts, energies) and the Stable Diffusion models.
 pub fn models() -> Vec<ModelInfo> {
     let clevr = ModelInfo {
         name: "clevr-pos".into(),
@@ -55,6 +57,7 @@ pub fn models() -> Vec<ModelInfo> {
         dtypes: false,
         schedule: None,
         latent_space: None,
+        classifier: false,
     };
     // Not a real model: prompts, energies and a model setting, so the targets reach that code.
     let size = Param { name: "size".into(), kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true }, default: Some(32.0), description: String::new() };
@@ -77,12 +80,17 @@ pub fn models() -> Vec<ModelInfo> {
         dtypes: true,
         schedule: None,
         latent_space: None,
+        classifier: false,
     };
+    let attrs = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "black", "disc", "square", "small", "large"];
+    let clevr_attr = ModelInfo { name: "clevr-attr".into(), concepts: attrs.iter().map(|a| concept(a, vec![])).collect(), ..clevr.clone() };
     vec![
         toy("toy2d", true),
+        ModelInfo { classifier: true, ..toy("toy2d-clf", true) },
         toy("toy2d-mlp", true),
         toy("toy2d-mlp-eps", false),
         clevr,
+        clevr_attr,
         text,
         sd("sd15", 512, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),
         sd("sd21", 768, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),

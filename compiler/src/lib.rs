@@ -29,7 +29,7 @@
 //!     concepts: vec![concept("ring"), concept("bar")], text: false, energies: true,
 //!     default_scale: 1.0, default_base: DefaultBase::None, default_steps: 100, max_steps: 100,
 //!     default_samples: 1000, extra_settings: vec![], image_size: None, dtypes: false, default_sampler: None,
-//!     schedule: None, latent_space: None,
+//!     schedule: None, latent_space: None, classifier: false,
 //! };
 //! let program = comp_grammar::parse("model toy2d\nsample product = ring AND bar\n").unwrap();
 //! let out = compile(&program, &[toy]);

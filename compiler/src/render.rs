@@ -16,7 +16,8 @@
 //!
 //! With several models the header lists them (`sample s (models exact = toy2d, learned =
 //! toy2d-mlp)`), and each segment says how many conditions each model evaluates in its one
-//! batched call per step.
+//! batched call per step. A classifier's call is a forward and a backward pass (the gradient
+//! of log p(y | x_t) with respect to x): the segment says so.
 //!
 //! Counting model calls (one call is one batched evaluation of the active conditions, one per
 //! model with an active condition when a plan composes several):
@@ -124,7 +125,8 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
         }
     };
     if s.several() {
-        let models: Vec<String> = s.models.iter().map(|m| format!("{} = {}", m.alias, m.name)).collect();
+        let models: Vec<String> =
+            s.models.iter().map(|m| format!("{} = {}{}", m.alias, m.name, if m.classifier { " (classifier)" } else { "" })).collect();
         let _ = writeln!(out, "sample {} (models {})", s.sample, models.join(", "));
     } else {
         let _ = writeln!(out, "sample {} (model {})", s.sample, s.model);
@@ -173,7 +175,7 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
                 .iter()
                 .zip(s.active_per_model(seg))
                 .filter(|(_, k)| *k > 0)
-                .map(|(m, k)| format!("{} ({}): {}", m.alias, m.name, batch(k)))
+                .map(|(m, k)| format!("{} ({}): {}{}", m.alias, m.name, batch(k), if m.classifier { ", forward + backward" } else { "" }))
                 .collect();
             let _ = writeln!(out, "    model calls per step: {calls} ({})", if per.is_empty() { "none active".into() } else { per.join("; ") });
         } else {

@@ -52,7 +52,7 @@ impl File<'_> {
         }
         self.models
             .iter()
-            .map(|f| plan::PlanModel { alias: f.alias.clone(), name: f.info.map_or(String::new(), |m| m.name.clone()) })
+            .map(|f| plan::PlanModel { alias: f.alias.clone(), name: f.info.map_or(String::new(), |m| m.name.clone()), classifier: f.info.is_some_and(|m| m.classifier) })
             .collect()
     }
 }
@@ -158,7 +158,9 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
                 return;
             }
             check::base::check_base(&simplify::inline_lets::inline_lets(b, &lets.inlined), diags);
-            simplify::linear_terms(b, &lets.inlined)
+            let terms = simplify::linear_terms(b, &lets.inlined);
+            check::classifier::check_base(&terms, &file.models, *span, diags);
+            terms
         }
     };
     let s = simplify::simplify(&node, &lets.inlined);

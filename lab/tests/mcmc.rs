@@ -47,6 +47,7 @@ impl Gaussian {
                 dtypes: false,
                 schedule: None,
                 latent_space: None,
+                classifier: false,
             },
             schedule: Schedule::cosine(100, 0.008).unwrap(),
         }

@@ -7,6 +7,7 @@
 //! | [`folders`] | models that are folders: `models/NAME/` with a card is model `NAME` of the card's kind |
 //! | [`locate`] | where model folders are searched for (`models/NAME/`, `COMP_MODELS`) |
 //! | [`toy2d`] | the exact 2D model: closed-form noised densities, exact scores and energies |
+//! | [`toy2d_clf`] | the exact classifier p(c \| x_t) of toy2d's concepts (classifier guidance) |
 //! | [`mlp`] | the learned toy2d MLPs (`toy2d-mlp`, `toy2d-mlp-eps`) |
 //! | [`clevr`] | the clevr-pos and clevr-attr UNets (object positions, attributes in 32×32 scenes) |
 //! | [`sd`] | Stable Diffusion 1.x / 2.x from a diffusers folder on disk (feature `sd`, on by default) |
@@ -25,6 +26,7 @@ pub mod mlp;
 #[cfg(feature = "sd")]
 pub mod sd;
 pub mod toy2d;
+pub mod toy2d_clf;
 pub mod weights;
 
 use candle_core::{bail, Device, Result};
@@ -62,6 +64,12 @@ pub const REGISTRY: &[Entry] = &[
         info: toy2d::info,
         // toy2d is closed-form and computes on the CPU; its outputs go to x's device.
         load: |_, _| Ok(Box::new(toy2d::Toy2d::new()?)),
+        source: Source::BuiltIn,
+    },
+    Entry {
+        name: toy2d_clf::NAME,
+        info: toy2d_clf::info,
+        load: |_, _| Ok(Box::new(toy2d_clf::Toy2dClf::new()?)),
         source: Source::BuiltIn,
     },
     Entry {

@@ -214,6 +214,7 @@ pub fn info() -> ModelInfo {
         dtypes: false,
         schedule: Some(cosine_schedule(NATIVE_STEPS, 0.008)),
         latent_space: None,
+        classifier: false,
     }
 }
 

@@ -51,6 +51,12 @@ pub struct ModelInfo {
     /// and scaling): models composed in one file must share it. `None` for data models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_space: Option<String>,
+    /// A classifier p(y | x_t) rather than a denoiser: its concepts are its labels, and its term
+    /// `clf.y` adds −σ_t·∇ₓ log p(y | x_t) (its "ε") times the term's coefficient to ε̂; its
+    /// `null` is 0 (classifier guidance). It guides a denoiser of the same data and schedule:
+    /// it can be neither a file's first model nor in a `base`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub classifier: bool,
 }
 
 /// The sizes a latent image model samples at. A picture of W×H pixels is sampled as a latent

@@ -63,6 +63,9 @@ pub struct SamplePlan {
 pub struct PlanModel {
     pub alias: String,
     pub name: String,
+    /// A classifier (classifier guidance): each of its calls is a forward and a backward pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub classifier: bool,
 }
 
 impl SamplePlan {

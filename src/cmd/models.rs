@@ -123,11 +123,22 @@ pub fn describe(m: &ModelInfo) -> String {
             s.default[0], s.default[1], s.multiple_of, s.min, s.max, s.latent_channels, s.multiple_of, s.multiple_of
         );
     }
-    if m.concepts.is_empty() && m.text {
+    if m.classifier {
+        // A classifier's defaults are those of the model it guides; its concepts are labels.
+        out = format!("{}  {}\n", m.name, m.description);
+        out += &format!(
+            "  classifier of data [{}]: guides a denoiser of the same data (`model d = …`, `model clf = {}`, `sample s = clf.LABEL`); energies (−log p): {}\n",
+            shape.join(", "),
+            m.name,
+            if m.energies { "yes" } else { "no" }
+        );
+        out += "  labels:\n";
+    } else if m.concepts.is_empty() && m.text {
         out += "  concepts: none; text prompts (`\"a red cube\"`)\n";
         return out;
+    } else {
+        out += "  concepts:\n";
     }
-    out += "  concepts:\n";
     for c in &m.concepts {
         let sig = if c.params.is_empty() {
             c.name.clone()

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod base;
+pub mod classifier;
 pub mod cost;
 pub mod finite;
 pub mod lets;

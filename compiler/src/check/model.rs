@@ -114,6 +114,7 @@ pub fn find_models<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut V
     if out.len() > 1 {
         check_together(&out, diags);
     }
+    super::classifier::check_primary(&out, diags);
     out
 }
 

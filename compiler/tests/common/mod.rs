@@ -33,6 +33,7 @@ pub fn toy2d() -> ModelInfo {
         dtypes: false,
         schedule: None,
         latent_space: None,
+        classifier: false,
     }
 }
 
@@ -56,6 +57,7 @@ pub fn clevr() -> ModelInfo {
         dtypes: false,
         schedule: None,
         latent_space: None,
+        classifier: false,
     }
 }
 
@@ -79,6 +81,7 @@ pub fn textmodel() -> ModelInfo {
         dtypes: false,
         schedule: None,
         latent_space: None,
+        classifier: false,
     }
 }
 

@@ -88,6 +88,7 @@ pub fn info_for(labels: &[String]) -> ModelInfo {
         dtypes: false,
         schedule: Some(crate::toy2d::cosine_schedule(1000, super::COSINE_S)),
         latent_space: None,
+        classifier: false,
     }
 }
 

@@ -101,6 +101,7 @@ pub fn info() -> ModelInfo {
         dtypes: false,
         schedule: Some(crate::toy2d::cosine_schedule(1000, COSINE_S)),
         latent_space: None,
+        classifier: false,
     }
 }
 

@@ -133,6 +133,7 @@ pub fn info(v: &Variant) -> ModelInfo {
         // when it loads); the latent space is the SD VAE's (factor 8, 4 channels, ×0.18215).
         schedule: Some("scaled_linear(T=1000, 0.00085..0.012)".into()),
         latent_space: Some("sd-vae-f8c4".into()),
+        classifier: false,
     }
 }
 
