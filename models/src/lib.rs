@@ -96,6 +96,12 @@ pub const REGISTRY: &[Entry] = &[
         load: |dir, device| Ok(Box::new(clevr::Clevr::load_as(clevr::attr::NAME, dir, device)?)),
         source: Source::Trained,
     },
+    Entry {
+        name: clevr::classifier::NAME,
+        info: clevr::classifier::info,
+        load: |dir, device| Ok(Box::new(clevr::classifier::ClevrClf::load(dir, device)?)),
+        source: Source::Trained,
+    },
 ];
 
 /// The registry entry of `sd::VARIANTS[i]`.

@@ -7,11 +7,13 @@
 //! * [`train`]: `comp train clevr-pos` / `clevr-attr`: the models (`comp_models::clevr`) on
 //!   generated scenes.
 //! * [`attr`]: the one-object scenes of the attribute experiment (`clevr-attr`);
-//! * [`attr_detect`], [`attr_eval`]: its detector and `comp eval clevr-attr`.
+//! * [`attr_detect`], [`attr_eval`]: its detector and `comp eval clevr-attr`;
+//! * [`clf_train`]: `comp train clevr-attr-clf`, the noise-conditional attribute classifier.
 
 pub mod attr;
 pub mod attr_detect;
 pub mod attr_eval;
+pub mod clf_train;
 pub mod data;
 pub mod detect;
 pub mod eval;

@@ -16,6 +16,7 @@
 
 pub mod attr;
 pub mod blocks;
+pub mod classifier;
 pub mod card;
 pub mod conv;
 pub mod embed;

@@ -1,6 +1,7 @@
 //! `comp train MODEL ...`: train a learned model and save it as safetensors with a model card.
 
 pub mod clevr;
+pub mod clf;
 pub mod toy2d;
 
 use crate::Failure;
@@ -22,6 +23,9 @@ enum Model {
     /// The CLEVR-style attribute UNet (colour, shape, size of one object) on generated scenes
     #[command(name = "clevr-attr")]
     ClevrAttr(clevr::AttrArgs),
+    /// The noise-conditional attribute classifier (classifier guidance) on generated scenes
+    #[command(name = "clevr-attr-clf")]
+    ClevrAttrClf(clf::Args),
 }
 
 /// The command that trains a learned model's weights, by model name.
@@ -31,6 +35,7 @@ pub fn command_for(model: &str) -> Option<&'static str> {
         comp_models::mlp::EPS_NAME => Some("comp train toy2d --param eps"),
         comp_models::clevr::NAME => Some("comp train clevr-pos"),
         comp_models::clevr::attr::NAME => Some("comp train clevr-attr"),
+        comp_models::clevr::classifier::NAME => Some("comp train clevr-attr-clf"),
         _ => None,
     }
 }
@@ -40,6 +45,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Model::Toy2d(a) => toy2d::run(a),
         Model::ClevrPos(a) => clevr::run(a),
         Model::ClevrAttr(a) => clevr::run_attr(a),
+        Model::ClevrAttrClf(a) => clf::run(a),
     }
 }
 
