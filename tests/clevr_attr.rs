@@ -17,6 +17,18 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     }
     let r = comp_in(dir, &["train", "clevr-pos", "--tiny", "--steps", "2", "--out", "models/clevr-pos", "-q"], "");
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = comp_in(dir, &["train", "clevr-attr-clf", "--tiny", "--steps", "3", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("clevr-attr-clf: 3 steps") && r.stderr.contains("t = 950"), "{}", r.stderr);
+    // The classifier guides clevr-pos: an object at a place AND red.
+    std::fs::write(dir.join("g.comp"), "model p = clevr-pos\nmodel clf = clevr-attr-clf\nbase p.null\nsampler ddim(steps: 3)\nsamples 2\nsample g = p.pos(0.3, 0.7) AND clf.red\n").unwrap();
+    let r = comp_in(dir, &["plan", "g.comp"], "");
+    assert!(r.stdout.contains("clf (clevr-attr-clf): batch of 2 conditions, forward + backward"), "{}", r.stdout);
+    let r = comp_in(dir, &["run", "g.comp", "-o", "out", "-q"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.join("out/g/grid.png").is_file());
+    let r = comp_in(dir, &["models"], "");
+    assert!(r.stdout.contains("clevr-attr-clf") && r.stdout.contains("labels:"), "{}", r.stdout);
     let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("models/clevr-attr-color/model.json")).unwrap()).unwrap();
     assert_eq!(card["model"], "clevr-attr");
     assert_eq!(card["config"]["labels"].as_array().unwrap().len(), 8);
@@ -39,7 +51,7 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
 
     let r = comp_in(
         dir,
-        &["eval", "clevr-attr", "--sets", "1", "--per-set", "1", "--steps", "2", "--sweep", "7.5", "--cross", "--out", "ev", "-q"],
+        &["eval", "clevr-attr", "--sets", "1", "--per-set", "1", "--steps", "2", "--sweep", "7.5", "--cross", "--classifier", "--out", "ev", "-q"],
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -48,10 +60,16 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     assert_eq!(report["validation"]["scenes"], 1000);
     assert_eq!(report["validation"]["all"].as_f64(), Some(1.0));
     assert_eq!(report["cross"]["rows"].as_array().unwrap().len(), 2);
+    // Three ways of guiding at three scales; classifier guidance costs two calls per step.
+    let g = report["guidance"].as_array().unwrap();
+    assert_eq!(g.len(), 9);
+    assert_eq!((g[0]["method"].as_str(), g[1]["method"].as_str(), g[2]["method"].as_str()), (Some("classifier-free"), Some("classifier"), Some("both")));
+    assert_eq!((g[0]["calls_per_step"].as_f64(), g[1]["calls_per_step"].as_f64()), (Some(1.0), Some(2.0)));
+    assert!(report["positions_clf"]["both"]["samples"].as_u64() == Some(1));
     for line in ["1 attribute(s):", "a AND NOT b:", "scale   7.5, 2 attributes:", "cross, 3 attributes:", "clevr-pos position AND clevr-attr attribute:"] {
         assert!(r.stdout.contains(line), "no `{line}` in:\n{}", r.stdout);
     }
-    for f in ["examples_k1.png", "examples_k3.png", "examples_not.png", "examples_cross_k2.png", "examples_pos_attr.png"] {
+    for f in ["examples_k1.png", "examples_k3.png", "examples_not.png", "examples_cross_k2.png", "examples_pos_attr.png", "examples_pos_clf.png"] {
         assert!(dir.join("ev").join(f).is_file(), "{f} missing");
     }
 

@@ -103,6 +103,9 @@ pub struct EvalReport {
     pub negation: Option<NegationResult>,
     pub sweep: Vec<SweepPoint>,
     pub cross: Option<CrossReport>,
+    pub guidance: Vec<GuidanceRow>,
+    /// clevr-pos's `pos(x, y)` AND clevr-attr-clf's attribute (with `--cross --classifier`).
+    pub positions_clf: Option<PositionRow>,
     pub model_calls: usize,
     pub wall_s: f64,
 }
@@ -201,12 +204,27 @@ fn run_sets(
     stream: u64,
     det: &Detector,
 ) -> Result<(Accuracy, Examples, usize)> {
+    let and = |set: &[&str]| -> Result<String> { Ok(set.iter().map(|a| setup.term(a, "")).collect::<Result<Vec<_>>>()?.join(" AND ")) };
+    run_exprs(setup, device, opts, sets, scale, stream, det, &and)
+}
+
+/// [`run_sets`] with the expression of each set written by `expr`.
+#[allow(clippy::too_many_arguments)]
+fn run_exprs(
+    setup: &Setup,
+    device: &Device,
+    opts: &EvalOptions,
+    sets: &[Vec<&str>],
+    scale: f64,
+    stream: u64,
+    det: &Detector,
+    expr: &dyn Fn(&[&str]) -> Result<String>,
+) -> Result<(Accuracy, Examples, usize)> {
     let (mut correct, mut total, mut calls) = (0, 0, 0);
     let mut examples = Vec::new();
     for (i, set) in sets.iter().enumerate() {
-        let terms = set.iter().map(|a| setup.term(a, "")).collect::<Result<Vec<_>>>()?;
         let seed = opts.seed.wrapping_add(stream << 32).wrapping_add(i as u64);
-        let (imgs, c) = setup.sample(device, &setup.script(&terms.join(" AND "), opts, scale, seed))?;
+        let (imgs, c) = setup.sample(device, &setup.script(&expr(set)?, opts, scale, seed))?;
         calls += c;
         for img in imgs {
             let r = det.read(&img);
@@ -257,10 +275,12 @@ pub fn evaluate(
     device: &Device,
     opts: &EvalOptions,
     cross: Option<&CrossModels>,
+    classifier: Option<&dyn Denoiser>,
     out: Option<&Path>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<EvalReport> {
     let started = Instant::now();
+    let cross_models = cross;
     let det = Detector::default();
     let validation = validate(&det, opts.validation_scenes, opts.seed ^ 0xA77);
     progress(&format!(
@@ -306,6 +326,23 @@ pub fn evaluate(
         Some(m) => Some(evaluate_cross(model, m, device, opts, &det, &mut calls, out, progress)?),
         None => None,
     };
+    let guidance = match classifier {
+        Some(clf) => evaluate_guidance(model, clf, device, opts, &det, &mut calls, progress)?,
+        None => vec![],
+    };
+    // clevr-pos guided by the classifier: "an object at (x, y) AND clf.red".
+    let positions_clf = match (classifier, cross_models) {
+        (Some(clf), Some(m)) => {
+            let setup = Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "clf".into(), model: clf }] };
+            let (row, examples) = position_and_attribute(&setup, "clf", device, opts, &det, &mut calls)?;
+            progress(&format!("pos AND clf.attribute: {:.1}% (attribute {:.1}%, position {:.1}%)", row.both.percent, row.attribute.percent, row.position.percent));
+            if let Some(dir) = out {
+                write_examples(&dir.join("examples_pos_clf.png"), &examples)?;
+            }
+            Some(row)
+        }
+        _ => None,
+    };
     let report = EvalReport {
         options: opts.clone(),
         detector: det,
@@ -314,6 +351,8 @@ pub fn evaluate(
         negation,
         sweep,
         cross,
+        guidance,
+        positions_clf,
         model_calls: calls,
         wall_s: started.elapsed().as_secs_f64(),
     };
@@ -399,6 +438,17 @@ fn evaluate_cross(
     }
     // (iii) A position from clevr-pos and an attribute from clevr-attr.
     let setup = Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "a".into(), model }] };
+    let (positions, examples) = position_and_attribute(&setup, "a", device, opts, det, calls)?;
+    progress(&format!("pos AND attribute: {:.1}% (attribute {:.1}%, position {:.1}%)", positions.both.percent, positions.attribute.percent, positions.position.percent));
+    if let Some(dir) = out {
+        write_examples(&dir.join("examples_pos_attr.png"), &examples)?;
+    }
+    Ok(CrossReport { rows, positions })
+}
+
+/// `p.pos(x, y) AND ALIAS.attribute` over seeded positions and single attributes: the one
+/// object has the attribute and sits at the position (clevr-pos's detector).
+fn position_and_attribute(setup: &Setup, alias: &str, device: &Device, opts: &EvalOptions, det: &Detector, calls: &mut usize) -> Result<(PositionRow, Examples)> {
     let pos_det = super::detect::Detector::default();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(9000));
     let (mut both, mut attr_ok, mut pos_ok, mut total) = (0, 0, 0, 0);
@@ -406,7 +456,7 @@ fn evaluate_cross(
     for i in 0..opts.sets {
         let p = super::data::random_positions(&mut rng, 1)[0];
         let a = attribute_set(&mut rng, 1, &[0, 1, 2])[0];
-        let expr = format!("{} AND {}", setup.term("pos", &format!("({:.4}, {:.4})", p[0], p[1]))?, setup.term(a, "")?);
+        let expr = format!("p.pos({:.4}, {:.4}) AND {alias}.{a}", p[0], p[1]);
         let text = setup.script(&expr, opts, opts.scale, opts.seed.wrapping_add(9 << 32).wrapping_add(i as u64));
         let (imgs, c) = setup.sample(device, &text)?;
         *calls += c;
@@ -422,16 +472,82 @@ fn evaluate_cross(
             }
         }
     }
-    let positions = PositionRow { both: Accuracy::new(both, total), attribute: Accuracy::new(attr_ok, total), position: Accuracy::new(pos_ok, total) };
-    progress(&format!("pos AND attribute: {:.1}% (attribute {:.1}%, position {:.1}%)", positions.both.percent, positions.attribute.percent, positions.position.percent));
-    if let Some(dir) = out {
-        write_examples(&dir.join("examples_pos_attr.png"), &examples)?;
-    }
-    Ok(CrossReport { rows, positions })
+    Ok((PositionRow { both: Accuracy::new(both, total), attribute: Accuracy::new(attr_ok, total), position: Accuracy::new(pos_ok, total) }, examples))
 }
 
 fn write_examples(path: &Path, examples: &[Vec<f32>]) -> Result<()> {
     let imgs: Vec<RgbImage> = examples.iter().map(|img| to_image(img, [1, 3, SIZE, SIZE], 0)).collect();
     let bytes = png_bytes(&grid(&imgs))?;
     write_atomic(path, &bytes).map_err(|e| candle_core::Error::Msg(format!("writing {}: {e}", path.display())))
+}
+
+/// Scales of the guidance comparison (the paper's 7.5 and two gentler ones).
+pub const GUIDANCE_SCALES: [f64; 3] = [1.0, 3.0, 7.5];
+
+/// One cell group of the guidance comparison: a way of guiding at a scale, over the
+/// 1-, 2- and 3-attribute sets.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuidanceRow {
+    /// `classifier-free` (clevr-attr's own terms), `classifier` (clevr-attr's null guided by
+    /// clevr-attr-clf's terms) or `both` (each attribute from both).
+    pub method: String,
+    pub scale: f64,
+    /// Accuracy per number of attributes (1, 2, 3).
+    pub accuracy: Vec<Accuracy>,
+    /// Wall seconds per sampling step per sample, and model calls per step.
+    pub seconds_per_step: f64,
+    pub calls_per_step: f64,
+}
+
+/// Classifier-free vs classifier guidance vs both, on the sets of the main table (the first
+/// `opts.sets / 2` of each k, at least 1), at [`GUIDANCE_SCALES`].
+fn evaluate_guidance(
+    model: &dyn Denoiser,
+    clf: &dyn Denoiser,
+    device: &Device,
+    opts: &EvalOptions,
+    det: &Detector,
+    calls: &mut usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<GuidanceRow>> {
+    let free = Setup::single(model);
+    let guided = Setup { members: vec![Member { alias: "a".into(), model }, Member { alias: "clf".into(), model: clf }] };
+    let n = (opts.sets / 2).max(1);
+    let sets: Vec<Vec<Vec<&str>>> = (1..=3).map(|k| sets_for(opts.seed, k, n)).collect();
+    let join = |set: &[&str], f: &dyn Fn(&str) -> String| set.iter().map(|a| f(a)).collect::<Vec<_>>().join(" AND ");
+    let mut rows = Vec::new();
+    for &scale in &GUIDANCE_SCALES {
+        for method in ["classifier-free", "classifier", "both"] {
+            let (setup, expr): (&Setup, Box<dyn Fn(&[&str]) -> Result<String>>) = match method {
+                "classifier-free" => (&free, Box::new(|s: &[&str]| Ok(join(s, &|a| a.to_string())))),
+                "classifier" => (&guided, Box::new(|s: &[&str]| Ok(join(s, &|a| format!("clf.{a}"))))),
+                _ => (&guided, Box::new(|s: &[&str]| Ok(join(s, &|a| format!("a.{a} AND clf.{a}"))))),
+            };
+            let started = Instant::now();
+            let (mut accs, mut c) = (Vec::new(), 0);
+            for (k, s) in sets.iter().enumerate() {
+                let (acc, _, ck) = run_exprs(setup, device, opts, s, scale, 70 + k as u64, det, &*expr)?;
+                accs.push(acc);
+                c += ck;
+            }
+            *calls += c;
+            let steps = (3 * n * opts.steps) as f64;
+            let row = GuidanceRow {
+                method: method.into(),
+                scale,
+                accuracy: accs,
+                seconds_per_step: started.elapsed().as_secs_f64() / (steps * opts.per_set as f64),
+                calls_per_step: c as f64 / steps,
+            };
+            progress(&format!(
+                "{method} guidance at scale {scale}: {:.1}% / {:.1}% / {:.1}% ({:.2} ms per step per sample)",
+                row.accuracy[0].percent,
+                row.accuracy[1].percent,
+                row.accuracy[2].percent,
+                1e3 * row.seconds_per_step
+            ));
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }

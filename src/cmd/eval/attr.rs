@@ -50,6 +50,13 @@ pub struct Args {
     /// The clevr-pos model folder for `--cross` [default: models/clevr-pos]
     #[arg(long)]
     pos_dir: Option<PathBuf>,
+    /// Also compare classifier-free guidance with classifier guidance (clevr-attr's null and
+    /// clevr-attr-clf's terms) and both, at scales 1, 3 and 7.5
+    #[arg(long)]
+    classifier: bool,
+    /// The classifier's folder for `--classifier` [default: models/clevr-attr-clf]
+    #[arg(long)]
+    clf_dir: Option<PathBuf>,
     /// Output folder for eval.json and the example PNGs
     #[arg(short, long, default_value = "out/eval-clevr-attr")]
     out: PathBuf,
@@ -100,6 +107,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
     } else {
         None
     };
+    let clf: Option<Box<dyn comp_runtime::Denoiser>> = if args.classifier {
+        let name = comp_models::clevr::classifier::NAME;
+        let m = comp_models::clevr::classifier::ClevrClf::load(&folder(&args.clf_dir, name), &device).map_err(|e| crate::error::runtime(&e))?;
+        Some(Box::new(m))
+    } else {
+        None
+    };
     let cross = extra.as_ref().map(|(c, s, p)| CrossModels { colour: c.as_ref(), shape_size: s.as_ref(), positions: p.as_ref() });
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
@@ -110,7 +124,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             eprintln!("{line}");
         }
     };
-    let r = evaluate(model.as_ref(), &device, &opts, cross.as_ref(), Some(&args.out), &mut progress)
+    let r = evaluate(model.as_ref(), &device, &opts, cross.as_ref(), clf.as_deref(), Some(&args.out), &mut progress)
         .map_err(|e| Failure::Runtime(format!("evaluating {}: {}", attr::NAME, crate::error::runtime_message(&e))))?;
     let pct = |a: &comp_lab::clevr::eval::Accuracy| format!("{:>6.2}% [{:>6.2}, {:>6.2}]", a.percent, a.ci_low, a.ci_high);
     println!(
@@ -147,6 +161,21 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         let p = &c.positions;
         println!("clevr-pos position AND clevr-attr attribute: {} (attribute {:.2}%, position {:.2}%)", pct(&p.both), p.attribute.percent, p.position.percent);
+    }
+    for g in &r.guidance {
+        println!(
+            "{:<15} guidance, scale {:>3}: 1 attribute {}, 2 {}, 3 {}; {:.2} ms and {:.1} model calls per step",
+            g.method,
+            g.scale,
+            pct(&g.accuracy[0]),
+            pct(&g.accuracy[1]),
+            pct(&g.accuracy[2]),
+            1e3 * g.seconds_per_step,
+            g.calls_per_step
+        );
+    }
+    if let Some(p) = &r.positions_clf {
+        println!("clevr-pos position AND clevr-attr-clf attribute: {} (attribute {:.2}%, position {:.2}%)", pct(&p.both), p.attribute.percent, p.position.percent);
     }
     println!("{} model calls, {:.1}s -> {}", r.model_calls, r.wall_s, args.out.join("eval.json").display());
     Ok(())
