@@ -13,7 +13,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Total optimiser steps (a resumed run continues up to this number) [default: 2000, 200 with --tiny]
+    /// Total optimiser steps (a resumed run continues up to this number) [default: 2000 for clevr-pos, 4000 for clevr-attr; 200 with --tiny]
     #[arg(long)]
     steps: Option<usize>,
     /// Batch size [default: 32, 16 with --tiny]
@@ -85,7 +85,11 @@ fn train_model(args: Args, config: Config) -> Result<(), Failure> {
     let name = config.model_name();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(name));
     let tiny = args.tiny;
-    let mut opts = if tiny { TrainOptions { config, ..TrainOptions::tiny(out) } } else { TrainOptions::new(config, out) };
+    let mut opts = match (tiny, config.labels.is_empty()) {
+        (true, _) => TrainOptions { config, ..TrainOptions::tiny(out) },
+        (false, true) => TrainOptions::new(config, out),
+        (false, false) => TrainOptions::attributes(config.labels.clone(), out),
+    };
     opts.steps = args.steps.unwrap_or(opts.steps);
     opts.batch = args.batch.unwrap_or(opts.batch);
     opts.lr = args.lr.unwrap_or(opts.lr);

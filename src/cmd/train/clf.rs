@@ -12,7 +12,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Optimiser steps [default: 1500, 20 with --tiny]
+    /// Optimiser steps [default: 3000, 20 with --tiny]
     #[arg(long)]
     steps: Option<usize>,
     /// Batch size [default: 64, 8 with --tiny]
