@@ -90,6 +90,7 @@ pub fn models() -> Vec<ModelInfo> {
         toy("toy2d-mlp", true),
         toy("toy2d-mlp-eps", false),
         clevr,
+        ModelInfo { name: "clevr-attr-clf".into(), energies: true, classifier: true, ..clevr_attr.clone() },
         clevr_attr,
         text,
         sd("sd15", 512, 30, 7.5, DefaultBase::Null, Sampler::Dpmpp2m { steps: 30 }),

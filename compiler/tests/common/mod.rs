@@ -108,6 +108,7 @@ pub fn models() -> Vec<ModelInfo> {
         clevr_attr("clevr-attr", &all),
         clevr_attr("clevr-attr-color", &COLOURS),
         clevr_attr("clevr-attr-shape-size", &["disc", "square", "small", "large"]),
+        ModelInfo { name: "toy2d-clf".into(), classifier: true, ..toy2d() },
     ]
 }
 
