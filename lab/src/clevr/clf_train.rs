@@ -100,13 +100,6 @@ pub fn clf_loss(net: &ClfNet, x: &Tensor, t: &Tensor, labels: &Tensor) -> Result
     picked.sum(1)?.mean_all()?.neg()
 }
 
-fn step_seed(seed: u64, step: usize) -> u64 {
-    let mut z = seed ^ (step as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC1F0;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Scores `net` on `images` held-out noised scenes per noise level of [`EVAL_T`].
 pub fn accuracy(net: &ClfNet, schedule: &Schedule, images: usize, seed: u64, device: &Device) -> Result<Vec<NoiseAccuracy>> {
     let mut out = Vec::new();
@@ -147,7 +140,8 @@ pub fn train_clf(opts: &ClfTrainOptions, device: &Device, progress: Progress) ->
     let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: opts.lr, weight_decay: 0.0, ..Default::default() })?;
     let (mut window, mut window_n, mut window_start, mut last) = (0.0, 0usize, Instant::now(), None);
     for step in 0..opts.steps {
-        let mut rng = ChaCha8Rng::seed_from_u64(step_seed(opts.seed, step));
+        // The UNet trainer's per-step seeds, offset so a classifier never draws a UNet run's batches.
+        let mut rng = ChaCha8Rng::seed_from_u64(super::train::step_seed(opts.seed ^ 0xC1F0, step));
         let (x, t, labels, _) = clf_batch(&schedule, &mut rng, opts.batch, None, device)?;
         let loss = clf_loss(&net, &x, &t, &labels)?;
         opt.backward_step(&loss)?;

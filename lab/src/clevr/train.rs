@@ -168,7 +168,7 @@ impl Trainee {
 }
 
 /// The seed of step `step`'s draws: splitmix64 of (seed, step), so steps are independent.
-fn step_seed(seed: u64, step: usize) -> u64 {
+pub(crate) fn step_seed(seed: u64, step: usize) -> u64 {
     let mut z = seed
         ^ (step as u64)
             .wrapping_add(1)
