@@ -214,12 +214,18 @@ fn run_bad_inputs_fail_clearly() {
 
     // A plan for another model: the vocabulary does not match.
     let plan = comp(&["plan", "examples/product.comp", "--emit", "json"], "").stdout;
-    let forged = plan.replace("\"concept\": \"ring\"", "\"concept\": \"pos\"");
+    let forged = plan.replace("\"name\": \"ring\"", "\"name\": \"pos\"");
     let file = dir.path().join("forged.json");
     std::fs::write(&file, forged).unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o3").to_str().unwrap(), "-q"], "");
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("pos"), "{}", r.stderr);
+    // A plan written before conditions were tagged by `kind` (version 1): told to recompile.
+    let old = plan.replace("\"kind\": \"concept\",", "").replace("\"name\": \"ring\"", "\"concept\": \"ring\"");
+    std::fs::write(&file, old).unwrap();
+    let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o3b").to_str().unwrap(), "-q"], "");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("version 1 plan shape") && r.stderr.contains("comp plan --emit json"), "{}", r.stderr);
     let renamed = plan.replace("\"model\": \"toy2d\"", "\"model\": \"nosuchmodel\"");
     std::fs::write(&file, renamed).unwrap();
     let r = comp(&["run", file.to_str().unwrap(), "-o", dir.path().join("o4").to_str().unwrap(), "-q"], "");

@@ -91,11 +91,11 @@ fn json_plans_are_validated() {
     assert!(r.stderr.contains("MCMC `leapfrog` must be in 1..=1000, found 0"), "{}", r.stderr);
     assert!(r.stderr.contains("segment 0 lists condition 0 twice in `active`"), "{}", r.stderr);
     // An empty plan says so instead of exiting 0 without output.
-    let f = write(dir.path(), "empty.json", r#"{"version": 1, "samples": []}"#);
+    let f = write(dir.path(), "empty.json", r#"{"version": 2, "samples": []}"#);
     let r = comp_in(dir.path(), &["run", &f, "-q"], "");
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("`samples` is empty: nothing to run"), "{}", r.stderr);
-    let f = write(dir.path(), "extra.json", &plan.replacen("\"version\": 1", "\"version\": 1, \"temperature\": 3", 1));
+    let f = write(dir.path(), "extra.json", &plan.replacen("\"version\": 2", "\"version\": 2, \"temperature\": 3", 1));
     let r = comp_in(dir.path(), &["run", &f, "-q"], "");
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("unknown field `temperature`"), "{}", r.stderr);

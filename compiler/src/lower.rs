@@ -106,12 +106,13 @@ pub fn lower(
     SamplePlan { sample: sample.to_string(), model: model.to_string(), models, settings, conditions, segments }
 }
 
-/// The plan's form of a condition: `null`, a concept with its arguments, or `text`.
+/// The plan's form of a condition: `null`, a concept with its arguments, or a text prompt.
 pub fn condition(id: usize, c: &Cond) -> Condition {
     let model = c.model().map(str::to_string);
     match c {
-        Cond::Null { .. } => Condition { id, model, concept: "null".into(), args: vec![], text: None },
-        Cond::Concept { name, args, .. } => Condition { id, model, concept: name.clone(), args: args.clone(), text: None },
-        Cond::Text { text, .. } => Condition { id, model, concept: "text".into(), args: vec![], text: Some(text.clone()) },
+        Cond::Null { .. } => Condition::null(id),
+        Cond::Concept { name, args, .. } => Condition::concept(id, name.clone(), args.clone()),
+        Cond::Text { text, .. } => Condition::text(id, text.clone()),
     }
+    .of_model(model)
 }

@@ -16,7 +16,7 @@
 //! Unknown fields are refused by the types themselves (`deny_unknown_fields`).
 
 use crate::model_info::{ModelInfo, ParamKind};
-use crate::plan::{Combine, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION};
+use crate::plan::{Combine, ConditionKind, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION};
 use crate::settings::MAX_SEED;
 use std::collections::HashSet;
 
@@ -215,21 +215,20 @@ fn validate_conditions(s: &SamplePlan, infos: &[&ModelInfo], p: &mut Vec<String>
             p.push(format!("condition {i} has id {} (ids are the positions in `conditions`, from 0)", c.id));
         }
         let Some(model) = s.model_of(c).and_then(|m| infos.get(m)) else { continue };
-        match c.concept.as_str() {
-            "null" if c.args.is_empty() && c.text.is_none() => {}
-            "text" if model.text && c.text.is_some() && c.args.is_empty() => {}
-            "text" if !model.text => p.push(format!("condition {i}: `{}` takes no text prompts", model.name)),
-            name => match model.concept(name) {
-                Some(concept) if c.text.is_none() => {
-                    if c.args.len() != concept.params.len() {
-                        p.push(format!("condition {i}: `{name}` takes {} arguments, found {}", concept.params.len(), c.args.len()));
-                    } else {
-                        for (param, &v) in concept.params.iter().zip(&c.args) {
-                            check_param(&format!("condition {i}: `{name}` argument `{}`", param.name), &param.kind, v, p);
-                        }
+        match &c.kind {
+            ConditionKind::Null => {}
+            ConditionKind::Text { .. } if model.text => {}
+            ConditionKind::Text { .. } => p.push(format!("condition {i}: `{}` takes no text prompts", model.name)),
+            ConditionKind::Concept { name, args } => match model.concept(name) {
+                Some(concept) if args.len() != concept.params.len() => {
+                    p.push(format!("condition {i}: `{name}` takes {} arguments, found {}", concept.params.len(), args.len()))
+                }
+                Some(concept) => {
+                    for (param, &v) in concept.params.iter().zip(args) {
+                        check_param(&format!("condition {i}: `{name}` argument `{}`", param.name), &param.kind, v, p);
                     }
                 }
-                _ => p.push(format!("condition {i}: `{name}` is not a concept of `{}` (nor `null`, nor `text` with a prompt)", model.name)),
+                None => p.push(format!("condition {i}: `{name}` is not a concept of `{}`", model.name)),
             },
         }
     }

@@ -14,7 +14,13 @@ fn linear(c: &comp_compiler::plan::Segment) -> Vec<f64> {
 }
 
 fn names(p: &comp_compiler::plan::SamplePlan) -> Vec<String> {
-    p.conditions.iter().map(|c| if c.args.is_empty() { c.concept.clone() } else { format!("{}{:?}", c.concept, c.args) }).collect()
+    p.conditions
+        .iter()
+        .map(|c| match c.as_concept() {
+            Some((name, args)) if !args.is_empty() => format!("{name}{args:?}"),
+            _ => c.to_string(),
+        })
+        .collect()
 }
 
 #[test]
@@ -175,7 +181,9 @@ fn plan_json_has_the_documented_facts() {
     let json = serde_json::to_value(&c.plan).unwrap();
     let s = &json["samples"][0];
     assert_eq!(s["sample"], "pair");
-    assert_eq!(s["conditions"][0]["concept"], "null");
+    assert_eq!(s["conditions"][0], serde_json::json!({"id": 0, "kind": "null"}));
+    assert_eq!(s["conditions"][1]["kind"], "concept");
+    assert_eq!(s["conditions"][1]["name"], "pos");
     assert_eq!(s["conditions"][1]["args"], serde_json::json!([0.25, 0.5]));
     assert_eq!(s["segments"][0]["combine"]["kind"], "linear");
     assert_eq!(s["segments"][0]["combine"]["coeffs"], serde_json::json!([-14.0, 7.5, 7.5]));
@@ -185,8 +193,7 @@ fn plan_json_has_the_documented_facts() {
 fn text_conditions() {
     let c = ok("model textmodel\nsample s = \"a red cube\" AND NOT \"blue\" AND \"a red cube\"\n");
     let p = &c.plan.samples[0];
-    assert_eq!(p.conditions[1].concept, "text");
-    assert_eq!(p.conditions[1].text.as_deref(), Some("a red cube"));
+    assert_eq!(p.conditions[1].kind, comp_plan::ConditionKind::Text { text: "a red cube".into() });
     // null: 1 − 7.5·(2 − 1) = −6.5; cube 15; blue −7.5.
     assert_eq!(linear(&p.segments[0]), [-6.5, 15.0, -7.5]);
 }

@@ -239,7 +239,7 @@ fn reference(prog: &Program, f: f64, s: f64, base: &[(String, f64)], w: &World, 
 
 fn from_plan(p: &SamplePlan, step: usize, w: &World, sigma: f64) -> [f64; 2] {
     let seg = p.segment_at(step).expect("segments cover the trajectory");
-    let cond = |id: usize| p.conditions[id].concept.clone();
+    let cond = |id: usize| p.conditions[id].to_string();
     let lin = |coeffs: &[f64]| {
         let mut eps = [0.0; 2];
         let mut energy = 0.0;

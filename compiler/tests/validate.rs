@@ -108,8 +108,10 @@ fn conditions_are_concepts_with_arguments_in_range() {
     let clevr = "model clevr-pos\nsample s = pos(0.25, 0.5)\n";
     let p = one_problem(clevr, |j| j["samples"][0]["conditions"][1]["args"] = serde_json::json!([2.0, 0.5]));
     assert_eq!(p, "sample `s`: condition 1: `pos` argument `x` must be in 0..=1, found 2");
-    let p = one_problem(clevr, |j| j["samples"][0]["conditions"][1]["concept"] = "ring".into());
-    assert_eq!(p, "sample `s`: condition 1: `ring` is not a concept of `clevr-pos` (nor `null`, nor `text` with a prompt)");
+    let p = one_problem(clevr, |j| j["samples"][0]["conditions"][1]["name"] = "ring".into());
+    assert_eq!(p, "sample `s`: condition 1: `ring` is not a concept of `clevr-pos`");
+    let p = one_problem(clevr, |j| j["samples"][0]["conditions"][1] = serde_json::json!({"id": 1, "kind": "text", "text": "a red cube"}));
+    assert_eq!(p, "sample `s`: condition 1: `clevr-pos` takes no text prompts");
     let p = one_problem(clevr, |j| j["samples"][0]["conditions"][1]["id"] = 5.into());
     assert_eq!(p, "sample `s`: condition 1 has id 5 (ids are the positions in `conditions`, from 0)");
 }
@@ -123,7 +125,7 @@ fn plan_level_problems() {
     let p = one_problem("model toy2d\nsample a = ring\nsample b = bar\n", |j| j["samples"][1]["sample"] = "a".into());
     assert_eq!(p, "two samples are named `a`");
     let p = one_problem(HMC, |j| j["version"] = 99.into());
-    assert!(p.starts_with("a version 99 plan; this comp runs version 1"), "{p}");
+    assert!(p.starts_with("a version 99 plan; this comp runs version 2"), "{p}");
 }
 
 #[test]
@@ -148,7 +150,7 @@ fn unknown_fields_are_refused() {
     assert!(err.contains("unknown field `weights`"), "{err}");
 }
 
-/// Found by fuzz/parse_check_plan: ln(1/5) = -1.6094379124341005 read back from JSON as
+/// Found by fuzz/fuzz_targets/parse_check_plan.rs: ln(1/5) = -1.6094379124341005 read back from JSON as
 /// -1.6094379124341003 with serde_json's default float parser, so `comp run plan.json` did not
 /// run exactly the plan its script compiles to. With `float_roundtrip` every f64 reads back.
 #[test]

@@ -58,7 +58,7 @@ fn the_exact_classifier_is_a_distribution_over_the_labels() {
         .iter()
         .chain(["null"].iter())
         .enumerate()
-        .map(|(id, c)| comp_plan::Condition { model: None, id, concept: c.to_string(), args: vec![], text: None })
+        .map(|(id, c)| if *c == "null" { comp_plan::Condition::null(id) } else { comp_plan::Condition::concept(id, *c, vec![]) })
         .collect();
     let refs: Vec<&comp_plan::Condition> = conds.iter().collect();
     let points = [[0.3f32, -0.2], [1.5, 0.4], [-0.7, -1.1]];

@@ -329,7 +329,7 @@ fn composed_sample_through_the_executor() {
     assert_eq!(out.model_calls, 6, "one batched call per step");
     assert_eq!(out.rows_evaluated, 6 * 3 * 2);
     // Unknown concepts are refused, not guessed.
-    let bad = comp_plan::Condition { model: None, id: 0, concept: "ring".into(), args: vec![], text: None };
+    let bad = comp_plan::Condition::concept(0, "ring", vec![]);
     let [x, t, ..] = inputs(1, DType::F32);
     let err = model.forward(&x, &t, &[&bad], false).unwrap_err().to_string();
     assert!(err.contains("knows `pos(x, y)` and `null`"), "{err}");

@@ -142,7 +142,7 @@ fn a_tiny_attribute_model_trains_saves_loads_and_composes() {
     let conds: Vec<comp_plan::Condition> = ["red", "null", "large"]
         .iter()
         .enumerate()
-        .map(|(id, c)| comp_plan::Condition { model: None, id, concept: c.to_string(), args: vec![], text: None })
+        .map(|(id, c)| if *c == "null" { comp_plan::Condition::null(id) } else { comp_plan::Condition::concept(id, *c, vec![]) })
         .collect();
     let refs: Vec<&comp_plan::Condition> = conds.iter().collect();
     let (rows, mask) = comp_models::clevr::label_rows(&refs, &all_labels(), 3, &Device::Cpu).unwrap();
@@ -152,7 +152,7 @@ fn a_tiny_attribute_model_trains_saves_loads_and_composes() {
     assert_eq!(rows[2][11], 1.0);
     assert_eq!(mask.to_vec1::<f32>().unwrap(), [1.0, 0.0, 1.0]);
     // A concept the model was not trained on is refused, not guessed.
-    let pos = comp_plan::Condition { model: None, id: 0, concept: "pos".into(), args: vec![0.5, 0.5], text: None };
+    let pos = comp_plan::Condition::concept(0, "pos", vec![0.5, 0.5]);
     let x = Tensor::zeros((1, 3, SIZE, SIZE), DType::F32, &Device::Cpu).unwrap();
     let t = Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap();
     let err = model.forward(&x, &t, &[&pos], false).unwrap_err().to_string();

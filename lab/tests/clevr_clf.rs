@@ -9,7 +9,7 @@ use comp_plan::Condition;
 use comp_runtime::Denoiser;
 
 fn cond(id: usize, c: &str) -> Condition {
-    Condition { model: None, id, concept: c.into(), args: vec![], text: None }
+    if c == "null" { Condition::null(id) } else { Condition::concept(id, c, vec![]) }
 }
 
 #[test]

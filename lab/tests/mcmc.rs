@@ -5,7 +5,7 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
-#[path = "../../runtime/tests/common/mod.rs"]
+#[path = "../../models/tests/common/mod.rs"]
 mod common;
 use comp_plan::{Condition, McmcKind, SamplePlan, Sampler};
 use comp_plan::{DefaultBase, ModelInfo};

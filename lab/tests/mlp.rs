@@ -1,7 +1,7 @@
 //! The learned toy2d MLPs: the hand-written input gradient, its weight gradient, training,
 //! save and load, the shipped weights' samples, and the loader's errors.
 
-#[path = "../../runtime/tests/common/mod.rs"]
+#[path = "../../models/tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;

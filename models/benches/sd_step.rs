@@ -54,7 +54,17 @@ fn main() {
             let x = Tensor::randn(0f32, 1f32, (1, 4, h, h), &device).unwrap();
             let t = 501;
             // The bare call: the same K + 1 rows, the same states, straight into the UNet.
-            let states: Vec<Tensor> = plan.conditions.iter().map(|c| model.prompt_states(c.text.as_deref().unwrap_or("")).unwrap()).collect();
+            let states: Vec<Tensor> = plan
+                .conditions
+                .iter()
+                .map(|c| {
+                    let prompt = match &c.kind {
+                        comp_plan::ConditionKind::Text { text } => text.as_str(),
+                        _ => "",
+                    };
+                    model.prompt_states(prompt).unwrap()
+                })
+                .collect();
             let states = Tensor::cat(&states, 0).unwrap();
             let rows = x.repeat((k + 1, 1, 1, 1)).unwrap();
             let at = At { step: 0, timestep: t, sigma: 0.5, alpha_bar: 0.75 };

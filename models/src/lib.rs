@@ -16,6 +16,46 @@
 //! loaded [`Denoiser`] (to run them). Learned models are listed whether or not their weights
 //! are present; loading one without weights fails with [`NoWeights`], which the CLI turns
 //! into advice (a model does not know the command line).
+//!
+//! A model under the runtime, with a hand-written plan for `sample s = ring AND bar` under
+//! `base none` (what the compiler lowers that script to):
+//!
+//! ```
+//! use comp_plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
+//! use comp_runtime::{device, execute, ExecOptions};
+//!
+//! let dev = device("cpu")?;
+//! let model = comp_models::load("toy2d", &dev)?;
+//! let plan = SamplePlan {
+//!     sample: "s".into(),
+//!     model: "toy2d".into(),
+//!     models: vec![],
+//!     settings: Settings {
+//!         sampler: Sampler::Ddpm { steps: 50 },
+//!         mcmc: None,
+//!         scale: 1.0,
+//!         seed: 7,
+//!         samples: 200,
+//!         extra: Default::default(),
+//!         size: None,
+//!         dtype: None,
+//!     },
+//!     conditions: vec![Condition::concept(0, "ring", vec![]), Condition::concept(1, "bar", vec![])],
+//!     segments: vec![Segment {
+//!         from: 0.0,
+//!         to: 1.0,
+//!         active: vec![0, 1],
+//!         combine: Combine::Linear { coeffs: vec![1.0, 1.0] },
+//!     }],
+//! };
+//! let out = execute(&plan, model.as_ref(), &dev, &ExecOptions::default())?;
+//! assert_eq!(out.samples.dims(), &[200, 2]);
+//! assert_eq!(out.model_calls, 50); // one batched call per step for both conditions
+//! # let dir = std::env::temp_dir().join(format!("comp-doc-{}", std::process::id()));
+//! comp_runtime::output::write_samples(&dir, &out.samples)?;
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), candle_core::Error>(())
+//! ```
 // The clevr-pos convolution calls the GEMM kernel directly (one `unsafe` block, argued there).
 #![deny(unsafe_code)]
 

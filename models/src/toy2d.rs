@@ -15,7 +15,7 @@ mod normal;
 use std::sync::LazyLock;
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_plan::Condition;
+use comp_plan::{Condition, ConditionKind};
 use comp_plan::{Concept, DefaultBase, ModelInfo};
 use rand::Rng;
 use rayon::prelude::*;
@@ -68,6 +68,16 @@ impl Toy2dConcept {
     }
 
     /// The concept a script names (`null` included).
+    /// The concept a plan's condition names (`null` included); `None` for a text prompt or a
+    /// concept toy2d lacks.
+    pub fn of(c: &Condition) -> Option<Self> {
+        match &c.kind {
+            ConditionKind::Null => Some(Toy2dConcept::Null),
+            ConditionKind::Concept { name, args } if args.is_empty() => Self::ALL.into_iter().find(|k| k.name() == name),
+            _ => None,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
@@ -262,13 +272,9 @@ impl Denoiser for Toy2d {
         let concepts = conds
             .iter()
             .map(|c| {
-                Toy2dConcept::from_name(&c.concept).ok_or_else(|| {
+                Toy2dConcept::of(c).ok_or_else(|| {
                     let names: Vec<_> = Toy2dConcept::ALL.iter().map(|c| c.name()).collect();
-                    candle_core::Error::Msg(format!(
-                        "toy2d has no concept `{}` (it has {}, and null)",
-                        c.concept,
-                        names.join(", ")
-                    ))
+                    candle_core::Error::Msg(format!("toy2d has no concept `{c}` (it has {}, and null)", names.join(", ")))
                 })
             })
             .collect::<Result<Vec<_>>>()?;

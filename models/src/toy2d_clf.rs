@@ -56,11 +56,11 @@ impl Denoiser for Toy2dClf {
             bail!("{NAME}: {rows} rows do not split over {} conditions", conds.len())
         }
         let n = rows / conds.len();
-        let null = Condition { model: None, id: 0, concept: "null".into(), args: vec![], text: None };
+        let null = Condition::null(0);
         let (mut eps, mut energy) = (Vec::with_capacity(conds.len()), Vec::with_capacity(conds.len()));
         for (k, c) in conds.iter().enumerate() {
             let (xk, tk) = (x.narrow(0, k * n, n)?, t.narrow(0, k * n, n)?);
-            if c.concept == "null" {
+            if c.is_null() {
                 // Its own unconditional: guidance 0, energy 0 (nothing to evaluate).
                 eps.push(xk.zeros_like()?.to_dtype(DType::F32)?);
                 energy.push(Tensor::zeros(n, DType::F32, x.device())?);

@@ -7,7 +7,6 @@ use comp_models::toy2d::{
     log_density, log_density_grad, target_log_density_grid, Grid, Toy2dConcept,
 };
 
-#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 
 fn all_concepts() -> Vec<Toy2dConcept> {

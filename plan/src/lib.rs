@@ -3,7 +3,7 @@
 //! | type | what it is |
 //! | --- | --- |
 //! | [`Plan`], [`SamplePlan`] | what the runtime executes, per `sample` (`comp plan --emit json`) |
-//! | [`Condition`], [`Segment`], [`Combine`] | the unique conditions and how each stretch of the trajectory combines them |
+//! | [`Condition`] ([`ConditionKind`]), [`Segment`], [`Combine`] | the unique conditions and how each stretch of the trajectory combines them |
 //! | [`Sampler`], [`Mcmc`] | the reverse sampler and the annealed MCMC, with what each costs in model calls |
 //! | [`ModelInfo`] | a model's vocabulary and defaults, as the checker needs them |
 //!
@@ -11,6 +11,7 @@
 //! neither needs the other to do so.
 #![forbid(unsafe_code)]
 
+pub mod condition;
 pub mod model_info;
 pub mod plan;
 

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped whenever the JSON shape changes.
-pub const PLAN_VERSION: u32 = 1;
+pub use crate::condition::{Condition, ConditionKind};
+
+/// Bumped whenever the JSON shape changes (2: conditions tagged by `kind`).
+pub const PLAN_VERSION: u32 = 2;
 
 /// The most MCMC steps per noise level (RRR uses 10 to 50): far more is a typo, and counts
 /// this size keep every model-call count well inside `usize`.
@@ -261,43 +263,6 @@ impl Mcmc {
     /// Model calls one noise level costs (see [`McmcKind::calls_per_level`]).
     pub fn calls_per_level(&self) -> usize {
         self.kind.calls_per_level(self.steps, self.leapfrog)
-    }
-}
-
-/// A condition the model is called with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Condition {
-    pub id: usize,
-    /// With several models, the script's name of the model this condition is evaluated by
-    /// (a key of [`SamplePlan::models`]); `None` in a plan of one model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// A concept of the model, or `null` for the model's unconditional prediction, or `text`
-    /// for a text prompt.
-    pub concept: String,
-    /// Constructor arguments in the concept's positional order, defaults filled in.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-}
-
-/// A condition as a script writes it: `ring`, `pos(0.25, 0.5)`, `"a red cube"`, `null`
-/// (for `comp plan`, picture titles and error messages).
-impl std::fmt::Display for Condition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(m) = &self.model {
-            write!(f, "{m}.")?;
-        }
-        match (&self.text, self.args.is_empty()) {
-            (Some(t), _) => write!(f, "{t:?}"),
-            (None, true) => f.write_str(&self.concept),
-            (None, false) => {
-                let args: Vec<String> = self.args.iter().map(f64::to_string).collect();
-                write!(f, "{}({})", self.concept, args.join(", "))
-            }
-        }
     }
 }
 

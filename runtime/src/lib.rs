@@ -15,46 +15,9 @@
 //! | memory | [`memory`] | the run's memory, estimated from the plan and checked before allocating |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
-//! The whole pipeline, with a hand-written plan for `sample s = ring AND bar` under
-//! `base none` (what the compiler lowers that script to):
-//!
-//! ```
-//! use comp_plan::{Combine, Condition, SamplePlan, Sampler, Segment, Settings};
-//! use comp_runtime::{device, execute, ExecOptions};
-//!
-//! let dev = device("cpu")?;
-//! let model = comp_models::load("toy2d", &dev)?;
-//! let cond = |id: usize, concept: &str| Condition { model: None, id, concept: concept.into(), args: vec![], text: None };
-//! let plan = SamplePlan {
-//!     sample: "s".into(),
-//!     model: "toy2d".into(),
-//!     models: vec![],
-//!     settings: Settings {
-//!         sampler: Sampler::Ddpm { steps: 50 },
-//!         mcmc: None,
-//!         scale: 1.0,
-//!         seed: 7,
-//!         samples: 200,
-//!         extra: Default::default(),
-//!         size: None,
-//!         dtype: None,
-//!     },
-//!     conditions: vec![cond(0, "ring"), cond(1, "bar")],
-//!     segments: vec![Segment {
-//!         from: 0.0,
-//!         to: 1.0,
-//!         active: vec![0, 1],
-//!         combine: Combine::Linear { coeffs: vec![1.0, 1.0] },
-//!     }],
-//! };
-//! let out = execute(&plan, model.as_ref(), &dev, &ExecOptions::default())?;
-//! assert_eq!(out.samples.dims(), &[200, 2]);
-//! assert_eq!(out.model_calls, 50); // one batched call per step for both conditions
-//! # let dir = std::env::temp_dir().join(format!("comp-doc-{}", std::process::id()));
-//! comp_runtime::output::write_samples(&dir, &out.samples)?;
-//! # std::fs::remove_dir_all(&dir).ok();
-//! # Ok::<(), candle_core::Error>(())
-//! ```
+//! The whole pipeline with a real model, a hand-written plan for `sample s = ring AND bar`,
+//! is the example of `comp-models`' crate documentation (the runtime's tests that need a model
+//! live in `models/tests/`, so this crate depends on no model, not even for its tests).
 // Denied except in the few CPU kernels that call a GEMM through raw pointers or fill buffers
 // without zeroing them first (each `unsafe` there says why it is sound).
 #![deny(unsafe_code)]

@@ -11,7 +11,7 @@
 use super::analysis::{simplified_let, Analysis};
 use super::syntax::{find_let, locate, Target};
 use comp_compiler::check::args::{bind_args, ParamSpec};
-use comp_plan::{Combine, SamplePlan};
+use comp_plan::{Combine, ConditionKind, SamplePlan};
 use comp_compiler::{Concept, ModelInfo};
 use comp_grammar::ast::{Expr, ExprKind, Item, Program};
 use comp_grammar::Span;
@@ -193,17 +193,17 @@ fn let_text(analysis: &Analysis, models: &[ModelInfo], name: &str) -> Option<Str
 
 /// The condition a term is in the plan: its concept and arguments, bound as the compiler binds
 /// them (defaults filled in).
-fn condition(expr: &Expr, model: Option<&ModelInfo>) -> Option<(String, Vec<f64>, Option<String>)> {
+fn condition(expr: &Expr, model: Option<&ModelInfo>) -> Option<ConditionKind> {
     match &expr.kind {
-        ExprKind::Name(id) if id.name == "null" => Some(("null".into(), vec![], None)),
-        ExprKind::Name(id) => Some((id.name.clone(), vec![], None)),
+        ExprKind::Name(id) if id.name == "null" => Some(ConditionKind::Null),
+        ExprKind::Name(id) => Some(ConditionKind::Concept { name: id.name.clone(), args: vec![] }),
         ExprKind::Call { name, args } => {
             let c = model?.concept(&name.name)?;
             let params: Vec<ParamSpec> = c.params.iter().map(ParamSpec::from).collect();
             let values = bind_args(&c.name, &params, args, expr.span, &mut Vec::new())?;
-            Some((c.name.clone(), values.iter().map(|v| v + 0.0).collect(), None))
+            Some(ConditionKind::Concept { name: c.name.clone(), args: values.iter().map(|v| v + 0.0).collect() })
         }
-        ExprKind::Text(t) => Some(("text".into(), vec![], Some(t.clone()))),
+        ExprKind::Text(t) => Some(ConditionKind::Text { text: t.clone() }),
         _ => None,
     }
 }
@@ -214,7 +214,7 @@ fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&s
     let Some(compiled) = analysis.checked.compiled.as_ref() else {
         return "\n\n(coefficients show once the file has no errors)".into();
     };
-    let Some((concept, args, text)) = condition(expr, model) else { return String::new() };
+    let Some(kind) = condition(expr, model) else { return String::new() };
     let plans: Vec<&SamplePlan> = match item {
         Item::Sample(s) => compiled.plan.samples.iter().filter(|p| p.sample == s.name.name).collect(),
         _ => compiled.plan.samples.iter().collect(),
@@ -225,7 +225,7 @@ fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&s
         let Some(id) = plan
             .conditions
             .iter()
-            .find(|c| c.concept == concept && c.args == args && c.text == text && c.model.as_deref() == alias)
+            .find(|c| c.kind == kind && c.model.as_deref() == alias)
             .map(|c| c.id)
         else {
             if matches!(item, Item::Sample(_)) {

@@ -343,8 +343,8 @@ pub fn composed_log_density(
         .active
         .iter()
         .map(|&id| {
-            let c = &plan.conditions[id].concept;
-            Toy2dConcept::from_name(c)
+            let c = &plan.conditions[id];
+            Toy2dConcept::of(c)
                 .ok_or_else(|| candle_core::Error::Msg(format!("`{c}` is not a toy2d concept")))
         })
         .collect::<Result<Vec<_>>>()?;

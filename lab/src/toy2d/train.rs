@@ -5,7 +5,7 @@
 //! learned null with probability 0.1 (classifier-free training); x₀ from the exact concept
 //! (`toy2d::sample_x0`); a native timestep t uniform over the 100 steps; z ~ N(0, I); and
 //! x_t = √ᾱ_t x₀ + σ_t z. The loss is mean ‖ε_θ(x_t, t, c) − z‖², with ε_θ = ∇ₓ‖f − x‖²
-//! (energy) or ε_θ = f (eps); one `backward` (see `models/mlp/energy.rs` for why that is
+//! (energy) or ε_θ = f (eps); one `backward` (see `models/src/mlp/energy.rs` for why that is
 //! exact for the energy model). candle-nn's AdamW steps the `VarMap`; the saved weights are
 //! the EMA, rounded to f16.
 //!

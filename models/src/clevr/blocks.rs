@@ -4,7 +4,7 @@
 //! GroupNorm (with the ResBlock's scale-shift and the SiLU after it) is one fused operation with
 //! a hand-written backward on the CPU ([`super::norm`]), and basic tensor ops elsewhere:
 //! candle's own fused normalisation kernels return no gradient (STYLE.md), and this model is
-//! trained with candle's autograd. The gradient test in `runtime/tests/clevr.rs` checks these
+//! trained with candle's autograd. The gradient test in `lab/tests/clevr.rs` checks these
 //! blocks against finite differences.
 
 use candle_core::{Module, Result, Tensor};

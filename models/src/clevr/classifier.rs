@@ -266,10 +266,10 @@ impl Denoiser for ClevrClf {
         // The label of each row (None for null rows).
         let mut pick = Vec::with_capacity(rows);
         for c in conds {
-            let l = match (c.concept.as_str(), c.args.is_empty()) {
-                ("null", true) => None,
-                (name, true) if labels.iter().any(|l| l == name) => labels.iter().position(|l| l == name),
-                _ => bail!("`{NAME}` knows {} and `null`, not `{}` with {} argument(s)", labels.join(", "), c.concept, c.args.len()),
+            let l = match c.as_concept() {
+                None if c.is_null() => None,
+                Some((name, [])) if labels.iter().any(|l| l == name) => labels.iter().position(|l| l == name),
+                _ => bail!("`{NAME}` knows {} and `null`, not `{c}`", labels.join(", ")),
             };
             pick.extend(std::iter::repeat_n(l, n));
         }

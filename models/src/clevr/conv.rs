@@ -19,7 +19,7 @@
 //! On a GPU (or under [`super::with_reference_ops`]), candle's own `conv2d` is used, between
 //! two permutes. The weights are named and shaped like `candle_nn::Conv2d`'s (`weight`
 //! `[C_out, C, k, k]`, `bias`), and both paths compute the same function (checked in
-//! `runtime/tests/clevr.rs`).
+//! `lab/tests/clevr.rs`).
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Module, Result, Shape, Storage, Tensor, WithDType};
 use candle_nn::VarBuilder;

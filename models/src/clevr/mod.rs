@@ -29,7 +29,7 @@ use std::path::Path;
 
 use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
-use comp_plan::Condition;
+use comp_plan::{Condition, ConditionKind};
 use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
 
 pub use card::Card;
@@ -45,7 +45,7 @@ pub const SIZE: usize = 32;
 pub const NAME: &str = "clevr-pos";
 
 /// Rows per UNet pass on the CPU: beyond this the activations outgrow the cache and the time
-/// per row grows again (`benches/clevr_unet.rs`, 2-core CPU under load: 11.1, 9.9 and
+/// per row grows again (`lab/benches/clevr_unet.rs`, 2-core CPU under load: 11.1, 9.9 and
 /// 11.6 ms/row at 16, 32 and 64 rows). The executor still makes one call per step.
 const CPU_CHUNK: usize = 32;
 
@@ -178,22 +178,21 @@ pub fn label_rows(conds: &[&Condition], labels: &[String], rows: usize, device: 
     let (mut xy, mut mask) = (Vec::with_capacity(width * rows), Vec::with_capacity(rows));
     for c in conds {
         let mut row = vec![0f32; width];
-        let m = match (c.concept.as_str(), c.args.as_slice()) {
-            ("null", []) => 0.0,
-            ("pos", &[x, y]) if labels.is_empty() => {
-                row = vec![x as f32, y as f32];
-                1.0f32
-            }
-            (name, []) if labels.iter().any(|l| l == name) => {
-                row[labels.iter().position(|l| l == name).unwrap_or(0)] = 1.0;
-                1.0
-            }
-            _ if labels.is_empty() => bail!(
-                "`{NAME}` knows `pos(x, y)` and `null`, not `{}` with {} argument(s)",
-                c.concept,
-                c.args.len()
-            ),
-            _ => bail!("`{}` knows {} and `null`, not `{}` with {} argument(s)", attr::NAME, labels.join(", "), c.concept, c.args.len()),
+        let m = match &c.kind {
+            ConditionKind::Null => 0.0,
+            ConditionKind::Concept { name, args } => match (name.as_str(), args.as_slice()) {
+                ("pos", &[x, y]) if labels.is_empty() => {
+                    row = vec![x as f32, y as f32];
+                    1.0f32
+                }
+                (name, []) if labels.iter().any(|l| l == name) => {
+                    row[labels.iter().position(|l| l == name).unwrap_or(0)] = 1.0;
+                    1.0
+                }
+                _ if labels.is_empty() => bail!("`{NAME}` knows `pos(x, y)` and `null`, not `{c}`"),
+                _ => bail!("`{}` knows {} and `null`, not `{c}`", attr::NAME, labels.join(", ")),
+            },
+            ConditionKind::Text { .. } => bail!("`{NAME}` takes no text prompts, not {c}"),
         };
         for _ in 0..n {
             xy.extend_from_slice(&row);

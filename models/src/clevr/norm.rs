@@ -7,7 +7,7 @@
 //! took more time than the convolutions. On the CPU, [`gn_act`] is one [`CustomOp2`]: a pass for
 //! the group statistics and a pass for the output, per sample in parallel (rayon), and a
 //! backward of two passes. Elsewhere (a GPU) it is the same function in basic ops
-//! ([`gn_act_reference`]), which `runtime/tests/clevr.rs` compares against this kernel, and
+//! ([`gn_act_reference`]), which `lab/tests/clevr.rs` compares against this kernel, and
 //! whose gradient checks the hand-written one.
 //!
 //! The function: for `x` `[B, P, C]` (P pixels, C channels in G groups) and `ab` `[B, 2, C]`

@@ -175,17 +175,15 @@ impl Mlp {
     }
 
     /// The embedding index of a condition's concept (`null`: the last row).
-    pub fn concept_index(&self, concept: &str) -> Result<u32> {
-        if concept == "null" {
-            return Ok(self.card.vocabulary.len() as u32);
-        }
-        match self.card.vocabulary.iter().position(|c| c == concept) {
+    pub fn concept_index(&self, c: &Condition) -> Result<u32> {
+        let found = match c.as_concept() {
+            None if c.is_null() => Some(self.card.vocabulary.len()),
+            Some((name, [])) => self.card.vocabulary.iter().position(|v| v == name),
+            _ => None,
+        };
+        match found {
             Some(i) => Ok(i as u32),
-            None => bail!(
-                "{} has no concept `{concept}` (it has {}, and null)",
-                self.info.name,
-                self.card.vocabulary.join(", ")
-            ),
+            None => bail!("{} has no concept `{c}` (it has {}, and null)", self.info.name, self.card.vocabulary.join(", ")),
         }
     }
 }
@@ -237,7 +235,7 @@ impl Denoiser for Mlp {
         }
         let idx = conds
             .iter()
-            .map(|c| self.concept_index(&c.concept))
+            .map(|c| self.concept_index(c))
             .collect::<Result<Vec<_>>>()?;
         // One group per condition when each block shares its timestep (every sampling step);
         // one group per row otherwise.

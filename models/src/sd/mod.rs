@@ -32,7 +32,7 @@ pub mod unet;
 use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::{unet_2d::UNet2DConditionModel, vae::AutoEncoderKL};
-use comp_plan::{Condition, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan, Sampler};
+use comp_plan::{Condition, ConditionKind, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan, Sampler};
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -451,10 +451,10 @@ impl StableDiffusion {
 
     /// The prompt a condition stands for: its text, or `""` for `null`.
     fn prompt_of(c: &Condition) -> Result<&str> {
-        match (&c.text, c.concept.as_str()) {
-            (Some(t), _) => Ok(t),
-            (None, "null") => Ok(""),
-            (None, other) => bail!("Stable Diffusion takes text prompts, not the concept `{other}`"),
+        match &c.kind {
+            ConditionKind::Text { text } => Ok(text),
+            ConditionKind::Null => Ok(""),
+            ConditionKind::Concept { .. } => bail!("Stable Diffusion takes text prompts, not the concept `{c}`"),
         }
     }
 

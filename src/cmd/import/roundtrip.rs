@@ -33,7 +33,7 @@ fn coefficients(plan: &SamplePlan, k: usize) -> BTreeMap<String, f64> {
     let Combine::Linear { coeffs } = &seg.combine else { panic!("linear") };
     let mut out = BTreeMap::new();
     for (&id, &c) in seg.active.iter().zip(coeffs) {
-        let text = plan.conditions[id].text.clone().expect("text conditions");
+        let comp_plan::ConditionKind::Text { text } = plan.conditions[id].kind.clone() else { panic!("text conditions") };
         *out.entry(text).or_insert(0.0) += c;
     }
     out.retain(|_, c| *c != 0.0);

@@ -10,13 +10,11 @@ use comp_plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settin
 use comp_plan::ModelInfo;
 use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
+/// `null` or a concept without arguments.
 pub fn cond(id: usize, concept: &str) -> Condition {
-    Condition {
-        model: None,
-        id,
-        concept: concept.into(),
-        args: vec![],
-        text: None,
+    match concept {
+        "null" => Condition::null(id),
+        name => Condition::concept(id, name, vec![]),
     }
 }
 
@@ -155,7 +153,7 @@ impl Denoiser for Counting<'_> {
         let n = x.dim(0)? / conds.len();
         let mut rows = self.rows.lock().unwrap();
         for c in conds {
-            *rows.entry(c.concept.clone()).or_default() += n;
+            *rows.entry(c.to_string()).or_default() += n;
         }
         self.inner.forward(x, t, conds, want_energy)
     }

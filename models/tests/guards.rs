@@ -30,7 +30,7 @@ impl Denoiser for Poisoned {
         let t0 = t.to_vec1::<f32>()?[0];
         if t0 < self.below_t {
             let n = x.dim(0)? / conds.len();
-            if let Some(k) = conds.iter().position(|c| c.concept == "bar") {
+            if let Some(k) = conds.iter().position(|c| c.as_concept() == Some(("bar", &[]))) {
                 let mut v = out.eps.flatten_all()?.to_vec1::<f32>()?;
                 v[(k * n + 3) * 2] = f32::NAN;
                 out.eps = Tensor::from_vec(v, out.eps.dims(), out.eps.device())?;

@@ -128,7 +128,7 @@ fn bad_plans_are_refused_with_context() {
         .to_string();
     assert!(err.contains("nomodel") && err.contains("toy2d"), "{err}");
     let mut plan = windowed_plan();
-    plan.conditions[0].concept = "triangle".into();
+    plan.conditions[0] = cond(0, "triangle");
     let err = format!(
         "{:?}",
         execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err()
@@ -431,7 +431,7 @@ impl comp_runtime::Denoiser for Latent<'_> {
         self.inner.forward(x, t, conds, want_energy)
     }
     fn prepare(&self, plan: &comp_plan::SamplePlan) -> candle_core::Result<()> {
-        self.prepared.lock().unwrap().push(plan.conditions.iter().map(|c| c.concept.clone()).collect());
+        self.prepared.lock().unwrap().push(plan.conditions.iter().map(|c| c.to_string()).collect());
         Ok(())
     }
     fn decode(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -450,7 +450,7 @@ fn prepare_once_per_run_and_outputs_are_decoded() {
     let plan = windowed_plan();
     let decoded = execute(&plan, &latent, &dev, &ExecOptions::default()).unwrap();
     let plain = execute(&plan, toy.as_ref(), &dev, &ExecOptions::default()).unwrap();
-    let names: Vec<String> = plan.conditions.iter().map(|c| c.concept.clone()).collect();
+    let names: Vec<String> = plan.conditions.iter().map(|c| c.to_string()).collect();
     assert_eq!(*latent.prepared.lock().unwrap(), vec![names], "one prepare, every condition");
     assert_eq!(decoded.model_calls, plain.model_calls);
     let expect = plain.samples.affine(2.0, 1.0).unwrap();

@@ -2,7 +2,7 @@
 //! whole step (one batched call + fused sum) against K separate calls + the chain, with the
 //! exact toy2d model and the learned toy2d MLPs.
 //!
-//! `cargo bench -p comp-runtime --bench step -- --warm-up-time 1 --measurement-time 2`
+//! `cargo bench -p comp-models --bench step -- --warm-up-time 1 --measurement-time 2`
 //!
 //! Groups (K terms, N samples, 2D data):
 //! * `combine/{fused,naive}/K/N`: the weighted sum alone.
