@@ -7,7 +7,7 @@
 //! checking: the time is still the import's whole work (read, split, schedule, write, check).
 //! No assertion on time: read the numbers.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, Criterion};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -16,8 +16,13 @@ fn prompt(parts: usize) -> String {
 }
 
 fn import(text: &str) -> i32 {
-    let mut child =
-        Command::new(env!("CARGO_BIN_EXE_comp")).args(["import", "a1111", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("the comp binary runs");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_comp"))
+        .args(["import", "a1111", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the comp binary runs");
     child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("writes the prompt");
     child.wait().expect("waits").code().unwrap_or(-1)
 }

@@ -96,7 +96,10 @@ fn bench(c: &mut Criterion) {
     if version % 2 == 0 {
         version += 1;
         let range = json!({"start": {"line": line, "character": 20}, "end": {"line": line, "character": 21}});
-        client.notify("textDocument/didChange", json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"range": range, "text": "r"}]}));
+        client.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"range": range, "text": "r"}]}),
+        );
         assert_eq!(errors(&client.diagnostics(URI)), 0);
     }
     group.bench_function("hover_on_a_let", |b| {

@@ -60,7 +60,12 @@ pub fn models() -> Vec<ModelInfo> {
         classifier: false,
     };
     // Not a real model: prompts, energies and a model setting, so the targets reach that code.
-    let size = Param { name: "size".into(), kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true }, default: Some(32.0), description: String::new() };
+    let size = Param {
+        name: "size".into(),
+        kind: ParamKind::Number { min: 8.0, max: 128.0, integer: true },
+        default: Some(32.0),
+        description: String::new(),
+    };
     let text = ModelInfo { text: true, concepts: vec![], data_shape: vec![3, 8, 8], extra_settings: vec![size], ..toy("textmodel", true) };
     let sd = |name: &str, size: usize, steps: usize, scale: f64, base: DefaultBase, sampler: Sampler| ModelInfo {
         name: name.into(),

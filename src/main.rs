@@ -72,10 +72,8 @@ fn main() -> ExitCode {
     comp_runtime::tune_cpu_process();
     // Work on a thread with a generous stack: the front half is iterative where input can be
     // deep, but a large stack keeps any remaining recursion far from overflowing.
-    let handle = std::thread::Builder::new()
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || dispatch(cli.command))
-        .expect("spawning the main thread");
+    let handle =
+        std::thread::Builder::new().stack_size(64 * 1024 * 1024).spawn(move || dispatch(cli.command)).expect("spawning the main thread");
     let result = handle.join().unwrap_or_else(|_| Err(Failure::Runtime("internal error (a bug in comp: please report it)".into())));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,7 +47,8 @@ pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
 /// Reads at most [`MAX_SOURCE_BYTES`] from `r`; more is an error naming `what`.
 pub fn read_capped(r: impl std::io::Read, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut r.take(MAX_SOURCE_BYTES + 1), &mut buf).map_err(|e| format!("cannot read {what}: {}", io_reason(&e)))?;
+    std::io::Read::read_to_end(&mut r.take(MAX_SOURCE_BYTES + 1), &mut buf)
+        .map_err(|e| format!("cannot read {what}: {}", io_reason(&e)))?;
     if buf.len() as u64 > MAX_SOURCE_BYTES {
         return Err(format!("{what} is larger than {} MiB: not a script comp reads", MAX_SOURCE_BYTES >> 20));
     }

@@ -82,9 +82,14 @@ pub fn warnings(source: &str, program: &Program) -> Vec<Diagnostic> {
         let to = (span.end as usize).saturating_sub(1).max(from);
         let room = tokenizer.max_len - 2;
         out.push(
-            Diagnostic::warning("W0007", "prompt-too-long", format!("this prompt has {} tokens; the text encoder reads {room}", tokens.count), Span::new(from, to))
-                .with_label("cut: the model never sees this part")
-                .with_help("shorten the prompt, or split it into terms joined by `AND` (each term is encoded on its own)"),
+            Diagnostic::warning(
+                "W0007",
+                "prompt-too-long",
+                format!("this prompt has {} tokens; the text encoder reads {room}", tokens.count),
+                Span::new(from, to),
+            )
+            .with_label("cut: the model never sees this part")
+            .with_help("shorten the prompt, or split it into terms joined by `AND` (each term is encoded on its own)"),
         );
     }
     out

@@ -96,11 +96,7 @@ fn human_in(file: &str, indexed: &Source<&str>, lines: &[usize], diagnostic: &Di
     for l in &mut cut.labels {
         l.span = Span { start: shift(l.span.start), end: shift(l.span.end) };
     }
-    cut.notes.push(format!(
-        "line {} is {} bytes long: only the part around the problem is shown",
-        line + 1,
-        line_end - line_start
-    ));
+    cut.notes.push(format!("line {} is {} bytes long: only the part around the problem is shown", line + 1, line_end - line_start));
     // ariadne numbers the header's line from the offset but its margin from the excerpt (and
     // columns from the excerpt): render plainly, then put the file's line and column in.
     let excerpt = Source::from(text.as_str()).with_display_line_offset(line);
@@ -144,9 +140,7 @@ fn render_one(file: &str, indexed: &Source<&str>, diagnostic: &Diagnostic, color
         None => diagnostic.code.to_string(),
     };
     let mut report = Report::build(kind, clamp(diagnostic.span()))
-        .with_config(
-            Config::default().with_index_type(IndexType::Byte).with_color(color).with_compact(false),
-        )
+        .with_config(Config::default().with_index_type(IndexType::Byte).with_color(color).with_compact(false))
         .with_code(code)
         .with_message(&diagnostic.message);
     for (i, label) in diagnostic.labels.iter().enumerate() {
@@ -166,10 +160,7 @@ fn render_one(file: &str, indexed: &Source<&str>, diagnostic: &Diagnostic, color
         report = report.with_help(help);
     }
     let mut out = Vec::new();
-    report
-        .finish()
-        .write((file, indexed), &mut out)
-        .expect("writing to a Vec cannot fail");
+    report.finish().write((file, indexed), &mut out).expect("writing to a Vec cannot fail");
     String::from_utf8_lossy(&out).into_owned()
 }
 

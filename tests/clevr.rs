@@ -71,12 +71,17 @@ fn checkpoints_every_n_steps_hold_the_state_that_resume_continues() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // Not `-q`: with stderr not a terminal, progress comes as plain lines, checkpoints included.
-    let r = comp_in(dir, &["train", "clevr-pos", "--tiny", "--steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "--f32", "--out", "a"], "");
+    let r = comp_in(
+        dir,
+        &["train", "clevr-pos", "--tiny", "--steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "--f32", "--out", "a"],
+        "",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("checkpoint at step")).collect();
     assert_eq!(lines, ["checkpoint at step 2 -> a", "checkpoint at step 4 -> a"], "{}", r.stderr);
     for step in [2u64, 4] {
-        let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("a/checkpoints/step-{step}/model.json"))).unwrap()).unwrap();
+        let card: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("a/checkpoints/step-{step}/model.json"))).unwrap()).unwrap();
         assert_eq!((card["step"].as_u64(), card["images"].as_u64()), (Some(step), Some(step * 16)), "{card}");
     }
 

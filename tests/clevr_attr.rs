@@ -11,7 +11,11 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     for (attrs, out) in [("color,shape,size", "clevr-attr"), ("color", "clevr-attr-color"), ("shape,size", "clevr-attr-shape-size")] {
-        let r = comp_in(dir, &["train", "clevr-attr", "--attributes", attrs, "--tiny", "--steps", "3", "--out", &format!("models/{out}"), "-q"], "");
+        let r = comp_in(
+            dir,
+            &["train", "clevr-attr", "--attributes", attrs, "--tiny", "--steps", "3", "--out", &format!("models/{out}"), "-q"],
+            "",
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stderr.contains("clevr-attr: 3 steps"), "{}", r.stderr);
     }
@@ -29,7 +33,8 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     assert!(dir.join("out/g/grid.png").is_file());
     let r = comp_in(dir, &["models"], "");
     assert!(r.stdout.contains("clevr-attr-clf") && r.stdout.contains("labels:"), "{}", r.stdout);
-    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("models/clevr-attr-color/model.json")).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("models/clevr-attr-color/model.json")).unwrap()).unwrap();
     assert_eq!(card["model"], "clevr-attr");
     assert_eq!(card["config"]["labels"].as_array().unwrap().len(), 8);
 
@@ -44,14 +49,31 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/s1/run.json")).unwrap()).unwrap();
     assert_eq!(run["model_calls"], 6, "one call per model per step");
     // A colour model does not know shapes: the checker says so at the term.
-    std::fs::write(dir.join("bad.comp"), "model c = clevr-attr-color\nmodel s = clevr-attr-shape-size\nbase c.null\nsample x = c.square\n").unwrap();
+    std::fs::write(dir.join("bad.comp"), "model c = clevr-attr-color\nmodel s = clevr-attr-shape-size\nbase c.null\nsample x = c.square\n")
+        .unwrap();
     let r = comp_in(dir, &["check", "bad.comp"], "");
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("square"), "{}", r.stderr);
 
     let r = comp_in(
         dir,
-        &["eval", "clevr-attr", "--sets", "1", "--per-set", "1", "--steps", "2", "--sweep", "7.5", "--cross", "--classifier", "--out", "ev", "-q"],
+        &[
+            "eval",
+            "clevr-attr",
+            "--sets",
+            "1",
+            "--per-set",
+            "1",
+            "--steps",
+            "2",
+            "--sweep",
+            "7.5",
+            "--cross",
+            "--classifier",
+            "--out",
+            "ev",
+            "-q",
+        ],
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -63,18 +85,33 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     // Three ways of guiding at three scales; classifier guidance costs two calls per step.
     let g = report["guidance"].as_array().unwrap();
     assert_eq!(g.len(), 9);
-    assert_eq!((g[0]["method"].as_str(), g[1]["method"].as_str(), g[2]["method"].as_str()), (Some("classifier-free"), Some("classifier"), Some("both")));
+    assert_eq!(
+        (g[0]["method"].as_str(), g[1]["method"].as_str(), g[2]["method"].as_str()),
+        (Some("classifier-free"), Some("classifier"), Some("both"))
+    );
     assert_eq!((g[0]["calls_per_step"].as_f64(), g[1]["calls_per_step"].as_f64()), (Some(1.0), Some(2.0)));
     assert!(report["positions_clf"]["both"]["samples"].as_u64() == Some(1));
-    for line in ["1 attribute(s):", "a AND NOT b:", "scale   7.5, 2 attributes:", "cross, 3 attributes:", "clevr-pos position AND clevr-attr attribute:"] {
+    for line in [
+        "1 attribute(s):",
+        "a AND NOT b:",
+        "scale   7.5, 2 attributes:",
+        "cross, 3 attributes:",
+        "clevr-pos position AND clevr-attr attribute:",
+    ] {
         assert!(r.stdout.contains(line), "no `{line}` in:\n{}", r.stdout);
     }
-    for f in ["examples_k1.png", "examples_k3.png", "examples_not.png", "examples_cross_k2.png", "examples_pos_attr.png", "examples_pos_clf.png"] {
+    for f in
+        ["examples_k1.png", "examples_k3.png", "examples_not.png", "examples_cross_k2.png", "examples_pos_attr.png", "examples_pos_clf.png"]
+    {
         assert!(dir.join("ev").join(f).is_file(), "{f} missing");
     }
 
     // `comp run` on the full model, by its registry name.
-    std::fs::write(dir.join("a.comp"), "model clevr-attr\nsampler ddim(steps: 3)\nsamples 2\nsample red_square = red AND square AND NOT small\n").unwrap();
+    std::fs::write(
+        dir.join("a.comp"),
+        "model clevr-attr\nsampler ddim(steps: 3)\nsamples 2\nsample red_square = red AND square AND NOT small\n",
+    )
+    .unwrap();
     let r = comp_in(dir, &["run", "a.comp", "-o", "out", "-q"], "");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(dir.join("out/red_square/grid.png").is_file());

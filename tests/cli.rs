@@ -71,7 +71,8 @@ fn plan_emits_every_stage() {
     let sample = &ast["items"][7];
     assert_eq!(sample["name"]["name"], "product");
     assert_eq!(sample["expr"]["kind"]["kind"], "and");
-    let names: Vec<&str> = sample["expr"]["kind"]["of"].as_array().unwrap().iter().map(|x| x["kind"]["of"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        sample["expr"]["kind"]["of"].as_array().unwrap().iter().map(|x| x["kind"]["of"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["ring", "stripe"]);
     assert_eq!(span(&sample["expr"]["span"]), "ring AND stripe");
     assert_eq!(ast["items"][6]["name"]["name"], "stripe");
@@ -144,7 +145,8 @@ fn run_writes_samples_plot_and_record() {
     assert!(record["plan"]["conditions"].is_array());
     assert!(record["comp_version"].is_string());
     // Nothing but the outputs: no temporary files left behind.
-    let mut names: Vec<String> = std::fs::read_dir(&sample).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&sample).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(names, ["plot.png", "run.json", "samples.npy"]);
 }
@@ -179,7 +181,8 @@ fn run_is_deterministic_and_seed_matters() {
 #[test]
 fn run_selects_one_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let r = comp(&["run", "examples/settings.comp", "-o", dir.path().to_str().unwrap(), "--sample", "ddim_fast", "--samples", "20", "-q"], "");
+    let r =
+        comp(&["run", "examples/settings.comp", "-o", dir.path().to_str().unwrap(), "--sample", "ddim_fast", "--samples", "20", "-q"], "");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(dir.path().join("ddim_fast/samples.npy").exists());
     assert!(!dir.path().join("ddpm_default").exists());
@@ -260,7 +263,10 @@ fn a_plan_json_runs_like_its_script() {
     assert_eq!(a.code, 0, "{}", a.stderr);
     let b = comp(&["run", "examples/product.comp", "-o", dir.path().join("b").to_str().unwrap(), "--samples", "30", "-q"], "");
     assert_eq!(b.code, 0);
-    assert_eq!(std::fs::read(dir.path().join("a/product/samples.npy")).unwrap(), std::fs::read(dir.path().join("b/product/samples.npy")).unwrap());
+    assert_eq!(
+        std::fs::read(dir.path().join("a/product/samples.npy")).unwrap(),
+        std::fs::read(dir.path().join("b/product/samples.npy")).unwrap()
+    );
 }
 
 /// DPM-Solver++(2M) runs on the exact and the learned toy2d models, with a window and an MCMC

@@ -62,10 +62,7 @@ fn invalid_programs_render_their_diagnostics() {
         let run = comp(&["check", &file], "");
         assert_eq!(run.code, 1, "{file} should fail to check:\n{}", run.stderr);
         let source = String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
-        insta::assert_snapshot!(
-            format!("invalid_{}", stem(&path)),
-            format!("----- SOURCE CODE\n{source}\n----- ERROR\n{}", run.stderr)
-        );
+        insta::assert_snapshot!(format!("invalid_{}", stem(&path)), format!("----- SOURCE CODE\n{source}\n----- ERROR\n{}", run.stderr));
         let json = comp(&["check", "--format", "json", &file], "");
         assert_eq!(json.code, 1);
         let ds: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).expect("JSON diagnostics");
@@ -79,11 +76,7 @@ fn invalid_programs_render_their_diagnostics() {
     }
     // Every error code of docs/language.md is exercised by some invalid program.
     let doc = std::fs::read_to_string(common::root().join("docs/language.md")).expect("docs");
-    let documented: BTreeSet<String> = doc
-        .lines()
-        .filter_map(|l| l.strip_prefix("| E"))
-        .map(|l| format!("E{}", &l[..4]))
-        .collect();
+    let documented: BTreeSet<String> = doc.lines().filter_map(|l| l.strip_prefix("| E")).map(|l| format!("E{}", &l[..4])).collect();
     // E0005 is about a file that cannot be read, not about a program (tests/reliability.rs).
     codes.insert("E0005".to_string());
     // E0128 (two models on different noise schedules) needs two models of one data shape on
@@ -96,13 +89,17 @@ fn invalid_programs_render_their_diagnostics() {
 
 #[test]
 fn every_lint_fires_and_deny_warnings_fails() {
-    let lints = ["zero-weight", "duplicate-terms", "unused-let", "shadowed-concept", "oversaturated-guidance", "inactive-stretch", "unused-model"];
+    let lints =
+        ["zero-weight", "duplicate-terms", "unused-let", "shadowed-concept", "oversaturated-guidance", "inactive-stretch", "unused-model"];
     let mut seen = BTreeSet::new();
     for path in corpus("tests/warnings") {
         let file = rel(&path);
         let run = comp(&["check", &file], "");
         assert_eq!(run.code, 0, "warnings alone must not fail {file}:\n{}", run.stderr);
-        insta::assert_snapshot!(format!("warning_{}", stem(&path)), format!("----- SOURCE CODE\n{}\n----- WARNING\n{}", std::fs::read_to_string(&path).expect("read"), run.stderr));
+        insta::assert_snapshot!(
+            format!("warning_{}", stem(&path)),
+            format!("----- SOURCE CODE\n{}\n----- WARNING\n{}", std::fs::read_to_string(&path).expect("read"), run.stderr)
+        );
         for l in lints {
             if run.stderr.contains(l) {
                 seen.insert(l);

@@ -6,14 +6,19 @@
 
 use std::path::Path;
 
-const TOPS: [&str; 15] =
-    ["models", "runtime", "compiler", "grammar", "plan", "lab", "src", "tests", "docs", "editors", "examples", "bench", "benches", "fuzz", ".ci"];
+const TOPS: [&str; 15] = [
+    "models", "runtime", "compiler", "grammar", "plan", "lab", "src", "tests", "docs", "editors", "examples", "bench", "benches", "fuzz",
+    ".ci",
+];
 
 /// Paths a user writes, named in the docs as instructions.
 const USER_MADE: [&str; 1] = ["models/sd15/model.json"];
 
 fn is_placeholder(p: &str) -> bool {
-    p.contains(['{', '}', '*', '<', '>', '…']) || p.contains("NAME") || p.contains("...") || p.split(['/', '-', '.']).any(|part| part == "N")
+    p.contains(['{', '}', '*', '<', '>', '…'])
+        || p.contains("NAME")
+        || p.contains("...")
+        || p.split(['/', '-', '.']).any(|part| part == "N")
 }
 
 /// `(candidate, relative to the markdown file?)` for each backticked word and link target.

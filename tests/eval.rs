@@ -9,10 +9,8 @@ fn eval_toy2d_writes_table_json_and_png() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ev");
     let json = dir.path().join("metrics.json");
-    let run = comp(
-        &["eval", "toy2d", "--samples", "150", "--seed", "3", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()],
-        "",
-    );
+    let run =
+        comp(&["eval", "toy2d", "--samples", "150", "--seed", "3", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     for want in ["product", "mixture", "negation", "reverse", "ula", "mala", "u-hmc", "hmc", "log-lik", "MMD²"] {
         assert!(run.stdout.contains(want), "table lacks `{want}`:\n{}", run.stdout);
@@ -59,7 +57,8 @@ fn eval_toy2d_writes_table_json_and_png() {
 fn eval_toy2d_with_the_learned_model_quickly() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ev");
-    let run = comp(&["eval", "toy2d", "--model", "toy2d-mlp", "--samples", "20", "--steps", "10", "--quiet", "--out", out.to_str().unwrap()], "");
+    let run =
+        comp(&["eval", "toy2d", "--model", "toy2d-mlp", "--samples", "20", "--steps", "10", "--quiet", "--out", out.to_str().unwrap()], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with("toy2d eval: model toy2d-mlp, 20 samples, seed 0, 10-step DDPM (cosine)\n"), "{}", run.stdout);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
@@ -105,9 +104,30 @@ fn planned_model_calls_match_the_run_with_mcmc() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("examples/product_hmc.comp".to_string(), true),
-        (write(&dir, "ula.comp", "model toy2d\nbase none\nsampler ddpm(steps: 30)\nmcmc ula(steps: 4, from: 0.25, to: 0.8)\nsample s = ring AND bar\n"), false),
-        (write(&dir, "mala.comp", "model toy2d\nbase none\nsampler ddim(steps: 20, eta: 0)\nmcmc mala(steps: 3)\nsample s = left_bar OR right_bar\n"), true),
-        (write(&dir, "uhmc.comp", "model toy2d\nbase none\nsampler ddpm(steps: 25)\nmcmc uhmc(leapfrog: 2)\nsample s = ring AND bar @ [0.2, 0.6]\n"), false),
+        (
+            write(
+                &dir,
+                "ula.comp",
+                "model toy2d\nbase none\nsampler ddpm(steps: 30)\nmcmc ula(steps: 4, from: 0.25, to: 0.8)\nsample s = ring AND bar\n",
+            ),
+            false,
+        ),
+        (
+            write(
+                &dir,
+                "mala.comp",
+                "model toy2d\nbase none\nsampler ddim(steps: 20, eta: 0)\nmcmc mala(steps: 3)\nsample s = left_bar OR right_bar\n",
+            ),
+            true,
+        ),
+        (
+            write(
+                &dir,
+                "uhmc.comp",
+                "model toy2d\nbase none\nsampler ddpm(steps: 25)\nmcmc uhmc(leapfrog: 2)\nsample s = ring AND bar @ [0.2, 0.6]\n",
+            ),
+            false,
+        ),
     ];
     for (i, (file, adjusted)) in cases.iter().enumerate() {
         let plan = comp(&["plan", file], "");

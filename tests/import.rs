@@ -51,7 +51,11 @@ fn prompt_editing_becomes_step_windows_and_emphasis_warns() {
     // int(0.5 · 25) = 12: "cabin" through schedule step 12; model call k sees step max(k, 1),
     // so calls 0..=12 (13 of them): the window ends at 13/25 = 0.52.
     assert!(run.stdout.contains("model sd21\nsampler dpmpp2m(steps: 25)\nscale 7\nbase \"\"\n"), "{}", run.stdout);
-    assert!(run.stdout.ends_with("sample image = \"a cabin in snow\" @ [0, 0.52] AND \"a castle in snow\" @ [0.52, 1]\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("sample image = \"a cabin in snow\" @ [0, 0.52] AND \"a castle in snow\" @ [0.52, 1]\n"),
+        "{}",
+        run.stdout
+    );
     // The warning points at the emphasis, under the prompt.
     assert!(run.stderr.contains("[W0101(emphasis-dropped)] Warning: emphasis dropped"), "{}", run.stderr);
     assert!(run.stderr.contains("prompt:1:25"), "{}", run.stderr);
@@ -62,7 +66,11 @@ fn prompt_editing_becomes_step_windows_and_emphasis_warns() {
 fn composable_pipeline_prompt_with_weights() {
     let run = comp(&["import", "composable", "a red car | a blue sky | people", "--weights", "7.5 | 3.75 | -7.5"], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.ends_with("scale 7.5\nbase \"\"\nsample image = \"a red car\" AND 0.5 * \"a blue sky\" AND NOT \"people\"\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("scale 7.5\nbase \"\"\nsample image = \"a red car\" AND 0.5 * \"a blue sky\" AND NOT \"people\"\n"),
+        "{}",
+        run.stdout
+    );
     // Weights that do not divide the scale: absolute weights at scale 1.
     let run = comp(&["import", "composable", "a | b", "--weights", "5 | -2"], "");
     assert!(run.stdout.ends_with("scale 1\nbase \"\"\nsample image = 5 * \"a\" AND NOT 2 * \"b\"\n"), "{}", run.stdout);
@@ -94,7 +102,11 @@ fn bad_input_is_an_error_with_a_span_and_writes_nothing() {
     // A bracket split by AND is text, and the warning says why.
     let run = comp(&["import", "a1111", "[a AND b:0.5]"], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("[W0109(read-as-text)]") && run.stderr.contains("A1111 splits the prompt at each AND before it reads brackets"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[W0109(read-as-text)]") && run.stderr.contains("A1111 splits the prompt at each AND before it reads brackets"),
+        "{}",
+        run.stderr
+    );
     let run = comp(&["import", "a1111", "(a AND b"], "");
     assert!(!run.stderr.contains("splits the prompt at each AND"), "the AND is not the cause: {}", run.stderr);
     // Warnings denied: exit 1, nothing written.
@@ -148,7 +160,11 @@ fn a1111s_sampler_step_rule_and_extra_networks() {
     assert!(run.stdout.ends_with("sample image = \"a cat\" @ [0, 0.4] AND \"a dog\" @ [0.4, 1]\n"), "{}", run.stdout);
     // `[cat|dog]`, 4 steps: calls 0..=3 see steps 1, 1, 2, 3: cat, cat, dog, cat.
     let run = comp(&["import", "a1111", "[cat|dog]", "--steps", "4"], "");
-    assert!(run.stdout.ends_with("sample image = \"cat\" @ [0, 0.5] AND \"dog\" @ [0.5, 0.75] AND \"cat\" @ [0.75, 1]\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("sample image = \"cat\" @ [0, 0.5] AND \"dog\" @ [0.5, 0.75] AND \"cat\" @ [0.75, 1]\n"),
+        "{}",
+        run.stdout
+    );
     // `a [b:c:0.99]`, 50 steps: int(49.5) = 49, and call 49 sees step 49: never "a c".
     let run = comp(&["import", "a1111", "a [b:c:0.99]", "--steps", "50"], "");
     assert!(run.stdout.ends_with("sample image = \"a b\"\n"), "{}", run.stdout);
@@ -158,7 +174,11 @@ fn a1111s_sampler_step_rule_and_extra_networks() {
     assert!(run.stderr.contains("[W0103(") && run.stderr.contains("[W0109("), "{}", run.stderr);
     // BREAK: a chunk break only as a bare word; inside emphasis, or glued to an edit, a word.
     let run = comp(&["import", "a1111", "(a BREAK b) AND x BREAK[c:d:0.5]", "--steps", "10"], "");
-    assert!(run.stdout.ends_with("sample image = \"a BREAK b\" AND \"x BREAKc\" @ [0, 0.6] AND \"x BREAKd\" @ [0.6, 1]\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("sample image = \"a BREAK b\" AND \"x BREAKc\" @ [0, 0.6] AND \"x BREAKd\" @ [0.6, 1]\n"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stderr.contains("W0102"), "{}", run.stderr);
 }
 
@@ -243,8 +263,12 @@ fn every_documented_import_code_has_a_case() {
         }
     }
     let doc = std::fs::read_to_string(common::root().join("docs/import.md")).expect("docs/import.md");
-    let documented: std::collections::BTreeSet<String> =
-        doc.lines().filter_map(|l| l.strip_prefix("| ")).filter(|l| l.starts_with("E02") || l.starts_with("W01")).map(|l| l[..5].to_string()).collect();
+    let documented: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter(|l| l.starts_with("E02") || l.starts_with("W01"))
+        .map(|l| l[..5].to_string())
+        .collect();
     assert_eq!(documented.len(), 16, "{documented:?}");
     let missing: Vec<_> = documented.difference(&seen).collect();
     assert!(missing.is_empty(), "documented codes no case produces: {missing:?} (seen {seen:?})");

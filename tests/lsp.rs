@@ -136,7 +136,10 @@ fn an_editor_session() {
     let mut rename = at(2, 6);
     rename["newName"] = json!("band");
     let edit = client.request("textDocument/rename", rename.clone());
-    assert_eq!(edit["changes"][URI], json!([{"range": range(2, 4, 2, 10), "newText": "band"}, {"range": range(3, 26, 3, 32), "newText": "band"}]));
+    assert_eq!(
+        edit["changes"][URI],
+        json!([{"range": range(2, 4, 2, 10), "newText": "band"}, {"range": range(3, 26, 3, 32), "newText": "band"}])
+    );
     rename["newName"] = json!("not a name");
     let refused = client.request_raw("textDocument/rename", rename);
     assert_eq!(refused["error"]["code"], -32803, "RequestFailed: {refused}");
@@ -159,7 +162,8 @@ fn an_editor_session() {
     // Formatting: the edits `comp fmt` would make.
     let messy = change(&mut client, 5, json!([{"text": "model   toy2d\nsample s=ring   AND(bar)   # both\n\n\n"}]));
     assert_eq!(messy["diagnostics"], json!([]));
-    let edits = client.request("textDocument/formatting", json!({"textDocument": {"uri": URI}, "options": {"tabSize": 4, "insertSpaces": true}}));
+    let edits =
+        client.request("textDocument/formatting", json!({"textDocument": {"uri": URI}, "options": {"tabSize": 4, "insertSpaces": true}}));
     assert_eq!(edits, json!([{"range": range(0, 0, 4, 0), "newText": "model toy2d\nsample s = ring AND (bar)  # both\n"}]));
 
     assert_eq!(client.shutdown().code(), Some(0), "shutdown then exit: status 0");
@@ -220,7 +224,8 @@ fn half_typed_text_never_crashes_the_server() {
     // A syntax error is a diagnostic, not a crash; formatting leaves broken text alone.
     let broken = change(&mut client, version + 1, json!([{"text": "model toy2d\nsample s = (ring AND"}]));
     assert_eq!(broken["diagnostics"][0]["code"], "E0001", "{broken}");
-    let edits = client.request("textDocument/formatting", json!({"textDocument": {"uri": URI}, "options": {"tabSize": 4, "insertSpaces": true}}));
+    let edits =
+        client.request("textDocument/formatting", json!({"textDocument": {"uri": URI}, "options": {"tabSize": 4, "insertSpaces": true}}));
     assert_eq!(edits, Value::Null);
     assert_eq!(client.shutdown().code(), Some(0));
 }
@@ -262,14 +267,21 @@ fn malformed_input_never_ends_the_server() {
         // Over the 16 MiB cap: skipped without being read into memory.
         (format!("Content-Length: {}\r\n\r\n{{\"id\":109,\"x\":\"{}\"}}", 17 << 20, big).into_bytes(), Some((109, -32700))),
         // Read: headers ending in `\n` alone; a lone surrogate (as U+FFFD).
-        (String::from_utf8(framed(br#"{"jsonrpc":"2.0","id":110,"method":"comp/none"}"#)).unwrap().replace("\r\n", "\n").into_bytes(), Some((110, -32601))),
+        (
+            String::from_utf8(framed(br#"{"jsonrpc":"2.0","id":110,"method":"comp/none"}"#)).unwrap().replace("\r\n", "\n").into_bytes(),
+            Some((110, -32601)),
+        ),
         (framed(br#"{"jsonrpc":"2.0","id":111,"method":"comp/\ud800"}"#), Some((111, -32601))),
     ];
     for (raw, answer) in cases {
         client.send_raw(&raw);
         // The server still answers, and the document is still there.
         let hover = client.request_raw("textDocument/hover", at(1, 12));
-        assert!(hover["result"]["contents"]["value"].as_str().is_some_and(|v| v.contains("ring")), "after {:?}: {hover}", String::from_utf8_lossy(&raw[..raw.len().min(80)]));
+        assert!(
+            hover["result"]["contents"]["value"].as_str().is_some_and(|v| v.contains("ring")),
+            "after {:?}: {hover}",
+            String::from_utf8_lossy(&raw[..raw.len().min(80)])
+        );
         if let Some((id, code)) = answer {
             let reply = client.response(&json!(id));
             assert_eq!(reply["error"]["code"], code, "{reply}");
@@ -308,7 +320,10 @@ fn requests_between_the_initialize_reply_and_initialized_are_served() {
     // Before `initialized`: a request is answered, a notification read.
     let unknown = client.request_raw("comp/noSuchThing", json!({}));
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
-    client.notify("textDocument/didOpen", json!({"textDocument": {"uri": URI, "languageId": "comp", "version": 1, "text": "model toy2d\nsample s = rnig\n"}}));
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": URI, "languageId": "comp", "version": 1, "text": "model toy2d\nsample s = rnig\n"}}),
+    );
     assert_eq!(client.diagnostics(URI)["diagnostics"][0]["code"], "E0103");
     client.notify("initialized", json!({}));
     let again = client.request_raw("initialize", json!({"capabilities": {}}));
@@ -324,7 +339,11 @@ fn a_burst_of_edits_is_checked_once() {
     // every intermediate version has an error; the last is fixed back to `ring`.
     let mut burst = Vec::new();
     for version in 2..=201 {
-        let text = if version == 201 { "model toy2d\nsample s = ring AND bar\n".to_string() } else { format!("model toy2d\nsample s = ring{}\n", "x".repeat(version)) };
+        let text = if version == 201 {
+            "model toy2d\nsample s = ring AND bar\n".to_string()
+        } else {
+            format!("model toy2d\nsample s = ring{}\n", "x".repeat(version))
+        };
         let body = json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"text": text}]}});
         burst.extend(framed(body.to_string().as_bytes()));
     }
@@ -365,7 +384,8 @@ fn syntax_errors_leave_navigation_and_hover_working_elsewhere() {
 
 #[test]
 fn completion_knows_where_it_is_and_what_the_client_inserts() {
-    let labels = |items: &Value| -> Vec<String> { items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect() };
+    let labels =
+        |items: &Value| -> Vec<String> { items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect() };
     let text = "model clevr-pos\nsampler \nmcmc \nlet l = pos(0.2, 0.5)\nsample s = l AND \nsample t = l \n";
     // A client without snippet support (eglot 1.9): plain names.
     let mut client = start();

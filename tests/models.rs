@@ -34,7 +34,8 @@ fn a_model_composed_with_itself_samples_exactly_as_one_model() {
     let dir = temp("self");
     let settings = "sampler ddpm(steps: 20)\nscale 2\nseed 3\nsamples 64\n";
     let one = format!("model toy2d\nbase null\n{settings}sample s = ring AND 0.5 * bar AND NOT 0.3 * box_small\n");
-    let two = format!("model a = toy2d\nmodel b = toy2d\nbase a.null\n{settings}sample s = a.ring AND 0.5 * b.bar AND NOT 0.3 * a.box_small\n");
+    let two =
+        format!("model a = toy2d\nmodel b = toy2d\nbase a.null\n{settings}sample s = a.ring AND 0.5 * b.bar AND NOT 0.3 * a.box_small\n");
     std::fs::write(dir.join("one.comp"), one).unwrap();
     std::fs::write(dir.join("two.comp"), two).unwrap();
     for f in ["one", "two"] {
@@ -115,7 +116,11 @@ fn a_trained_subset_folder_is_a_model_by_its_name() {
     let models = comp_env(&root(), &["models"], "", &env);
     assert!(models.stdout.contains("ringleft  a toy2d-mlp model from"), "{}", models.stdout);
     let src = dir.join("s.comp");
-    std::fs::write(&src, "model mine = ringleft\nmodel exact = toy2d\nbase none\nsampler ddpm(steps: 5)\nsamples 8\nsample s = mine.ring AND bar\n").unwrap();
+    std::fs::write(
+        &src,
+        "model mine = ringleft\nmodel exact = toy2d\nbase none\nsampler ddpm(steps: 5)\nsamples 8\nsample s = mine.ring AND bar\n",
+    )
+    .unwrap();
     let check = comp_env(&root(), &["check", src.to_str().unwrap()], "", &env);
     assert_eq!(check.code, 0, "{}", check.stderr);
     let run = comp_env(&root(), &["run", src.to_str().unwrap(), "-o", dir.join("out").to_str().unwrap(), "-q"], "", &env);

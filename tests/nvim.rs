@@ -46,7 +46,8 @@ fn neovim_set_up_as_the_docs_say_shows_diagnostics_hover_and_completion() {
     std::fs::write(&file, "model toy2d\nsample s = rnig AND bar\nsample t = \"😀 café\" AND rng\nsampler ddpm(steps: 10)\n").unwrap();
     let out = dir.path().join("out.txt");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_comp")).parent().unwrap().to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()))).unwrap();
+    let path =
+        std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()))).unwrap();
     let status = Command::new("nvim")
         .args(["--headless", "--clean", "-i", "NONE", "-u"])
         .arg(dir.path().join("init.lua"))
@@ -65,7 +66,12 @@ fn neovim_set_up_as_the_docs_say_shows_diagnostics_hover_and_completion() {
         .output()
         .expect("run nvim");
     let report = std::fs::read_to_string(&out).unwrap_or_default();
-    assert!(status.status.success(), "nvim {version:?} failed ({:?}):\n{report}\n{}", status.status, String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "nvim {version:?} failed ({:?}):\n{report}\n{}",
+        status.status,
+        String::from_utf8_lossy(&status.stderr)
+    );
     // Neovim reports byte columns: `rng` is at byte 28 of its line (UTF-16 column 25 on the
     // wire: `😀` is 4 bytes and 2 units, `é` 2 bytes and 1 unit), so the server's UTF-16
     // columns were read back to the right place.

@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-const TOP: &[&str] =
-    &["plan", "grammar", "compiler", "runtime", "models", "lab", "src", "tests", "docs", "examples", "bench", "benches", "fuzz", "editors", ".ci"];
+const TOP: &[&str] = &[
+    "plan", "grammar", "compiler", "runtime", "models", "lab", "src", "tests", "docs", "examples", "bench", "benches", "fuzz", "editors",
+    ".ci",
+];
 
 /// Folders the docs name as a user's own, not shipped: a Stable Diffusion checkpoint the user
 /// converts, and a toy2d model the user trains in a walkthrough.
@@ -32,12 +34,15 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// A part of a path (between `/` and `-`) in capitals: `NAME`, `N`, `CONCEPT`.
 fn placeholder(path: &str) -> bool {
-    path.split(['/', '-']).any(|part| part.chars().any(|c| c.is_ascii_uppercase()) && part.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+    path.split(['/', '-']).any(|part| {
+        part.chars().any(|c| c.is_ascii_uppercase()) && part.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    })
 }
 
 fn named_paths(line: &str) -> Vec<String> {
-    let re = regex::Regex::new(&format!(r"(?:^|[^A-Za-z0-9_./~-])((?:{})/[A-Za-z0-9_.+/-]*[A-Za-z0-9_+/])", TOP.join("|").replace('.', r"\.")))
-        .expect("a valid pattern");
+    let re =
+        regex::Regex::new(&format!(r"(?:^|[^A-Za-z0-9_./~-])((?:{})/[A-Za-z0-9_.+/-]*[A-Za-z0-9_+/])", TOP.join("|").replace('.', r"\.")))
+            .expect("a valid pattern");
     re.captures_iter(line)
         .map(|c| c[1].trim_end_matches('.').to_string())
         .filter(|p| !placeholder(p) && !p.starts_with("out/"))

@@ -14,7 +14,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 fn base_none_weights_summing_to_zero_are_a_check_error() {
     let r = comp(&["check", "-"], "model toy2d\nsample s = ring AND NOT bar\n");
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("E0123") && r.stderr.contains("`base null`") && r.stderr.contains("1.3 * ring AND NOT 0.3 * bar"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("E0123") && r.stderr.contains("`base null`") && r.stderr.contains("1.3 * ring AND NOT 0.3 * bar"),
+        "{}",
+        r.stderr
+    );
     // `comp run` writes nothing for it.
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "s.comp", "model toy2d\nsample s = ring AND NOT bar\n");
@@ -52,7 +56,12 @@ fn memory_is_checked_before_allocating() {
     let limit = [("COMP_MEMORY_LIMIT", "1G")];
     let r = comp_env(dir.path(), &["run", &f, "--samples", "1000000000000", "-q"], "", &limit);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("1000000000000 samples need about") && r.stderr.contains("over the limit of 1.0 GiB (set by COMP_MEMORY_LIMIT=1G)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1000000000000 samples need about")
+            && r.stderr.contains("over the limit of 1.0 GiB (set by COMP_MEMORY_LIMIT=1G)"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("samples fit"), "{}", r.stderr);
     // The `samples` setting too, whatever the machine (1e15 samples are petabytes).
     let g = write(dir.path(), "g.comp", "model toy2d\nsamples 1e15\nsample s = ring AND bar\n");
@@ -315,7 +324,10 @@ fn a_closed_pipe_ends_every_command_quietly() {
         let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
         let o = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!stderr.contains("panicked") && !stderr.contains("internal error") && !stderr.contains("failed printing"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("internal error") && !stderr.contains("failed printing"),
+            "{args:?}: {stderr}"
+        );
         assert!(o.status.success() || o.status.signal() == Some(13), "{args:?}: {:?} {stderr}", o.status);
     }
 }

@@ -98,7 +98,11 @@ fn repl_file_starts_from_the_file() {
     let run = comp(&["repl", "examples/product.comp"], ":plan product\n:run product 16\n");
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("loaded 8 statements from examples/product.comp\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("sample product (model toy2d)\n  settings: sampler ddpm(steps: 100), mcmc none, scale 1, seed 0, samples 2000"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("sample product (model toy2d)\n  settings: sampler ddpm(steps: 100), mcmc none, scale 1, seed 0, samples 2000"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("16 samples of `product`"), "{}", run.stdout);
     assert!(run.stdout.contains("100 model calls"), "{}", run.stdout);
     let missing = comp(&["repl", "examples/nosuch.comp"], "");

@@ -143,7 +143,10 @@ fn size_dtype_and_prompts_are_checked_before_anything_loads() {
 fn an_a1111_prompt_imports_into_a_script_that_checks_and_runs() {
     let dir = setup();
     let d = dir.path();
-    let r = run(d, &["import", "a1111", "a red cat AND snow :0.6", "--negative", "blurry", "--steps", "3", "--size", "64x64", "-o", "imported.comp"]);
+    let r = run(
+        d,
+        &["import", "a1111", "a red cat AND snow :0.6", "--negative", "blurry", "--steps", "3", "--size", "64x64", "-o", "imported.comp"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(d, &["check", "imported.comp"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -193,7 +196,8 @@ fn two_checkpoints_compose_each_with_its_own_prompts() {
     let img = image::open(d.join("out/s/0000.png")).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
     // Swapping the checkpoints changes the pictures (each term really comes from its model).
-    std::fs::write(d.join("swap.comp"), script.replace("model a = sd15\nmodel b = sd21-base", "model a = sd21-base\nmodel b = sd15")).unwrap();
+    std::fs::write(d.join("swap.comp"), script.replace("model a = sd15\nmodel b = sd21-base", "model a = sd21-base\nmodel b = sd15"))
+        .unwrap();
     let r = run(d, &["run", "swap.comp", "-q", "-o", "swap"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_ne!(std::fs::read(d.join("out/s/samples.npy")).unwrap(), std::fs::read(d.join("swap/s/samples.npy")).unwrap());
@@ -229,7 +233,9 @@ fn a_card_that_is_broken_or_points_nowhere_useful_is_not_found() {
     // A card naming a missing folder, a file, an empty folder: `comp models` does not say found.
     std::fs::write(d.join("a-file"), "").unwrap();
     std::fs::create_dir_all(d.join("empty")).unwrap();
-    for (target, says) in [("../../nowhere", "is not a folder"), ("../../a-file", "is not a folder"), ("../../empty", "is not a diffusers folder")] {
+    for (target, says) in
+        [("../../nowhere", "is not a folder"), ("../../a-file", "is not a folder"), ("../../empty", "is not a diffusers folder")]
+    {
         std::fs::write(&card, format!("{{\"diffusers\": \"{target}\"}}")).unwrap();
         let w = sd15_weights(d);
         assert_eq!(w["status"], "unusable", "{target}: {w}");
@@ -265,5 +271,9 @@ fn the_repl_takes_size_and_dtype() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stdout.contains("Error"), "{}", r.stdout);
     assert!(r.stdout.contains("1 samples of `s`"), "{}", r.stdout);
-    assert!(r.stdout.contains("[1, 3, 64, 64]") || r.stdout.contains("64x64") || r.stdout.contains("64 × 64"), "sampled at 64x64, not 512x512:\n{}", r.stdout);
+    assert!(
+        r.stdout.contains("[1, 3, 64, 64]") || r.stdout.contains("64x64") || r.stdout.contains("64 × 64"),
+        "sampled at 64x64, not 512x512:\n{}",
+        r.stdout
+    );
 }

@@ -76,7 +76,9 @@ fn shards_in_separate_processes_merge_into_one_run() {
             let b = std::fs::read(merged.join("product").join(file)).unwrap();
             assert!(a == b, "{model}: merged {file} differs from the single run's");
         }
-        let record = |d: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(d.join("product/run.json")).unwrap()).unwrap() };
+        let record = |d: &Path| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(d.join("product/run.json")).unwrap()).unwrap()
+        };
         let (one, joined) = (record(&single), record(&merged));
         // 20 DDPM steps, one batched call per step: each shard makes 20 calls.
         assert_eq!(one["model_calls"], 20);
@@ -174,7 +176,11 @@ fn merge_within_a_minute(dirs: &[&Path], out: &Path) -> common::Run {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let o = child.wait_with_output().unwrap();
-    common::Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+    common::Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
 }
 
 #[test]
@@ -279,14 +285,24 @@ fn seeds_models_counts_and_weights_that_differ_are_named() {
     // Two shards of toy2d-mlp made with different weights (a second, briefly trained model
     // found first through COMP_MODELS): refused, naming both hashes.
     let models = d.join("models");
-    let t = common::comp_in(d, &["train", "toy2d", "--steps", "2", "--batch", "8", "--out", models.join("toy2d-mlp").to_str().unwrap(), "-q"], "");
+    let t = common::comp_in(
+        d,
+        &["train", "toy2d", "--steps", "2", "--batch", "8", "--out", models.join("toy2d-mlp").to_str().unwrap(), "-q"],
+        "",
+    );
     assert_eq!(t.code, 0, "{}", t.stderr);
     let mlp = source(d, "toy2d-mlp");
     let w = d.join("w");
     run(&["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "0/2"]);
-    let r = comp_env(d, &["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "1/2"], "", &[("COMP_MODELS", models.to_str().unwrap())]);
+    let r = comp_env(
+        d,
+        &["run", &mlp, "-o", w.to_str().unwrap(), "--samples", "6", "-q", "--shard", "1/2"],
+        "",
+        &[("COMP_MODELS", models.to_str().unwrap())],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.join("product/shards/shard-1-of-2/shard.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("product/shards/shard-1-of-2/shard.json")).unwrap()).unwrap();
     assert!(m["weights_hash"].as_str().unwrap().starts_with("sha256:"), "{m}");
     let r = merge_within_a_minute(&[&w], &d.join("m"));
     assert_eq!(r.code, 1, "{}", r.stderr);

@@ -52,7 +52,11 @@ fn train_then_run_the_trained_models() {
         assert_eq!(rec["weights"]["sha256"], comp_models::weights::sha256_file(&weights).unwrap().as_str(), "{sample}");
     }
 
-    std::fs::write(dir.join("e.comp"), "model toy2d-mlp-eps\nbase none\nsamples 32\nsampler ddim(steps: 5, eta: 0)\nsample e = ring AND bar\n").unwrap();
+    std::fs::write(
+        dir.join("e.comp"),
+        "model toy2d-mlp-eps\nbase none\nsamples 32\nsampler ddim(steps: 5, eta: 0)\nsample e = ring AND bar\n",
+    )
+    .unwrap();
     let run = comp_in(dir, &["run", "e.comp", "--out", "out", "-q"], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(dir.join("out/e/samples.npy").is_file());
@@ -88,7 +92,8 @@ fn a_batch_that_cannot_fit_is_refused_and_a_diverged_run_keeps_the_previous_weig
     let args = |lr: &'static str| ["train", "toy2d", "--steps", "30", "--batch", "64", "--lr", lr, "--out", "m", "--force", "-q"];
     let run = comp_in(dir, &args("0.001"), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let (weights, card_text) = (std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read_to_string(out.join("model.json")).unwrap());
+    let (weights, card_text) =
+        (std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read_to_string(out.join("model.json")).unwrap());
     let run = comp_in(dir, &args("1000"), "");
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("diverged") && run.stderr.contains("previous weights stay"), "{}", run.stderr);

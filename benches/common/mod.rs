@@ -8,9 +8,8 @@ pub fn generated(n: usize) -> String {
     for i in 0..n {
         let c = concepts[i % concepts.len()];
         if i % 10 == 9 {
-            let terms: Vec<String> = (i - 9..i)
-                .map(|j| if j % 2 == 0 { format!("l{j}") } else { format!("0.5 * l{j} @ [0, 0.5]") })
-                .collect();
+            let terms: Vec<String> =
+                (i - 9..i).map(|j| if j % 2 == 0 { format!("l{j}") } else { format!("0.5 * l{j} @ [0, 0.5]") }).collect();
             s += &format!("sample s{i} = {}\n", terms.join(" AND "));
         } else if i % 10 == 0 {
             s += &format!("let l{i} = {c} AND NOT 0.2 * box_small\n");

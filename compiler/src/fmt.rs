@@ -437,11 +437,8 @@ mod tests {
             }
             /// White space between tokens; inside parentheses it may break lines and comment.
             fn ws(&mut self, depth: usize) -> &'static str {
-                let choices: &[&str] = if depth > 0 {
-                    &[" ", "  ", "\t", "\n  ", " # c\n", "\n  # own\n  ", " ", " "]
-                } else {
-                    &[" ", "  ", "\t", " "]
-                };
+                let choices: &[&str] =
+                    if depth > 0 { &[" ", "  ", "\t", "\n  ", " # c\n", "\n  # own\n  ", " ", " "] } else { &[" ", "  ", "\t", " "] };
                 choices[self.next(choices.len() as u64) as usize]
             }
             fn num(&mut self) -> &'static str {

@@ -35,7 +35,6 @@ impl Cond {
             Cond::Null { model } | Cond::Concept { model, .. } | Cond::Text { model, .. } => model.as_deref(),
         }
     }
-
 }
 
 impl fmt::Display for Cond {
@@ -121,9 +120,7 @@ impl Node {
             match n {
                 Node::And(xs) => stack.extend(xs.iter().rev()),
                 Node::Or { branches, .. } => stack.extend(branches.iter().rev().map(|(_, b)| b)),
-                Node::Not { expr, .. } | Node::Weight { expr, .. } | Node::Window { expr, .. } => {
-                    stack.push(expr)
-                }
+                Node::Not { expr, .. } | Node::Weight { expr, .. } | Node::Window { expr, .. } => stack.push(expr),
                 Node::Cond { .. } | Node::Let { .. } | Node::Error => {}
             }
         }

@@ -49,8 +49,8 @@ pub mod settings;
 pub mod simplified;
 pub mod simplify;
 pub mod stages;
-pub mod validate;
 mod suggest;
+pub mod validate;
 
 /// The plan types live in `comp-plan` (shared with the runtime); re-exported here so that the
 /// compiler's own stages and its users name them as before.

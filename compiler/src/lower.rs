@@ -86,9 +86,7 @@ pub fn lower(
             Combine::Linear { coeffs: pick(&comps[0].1) }
         } else {
             let total: f64 = comps.iter().map(|(m, _)| m).sum();
-            Combine::Mixture {
-                branches: comps.iter().map(|(m, c)| Branch { log_weight: (m / total).ln(), coeffs: pick(c) }).collect(),
-            }
+            Combine::Mixture { branches: comps.iter().map(|(m, c)| Branch { log_weight: (m / total).ln(), coeffs: pick(c) }).collect() }
         };
         match segments.last_mut() {
             Some(last) if last.active == active && last.combine == combine => last.to = st.to,

@@ -177,7 +177,8 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
                 .filter(|(_, k)| *k > 0)
                 .map(|(m, k)| format!("{} ({}): {}{}", m.alias, m.name, batch(k), if m.classifier { ", forward + backward" } else { "" }))
                 .collect();
-            let _ = writeln!(out, "    model calls per step: {calls} ({})", if per.is_empty() { "none active".into() } else { per.join("; ") });
+            let _ =
+                writeln!(out, "    model calls per step: {calls} ({})", if per.is_empty() { "none active".into() } else { per.join("; ") });
         } else {
             let _ = writeln!(out, "    model calls per step: {calls} ({})", batch(seg.active.len()));
         }

@@ -69,7 +69,8 @@ impl Scope<'_> {
     }
 
     fn unknown(&self, name: &str, span: Span) -> Diagnostic {
-        let label = if self.several() { "not a concept of any of the file's models, or a `let`" } else { "not a concept of the model or a `let`" };
+        let label =
+            if self.several() { "not a concept of any of the file's models, or a `let`" } else { "not a concept of the model or a `let`" };
         let mut d = Diagnostic::error("E0103", format!("unknown name `{name}`"), span).with_label(label);
         d.help = did_you_mean(name, self.candidates());
         if self.several() {
@@ -107,8 +108,7 @@ impl Scope<'_> {
                 None
             }
             several => {
-                let each: Vec<String> =
-                    several.iter().map(|&i| format!("`{}.{}`", self.models[i].alias, name.name)).collect();
+                let each: Vec<String> = several.iter().map(|&i| format!("`{}.{}`", self.models[i].alias, name.name)).collect();
                 let whose: Vec<String> = several
                     .iter()
                     .map(|&i| format!("`{}` ({})", self.models[i].alias, self.models[i].info.map_or("", |m| m.name.as_str())))
@@ -180,7 +180,12 @@ pub fn resolve(expr: &Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node 
                 check::mixture::check_energies(scope.model, expr.span, diags);
             }
             let weights = check::mixture::mixture_weights(branches, diags);
-            let out: Vec<(f64, Node)> = branches.iter().map(|b| resolve(&b.expr, scope, diags)).zip(weights.iter().copied()).map(|(n, m)| (m.unwrap_or(1.0), n)).collect();
+            let out: Vec<(f64, Node)> = branches
+                .iter()
+                .map(|b| resolve(&b.expr, scope, diags))
+                .zip(weights.iter().copied())
+                .map(|(n, m)| (m.unwrap_or(1.0), n))
+                .collect();
             if weights.iter().any(Option::is_none) {
                 Node::Error
             } else {
@@ -241,7 +246,9 @@ pub fn resolve(expr: &Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Node 
             let Some(i) = scope.alias(model, diags) else { return Node::Error };
             let Some(info) = scope.info(i) else { return Node::Error };
             match &term.kind {
-                ExprKind::Name(id) if id.name == "null" => Node::Cond { cond: Cond::Null { model: scope.tag(i) }, span: expr.span, site: None },
+                ExprKind::Name(id) if id.name == "null" => {
+                    Node::Cond { cond: Cond::Null { model: scope.tag(i) }, span: expr.span, site: None }
+                }
                 ExprKind::Call { name, .. } if name.name == "null" => {
                     diags.push(wrong_form(name, "`null` takes no arguments".into(), format!("write `{}.null`", model.name)));
                     Node::Error
@@ -274,7 +281,11 @@ fn lacks(scope: &Scope, i: usize, id: &Ident) -> Diagnostic {
     let concepts: Vec<&str> = info.concepts.iter().map(|c| c.name.as_str()).collect();
     let mut d = Diagnostic::error("E0103", format!("`{}` ({}) has no concept `{}`", f.alias, info.name, id.name), id.span)
         .with_label(format!("not a concept of `{}`", f.alias))
-        .with_note(format!("`{}` knows: {}", f.alias, if concepts.is_empty() { "no concepts (text prompts only)".to_string() } else { list(&concepts) }));
+        .with_note(format!(
+            "`{}` knows: {}",
+            f.alias,
+            if concepts.is_empty() { "no concepts (text prompts only)".to_string() } else { list(&concepts) }
+        ));
     d.help = did_you_mean(&id.name, concepts.iter().copied());
     if let Some(other) = scope.models.iter().find(|o| o.info.is_some_and(|m| m.concept(&id.name).is_some())) {
         d.help = Some(format!("`{}` has it: write `{}.{}`", other.alias, other.alias, id.name));

@@ -72,8 +72,7 @@ pub struct Resolved {
 }
 
 fn invalid(name: &str, expected: &str, span: Span) -> Diagnostic {
-    Diagnostic::error("E0114", format!("invalid value for `{name}`: expected {expected}"), span)
-        .with_label(format!("expected {expected}"))
+    Diagnostic::error("E0114", format!("invalid value for `{name}`: expected {expected}"), span).with_label(format!("expected {expected}"))
 }
 
 fn number<'a>(s: &'a Setting, expected: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a comp_grammar::ast::Number> {
@@ -115,7 +114,10 @@ fn check_max_steps(steps: Option<usize>, args: &[comp_grammar::ast::Arg], model:
     diags.push(
         Diagnostic::error("E0106", format!("`steps` must be in 1..={} for `{}`, found {steps}", model.max_steps, model.name), span)
             .with_label("more steps than the model's noise schedule has")
-            .with_help(format!("the noise schedule of `{}` has {} steps; sample with at most {}", model.name, model.max_steps, model.max_steps)),
+            .with_help(format!(
+                "the noise schedule of `{}` has {} steps; sample with at most {}",
+                model.name, model.max_steps, model.max_steps
+            )),
     );
 }
 
@@ -178,8 +180,8 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
         "uhmc" => McmcKind::Uhmc,
         "hmc" => McmcKind::Hmc,
         other => {
-            let mut d = Diagnostic::error("E0114", format!("unknown MCMC sampler `{other}`"), name.span)
-                .with_label(format!("expected {EXPECTED}"));
+            let mut d =
+                Diagnostic::error("E0114", format!("unknown MCMC sampler `{other}`"), name.span).with_label(format!("expected {EXPECTED}"));
             d.help = did_you_mean(other, ["none", "ula", "mala", "uhmc", "hmc"]);
             diags.push(d);
             return None;
@@ -195,16 +197,12 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
         bad = true;
     }
     let hmc = matches!(kind, McmcKind::Uhmc | McmcKind::Hmc);
-    let positive = |name: &str, d: f64| ParamSpec::new(
-        name,
-        ArgKind::Number { min: 0.0, max: f64::INFINITY, integer: false, min_exclusive: true },
-        Some(d),
-    );
-    let unit = |name: &str, d: f64| ParamSpec::new(name, ArgKind::number(0.0, 1.0, false), Some(d));
-    let mcmc_steps = ParamSpec {
-        range_code: "E0114",
-        ..ParamSpec::new("steps", ArgKind::number(1.0, MAX_MCMC_STEPS as f64, true), Some(10.0))
+    let positive = |name: &str, d: f64| {
+        ParamSpec::new(name, ArgKind::Number { min: 0.0, max: f64::INFINITY, integer: false, min_exclusive: true }, Some(d))
     };
+    let unit = |name: &str, d: f64| ParamSpec::new(name, ArgKind::number(0.0, 1.0, false), Some(d));
+    let mcmc_steps =
+        ParamSpec { range_code: "E0114", ..ParamSpec::new("steps", ArgKind::number(1.0, MAX_MCMC_STEPS as f64, true), Some(10.0)) };
     let mut params = vec![
         mcmc_steps,
         positive("step_size", if hmc { 0.03 } else { 0.001 }),
@@ -272,10 +270,9 @@ fn read_size(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
     let (lo, hi, m) = (spec.min, spec.max, spec.multiple_of);
     let expected = format!("`WIDTHxHEIGHT`, each side a multiple of {m} in {lo}..={hi}");
     let SettingValue::Dimensions(d) = &s.value else {
-        diags.push(invalid("size", &expected, s.value.span()).with_help(format!(
-            "for example `size {}x{}`",
-            spec.default[0], spec.default[1]
-        )));
+        diags.push(
+            invalid("size", &expected, s.value.span()).with_help(format!("for example `size {}x{}`", spec.default[0], spec.default[1])),
+        );
         return None;
     };
     let side = |v: Option<u64>| v.filter(|&v| v >= lo as u64 && v <= hi as u64 && v % m as u64 == 0).map(|v| v as usize);
@@ -286,10 +283,11 @@ fn read_size(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
                 let v = v.unwrap_or(hi as u64).clamp(lo as u64, hi as u64) as usize;
                 (v + m / 2) / m * m
             };
-            diags.push(
-                invalid("size", &expected, d.span)
-                    .with_help(format!("the nearest allowed size is `{}x{}`", round(d.width).max(lo), round(d.height).max(lo))),
-            );
+            diags.push(invalid("size", &expected, d.span).with_help(format!(
+                "the nearest allowed size is `{}x{}`",
+                round(d.width).max(lo),
+                round(d.height).max(lo)
+            )));
             None
         }
     }
@@ -395,11 +393,13 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
                         w.extra.insert(name.to_string(), v);
                     }
                 } else {
-                    let known: Vec<&str> =
-                        STANDARD.iter().copied()
-                            .chain(model.image_size.is_some().then_some("size"))
-                            .chain(model.dtypes.then_some("dtype"))
-                            .chain(model.extra_settings.iter().map(|p| p.name.as_str())).collect();
+                    let known: Vec<&str> = STANDARD
+                        .iter()
+                        .copied()
+                        .chain(model.image_size.is_some().then_some("size"))
+                        .chain(model.dtypes.then_some("dtype"))
+                        .chain(model.extra_settings.iter().map(|p| p.name.as_str()))
+                        .collect();
                     let mut d = Diagnostic::error("E0102", format!("unknown setting `{name}`"), s.name.span)
                         .with_label("not a setting")
                         .with_note(format!("settings of `{}`: {}", model.name, known.join(", ")));
@@ -424,8 +424,7 @@ pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Re
         Some(SamplerSpec::Dpmpp2m { steps }) => Sampler::Dpmpp2m { steps: steps.unwrap_or(model.default_steps) },
         Some(SamplerSpec::EulerA { steps }) => Sampler::EulerA { steps: steps.unwrap_or(model.default_steps) },
     };
-    let mut extra: BTreeMap<String, f64> =
-        model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();
+    let mut extra: BTreeMap<String, f64> = model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();
     extra.extend(file.extra.clone());
     extra.extend(with.extra.clone());
     let base = with.base.clone().or_else(|| file.base.clone()).unwrap_or(match model.default_base {

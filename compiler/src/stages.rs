@@ -52,7 +52,11 @@ impl File<'_> {
         }
         self.models
             .iter()
-            .map(|f| plan::PlanModel { alias: f.alias.clone(), name: f.info.map_or(String::new(), |m| m.name.clone()), classifier: f.info.is_some_and(|m| m.classifier) })
+            .map(|f| plan::PlanModel {
+                alias: f.alias.clone(),
+                name: f.info.map_or(String::new(), |m| m.name.clone()),
+                classifier: f.info.is_some_and(|m| m.classifier),
+            })
             .collect()
     }
 }
@@ -221,12 +225,9 @@ pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, diags: &mut Vec<Di
 pub fn finish(samples: Samples, diags: Vec<Diagnostic>) -> Outcome<Compiled> {
     // A set of keys, not a scan of what was kept: a file can have thousands of diagnostics.
     let mut seen = std::collections::HashSet::new();
-    let mut diagnostics: Vec<Diagnostic> =
-        diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
+    let mut diagnostics: Vec<Diagnostic> = diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
-    let value = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Compiled {
-        plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans },
-        simplified: samples.simplified,
-    });
+    let value = (!diagnostics.iter().any(Diagnostic::is_error))
+        .then_some(Compiled { plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans }, simplified: samples.simplified });
     Outcome { value, diagnostics }
 }

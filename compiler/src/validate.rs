@@ -16,7 +16,9 @@
 //! Unknown fields are refused by the types themselves (`deny_unknown_fields`).
 
 use crate::model_info::{ModelInfo, ParamKind};
-use crate::plan::{Combine, ConditionKind, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION};
+use crate::plan::{
+    Combine, ConditionKind, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION,
+};
 use crate::settings::MAX_SEED;
 use std::collections::HashSet;
 
@@ -98,7 +100,9 @@ fn plan_models<'a>(s: &SamplePlan, models: &'a [ModelInfo], p: &mut Vec<String>)
     for c in &s.conditions {
         match &c.model {
             None => p.push(format!("condition {} names no model (a plan of several models names one for each)", c.id)),
-            Some(a) if !aliases.contains(a.as_str()) => p.push(format!("condition {} names model `{a}`, which `models` does not list", c.id)),
+            Some(a) if !aliases.contains(a.as_str()) => {
+                p.push(format!("condition {} names model `{a}`, which `models` does not list", c.id))
+            }
             Some(_) => {}
         }
     }
@@ -243,7 +247,8 @@ fn validate_segments(s: &SamplePlan, infos: &[&ModelInfo], p: &mut Vec<String>) 
     let mut expected_from = 0.0;
     for (i, seg) in s.segments.iter().enumerate() {
         if seg.from != expected_from {
-            let what = if i == 0 { "the first segment must start at 0".to_string() } else { format!("segment {} ends at {expected_from}", i - 1) };
+            let what =
+                if i == 0 { "the first segment must start at 0".to_string() } else { format!("segment {} ends at {expected_from}", i - 1) };
             p.push(format!("segment {i} starts at {}, but {what} (segments cover [0, 1] in order, without gaps or overlaps)", seg.from));
         }
         if !(seg.from < seg.to && seg.to <= 1.0) {

@@ -88,7 +88,8 @@ fn or_and_hmc_need_the_classifiers_energies() {
     let (at, msg, _) = one("model d = toy2d\nmodel c = toy2d-clf-eps\nbase d.null\nsample s = d.ring OR c.bar\n", "E0112");
     assert_eq!(at, "d.ring OR c.bar");
     assert!(msg.contains("`c` (toy2d-clf-eps) has none"), "{msg}");
-    let (_, msg, _) = one("model d = toy2d\nmodel c = toy2d-clf-eps\nbase d.null\nmcmc hmc(steps: 2)\nsample s = d.ring AND c.bar\n", "E0113");
+    let (_, msg, _) =
+        one("model d = toy2d\nmodel c = toy2d-clf-eps\nbase d.null\nmcmc hmc(steps: 2)\nsample s = d.ring AND c.bar\n", "E0113");
     assert!(msg.contains("`c` (toy2d-clf-eps) has none"), "{msg}");
 }
 

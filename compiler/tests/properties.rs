@@ -54,8 +54,10 @@ fn linear(names: Vec<&'static str>) -> BoxedStrategy<Expr> {
 /// of an OR, and `l1` (a let holding an OR, see [`mixture_let`]) used as an AND operand or a
 /// branch.
 fn mixture(names: Vec<&'static str>) -> BoxedStrategy<Expr> {
-    let branch = |x: BoxedStrategy<Expr>| (proptest::option::of(0.1..5.0f64), x).prop_map(|(m, expr)| Branch { weight: m.map(num), expr, span: S });
-    let or_of = |b: BoxedStrategy<Branch>| proptest::collection::vec(b, 2..4).prop_map(|bs| e(ExprKind::Paren(Box::new(e(ExprKind::Or(bs))))));
+    let branch =
+        |x: BoxedStrategy<Expr>| (proptest::option::of(0.1..5.0f64), x).prop_map(|(m, expr)| Branch { weight: m.map(num), expr, span: S });
+    let or_of =
+        |b: BoxedStrategy<Branch>| proptest::collection::vec(b, 2..4).prop_map(|bs| e(ExprKind::Paren(Box::new(e(ExprKind::Or(bs))))));
     let or = or_of(branch(linear(names.clone())).boxed());
     let inner_or = or.clone().boxed();
     let nested = or_of(branch(prop_oneof![2 => linear(names.clone()), 1 => inner_or, 1 => Just(name("l1"))].boxed()).boxed());
@@ -72,7 +74,8 @@ fn mixture(names: Vec<&'static str>) -> BoxedStrategy<Expr> {
 
 /// What `let l1 = …` holds in the mixture property: an OR of linear branches over the concepts.
 fn mixture_let() -> BoxedStrategy<Expr> {
-    let branch = (proptest::option::of(0.1..5.0f64), linear(CONCEPTS.to_vec())).prop_map(|(m, expr)| Branch { weight: m.map(num), expr, span: S });
+    let branch =
+        (proptest::option::of(0.1..5.0f64), linear(CONCEPTS.to_vec())).prop_map(|(m, expr)| Branch { weight: m.map(num), expr, span: S });
     proptest::collection::vec(branch, 2..4).prop_map(|bs| e(ExprKind::Or(bs))).boxed()
 }
 
@@ -105,7 +108,11 @@ fn program(l0: Expr, l1: Expr, sample: Expr, scale: f64, steps: usize, base: &Ba
             "sampler",
             SettingValue::Expr(e(ExprKind::Call {
                 name: Ident { name: "ddpm".into(), span: S },
-                args: vec![Arg { name: Some(Ident { name: "steps".into(), span: S }), value: ArgValue::Number(num(steps as f64)), span: S }],
+                args: vec![Arg {
+                    name: Some(Ident { name: "steps".into(), span: S }),
+                    value: ArgValue::Number(num(steps as f64)),
+                    span: S,
+                }],
             })),
         ),
     ];
@@ -143,9 +150,7 @@ fn components(x: &Expr, lets: &BTreeMap<String, Expr>) -> Vec<(f64, Vec<Term>)> 
         ExprKind::Paren(x) => components(x, lets),
         ExprKind::And(xs) => xs.iter().fold(vec![(0.0, vec![])], |acc, x| {
             let c = components(x, lets);
-            acc.iter()
-                .flat_map(|(la, ta)| c.iter().map(move |(lb, tb)| (la + lb, ta.iter().chain(tb).cloned().collect())))
-                .collect()
+            acc.iter().flat_map(|(la, ta)| c.iter().map(move |(lb, tb)| (la + lb, ta.iter().chain(tb).cloned().collect()))).collect()
         }),
         ExprKind::Or(bs) => {
             let total: f64 = bs.iter().map(|b| b.weight.as_ref().map_or(1.0, |n| n.value)).sum();

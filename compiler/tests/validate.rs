@@ -2,9 +2,9 @@
 //! compiled plan passes; each broken field of a known-good plan is refused with its message.
 
 mod common;
+use common::*;
 use comp_compiler::plan::{Branch, Combine, Plan};
 use comp_compiler::validate::validate;
-use common::*;
 
 /// The JSON of a compiled file, mutated by `edit`, read back and validated.
 fn problems(src: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
@@ -50,7 +50,10 @@ fn compiled_plans_are_valid() {
 fn segments_must_cover_zero_to_one_in_order() {
     // WINDOWS lowers to [0, 0.5) ring alone and [0.5, 1) ring AND bar.
     let p = one_problem(WINDOWS, |j| j["samples"][0]["segments"][1]["from"] = 0.4.into());
-    assert_eq!(p, "sample `s`: segment 1 starts at 0.4, but segment 0 ends at 0.5 (segments cover [0, 1] in order, without gaps or overlaps)");
+    assert_eq!(
+        p,
+        "sample `s`: segment 1 starts at 0.4, but segment 0 ends at 0.5 (segments cover [0, 1] in order, without gaps or overlaps)"
+    );
     let p = problems(WINDOWS, |j| {
         let segs = j["samples"][0]["segments"].as_array_mut().unwrap();
         segs.swap(0, 1);
@@ -170,7 +173,8 @@ fn size_and_dtype_only_where_the_model_has_them_and_in_its_bounds() {
     assert!(p.contains("`toy2d` has no setting `dtype`"), "{p}");
     // A latent model: sides multiples of 8 in 64..=2048, and a size is required.
     let mut sized = textmodel();
-    sized.image_size = Some(comp_compiler::model_info::ImageSize { default: [512, 512], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 });
+    sized.image_size =
+        Some(comp_compiler::model_info::ImageSize { default: [512, 512], multiple_of: 8, min: 64, max: 2048, latent_channels: 4 });
     sized.dtypes = true;
     let check = |size: serde_json::Value| {
         let plan = ok("model textmodel\nsample s = \"a cat\"\n").plan;

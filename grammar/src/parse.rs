@@ -14,8 +14,7 @@
 //! operators and windows are flat repetitions in the grammar and are folded in loops here.
 
 use crate::ast::{
-    Arg, ArgValue, Branch, Dimensions, Expr, ExprKind, Ident, Item, Let, ModelAlias, Number, Program, Sample, Setting,
-    SettingValue,
+    Arg, ArgValue, Branch, Dimensions, Expr, ExprKind, Ident, Item, Let, ModelAlias, Number, Program, Sample, Setting, SettingValue,
 };
 use crate::prepass::prepare;
 use crate::syntax_error::{syntax_error, Expected};
@@ -125,13 +124,9 @@ fn expected(rule: Rule) -> Option<Expected> {
         Rule::and_op | Rule::or_op | Rule::at => E::Operator,
         Rule::with_kw => E::With,
         Rule::line_end | Rule::EOI => E::EndOfLine,
-        Rule::with_clause
-        | Rule::window
-        | Rule::statement
-        | Rule::atom
-        | Rule::keyword
-        | Rule::name_char
-        | Rule::WHITESPACE => return None,
+        Rule::with_clause | Rule::window | Rule::statement | Rule::atom | Rule::keyword | Rule::name_char | Rule::WHITESPACE => {
+            return None
+        }
     })
 }
 
@@ -451,8 +446,10 @@ fn lone_carriage_return(source: &str) -> Result<(), Vec<Diagnostic>> {
     let bytes = source.as_bytes();
     match bytes.iter().enumerate().position(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
         None => Ok(()),
-        Some(at) => Err(vec![Diagnostic::error("E0001", "a line ends with a carriage return alone (`\\r` without `\\n`)", Span::new(at, at + 1))
-            .with_label("a lone carriage return")
-            .with_help("save the file with `\\n` (Unix) or `\\r\\n` (Windows) line endings")]),
+        Some(at) => {
+            Err(vec![Diagnostic::error("E0001", "a line ends with a carriage return alone (`\\r` without `\\n`)", Span::new(at, at + 1))
+                .with_label("a lone carriage return")
+                .with_help("save the file with `\\n` (Unix) or `\\r\\n` (Windows) line endings")])
+        }
     }
 }

@@ -302,7 +302,9 @@ impl<'a> Token<'a> {
         } else if c.is_ascii_alphabetic() || c == '_' {
             let n = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
             (Token::Word(&rest[..n]), n)
-        } else if c.is_ascii_digit() || ((c == '.' || c == '+' || c == '-') && rest[1..].starts_with(|d: char| d.is_ascii_digit() || d == '.')) {
+        } else if c.is_ascii_digit()
+            || ((c == '.' || c == '+' || c == '-') && rest[1..].starts_with(|d: char| d.is_ascii_digit() || d == '.'))
+        {
             let n = 1 + word_end(&rest[1..]);
             (Token::Number(&rest[..n]), n)
         } else if c == '"' {

@@ -45,13 +45,7 @@ fn hundred_thousand_weights_and_windows() {
 
 #[test]
 fn sixty_four_of_each_is_fine() {
-    let deepest = format!(
-        "sample s = {}{}a{}{}\n",
-        "(".repeat(64),
-        "NOT 2 * ".repeat(32),
-        " @ [0, 1]".repeat(64),
-        ")".repeat(64)
-    );
+    let deepest = format!("sample s = {}{}a{}{}\n", "(".repeat(64), "NOT 2 * ".repeat(32), " @ [0, 1]".repeat(64), ")".repeat(64));
     let program = parse_small_stack(deepest).unwrap();
     // Dropping and comparing the deep tree on the small stack is fine too.
     std::thread::Builder::new()

@@ -20,9 +20,9 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
+use comp_lab::clevr::train::{loss, Trainee};
 use comp_models::clevr::conv::Conv3;
 use comp_models::clevr::{card, with_reference_ops, Config};
-use comp_lab::clevr::train::{loss, Trainee};
 use comp_runtime::Schedule;
 
 fn load() -> String {
@@ -194,7 +194,9 @@ fn peer(reps: usize) {
         .expect("the peer script runs");
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{text}");
-    let number = |after: &str, unit: &str| -> Option<f64> { text.lines().find_map(|l| l.split(after).nth(1)?.split(unit).next()?.trim().parse().ok()) };
+    let number = |after: &str, unit: &str| -> Option<f64> {
+        text.lines().find_map(|l| l.split(after).nth(1)?.split(unit).next()?.trim().parse().ok())
+    };
     match (number("s/step, ", "images/s"), number("rows: ", "ms/row")) {
         (Some(ips), Some(ms)) => println!(
             "ratio comp / PyTorch: training {:.2} (images/s), sampling {:.2} (rows/s); load average after: {}",

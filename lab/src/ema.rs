@@ -26,11 +26,7 @@ impl Ema {
             .iter()
             .map(|(k, v)| Ok((k.clone(), v.as_tensor().detach().copy()?)))
             .collect::<Result<_>>()?;
-        Ok(Self {
-            decay,
-            steps: 0,
-            weights,
-        })
+        Ok(Self { decay, steps: 0, weights })
     }
 
     /// The decay used at the next update.
@@ -44,10 +40,7 @@ impl Ema {
         let d = self.current_decay();
         let data = vars.data().lock().expect("VarMap lock");
         for (k, v) in data.iter() {
-            let avg = self
-                .weights
-                .get_mut(k)
-                .expect("same variables as at creation");
+            let avg = self.weights.get_mut(k).expect("same variables as at creation");
             *avg = ((&*avg * d)? + (v.as_tensor().detach() * (1.0 - d))?)?;
         }
         self.steps += 1;

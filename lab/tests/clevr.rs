@@ -4,11 +4,11 @@
 use candle_core::{DType, Device, Tensor};
 use comp_lab::clevr::data::{self, Scene, PALETTE, SIZE};
 use comp_lab::clevr::detect::{calibrate, Detector};
+use comp_lab::clevr::train::{self as clevr, step_batch, TrainOptions, Trainee};
+use comp_lab::ema::Ema;
 use comp_models::clevr::conv::Conv3;
 use comp_models::clevr::norm::{gn_act, gn_act_reference};
 use comp_models::clevr::{card, with_reference_ops, Clevr, Config};
-use comp_lab::clevr::train::{self as clevr, step_batch, Trainee, TrainOptions};
-use comp_lab::ema::Ema;
 use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -209,9 +209,7 @@ fn gradients_match_finite_differences() {
     let tr = Trainee::new(&Config::tiny(), 2, DType::F64, &dev).unwrap();
     let [x, t, xy, mask] = inputs(2, DType::F64);
     let r = Tensor::randn(0f64, 1.0, (2, 3, SIZE, SIZE), &dev).unwrap();
-    let loss = |u: &comp_models::clevr::Unet| {
-        (u.forward(&x, &t, &xy, &mask).unwrap() * &r).unwrap().sum_all().unwrap()
-    };
+    let loss = |u: &comp_models::clevr::Unet| (u.forward(&x, &t, &xy, &mask).unwrap() * &r).unwrap().sum_all().unwrap();
     let grads = loss(&tr.unet).backward().unwrap();
     let names = [
         "conv_in.weight",

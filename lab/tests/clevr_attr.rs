@@ -112,7 +112,14 @@ fn attribute_sets_take_each_group_at_most_once() {
 fn a_tiny_attribute_model_trains_saves_loads_and_composes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clevr-attr");
-    let opts = TrainOptions { steps: 12, batch: 8, lr: 3e-3, log_every: 4, config: Config::tiny_attributes(all_labels()), ..TrainOptions::tiny(out.clone()) };
+    let opts = TrainOptions {
+        steps: 12,
+        batch: 8,
+        lr: 3e-3,
+        log_every: 4,
+        config: Config::tiny_attributes(all_labels()),
+        ..TrainOptions::tiny(out.clone())
+    };
     let s = clevr::train(&opts, &Device::Cpu, &mut |_| {}).unwrap();
     assert_eq!(s.card.model, "clevr-attr");
     assert_eq!(s.card.config.labels, all_labels());

@@ -41,7 +41,8 @@ fn sample(text: &str, models: Vec<&dyn Denoiser>) -> Vec<Vec<f32>> {
 fn the_shipped_attribute_models_draw_what_is_asked_within_and_across_models() {
     let det = Detector::default();
     let full = load("clevr-attr");
-    let imgs = sample("model clevr-attr\nsampler ddim(steps: 25)\nscale 7.5\nseed 1\nsamples 8\nsample s = red AND large\n", vec![full.as_ref()]);
+    let imgs =
+        sample("model clevr-attr\nsampler ddim(steps: 25)\nscale 7.5\nseed 1\nsamples 8\nsample s = red AND large\n", vec![full.as_ref()]);
     let ok = imgs.iter().filter(|i| det.read(i).has("red") && det.read(i).has("large")).count();
     // A broken model or path gives ~0 (2 of 8 colours × sizes at random is 1 in 16).
     assert!(ok >= 3, "red AND large in {ok} of 8");

@@ -9,7 +9,11 @@ use comp_plan::Condition;
 use comp_runtime::Denoiser;
 
 fn cond(id: usize, c: &str) -> Condition {
-    if c == "null" { Condition::null(id) } else { Condition::concept(id, c, vec![]) }
+    if c == "null" {
+        Condition::null(id)
+    } else {
+        Condition::concept(id, c, vec![])
+    }
 }
 
 #[test]

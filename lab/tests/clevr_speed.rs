@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use candle_core::{DType, Device};
 use candle_nn::Optimizer;
-use comp_models::clevr::{Clevr, Config};
 use comp_lab::clevr::train::{loss, Trainee};
+use comp_models::clevr::{Clevr, Config};
 use comp_runtime::{execute, ExecOptions, Schedule};
 
 fn config() -> Config {

@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
-use comp_lab::clevr::detect::Detector;
 use comp_lab::clevr::data::SIZE;
+use comp_lab::clevr::detect::Detector;
 use comp_models::clevr::{Clevr, Config};
 use comp_runtime::{execute, ExecOptions};
 

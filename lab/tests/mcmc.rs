@@ -7,13 +7,13 @@ use candle_core::{DType, Device, Result, Tensor};
 
 #[path = "../../models/tests/common/mod.rs"]
 mod common;
+use comp_lab::toy2d::eval::{self as eval, Method, Options, Outcome};
+use comp_models as models;
 use comp_plan::{Condition, McmcKind, SamplePlan, Sampler};
 use comp_plan::{DefaultBase, ModelInfo};
-use comp_lab::toy2d::eval::{self as eval, Method, Options, Outcome};
 use comp_runtime::composed::{Calls, Composed};
 use comp_runtime::mcmc::{self, Acceptance, Level, Params};
 use comp_runtime::noise::Noise;
-use comp_models as models;
 use comp_runtime::{execute, Denoiser, ExecOptions, ModelOutput, Schedule};
 
 /// A model whose only concept `g` is an axis-aligned Gaussian N(MU, diag(S²)) at t = 0,
@@ -69,13 +69,7 @@ impl Denoiser for Gaussian {
     fn schedule(&self) -> &Schedule {
         &self.schedule
     }
-    fn forward(
-        &self,
-        x: &Tensor,
-        t: &Tensor,
-        _: &[&Condition],
-        want_energy: bool,
-    ) -> Result<ModelOutput> {
+    fn forward(&self, x: &Tensor, t: &Tensor, _: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let xs = x.to_vec2::<f32>()?;
         let ts = t.to_vec1::<f32>()?;
         let mut eps = Vec::with_capacity(xs.len() * 2);
@@ -94,9 +88,7 @@ impl Denoiser for Gaussian {
         let n = xs.len();
         Ok(ModelOutput {
             eps: Tensor::from_vec(eps, (n, 2), x.device())?,
-            energy: want_energy
-                .then(|| Tensor::from_vec(energy, n, x.device()))
-                .transpose()?,
+            energy: want_energy.then(|| Tensor::from_vec(energy, n, x.device())).transpose()?,
         })
     }
 }
@@ -124,23 +116,12 @@ fn run_at_level(params: Params, seed: u64) -> ([f64; 2], [f64; 2], [f64; 2], [f6
     let mut calls = Calls::default();
     let mut acc = Acceptance::default();
     let mut target = Level {
-        target: Composed {
-            model: &model,
-            plan: &plan,
-            segment: &plan.segments[0],
-            timestep: T,
-            sigma: model.schedule().sigma(T),
-        },
+        target: Composed { model: &model, plan: &plan, segment: &plan.segments[0], timestep: T, sigma: model.schedule().sigma(T) },
         calls: &mut calls,
         cancel: None,
     };
     let x = mcmc::run(&mut target, x, &params, &mut noise, &mut acc).unwrap();
-    assert_eq!(
-        calls.calls,
-        params.evaluations(),
-        "{:?}: one model call per evaluation",
-        params.kind
-    );
+    assert_eq!(calls.calls, params.evaluations(), "{:?}: one model call per evaluation", params.kind);
     let x = x.to_dtype(DType::F64).unwrap().to_vec2::<f64>().unwrap();
     let mut mu = [0.0; 2];
     let mut var = [0.0; 2];
@@ -152,14 +133,7 @@ fn run_at_level(params: Params, seed: u64) -> ([f64; 2], [f64; 2], [f64; 2], [f6
 }
 
 fn params(kind: McmcKind, steps: usize, step_size: f64) -> Params {
-    Params {
-        kind,
-        steps,
-        step_size,
-        leapfrog: 3,
-        damping: 0.5,
-        mass: 1.0,
-    }
+    Params { kind, steps, step_size, leapfrog: 3, damping: 0.5, mass: 1.0 }
 }
 
 /// Mean within 4 standard errors, variance within `rel` (plus 4 standard errors).
@@ -167,15 +141,9 @@ fn assert_invariant(kind: McmcKind, step: f64, rel: f64) -> Acceptance {
     let (mu, var, m, v, acc) = run_at_level(params(kind, 60, step), 1);
     for d in 0..2 {
         let se = (v[d] / N as f64).sqrt();
-        assert!(
-            (mu[d] - m[d]).abs() < 4.0 * se,
-            "{kind:?} h={step}: mean {mu:?} vs {m:?}"
-        );
+        assert!((mu[d] - m[d]).abs() < 4.0 * se, "{kind:?} h={step}: mean {mu:?} vs {m:?}");
         let tol = rel + 4.0 * (2.0 / N as f64).sqrt();
-        assert!(
-            (var[d] / v[d] - 1.0).abs() < tol,
-            "{kind:?} h={step}: variance {var:?} vs {v:?}"
-        );
+        assert!((var[d] / v[d] - 1.0).abs() < tol, "{kind:?} h={step}: variance {var:?} vs {v:?}");
     }
     acc
 }
@@ -191,40 +159,22 @@ fn ula_and_uhmc_keep_a_gaussian_at_small_steps() {
 fn mala_and_hmc_are_exact_even_where_the_unadjusted_ones_are_not() {
     // h = 0.3 with v ≈ 0.55: ULA's variance would be ~38% too large; MALA's accept test fixes it.
     let (_, var, _, v, _) = run_at_level(params(McmcKind::Ula, 60, 0.3), 1);
-    assert!(
-        var[0] / v[0] > 1.2,
-        "the test can see ULA's bias: {var:?} vs {v:?}"
-    );
+    assert!(var[0] / v[0] > 1.2, "the test can see ULA's bias: {var:?} vs {v:?}");
     let acc = assert_invariant(McmcKind::Mala, 0.3, 0.0);
-    assert!(
-        acc.rate().unwrap() < 0.95,
-        "MALA at a large step rejects: {acc:?}"
-    );
+    assert!(acc.rate().unwrap() < 0.95, "MALA at a large step rejects: {acc:?}");
     // HMC at h = 1.2 (h·ω ≈ 1.6 in the narrow direction): U-HMC drifts, HMC does not.
     let (_, var, _, v, _) = run_at_level(params(McmcKind::Uhmc, 60, 1.2), 1);
-    assert!(
-        (var[0] / v[0] - 1.0).abs() > 0.1,
-        "the test can see U-HMC's bias: {var:?} vs {v:?}"
-    );
+    assert!((var[0] / v[0] - 1.0).abs() > 0.1, "the test can see U-HMC's bias: {var:?} vs {v:?}");
     let acc = assert_invariant(McmcKind::Hmc, 1.2, 0.0);
-    assert!(
-        acc.rate().unwrap() < 0.9,
-        "HMC at a large step rejects: {acc:?}"
-    );
+    assert!(acc.rate().unwrap() < 0.9, "HMC at a large step rejects: {acc:?}");
 }
 
 #[test]
 fn acceptance_is_near_one_for_tiny_steps_and_falls_for_large_ones() {
     for kind in [McmcKind::Mala, McmcKind::Hmc] {
-        let rates: Vec<f64> = [1e-4, 0.3, 1.5, 4.0]
-            .iter()
-            .map(|&h| run_at_level(params(kind, 5, h), 2).4.rate().unwrap())
-            .collect();
+        let rates: Vec<f64> = [1e-4, 0.3, 1.5, 4.0].iter().map(|&h| run_at_level(params(kind, 5, h), 2).4.rate().unwrap()).collect();
         assert!(rates[0] > 0.995, "{kind:?}: {rates:?}");
-        assert!(
-            rates.windows(2).all(|w| w[1] < w[0]),
-            "{kind:?} falls with h: {rates:?}"
-        );
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "{kind:?} falls with h: {rates:?}");
         assert!(rates[3] < 0.3, "{kind:?}: {rates:?}");
     }
 }
@@ -247,29 +197,10 @@ fn hmc_fixes_the_product_that_reverse_diffusion_gets_wrong() {
         Outcome::Skipped(s) => panic!("skipped: {s}"),
     };
     let (rev, hmc) = (m(0), m(1));
-    assert!(
-        hmc.log_lik > rev.log_lik + 1.5,
-        "HMC {} vs reverse {}",
-        hmc.log_lik,
-        rev.log_lik
-    );
-    assert!(
-        hmc.mmd2 < rev.mmd2 / 3.0,
-        "MMD² HMC {} vs reverse {}",
-        hmc.mmd2,
-        rev.mmd2
-    );
-    assert!(
-        hmc.in_support > 0.85 && rev.in_support < 0.8,
-        "{} {}",
-        hmc.in_support,
-        rev.in_support
-    );
-    assert!(
-        hmc.acceptance.unwrap() > 0.95,
-        "RRR's settings accept nearly always: {:?}",
-        hmc.acceptance
-    );
+    assert!(hmc.log_lik > rev.log_lik + 1.5, "HMC {} vs reverse {}", hmc.log_lik, rev.log_lik);
+    assert!(hmc.mmd2 < rev.mmd2 / 3.0, "MMD² HMC {} vs reverse {}", hmc.mmd2, rev.mmd2);
+    assert!(hmc.in_support > 0.85 && rev.in_support < 0.8, "{} {}", hmc.in_support, rev.in_support);
+    assert!(hmc.acceptance.unwrap() > 0.95, "RRR's settings accept nearly always: {:?}", hmc.acceptance);
     assert_eq!(rev.acceptance, None);
     // 100 reverse calls + 99 levels · (10 · 3 + 1).
     assert_eq!(hmc.model_calls, Some(100 + 99 * 31));
@@ -289,28 +220,16 @@ fn model_calls_match_the_compilers_prediction() {
         "hmc(steps: 3, leapfrog: 4, from: 0.2, to: 0.7)",
         "mala(steps: 2, beta_scaled: true, step_size: 0.05, from: 0.5)",
     ] {
-        for expr in [
-            "ring AND bar",
-            "left_bar OR right_bar",
-            "ring AND bar @ [0.3, 0.6]",
-            "ring @ [0, 0.4]",
-        ] {
-            let plan = compile(&format!(
-                "model toy2d\nbase none\nsampler ddpm(steps: 20)\nmcmc {mcmc}\nsamples 16\nsample s = {expr}\n"
-            ));
-            let out =
-                execute(&plan, model.as_ref(), &Device::Cpu, &ExecOptions::default()).unwrap();
+        for expr in ["ring AND bar", "left_bar OR right_bar", "ring AND bar @ [0.3, 0.6]", "ring @ [0, 0.4]"] {
+            let plan = compile(&format!("model toy2d\nbase none\nsampler ddpm(steps: 20)\nmcmc {mcmc}\nsamples 16\nsample s = {expr}\n"));
+            let out = execute(&plan, model.as_ref(), &Device::Cpu, &ExecOptions::default()).unwrap();
             let (reverse, in_mcmc) = comp_compiler::model_calls(&plan);
             assert_eq!(out.model_calls, reverse + in_mcmc, "{mcmc} on {expr}");
             // `ring @ [0, 0.4]` has no active condition where `from: 0.5` lets MCMC run.
             let none_active = mcmc.contains("from: 0.5") && expr.starts_with("ring @");
             assert_eq!(in_mcmc == 0, none_active, "{mcmc} on {expr}");
             let adjusted = mcmc.starts_with("mala") || mcmc.starts_with("hmc");
-            assert_eq!(
-                out.acceptance.is_some(),
-                adjusted && !none_active,
-                "{mcmc} on {expr}"
-            );
+            assert_eq!(out.acceptance.is_some(), adjusted && !none_active, "{mcmc} on {expr}");
         }
     }
 }
@@ -322,13 +241,7 @@ fn mcmc_runs_are_deterministic() {
         format!("model toy2d\nbase none\nsampler ddpm(steps: 30)\nmcmc hmc(steps: 3)\nseed {seed}\nsamples 64\nsample s = ring AND bar\n")
     };
     let run = |seed| {
-        let out = execute(
-            &compile(&text(seed)),
-            model.as_ref(),
-            &Device::Cpu,
-            &ExecOptions::default(),
-        )
-        .unwrap();
+        let out = execute(&compile(&text(seed)), model.as_ref(), &Device::Cpu, &ExecOptions::default()).unwrap();
         (out.samples.to_vec2::<f32>().unwrap(), out.acceptance)
     };
     let (a, acc_a) = run(5);
@@ -342,9 +255,7 @@ fn mcmc_runs_are_deterministic() {
 fn no_mcmc_after_the_last_step_or_outside_its_window() {
     // One reverse step: there is no later noise level, so MCMC never runs.
     let model = models::load("toy2d", &Device::Cpu).unwrap();
-    let plan = compile(
-        "model toy2d\nbase none\nsampler ddpm(steps: 1)\nmcmc hmc\nsamples 8\nsample s = ring\n",
-    );
+    let plan = compile("model toy2d\nbase none\nsampler ddpm(steps: 1)\nmcmc hmc\nsamples 8\nsample s = ring\n");
     let out = execute(&plan, model.as_ref(), &Device::Cpu, &ExecOptions::default()).unwrap();
     assert_eq!((out.model_calls, out.acceptance), (1, None));
     // A window that contains no step's fraction: no MCMC call either.
@@ -369,10 +280,7 @@ impl Denoiser for ScoreOnly {
     }
     fn forward(&self, x: &Tensor, t: &Tensor, c: &[&Condition], _: bool) -> Result<ModelOutput> {
         let out = self.inner.forward(x, t, c, false)?;
-        Ok(ModelOutput {
-            eps: out.eps,
-            energy: None,
-        })
+        Ok(ModelOutput { eps: out.eps, energy: None })
     }
 }
 
@@ -382,10 +290,7 @@ fn eval_skips_what_needs_energies_for_a_score_only_model() {
     let mut info = inner.info().clone();
     info.name = "toy2d-scores".into();
     info.energies = false;
-    let model = ScoreOnly {
-        inner,
-        info: info.clone(),
-    };
+    let model = ScoreOnly { inner, info: info.clone() };
     let mut opts = Options::new(40, 1);
     opts.methods = vec![Method::Reverse, Method::Mala, Method::Uhmc, Method::Hmc];
     let report = eval::run(&model, &[info], &opts).unwrap();
@@ -393,13 +298,7 @@ fn eval_skips_what_needs_energies_for_a_score_only_model() {
     for c in &report.cells {
         let skipped = matches!(c.outcome, Outcome::Skipped(_));
         let expect = c.composition.mixture || c.method.needs_energies();
-        assert_eq!(
-            skipped,
-            expect,
-            "{} {}:\n{table}",
-            c.composition.name,
-            c.method.name()
-        );
+        assert_eq!(skipped, expect, "{} {}:\n{table}", c.composition.name, c.method.name());
     }
     assert!(table.contains("n/a (needs energies)"), "{table}");
 }

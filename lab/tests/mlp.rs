@@ -8,26 +8,17 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, Var};
-use comp_plan::Sampler;
+use comp_lab::toy2d::train::{draw_batch, eps_loss, init_vars, net_of, train, train_and_save, TrainConfig};
+use comp_models as models;
 use comp_models::mlp::{self, eps_energy, Arch, Mlp, Net, Param};
 use comp_models::toy2d::{self, Toy2dConcept};
+use comp_plan::Sampler;
 use comp_runtime::schedule::Schedule;
-use comp_lab::toy2d::train::{
-    draw_batch, eps_loss, init_vars, net_of, train, train_and_save, TrainConfig,
-};
-use comp_models as models;
 use comp_runtime::{execute, Denoiser, ExecOptions};
 use rand::SeedableRng;
 
 fn tiny_arch() -> Arch {
-    Arch {
-        hidden: 8,
-        blocks: 2,
-        time_embed: 8,
-        embed: 6,
-        concepts: 6,
-        data_dim: 2,
-    }
+    Arch { hidden: 8, blocks: 2, time_embed: 8, embed: 6, concepts: 6, data_dim: 2 }
 }
 
 fn f64_net(arch: &Arch, seed: u64) -> Net {
@@ -36,10 +27,7 @@ fn f64_net(arch: &Arch, seed: u64) -> Net {
 
 /// The repository's `models/NAME` folder.
 fn shipped(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("models")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("models").join(name)
 }
 
 /// A fresh, empty directory under the system temp dir.
@@ -62,12 +50,7 @@ fn check_eps_is_energy_gradient(net: &Net) {
     let h = 1e-5;
     let energy_at = |p: [f64; 2], row: usize| -> f64 {
         let xp = Tensor::new(&[p], &dev).unwrap();
-        eps_energy(net, Param::Energy, &xp, &t[row..=row], &c[row..=row])
-            .unwrap()
-            .energy
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap()[0]
+        eps_energy(net, Param::Energy, &xp, &t[row..=row], &c[row..=row]).unwrap().energy.unwrap().to_vec1::<f64>().unwrap()[0]
     };
     for (row, p) in xs.iter().enumerate() {
         for d in 0..2 {
@@ -76,10 +59,7 @@ fn check_eps_is_energy_gradient(net: &Net) {
             lo[d] -= h;
             let fd = (energy_at(hi, row) - energy_at(lo, row)) / (2.0 * h);
             let got = eps[row][d];
-            assert!(
-                (fd - got).abs() <= 1e-6 * (1.0 + fd.abs()),
-                "row {row}, dim {d}: ε = {got}, finite difference of E = {fd}"
-            );
+            assert!((fd - got).abs() <= 1e-6 * (1.0 + fd.abs()), "row {row}, dim {d}: ε = {got}, finite difference of E = {fd}");
         }
     }
 }
@@ -95,11 +75,7 @@ fn eps_is_the_gradient_of_the_energy_for_the_shipped_model() {
     let model = Mlp::load_dir(mlp::ENERGY_NAME, &shipped(mlp::ENERGY_NAME), &Device::Cpu)
         .expect("shipped toy2d-mlp (train it with `comp train toy2d`)");
     let net = model.net().rounded_through(DType::F64).unwrap();
-    let tensors: HashMap<_, _> = net
-        .tensors()
-        .into_iter()
-        .map(|(k, v)| (k, v.to_dtype(DType::F64).unwrap()))
-        .collect();
+    let tensors: HashMap<_, _> = net.tensors().into_iter().map(|(k, v)| (k, v.to_dtype(DType::F64).unwrap())).collect();
     check_eps_is_energy_gradient(&Net::from_tensors(&net.arch, &tensors).unwrap());
 }
 
@@ -131,48 +107,27 @@ fn eps_loss_weight_gradient_matches_finite_differences() {
                 .unwrap()
                 .to_vec1::<f64>()
                 .unwrap();
-            let base = var
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap();
-            let argmax = (0..g.len())
-                .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
-                .unwrap();
+            let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            let argmax = (0..g.len()).max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs())).unwrap();
             for i in [0, argmax] {
                 let h = 1e-6;
                 let at = |delta: f64| {
                     let mut v = base.clone();
                     v[i] += delta;
-                    var.set(&Tensor::from_vec(v, var.shape(), &dev).unwrap())
-                        .unwrap();
-                    let l = eps_loss(&net, param, &batch)
-                        .unwrap()
-                        .to_scalar::<f64>()
-                        .unwrap();
-                    var.set(&Tensor::from_vec(base.clone(), var.shape(), &dev).unwrap())
-                        .unwrap();
+                    var.set(&Tensor::from_vec(v, var.shape(), &dev).unwrap()).unwrap();
+                    let l = eps_loss(&net, param, &batch).unwrap().to_scalar::<f64>().unwrap();
+                    var.set(&Tensor::from_vec(base.clone(), var.shape(), &dev).unwrap()).unwrap();
                     l
                 };
                 let fd = (at(h) - at(-h)) / (2.0 * h);
-                assert!(
-                    (fd - g[i]).abs() <= 1e-6 + 1e-5 * fd.abs(),
-                    "{param:?} {name}[{i}]: backward {} vs finite difference {fd}",
-                    g[i]
-                );
+                assert!((fd - g[i]).abs() <= 1e-6 + 1e-5 * fd.abs(), "{param:?} {name}[{i}]: backward {} vs finite difference {fd}", g[i]);
             }
         }
     }
 }
 
 fn short_config(param: Param, steps: usize, batch: usize) -> TrainConfig {
-    TrainConfig {
-        steps,
-        batch,
-        eval_batch: 256,
-        ..TrainConfig::new(param)
-    }
+    TrainConfig { steps, batch, eval_batch: 256, ..TrainConfig::new(param) }
 }
 
 #[test]
@@ -188,10 +143,7 @@ fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
         let l = &run.losses;
         let first: f64 = l[..20].iter().sum::<f64>() / 20.0;
         let last: f64 = l[180..].iter().sum::<f64>() / 20.0;
-        assert!(
-            last < 0.75 * first,
-            "{param:?}: loss {first:.3} over the first 20 steps, {last:.3} over the last 20"
-        );
+        assert!(last < 0.75 * first, "{param:?}: loss {first:.3} over the first 20 steps, {last:.3} over the last 20");
         assert!(run.card.training.eval_loss.is_finite());
     }
     // Same seed, same run; another seed, another run.
@@ -227,23 +179,15 @@ fn save_then_load_gives_identical_outputs() {
         let null = common::cond(1, "null");
         let out = loaded.forward(&x2, &t, &[&ring, &null], true).unwrap();
         let want = eps_energy(&trained.net, param, &x2, &[3., 40.], &[0, 6]).unwrap();
-        assert_eq!(
-            out.eps.to_vec2::<f32>().unwrap(),
-            want.eps.to_vec2::<f32>().unwrap()
-        );
+        assert_eq!(out.eps.to_vec2::<f32>().unwrap(), want.eps.to_vec2::<f32>().unwrap());
         match param {
-            Param::Energy => assert_eq!(
-                out.energy.unwrap().to_vec1::<f32>().unwrap(),
-                want.energy.unwrap().to_vec1::<f32>().unwrap()
-            ),
+            Param::Energy => assert_eq!(out.energy.unwrap().to_vec1::<f32>().unwrap(), want.energy.unwrap().to_vec1::<f32>().unwrap()),
             Param::Eps => assert!(out.energy.is_none()),
         }
         // Per-row timesteps (no shared t within a block) give the same numbers, up to the
         // rounding of differently shaped matmuls.
         let t_rows = Tensor::new(&[3f32, 3., 3., 40., 40., 41.], &dev).unwrap();
-        let mixed = loaded
-            .forward(&x2, &t_rows, &[&ring, &null], false)
-            .unwrap();
+        let mixed = loaded.forward(&x2, &t_rows, &[&ring, &null], false).unwrap();
         let shared = out.eps.to_vec2::<f32>().unwrap();
         let rows = mixed.eps.to_vec2::<f32>().unwrap();
         for (r, s) in rows[..5].iter().zip(&shared[..5]) {
@@ -251,10 +195,7 @@ fn save_then_load_gives_identical_outputs() {
                 assert!((r[d] - s[d]).abs() < 1e-5, "{r:?} vs {s:?}");
             }
         }
-        assert!(
-            (rows[5][0] - shared[5][0]).abs() > 1e-4,
-            "t = 41 differs from t = 40"
-        );
+        assert!((rows[5][0] - shared[5][0]).abs() > 1e-4, "t = 41 differs from t = 40");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -288,9 +229,7 @@ fn shipped_models_sample_the_ring() {
         let t = train(&short_config(Param::Energy, 20, 64), &dev, &mut |_| {}).unwrap();
         ring_mmd(&Mlp::new(t.card, t.net).unwrap())
     };
-    eprintln!(
-        "ring MMD²: toy2d-mlp {energy:.5}, toy2d-mlp-eps {eps:.5}, exact toy2d {exact:.5}, 20 training steps {barely:.5}"
-    );
+    eprintln!("ring MMD²: toy2d-mlp {energy:.5}, toy2d-mlp-eps {eps:.5}, exact toy2d {exact:.5}, 20 training steps {barely:.5}");
     assert!(energy < MMD_BOUND, "toy2d-mlp ring MMD² {energy}");
     assert!(eps < MMD_BOUND, "toy2d-mlp-eps ring MMD² {eps}");
     assert!(barely > MMD_BOUND, "an untrained network passes: {barely}");
@@ -300,12 +239,7 @@ const MMD_BOUND: f64 = 0.005;
 #[test]
 fn the_registry_lists_both_learned_models() {
     let infos = models::infos();
-    let get = |n: &str| {
-        infos
-            .iter()
-            .find(|i| i.name == n)
-            .unwrap_or_else(|| panic!("{n} listed"))
-    };
+    let get = |n: &str| infos.iter().find(|i| i.name == n).unwrap_or_else(|| panic!("{n} listed"));
     let (e, s) = (get("toy2d-mlp"), get("toy2d-mlp-eps"));
     assert!(e.energies);
     assert!(!s.energies);
@@ -328,10 +262,7 @@ fn missing_and_corrupt_weights_give_clear_errors() {
     // No weights at all.
     let err = load_err("toy2d-mlp", &dir);
     // The model says where it looked; the CLI adds how to train it (tests/train.rs).
-    assert!(
-        err.contains("model `toy2d-mlp` has no weights at") && err.contains("model.safetensors"),
-        "{err}"
-    );
+    assert!(err.contains("model `toy2d-mlp` has no weights at") && err.contains("model.safetensors"), "{err}");
     let err = load_err("toy2d-mlp-eps", &dir.join("nowhere"));
     assert!(err.contains("model `toy2d-mlp-eps` has no weights at"), "{err}");
 
@@ -349,11 +280,7 @@ fn missing_and_corrupt_weights_give_clear_errors() {
     assert!(err.contains("is not the weights file its card"), "{err}");
 
     // Garbage that the card vouches for: the safetensors parser rejects it, no panic.
-    for garbage in [
-        b"not a safetensors file at all".to_vec(),
-        vec![0xff; 64],
-        vec![],
-    ] {
+    for garbage in [b"not a safetensors file at all".to_vec(), vec![0xff; 64], vec![]] {
         std::fs::write(&weights, &garbage).unwrap();
         let mut c = card.clone();
         c.weights.bytes = garbage.len() as u64;
@@ -394,9 +321,6 @@ fn train_and_save_writes_a_loadable_folder() {
     assert_eq!(card.weights.dtype, "f16");
     let found = models::locate::find_in("toy2d-mlp-eps", &[root.join("missing"), root.clone()]);
     assert_eq!(found, Some(dir.clone()));
-    assert_eq!(
-        models::locate::find_in("toy2d-mlp", std::slice::from_ref(&root)),
-        None
-    );
+    assert_eq!(models::locate::find_in("toy2d-mlp", std::slice::from_ref(&root)), None);
     std::fs::remove_dir_all(&root).ok();
 }

@@ -25,7 +25,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let dir = std::env::var_os("COMP_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir).join("comp-bench-sd15-unet");
+    let dir =
+        std::env::var_os("COMP_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir).join("comp-bench-sd15-unet");
     if !dir.join("unet/diffusion_pytorch_model.safetensors").is_file() {
         eprintln!("writing a random full-size SD 1.5 UNet into {} (once)", dir.display());
         tiny::write(&dir, &tiny::Spec::sd15_unet(), 0).expect("checkpoint");
@@ -46,7 +47,10 @@ fn main() {
     for &size in &sizes {
         for k in 1..=3 {
             let terms: Vec<String> = prompts[..k].iter().map(|p| format!("{p:?}")).collect();
-            let text = format!("model sd15\nsize {size}x{size}\ndtype {dtype}\nsampler ddim(steps: 30)\nsamples 1\nsample s = {}\n", terms.join(" AND "));
+            let text = format!(
+                "model sd15\nsize {size}x{size}\ndtype {dtype}\nsampler ddim(steps: 30)\nsamples 1\nsample s = {}\n",
+                terms.join(" AND ")
+            );
             let checked = comp_compiler::compile_text(&text, &[model.info().clone()]);
             let plan = checked.compiled.expect("compiles").plan.samples.remove(0);
             model.prepare(&plan).expect("prepare");
@@ -72,7 +76,15 @@ fn main() {
             let (mut bare, mut comp) = (Vec::new(), Vec::new());
             let time_bare = || {
                 let s = Instant::now();
-                model.unet_forward(&rows, t, &states).unwrap().to_dtype(candle_core::DType::F32).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+                model
+                    .unet_forward(&rows, t, &states)
+                    .unwrap()
+                    .to_dtype(candle_core::DType::F32)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
                 s.elapsed().as_secs_f64()
             };
             let overhead = std::cell::RefCell::new(Vec::new());

@@ -27,12 +27,14 @@ fn main() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
     comp_runtime::tune_cpu_process();
-    let dir = std::env::var_os("COMP_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir).join("comp-bench-sd15-unet");
+    let dir =
+        std::env::var_os("COMP_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir).join("comp-bench-sd15-unet");
     if !dir.join("unet/diffusion_pytorch_model.safetensors").is_file() {
         eprintln!("writing a random full-size SD 1.5 UNet into {} (once)", dir.display());
         tiny::write(&dir, &tiny::Spec::sd15_unet(), 0).expect("checkpoint");
     }
-    let rows: Vec<usize> = std::env::var("COMP_BENCH_ROWS").unwrap_or_else(|_| "2,4".into()).split(',').filter_map(|r| r.trim().parse().ok()).collect();
+    let rows: Vec<usize> =
+        std::env::var("COMP_BENCH_ROWS").unwrap_or_else(|_| "2,4".into()).split(',').filter_map(|r| r.trim().parse().ok()).collect();
     let size: usize = env_or("COMP_BENCH_SIZE", 256);
     let repeats: usize = env_or("COMP_BENCH_REPEATS", 3);
     let threads: usize = env_or("RAYON_NUM_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -13,10 +13,10 @@
 //!   (`models/toy2d-mlp*`), N = 1000, K = 1..8 (skipped, with a message, without the weights).
 
 use candle_core::{Device, Tensor};
+use comp_models as models;
 use comp_plan::{Condition, SamplePlan, Sampler};
 use comp_runtime::composed::{Calls, Composed};
 use comp_runtime::fused::{fused_sum, Coeffs};
-use comp_models as models;
 use comp_runtime::noise::Noise;
 use comp_runtime::sampler::{apply, ReverseSampler};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -26,16 +26,7 @@ mod common;
 
 const KS: [usize; 3] = [2, 4, 8];
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
-const CONCEPTS: [&str; 8] = [
-    "ring",
-    "bar",
-    "left_bar",
-    "right_bar",
-    "box_large",
-    "box_small",
-    "ring",
-    "bar",
-];
+const CONCEPTS: [&str; 8] = ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small", "ring", "bar"];
 
 /// The baseline: acc = acc + eps_k * c_k, one candle op per multiply and per add.
 fn naive_chain(eps: &[Tensor], coeffs: &[f64]) -> Tensor {
@@ -52,18 +43,12 @@ fn combination(c: &mut Criterion) {
     for k in KS {
         for n in NS {
             let stacked = Noise::new(1, 0..k * n).normal(&[k * n, 2], &dev).unwrap();
-            let parts: Vec<Tensor> = (0..k)
-                .map(|j| stacked.narrow(0, j * n, n).unwrap().contiguous().unwrap())
-                .collect();
+            let parts: Vec<Tensor> = (0..k).map(|j| stacked.narrow(0, j * n, n).unwrap().contiguous().unwrap()).collect();
             let coeffs: Vec<f64> = (0..k).map(|j| 1.0 / (j + 1) as f64).collect();
             let shared = Coeffs::Shared(coeffs.iter().map(|&c| c as f32).collect());
             let id = format!("{k}/{n}");
-            g.bench_function(BenchmarkId::new("fused", &id), |b| {
-                b.iter(|| fused_sum(&stacked, k, &shared).unwrap())
-            });
-            g.bench_function(BenchmarkId::new("naive", &id), |b| {
-                b.iter(|| naive_chain(&parts, &coeffs))
-            });
+            g.bench_function(BenchmarkId::new("fused", &id), |b| b.iter(|| fused_sum(&stacked, k, &shared).unwrap()));
+            g.bench_function(BenchmarkId::new("naive", &id), |b| b.iter(|| naive_chain(&parts, &coeffs)));
         }
     }
     g.finish();
@@ -82,11 +67,7 @@ fn whole_step(c: &mut Criterion) {
     let model = models::load("toy2d", &dev).unwrap();
     let sampler = ReverseSampler::new(model.schedule(), &Sampler::Ddpm { steps: 100 }).unwrap();
     let step = 50;
-    let (t, sigma, coeffs) = (
-        sampler.timestep(step),
-        sampler.sigma(step),
-        sampler.coeffs(step),
-    );
+    let (t, sigma, coeffs) = (sampler.timestep(step), sampler.sigma(step), sampler.coeffs(step));
     let mut g = c.benchmark_group("step");
     g.sample_size(10);
     for k in KS {
@@ -99,9 +80,7 @@ fn whole_step(c: &mut Criterion) {
                 b.iter(|| {
                     let mut calls = Calls::default();
                     let target = Composed { model: model.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
-                    let eps = target.eval(&x, false, &mut calls)
-                    .unwrap()
-                    .eps;
+                    let eps = target.eval(&x, false, &mut calls).unwrap().eps;
                     apply(coeffs, &x, &eps, Some(&z)).unwrap()
                 })
             });
@@ -110,18 +89,13 @@ fn whole_step(c: &mut Criterion) {
             let w = vec![1.0 / k as f64; k];
             g.bench_function(BenchmarkId::new("naive", &id), |b| {
                 b.iter(|| {
-                    let eps: Vec<Tensor> = conds
-                        .iter()
-                        .map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps)
-                        .collect();
+                    let eps: Vec<Tensor> = conds.iter().map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
                     apply(coeffs, &x, &naive_chain(&eps, &w), Some(&z)).unwrap()
                 })
             });
             let stacked = x.repeat((k, 1)).unwrap();
             let tk = Tensor::full(t as f32, k * n, &dev).unwrap();
-            g.bench_function(BenchmarkId::new("call", &id), |b| {
-                b.iter(|| model.forward(&stacked, &tk, &conds, false).unwrap())
-            });
+            g.bench_function(BenchmarkId::new("call", &id), |b| b.iter(|| model.forward(&stacked, &tk, &conds, false).unwrap()));
         }
     }
     g.finish();

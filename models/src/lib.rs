@@ -106,12 +106,7 @@ pub const REGISTRY: &[Entry] = &[
         load: |_, _| Ok(Box::new(toy2d::Toy2d::new()?)),
         source: Source::BuiltIn,
     },
-    Entry {
-        name: toy2d_clf::NAME,
-        info: toy2d_clf::info,
-        load: |_, _| Ok(Box::new(toy2d_clf::Toy2dClf::new()?)),
-        source: Source::BuiltIn,
-    },
+    Entry { name: toy2d_clf::NAME, info: toy2d_clf::info, load: |_, _| Ok(Box::new(toy2d_clf::Toy2dClf::new()?)), source: Source::BuiltIn },
     Entry {
         name: mlp::ENERGY_NAME,
         info: || mlp::info(mlp::Param::Energy),
@@ -159,15 +154,9 @@ macro_rules! sd_entry {
 
 /// The Stable Diffusion checkpoints (`sd15`, `sd21`, `sd21-base`, `sd-turbo`).
 #[cfg(feature = "sd")]
-pub const SD_REGISTRY: &[Entry] = &[
-    sd_entry!(0),
-    sd_entry!(1),
-    sd_entry!(2),
-    sd_entry!(3),
-];
+pub const SD_REGISTRY: &[Entry] = &[sd_entry!(0), sd_entry!(1), sd_entry!(2), sd_entry!(3)];
 #[cfg(not(feature = "sd"))]
 pub const SD_REGISTRY: &[Entry] = &[];
-
 
 /// Every model, in the order `comp models` lists them.
 pub fn all() -> impl Iterator<Item = &'static Entry> {

@@ -15,15 +15,15 @@ mod normal;
 use std::sync::LazyLock;
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_plan::{Condition, ConditionKind};
 use comp_plan::{Concept, DefaultBase, ModelInfo};
+use comp_plan::{Condition, ConditionKind};
 use rand::Rng;
 use rayon::prelude::*;
 
 pub use density::{Shape, P2};
 
-use comp_runtime::{Denoiser, ModelOutput};
 use comp_runtime::Schedule;
+use comp_runtime::{Denoiser, ModelOutput};
 
 /// The model's name in scripts: `model toy2d`.
 pub const NAME: &str = "toy2d";
@@ -79,10 +79,7 @@ impl Toy2dConcept {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .chain([Toy2dConcept::Null])
-            .find(|c| c.name() == name)
+        Self::ALL.into_iter().chain([Toy2dConcept::Null]).find(|c| c.name() == name)
     }
 
     pub fn description(self) -> &'static str {
@@ -99,10 +96,7 @@ impl Toy2dConcept {
 
     /// The x₀ distribution; `None` for `Null` (a mixture of shapes, not a shape).
     pub fn shape(self) -> Option<&'static Shape> {
-        Self::ALL
-            .iter()
-            .position(|c| *c == self)
-            .map(|i| &SHAPES[i])
+        Self::ALL.iter().position(|c| *c == self).map(|i| &SHAPES[i])
     }
 }
 
@@ -114,15 +108,9 @@ static SHAPES: LazyLock<[Shape; 6]> = LazyLock::new(|| {
             [0.5 * a.cos(), 0.5 * a.sin()]
         })
         .collect();
-    let bx = |x0: f64, x1: f64, y: f64| Shape::Box {
-        lo: [x0, -y],
-        hi: [x1, y],
-    };
+    let bx = |x0: f64, x1: f64, y: f64| Shape::Box { lo: [x0, -y], hi: [x1, y] };
     [
-        Shape::Gaussians {
-            means: ring,
-            std: 0.03,
-        },
+        Shape::Gaussians { means: ring, std: 0.03 },
         bx(-0.2, 0.2, 1.0),
         bx(-0.3, -0.1, 1.0),
         bx(0.1, 0.3, 1.0),
@@ -175,18 +163,12 @@ impl Grid {
     /// The centre of cell (i, j): i along x, j along y.
     pub fn point(&self, i: usize, j: usize) -> P2 {
         let c = self.cell();
-        [
-            self.lo + (i as f64 + 0.5) * c,
-            self.lo + (j as f64 + 0.5) * c,
-        ]
+        [self.lo + (i as f64 + 0.5) * c, self.lo + (j as f64 + 0.5) * c]
     }
 
     /// `f` at every cell centre, row-major with y outer: index j·n + i. Parallel.
     pub fn eval<F: Fn(P2) -> f64 + Sync>(&self, f: F) -> Vec<f64> {
-        (0..self.n * self.n)
-            .into_par_iter()
-            .map(|k| f(self.point(k % self.n, k / self.n)))
-            .collect()
+        (0..self.n * self.n).into_par_iter().map(|k| f(self.point(k % self.n, k / self.n))).collect()
     }
 }
 
@@ -199,17 +181,11 @@ pub fn target_log_density_grid(concept: Toy2dConcept, grid: &Grid) -> Vec<f64> {
 pub fn info() -> ModelInfo {
     ModelInfo {
         name: NAME.into(),
-        description:
-            "exact 2D toy densities (RRR's ring, bars and boxes); closed-form scores and energies"
-                .into(),
+        description: "exact 2D toy densities (RRR's ring, bars and boxes); closed-form scores and energies".into(),
         data_shape: vec![2],
         concepts: Toy2dConcept::ALL
             .iter()
-            .map(|c| Concept {
-                name: c.name().into(),
-                description: c.description().into(),
-                params: vec![],
-            })
+            .map(|c| Concept { name: c.name().into(), description: c.description().into(), params: vec![] })
             .collect(),
         text: false,
         energies: true,
@@ -241,10 +217,7 @@ pub struct Toy2d {
 
 impl Toy2d {
     pub fn new() -> Result<Self> {
-        Ok(Self {
-            info: info(),
-            schedule: Schedule::cosine(NATIVE_STEPS, 0.008)?,
-        })
+        Ok(Self { info: info(), schedule: Schedule::cosine(NATIVE_STEPS, 0.008)? })
     }
 }
 
@@ -258,15 +231,9 @@ impl Denoiser for Toy2d {
     }
 
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
-        let (rows, dim) = x
-            .dims2()
-            .map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;
+        let (rows, dim) = x.dims2().map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;
         if dim != 2 || conds.is_empty() || !rows.is_multiple_of(conds.len()) {
-            bail!(
-                "toy2d: x has shape {:?}, expected [K·N, 2] with K = {} conditions",
-                x.dims(),
-                conds.len()
-            )
+            bail!("toy2d: x has shape {:?}, expected [K·N, 2] with K = {} conditions", x.dims(), conds.len())
         }
         let n = rows / conds.len();
         let concepts = conds
@@ -292,11 +259,7 @@ impl Denoiser for Toy2d {
                 let r = first + j;
                 let ab = self.schedule.alpha_bar_at(ts[r] as f64);
                 let sigma = (1.0 - ab).sqrt();
-                let (log_p, g) = log_density_grad(
-                    concepts[r / n],
-                    [xs[2 * r] as f64, xs[2 * r + 1] as f64],
-                    ab,
-                );
+                let (log_p, g) = log_density_grad(concepts[r / n], [xs[2 * r] as f64, xs[2 * r + 1] as f64], ab);
                 e[2 * j] = (-sigma * g[0]) as f32;
                 e[2 * j + 1] = (-sigma * g[1]) as f32;
                 if let Some(en) = en.as_deref_mut() {
@@ -310,16 +273,10 @@ impl Denoiser for Toy2d {
                 .enumerate()
                 .for_each(|(c, (e, en))| fill(c * CHUNK, e, Some(en)));
         } else {
-            eps.par_chunks_mut(2 * CHUNK)
-                .enumerate()
-                .for_each(|(c, e)| fill(c * CHUNK, e, None));
+            eps.par_chunks_mut(2 * CHUNK).enumerate().for_each(|(c, e)| fill(c * CHUNK, e, None));
         }
         let eps = Tensor::from_vec(eps, (rows, 2), x.device())?;
-        let energy = if want_energy {
-            Some(Tensor::from_vec(energy, rows, x.device())?)
-        } else {
-            None
-        };
+        let energy = if want_energy { Some(Tensor::from_vec(energy, rows, x.device())?) } else { None };
         Ok(ModelOutput { eps, energy })
     }
 }

@@ -162,11 +162,8 @@ pub fn sha256_file_cached(path: &Path) -> std::io::Result<String> {
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
     let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
     let cache = hash_cache_path();
-    let mut entries: serde_json::Map<String, serde_json::Value> = cache
-        .as_ref()
-        .and_then(|c| std::fs::read(c).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut entries: serde_json::Map<String, serde_json::Value> =
+        cache.as_ref().and_then(|c| std::fs::read(c).ok()).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let stamp = serde_json::json!({"bytes": meta.len(), "mtime_ns": mtime.map(|m| m.to_string())});
     if let Some(e) = entries.get(&key) {
         if mtime.is_some() && e["bytes"] == stamp["bytes"] && e["mtime_ns"] == stamp["mtime_ns"] {

@@ -3,17 +3,12 @@
 
 use candle_core::{Device, Tensor};
 use comp_models as models;
-use comp_models::toy2d::{
-    log_density, log_density_grad, target_log_density_grid, Grid, Toy2dConcept,
-};
+use comp_models::toy2d::{log_density, log_density_grad, target_log_density_grid, Grid, Toy2dConcept};
 
 mod common;
 
 fn all_concepts() -> Vec<Toy2dConcept> {
-    Toy2dConcept::ALL
-        .into_iter()
-        .chain([Toy2dConcept::Null])
-        .collect()
+    Toy2dConcept::ALL.into_iter().chain([Toy2dConcept::Null]).collect()
 }
 
 /// ᾱ near 1 (σ = 0.01), at the cosine schedule's first step, mid, near 0, and the cosine
@@ -48,11 +43,7 @@ fn scores_match_central_differences() {
                     let fd = (log_density(c, xp, ab) - log_density(c, xm, ab)) / (2.0 * h);
                     let err = (fd - g[d]).abs() / (1.0 + g[d].abs());
                     worst = worst.max(err);
-                    assert!(
-                        err < 1e-4,
-                        "{c:?} ᾱ={ab} x={x:?} d={d}: analytic {} vs fd {fd}",
-                        g[d]
-                    );
+                    assert!(err < 1e-4, "{c:?} ᾱ={ab} x={x:?} d={d}: analytic {} vs fd {fd}", g[d]);
                 }
             }
         }
@@ -66,25 +57,9 @@ fn densities_integrate_to_one() {
         let sigma = (1.0f64 - ab).sqrt();
         let half = (ab.sqrt() * 1.0 + 8.0 * sigma).max(1.2);
         // at ᾱ = 1 the cells (0.01) align with every box edge, so boxes integrate exactly
-        let grid = if ab == 1.0 {
-            Grid {
-                lo: -1.5,
-                hi: 1.5,
-                n: 300,
-            }
-        } else {
-            Grid {
-                lo: -half,
-                hi: half,
-                n: 400,
-            }
-        };
+        let grid = if ab == 1.0 { Grid { lo: -1.5, hi: 1.5, n: 300 } } else { Grid { lo: -half, hi: half, n: 400 } };
         for c in all_concepts() {
-            let lp = if ab == 1.0 {
-                target_log_density_grid(c, &grid)
-            } else {
-                grid.eval(|x| log_density(c, x, ab))
-            };
+            let lp = if ab == 1.0 { target_log_density_grid(c, &grid) } else { grid.eval(|x| log_density(c, x, ab)) };
             let mass: f64 = lp.iter().map(|l| l.exp()).sum::<f64>() * grid.cell().powi(2);
             assert!((mass - 1.0).abs() < 2e-3, "{c:?} at ᾱ={ab}: mass {mass}");
         }
@@ -93,30 +68,14 @@ fn densities_integrate_to_one() {
 
 #[test]
 fn exact_box_mass_at_alpha_one() {
-    let grid = Grid {
-        lo: -1.5,
-        hi: 1.5,
-        n: 300,
-    };
-    for c in [
-        Toy2dConcept::Bar,
-        Toy2dConcept::LeftBar,
-        Toy2dConcept::BoxLarge,
-        Toy2dConcept::BoxSmall,
-    ] {
-        let mass: f64 = target_log_density_grid(c, &grid)
-            .iter()
-            .map(|l| l.exp())
-            .sum::<f64>()
-            * 1e-4;
+    let grid = Grid { lo: -1.5, hi: 1.5, n: 300 };
+    for c in [Toy2dConcept::Bar, Toy2dConcept::LeftBar, Toy2dConcept::BoxLarge, Toy2dConcept::BoxSmall] {
+        let mass: f64 = target_log_density_grid(c, &grid).iter().map(|l| l.exp()).sum::<f64>() * 1e-4;
         assert!((mass - 1.0).abs() < 1e-9, "{c:?}: {mass}");
     }
     // uniform on 0.4 × 2: density 1.25 inside, 0 outside
     assert!((log_density(Toy2dConcept::Bar, [0.0, 0.0], 1.0) - 1.25f64.ln()).abs() < 1e-12);
-    assert_eq!(
-        log_density(Toy2dConcept::Bar, [0.3, 0.0], 1.0),
-        f64::NEG_INFINITY
-    );
+    assert_eq!(log_density(Toy2dConcept::Bar, [0.3, 0.0], 1.0), f64::NEG_INFINITY);
 }
 
 #[test]
@@ -130,10 +89,7 @@ fn noised_gaussian_matches_closed_form() {
     let direct: f64 = (0..8)
         .map(|k| {
             let a = 2.0 * std::f64::consts::PI * k as f64 / 8.0;
-            let (dx, dy) = (
-                x[0] - ab.sqrt() * 0.5 * a.cos(),
-                x[1] - ab.sqrt() * 0.5 * a.sin(),
-            );
+            let (dx, dy) = (x[0] - ab.sqrt() * 0.5 * a.cos(), x[1] - ab.sqrt() * 0.5 * a.sin());
             (-(dx * dx + dy * dy) / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v) / 8.0
         })
         .sum();
@@ -142,39 +98,24 @@ fn noised_gaussian_matches_closed_form() {
 
 #[test]
 fn eps_is_finite_everywhere() {
-    let far = [
-        [1e3, -1e3],
-        [50.0, 0.0],
-        [0.0, 0.0],
-        [0.2, 0.0],
-        [-0.3, 1.0],
-        [1e8, 1e8],
-    ];
+    let far = [[1e3, -1e3], [50.0, 0.0], [0.0, 0.0], [0.2, 0.0], [-0.3, 1.0], [1e8, 1e8]];
     for c in all_concepts() {
         for ab in [1.0 - 1e-12, 1.0 - 1e-8, 0.9996, 0.5, 2.4e-7, 1e-20, 0.0] {
             for x in far {
                 let (lp, g) = log_density_grad(c, x, ab);
                 let sigma = (1.0f64 - ab).sqrt();
                 let eps = [-sigma * g[0], -sigma * g[1]];
-                assert!(
-                    lp.is_finite() && eps.iter().all(|e| e.is_finite()),
-                    "{c:?} ᾱ={ab} x={x:?}: {lp} {g:?}"
-                );
+                assert!(lp.is_finite() && eps.iter().all(|e| e.is_finite()), "{c:?} ᾱ={ab} x={x:?}: {lp} {g:?}");
             }
         }
     }
     // Through the Denoiser, at the least and most noisy native timesteps.
     let dev = Device::Cpu;
     let model = models::load("toy2d", &dev).unwrap();
-    let conds: Vec<_> = all_concepts()
-        .iter()
-        .map(|c| common::cond(0, c.name()))
-        .collect();
+    let conds: Vec<_> = all_concepts().iter().map(|c| common::cond(0, c.name())).collect();
     let refs: Vec<_> = conds.iter().collect();
     let n = far.len();
-    let xs: Vec<f32> = (0..refs.len())
-        .flat_map(|_| far.iter().flat_map(|p| [p[0] as f32, p[1] as f32]))
-        .collect();
+    let xs: Vec<f32> = (0..refs.len()).flat_map(|_| far.iter().flat_map(|p| [p[0] as f32, p[1] as f32])).collect();
     let x = Tensor::from_vec(xs, (refs.len() * n, 2), &dev).unwrap();
     for t in [0.0f32, 99.0] {
         let t = Tensor::full(t, refs.len() * n, &dev).unwrap();
@@ -192,10 +133,7 @@ fn pure_noise_limit_is_standard_normal() {
         let (lp, g) = log_density_grad(c, [0.3, -1.2], 1e-14);
         let want = -0.5 * (0.09 + 1.44) - (2.0 * std::f64::consts::PI).ln();
         assert!((lp - want).abs() < 1e-5, "{c:?}: {lp} vs {want}");
-        assert!(
-            (g[0] + 0.3).abs() < 1e-5 && (g[1] - 1.2).abs() < 1e-5,
-            "{c:?}: {g:?}"
-        );
+        assert!((g[0] + 0.3).abs() < 1e-5 && (g[1] - 1.2).abs() < 1e-5, "{c:?}: {g:?}");
     }
 }
 
@@ -207,9 +145,6 @@ fn narrow_interval_switch_is_continuous() {
         let (l1, g1) = log_density_grad(Toy2dConcept::Bar, x, ab_switch * (1.0 - 1e-9));
         let (l2, g2) = log_density_grad(Toy2dConcept::Bar, x, ab_switch * (1.0 + 1e-9));
         assert!((l1 - l2).abs() < 1e-9, "{l1} {l2}");
-        assert!(
-            (g1[0] - g2[0]).abs() < 1e-9 && (g1[1] - g2[1]).abs() < 1e-9,
-            "{g1:?} {g2:?}"
-        );
+        assert!((g1[0] - g2[0]).abs() < 1e-9 && (g1[1] - g2[1]).abs() < 1e-9, "{g1:?} {g2:?}");
     }
 }

@@ -2,10 +2,10 @@
 //! the fused combination equal to the naive one.
 
 use candle_core::{Device, Tensor};
+use comp_models as models;
 use comp_plan::{Branch, Combine, SamplePlan, Sampler, Segment};
 use comp_runtime::combine::{combine, mixture_coeffs};
 use comp_runtime::fused::{fused_sum, naive_sum, Coeffs};
-use comp_models as models;
 use comp_runtime::{execute, ExecOptions, ModelOutput};
 use rand::{Rng, SeedableRng};
 
@@ -25,26 +25,9 @@ fn windowed_plan() -> SamplePlan {
         settings: settings(Sampler::Ddpm { steps: STEPS }, N, 5),
         conditions: vec![cond(0, "ring"), cond(1, "bar"), cond(2, "box_small")],
         segments: vec![
-            Segment {
-                from: 0.0,
-                to: 0.5,
-                active: vec![0, 1],
-                combine: Combine::Linear {
-                    coeffs: vec![1.0, 1.0],
-                },
-            },
-            Segment {
-                from: 0.5,
-                to: 0.8,
-                active: vec![0],
-                combine: Combine::Linear { coeffs: vec![1.0] },
-            },
-            Segment {
-                from: 0.8,
-                to: 1.0,
-                active: vec![],
-                combine: Combine::Linear { coeffs: vec![] },
-            },
+            Segment { from: 0.0, to: 0.5, active: vec![0, 1], combine: Combine::Linear { coeffs: vec![1.0, 1.0] } },
+            Segment { from: 0.5, to: 0.8, active: vec![0], combine: Combine::Linear { coeffs: vec![1.0] } },
+            Segment { from: 0.8, to: 1.0, active: vec![], combine: Combine::Linear { coeffs: vec![] } },
         ],
     }
 }
@@ -56,16 +39,7 @@ fn one_call_per_step_and_windowed_out_conditions_are_not_evaluated() {
     let counting = Counting::new(model.as_ref());
     let progress = std::cell::RefCell::new(vec![]);
     let report = |done: usize, total: usize| progress.borrow_mut().push((done, total));
-    let out = execute(
-        &windowed_plan(),
-        &counting,
-        &dev,
-        &ExecOptions {
-            progress: Some(&report),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let out = execute(&windowed_plan(), &counting, &dev, &ExecOptions { progress: Some(&report), ..Default::default() }).unwrap();
     // steps 0..=9 have f < 0.5, 10..=15 have f < 0.8, 16..=19 have no active condition
     assert_eq!(out.steps, STEPS);
     assert_eq!(*counting.calls.lock().unwrap(), 16);
@@ -76,14 +50,7 @@ fn one_call_per_step_and_windowed_out_conditions_are_not_evaluated() {
     assert_eq!(out.rows_evaluated, 26 * N);
     assert_eq!(progress.borrow().len(), STEPS);
     assert_eq!(progress.borrow().last(), Some(&(STEPS, STEPS)));
-    assert!(out
-        .samples
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
-        .iter()
-        .all(|v| v.is_finite()));
+    assert!(out.samples.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|v| v.is_finite()));
 }
 
 #[test]
@@ -91,25 +58,8 @@ fn many_terms_still_one_call_per_step() {
     let dev = Device::Cpu;
     let model = models::load("toy2d", &dev).unwrap();
     let counting = Counting::new(model.as_ref());
-    let names = [
-        "ring",
-        "bar",
-        "left_bar",
-        "right_bar",
-        "box_large",
-        "box_small",
-        "null",
-    ];
-    let plan = linear_plan(
-        &names,
-        &[0.3, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1],
-        Sampler::Ddim {
-            steps: 10,
-            eta: 0.0,
-        },
-        40,
-        1,
-    );
+    let names = ["ring", "bar", "left_bar", "right_bar", "box_large", "box_small", "null"];
+    let plan = linear_plan(&names, &[0.3, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1], Sampler::Ddim { steps: 10, eta: 0.0 }, 40, 1);
     let out = execute(&plan, &counting, &dev, &ExecOptions::default()).unwrap();
     assert_eq!(out.model_calls, 10);
     for name in names {
@@ -123,75 +73,43 @@ fn bad_plans_are_refused_with_context() {
     let model = models::load("toy2d", &dev).unwrap();
     let mut plan = windowed_plan();
     plan.model = "nomodel".into();
-    let err = execute(&plan, model.as_ref(), &dev, &ExecOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err().to_string();
     assert!(err.contains("nomodel") && err.contains("toy2d"), "{err}");
     let mut plan = windowed_plan();
     plan.conditions[0] = cond(0, "triangle");
-    let err = format!(
-        "{:?}",
-        execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err()
-    );
+    let err = format!("{:?}", execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err());
     assert!(err.contains("triangle") && err.contains("ring"), "{err}");
     let mut plan = windowed_plan();
     plan.settings.sampler = Sampler::Ddpm { steps: 500 };
-    let err = format!(
-        "{:?}",
-        execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err()
-    );
+    let err = format!("{:?}", execute(&plan, model.as_ref(), &dev, &ExecOptions::default()).unwrap_err());
     assert!(err.contains("500"), "{err}");
     let err = models::load("nomodel", &dev).err().unwrap().to_string();
     assert!(err.contains("toy2d"), "{err}");
 }
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
-    comp_runtime::noise::Noise::new(seed, 0..shape[0])
-        .normal(shape, &Device::Cpu)
-        .unwrap()
+    comp_runtime::noise::Noise::new(seed, 0..shape[0]).normal(shape, &Device::Cpu).unwrap()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    let (a, b) = (
-        a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-        b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-    );
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 #[test]
 fn fused_equals_naive() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    for (k, shape) in [
-        (1, vec![7, 2]),
-        (3, vec![1000, 2]),
-        (8, vec![40_000, 2]),
-        (4, vec![9, 3, 5, 4]),
-    ] {
+    for (k, shape) in [(1, vec![7, 2]), (3, vec![1000, 2]), (8, vec![40_000, 2]), (4, vec![9, 3, 5, 4])] {
         let mut full = shape.clone();
         full[0] *= k;
         let eps = random(&full, k as u64);
         let shared = Coeffs::Shared((0..k).map(|_| rng.random_range(-2.0..2.0)).collect());
-        let per = Coeffs::PerSample(
-            (0..k * shape[0])
-                .map(|_| rng.random_range(-2.0..2.0))
-                .collect(),
-        );
+        let per = Coeffs::PerSample((0..k * shape[0]).map(|_| rng.random_range(-2.0..2.0)).collect());
         for c in [shared, per] {
-            let (f, n) = (
-                fused_sum(&eps, k, &c).unwrap(),
-                naive_sum(&eps, k, &c).unwrap(),
-            );
+            let (f, n) = (fused_sum(&eps, k, &c).unwrap(), naive_sum(&eps, k, &c).unwrap());
             assert_eq!(f.dims(), &shape[..]);
-            assert!(
-                max_diff(&f, &n) < 1e-5,
-                "K={k} {shape:?}: {}",
-                max_diff(&f, &n)
-            );
+            assert!(max_diff(&f, &n) < 1e-5, "K={k} {shape:?}: {}", max_diff(&f, &n));
         }
     }
 }
@@ -201,97 +119,44 @@ fn mixture_combination_matches_its_definition() {
     // Two branches over K = 3 conditions: (1·c0 + 0.5·c2) and (1·c1), weights 0.7 / 0.3.
     let (k, n, sigma) = (3usize, 64usize, 0.37f64);
     let branches = vec![
-        Branch {
-            log_weight: 0.7f64.ln(),
-            coeffs: vec![1.0, 0.0, 0.5],
-        },
-        Branch {
-            log_weight: 0.3f64.ln(),
-            coeffs: vec![0.0, 1.0, 0.0],
-        },
+        Branch { log_weight: 0.7f64.ln(), coeffs: vec![1.0, 0.0, 0.5] },
+        Branch { log_weight: 0.3f64.ln(), coeffs: vec![0.0, 1.0, 0.0] },
     ];
     let eps = random(&[k * n, 2], 1);
     let energy = random(&[k * n], 2).affine(0.5, 0.0).unwrap();
-    let out = ModelOutput {
-        eps: eps.clone(),
-        energy: Some(energy.clone()),
-    };
-    let got = combine(
-        &out,
-        k,
-        &Combine::Mixture {
-            branches: branches.clone(),
-        },
-        sigma,
-        true,
-    )
-    .unwrap();
+    let out = ModelOutput { eps: eps.clone(), energy: Some(energy.clone()) };
+    let got = combine(&out, k, &Combine::Mixture { branches: branches.clone() }, sigma, true).unwrap();
     // naive: per branch ε_j and E_j with tensor ops, then softmax weights per sample
     let e: Vec<f32> = energy.to_vec1().unwrap();
     let ev: Vec<Vec<f32>> = eps.to_vec2().unwrap();
     for i in 0..n {
-        let ej: Vec<f64> = branches
-            .iter()
-            .map(|b| (0..k).map(|j| b.coeffs[j] * e[j * n + i] as f64).sum())
-            .collect();
-        let logits: Vec<f64> = branches
-            .iter()
-            .zip(&ej)
-            .map(|(b, e)| b.log_weight - e / sigma)
-            .collect();
+        let ej: Vec<f64> = branches.iter().map(|b| (0..k).map(|j| b.coeffs[j] * e[j * n + i] as f64).sum()).collect();
+        let logits: Vec<f64> = branches.iter().zip(&ej).map(|(b, e)| b.log_weight - e / sigma).collect();
         let z: f64 = logits.iter().map(|l| l.exp()).sum();
         let mut want = [0.0f64; 2];
         for (b, l) in branches.iter().zip(&logits) {
             for d in 0..2 {
-                want[d] += l.exp() / z
-                    * (0..k)
-                        .map(|j| b.coeffs[j] * ev[j * n + i][d] as f64)
-                        .sum::<f64>();
+                want[d] += l.exp() / z * (0..k).map(|j| b.coeffs[j] * ev[j * n + i][d] as f64).sum::<f64>();
             }
         }
         let row: Vec<f32> = got.eps.get(i).unwrap().to_vec1().unwrap();
         assert!((row[0] as f64 - want[0]).abs() < 1e-5 && (row[1] as f64 - want[1]).abs() < 1e-5);
-        let energy_i: f32 = got
-            .energy
-            .as_ref()
-            .unwrap()
-            .get(i)
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let energy_i: f32 = got.energy.as_ref().unwrap().get(i).unwrap().to_scalar().unwrap();
         assert!((energy_i as f64 + sigma * z.ln()).abs() < 1e-4);
     }
     // the effective coefficients of each sample are a convex combination of branch rows
-    let (c, _) = mixture_coeffs(
-        &e.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-        k,
-        n,
-        &branches,
-        sigma,
-    )
-    .unwrap();
+    let (c, _) = mixture_coeffs(&e.iter().map(|&v| v as f64).collect::<Vec<_>>(), k, n, &branches, sigma).unwrap();
     for i in 0..n {
         let p0 = c[i * k] as f64;
-        assert!(
-            (c[i * k + 2] as f64 - 0.5 * p0).abs() < 1e-6
-                && (p0 + c[i * k + 1] as f64 - 1.0).abs() < 1e-6
-        );
+        assert!((c[i * k + 2] as f64 - 0.5 * p0).abs() < 1e-6 && (p0 + c[i * k + 1] as f64 - 1.0).abs() < 1e-6);
     }
 }
 
 #[test]
 fn mixture_without_energies_is_an_error() {
-    let out = ModelOutput {
-        eps: random(&[8, 2], 1),
-        energy: None,
-    };
-    let branches = vec![Branch {
-        log_weight: 0.0,
-        coeffs: vec![1.0, 0.0],
-    }];
-    let err = combine(&out, 2, &Combine::Mixture { branches }, 0.5, false)
-        .unwrap_err()
-        .to_string();
+    let out = ModelOutput { eps: random(&[8, 2], 1), energy: None };
+    let branches = vec![Branch { log_weight: 0.0, coeffs: vec![1.0, 0.0] }];
+    let err = combine(&out, 2, &Combine::Mixture { branches }, 0.5, false).unwrap_err().to_string();
     assert!(err.contains("energies"), "{err}");
 }
 
@@ -359,17 +224,8 @@ fn mcmc_runs_at_the_next_level_with_its_sigma_and_beta_scaled_step() {
     }
     let n = 4000;
     for kind in [comp_plan::McmcKind::Ula, comp_plan::McmcKind::Mala, comp_plan::McmcKind::Uhmc, comp_plan::McmcKind::Hmc] {
-        let mcmc = comp_plan::Mcmc {
-            kind,
-            steps: 2,
-            step_size: 1.0,
-            beta_scaled: true,
-            leapfrog: 2,
-            damping: 0.5,
-            mass: 2.0,
-            from: 0.3,
-            to: 0.9,
-        };
+        let mcmc =
+            comp_plan::Mcmc { kind, steps: 2, step_size: 1.0, beta_scaled: true, leapfrog: 2, damping: 0.5, mass: 2.0, from: 0.3, to: 0.9 };
         let mut plan = linear_plan(&["ring"], &[1.0], Sampler::Ddpm { steps }, n, 3);
         plan.settings.mcmc = Some(mcmc.clone());
         let model = Recording { inner: toy.as_ref(), sigma_of: sigma_of.clone(), calls: Default::default() };

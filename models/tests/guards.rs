@@ -2,9 +2,9 @@
 //! (named by step, sample and term), and the cancel flag.
 
 use candle_core::{Device, Result, Tensor};
-use comp_plan::{Condition, Sampler};
-use comp_plan::ModelInfo;
 use comp_models as models;
+use comp_plan::ModelInfo;
+use comp_plan::{Condition, Sampler};
 use comp_runtime::{execute, memory, Denoiser, ExecOptions, ModelOutput, Schedule};
 use std::sync::atomic::AtomicBool;
 

@@ -52,7 +52,8 @@ fn upstream(dir: &Path) -> (UNet2DConditionModel, AutoEncoderKL) {
     let vb = |p: std::path::PathBuf| unsafe { VarBuilder::from_mmaped_safetensors(&[p], DType::F32, &Device::Cpu).unwrap() };
     let uj: UnetJson = sd::config::read_json(&dir.join("unet/config.json")).unwrap();
     let vj: VaeJson = sd::config::read_json(&dir.join("vae/config.json")).unwrap();
-    let unet = UNet2DConditionModel::new(vb(dir.join("unet/diffusion_pytorch_model.safetensors")), 4, 4, false, uj.to_candle(dir).unwrap()).unwrap();
+    let unet = UNet2DConditionModel::new(vb(dir.join("unet/diffusion_pytorch_model.safetensors")), 4, 4, false, uj.to_candle(dir).unwrap())
+        .unwrap();
     let vae = AutoEncoderKL::new(vb(dir.join("vae/diffusion_pytorch_model.safetensors")), 3, 3, vj.to_candle()).unwrap();
     (unet, vae)
 }
@@ -60,7 +61,8 @@ fn upstream(dir: &Path) -> (UNet2DConditionModel, AutoEncoderKL) {
 /// The prompt's encoder states, N times: `[N, 77, D]`.
 fn states(model: &StableDiffusion, dir: &Path, prompt: &str, n: usize) -> Tensor {
     let cfg: sd::clip::ClipConfig = sd::config::read_json(&dir.join("text_encoder/config.json")).unwrap();
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap() };
+    let vb =
+        unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap() };
     let enc = sd::clip::ClipTextEncoder::new(vb, &cfg).unwrap();
     let ids = model.tokenizer().encode(prompt).unwrap().ids;
     enc.forward(&Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap()).unwrap().repeat((n, 1, 1)).unwrap()
@@ -68,7 +70,15 @@ fn states(model: &StableDiffusion, dir: &Path, prompt: &str, n: usize) -> Tensor
 
 /// The plain classifier-free guidance loop of every SD pipeline, with candle-transformers'
 /// UNet and DDIM scheduler: ε̂ = ε_u + s·(ε_c − ε_u) from one batched call over [x; x].
-fn cfg_loop(dir: &Path, model: &StableDiffusion, prompt: &str, scale: f64, steps: usize, prediction: PredictionType, x0: &Tensor) -> Vec<Tensor> {
+fn cfg_loop(
+    dir: &Path,
+    model: &StableDiffusion,
+    prompt: &str,
+    scale: f64,
+    steps: usize,
+    prediction: PredictionType,
+    x0: &Tensor,
+) -> Vec<Tensor> {
     let (unet, _) = upstream(dir);
     let n = x0.dim(0).unwrap();
     let ctx = Tensor::cat(&[states(model, dir, "", n), states(model, dir, prompt, n)], 0).unwrap();
@@ -234,7 +244,9 @@ fn our_clip_encoder_matches_candle_transformers_clip() {
     use candle_transformers::models::clip::text_model::{Activation, ClipTextConfig, ClipTextTransformer};
     let dir = checkpoint(&tiny::Spec::tiny());
     let cfg: sd::clip::ClipConfig = sd::config::read_json(&dir.path().join("text_encoder/config.json")).unwrap();
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.path().join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap() };
+    let vb = unsafe {
+        VarBuilder::from_mmaped_safetensors(&[dir.path().join("text_encoder/model.safetensors")], DType::F32, &Device::Cpu).unwrap()
+    };
     let ours = sd::clip::ClipTextEncoder::new(vb.clone(), &cfg).unwrap();
     let theirs = ClipTextTransformer::new(
         vb.pp("text_model"),

@@ -187,10 +187,7 @@ pub enum Sampler {
 impl Sampler {
     pub fn steps(&self) -> usize {
         match self {
-            Sampler::Ddpm { steps }
-            | Sampler::Ddim { steps, .. }
-            | Sampler::Dpmpp2m { steps }
-            | Sampler::EulerA { steps } => *steps,
+            Sampler::Ddpm { steps } | Sampler::Ddim { steps, .. } | Sampler::Dpmpp2m { steps } | Sampler::EulerA { steps } => *steps,
         }
     }
 

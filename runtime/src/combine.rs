@@ -26,13 +26,7 @@ pub struct Combined {
 
 /// Applies `combine` to `out` (K = number of active conditions, N samples each) at noise
 /// level `sigma` = σ_t. `want_energy` also returns the composed energy (MALA, HMC).
-pub fn combine(
-    out: &ModelOutput,
-    k: usize,
-    combine: &Combine,
-    sigma: f64,
-    want_energy: bool,
-) -> Result<Combined> {
+pub fn combine(out: &ModelOutput, k: usize, combine: &Combine, sigma: f64, want_energy: bool) -> Result<Combined> {
     let rows = out.eps.dim(0)?;
     if k == 0 || !rows.is_multiple_of(k) {
         bail!("combine: {rows} rows do not split into {k} conditions")
@@ -49,10 +43,7 @@ pub fn combine(
     match combine {
         Combine::Linear { coeffs } => {
             if coeffs.len() != k {
-                bail!(
-                    "combine: {} coefficients for {k} active conditions",
-                    coeffs.len()
-                )
+                bail!("combine: {} coefficients for {k} active conditions", coeffs.len())
             }
             let c: Vec<f32> = coeffs.iter().map(|&c| c as f32).collect();
             let eps = fused_sum(&out.eps, k, &Coeffs::Shared(c))?;
@@ -61,9 +52,7 @@ pub fn combine(
                     if e.len() != k * n {
                         bail!("combine: the model returned {} energies for {} rows", e.len(), k * n)
                     }
-                    let v: Vec<f32> = (0..n)
-                        .map(|i| (0..k).map(|j| coeffs[j] * e[j * n + i]).sum::<f64>() as f32)
-                        .collect();
+                    let v: Vec<f32> = (0..n).map(|i| (0..k).map(|j| coeffs[j] * e[j * n + i]).sum::<f64>() as f32).collect();
                     Some(Tensor::from_vec(v, n, out.eps.device())?)
                 }
                 _ => None,
@@ -74,11 +63,7 @@ pub fn combine(
             let e = energies.expect("checked above");
             let (c, energy) = mixture_coeffs(&e, k, n, branches, sigma)?;
             let eps = fused_sum(&out.eps, k, &Coeffs::PerSample(c))?;
-            let energy = if want_energy {
-                Some(Tensor::from_vec(energy, n, out.eps.device())?)
-            } else {
-                None
-            };
+            let energy = if want_energy { Some(Tensor::from_vec(energy, n, out.eps.device())?) } else { None };
             Ok(Combined { eps, energy })
         }
     }
@@ -87,13 +72,7 @@ pub fn combine(
 /// Effective per-sample coefficients c_{n,k} = Σ_j π_{n,j} a_jk (row-major `[N, K]`) and the
 /// mixture energy −σ logsumexp_j(log m_j − E_j/σ) per sample, from stacked energies
 /// `energy[k·N + n]`.
-pub fn mixture_coeffs(
-    energy: &[f64],
-    k: usize,
-    n: usize,
-    branches: &[Branch],
-    sigma: f64,
-) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn mixture_coeffs(energy: &[f64], k: usize, n: usize, branches: &[Branch], sigma: f64) -> Result<(Vec<f32>, Vec<f32>)> {
     if energy.len() != k * n {
         bail!("mixture: {} energies for K = {k}, N = {n}", energy.len())
     }
@@ -101,10 +80,7 @@ pub fn mixture_coeffs(
         bail!("mixture with no branches")
     }
     if let Some(b) = branches.iter().find(|b| b.coeffs.len() != k) {
-        bail!(
-            "mixture branch has {} coefficients for {k} active conditions",
-            b.coeffs.len()
-        )
+        bail!("mixture branch has {} coefficients for {k} active conditions", b.coeffs.len())
     }
     if sigma.is_nan() || sigma <= 0.0 {
         bail!("mixture at σ = {sigma}: the weights need a positive noise level")
@@ -116,27 +92,14 @@ pub fn mixture_coeffs(
             let logits: Vec<f64> = branches
                 .iter()
                 .map(|b| {
-                    let e_j: f64 = b
-                        .coeffs
-                        .iter()
-                        .enumerate()
-                        .map(|(j, a)| a * energy[j * n + i])
-                        .sum();
+                    let e_j: f64 = b.coeffs.iter().enumerate().map(|(j, a)| a * energy[j * n + i]).sum();
                     b.log_weight - e_j / sigma
                 })
                 .collect();
             let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let w: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
             let z: f64 = w.iter().sum();
-            let c = (0..k)
-                .map(|j| {
-                    branches
-                        .iter()
-                        .zip(&w)
-                        .map(|(b, w)| w / z * b.coeffs[j])
-                        .sum::<f64>() as f32
-                })
-                .collect();
+            let c = (0..k).map(|j| branches.iter().zip(&w).map(|(b, w)| w / z * b.coeffs[j]).sum::<f64>() as f32).collect();
             (c, (-sigma * (max + z.ln())) as f32)
         })
         .collect();

@@ -6,8 +6,8 @@
 //! terms the composition has, instead of one pass per term.
 
 use candle_core::{Result, Tensor};
-use comp_plan::{Condition, SamplePlan};
 use comp_plan::ModelInfo;
+use comp_plan::{Condition, SamplePlan};
 
 use crate::schedule::{Schedule, Spacing};
 

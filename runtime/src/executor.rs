@@ -76,13 +76,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     validate(plan, model)?;
     let indices = opts.indices.clone().unwrap_or(0..plan.settings.samples);
     if indices.is_empty() || indices.end > plan.settings.samples {
-        bail!(
-            "sample `{}`: indices {}..{} asked of a run of {} samples",
-            plan.sample,
-            indices.start,
-            indices.end,
-            plan.settings.samples
-        )
+        bail!("sample `{}`: indices {}..{} asked of a run of {} samples", plan.sample, indices.start, indices.end, plan.settings.samples)
     }
     if indices.len() == plan.settings.samples {
         crate::memory::check(plan, model)?;
@@ -126,9 +120,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
                 None => Ok(eps),
             }
         };
-        x = sampler
-            .step(k, &x, &mut eval, &mut noise)
-            .map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
+        x = sampler.step(k, &x, &mut eval, &mut noise).map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
         check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
         if let Some(mcmc) = &plan.settings.mcmc {
             let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
@@ -224,49 +216,30 @@ pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Ca
     }
     let params = Params::at_level(ctx.mcmc, ctx.sampler.beta(ctx.step));
     let mut level = Level { target, calls, cancel: ctx.cancel };
-    mcmc::run(&mut level, x, &params, noise, acceptance).map_err(|e| {
-        e.context(format!("sample `{}`, {:?} after step {} of {steps}", ctx.plan.sample, ctx.mcmc.kind, ctx.step))
-    })
+    mcmc::run(&mut level, x, &params, noise, acceptance)
+        .map_err(|e| e.context(format!("sample `{}`, {:?} after step {} of {steps}", ctx.plan.sample, ctx.mcmc.kind, ctx.step)))
 }
 
 /// Checks the plan against the model before any work.
 fn validate(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
     let info = model.info();
     if plan.model != info.name {
-        bail!(
-            "sample `{}` is for model `{}`, but `{}` was loaded",
-            plan.sample,
-            plan.model,
-            info.name
-        )
+        bail!("sample `{}` is for model `{}`, but `{}` was loaded", plan.sample, plan.model, info.name)
     }
     if plan.settings.samples == 0 {
         bail!("sample `{}`: zero samples asked", plan.sample)
     }
     for seg in &plan.segments {
         if let Some(id) = seg.active.iter().find(|&&id| id >= plan.conditions.len()) {
-            bail!(
-                "sample `{}`: segment refers to condition {id}, but there are {}",
-                plan.sample,
-                plan.conditions.len()
-            )
+            bail!("sample `{}`: segment refers to condition {id}, but there are {}", plan.sample, plan.conditions.len())
         }
         if matches!(seg.combine, Combine::Mixture { .. }) && !info.energies {
-            bail!(
-                "sample `{}`: OR needs energies, and model `{}` has none",
-                plan.sample,
-                info.name
-            )
+            bail!("sample `{}`: OR needs energies, and model `{}` has none", plan.sample, info.name)
         }
     }
     if let Some(m) = &plan.settings.mcmc {
         if m.kind.needs_energies() && !info.energies {
-            bail!(
-                "sample `{}`: {:?} needs energies, and model `{}` has none",
-                plan.sample,
-                m.kind,
-                info.name
-            )
+            bail!("sample `{}`: {:?} needs energies, and model `{}` has none", plan.sample, m.kind, info.name)
         }
     }
     Ok(())

@@ -59,10 +59,7 @@ impl FusedSum<'_> {
                             out[j] += c * inp[j];
                         }
                     } else {
-                        out[..len]
-                            .iter_mut()
-                            .zip(inp)
-                            .for_each(|(o, x)| *o += c * x);
+                        out[..len].iter_mut().zip(inp).for_each(|(o, x)| *o += c * x);
                     }
                 }
                 Coeffs::PerSample(c) => {
@@ -101,11 +98,7 @@ impl CustomOp1 for FusedSum<'_> {
         if src.len() < PARALLEL_MIN {
             out.extend((0..blocks).map(|b| self.block(src, total, row, b)));
         } else {
-            (0..blocks)
-                .into_par_iter()
-                .with_min_len(16)
-                .map(|b| self.block(src, total, row, b))
-                .collect_into_vec(&mut out);
+            (0..blocks).into_par_iter().with_min_len(16).map(|b| self.block(src, total, row, b)).collect_into_vec(&mut out);
         }
         let mut dst = out.into_flattened();
         dst.truncate(total);

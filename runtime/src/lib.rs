@@ -23,8 +23,8 @@
 #![deny(unsafe_code)]
 
 pub mod combine;
-pub mod composite;
 pub mod composed;
+pub mod composite;
 pub mod denoiser;
 pub mod error;
 pub mod executor;

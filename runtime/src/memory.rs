@@ -125,9 +125,9 @@ pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: 
         (Some(_), Some([w, h])) if fit == 0 => {
             format!("not even one fits at {w}x{h}: ask a smaller `size` (the model's attention grows with the square of its pixels)")
         }
-        (Some(_), Some([w, h])) => format!(
-            "at most {fit} samples fit at {w}x{h}: ask fewer with `--samples N` or the `samples` setting, or a smaller `size`"
-        ),
+        (Some(_), Some([w, h])) => {
+            format!("at most {fit} samples fit at {w}x{h}: ask fewer with `--samples N` or the `samples` setting, or a smaller `size`")
+        }
         _ => format!("at most {fit} samples fit: ask fewer with `--samples N` or the `samples` setting"),
     };
     bail!(

@@ -66,11 +66,7 @@ impl ReverseSampler {
     /// the model was sampled with upstream, [`crate::Denoiser::spacing`]).
     pub fn spaced(native: &Schedule, sampler: &Sampler, spacing: Spacing) -> Result<Self> {
         let schedule = native.respace_with(sampler.steps(), spacing)?;
-        Ok(Self {
-            schedule,
-            kind: sampler.clone(),
-            previous: None,
-        })
+        Ok(Self { schedule, kind: sampler.clone(), previous: None })
     }
 
     /// Takes executor step k from x: evaluates ε̂ through `eval` (counted by the caller) and
@@ -199,25 +195,15 @@ pub fn ddpm_coeffs(alpha_bar: f64, alpha_bar_prev: f64) -> StepCoeffs {
     let beta = 1.0 - alpha_bar / alpha_bar_prev;
     let sqrt_alpha = (1.0 - beta).sqrt();
     let var = beta * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar);
-    StepCoeffs {
-        x: 1.0 / sqrt_alpha,
-        eps: -beta / (sqrt_alpha * (1.0 - alpha_bar).sqrt()),
-        noise: var.max(0.0).sqrt(),
-    }
+    StepCoeffs { x: 1.0 / sqrt_alpha, eps: -beta / (sqrt_alpha * (1.0 - alpha_bar).sqrt()), noise: var.max(0.0).sqrt() }
 }
 
 /// DDIM step (Song et al. 2021, eq. 12): x_prev = √ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − s²)·ε̂ + s·z,
 /// s = η·√((1 − ᾱ_prev)/(1 − ᾱ))·√(1 − ᾱ/ᾱ_prev), with x̂₀ folded into the coefficients.
 pub fn ddim_coeffs(alpha_bar: f64, alpha_bar_prev: f64, eta: f64) -> StepCoeffs {
-    let s = eta
-        * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt()
-        * (1.0 - alpha_bar / alpha_bar_prev).sqrt();
+    let s = eta * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt() * (1.0 - alpha_bar / alpha_bar_prev).sqrt();
     let ratio = (alpha_bar_prev / alpha_bar).sqrt();
-    StepCoeffs {
-        x: ratio,
-        eps: (1.0 - alpha_bar_prev - s * s).max(0.0).sqrt() - ratio * (1.0 - alpha_bar).sqrt(),
-        noise: s,
-    }
+    StepCoeffs { x: ratio, eps: (1.0 - alpha_bar_prev - s * s).max(0.0).sqrt() - ratio * (1.0 - alpha_bar).sqrt(), noise: s }
 }
 
 /// Euler ancestral step (k-diffusion's `sample_euler_ancestral`, A1111's "Euler a"), written
@@ -240,8 +226,7 @@ pub fn euler_ancestral_coeffs(alpha_bar: f64, alpha_bar_next: f64) -> StepCoeffs
 pub fn apply(c: StepCoeffs, x: &Tensor, eps: &Tensor, noise: Option<&Tensor>) -> Result<Tensor> {
     let mut out = (x.affine(c.x, 0.0)? + eps.affine(c.eps, 0.0)?)?;
     if c.noise != 0.0 {
-        let z =
-            noise.ok_or_else(|| candle_core::Error::Msg("a stochastic step needs noise".into()))?;
+        let z = noise.ok_or_else(|| candle_core::Error::Msg("a stochastic step needs noise".into()))?;
         out = (out + z.affine(c.noise, 0.0)?)?;
     }
     Ok(out)

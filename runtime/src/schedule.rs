@@ -51,11 +51,7 @@ impl Schedule {
         if t == 0 {
             bail!("a cosine schedule needs at least one step")
         }
-        let f = |tau: f64| {
-            ((tau / t as f64 + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2)
-                .cos()
-                .powi(2)
-        };
+        let f = |tau: f64| ((tau / t as f64 + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2).cos().powi(2);
         let betas = (0..t).map(|i| (1.0 - f(i as f64 + 1.0) / f(i as f64)).min(MAX_BETA));
         Self::from_betas(betas)
     }
@@ -69,11 +65,7 @@ impl Schedule {
         let scale = 1000.0 / t as f64;
         let (lo, hi) = (scale * 1e-4, scale * 0.02);
         let betas = (0..t).map(|i| {
-            let frac = if t == 1 {
-                0.0
-            } else {
-                i as f64 / (t - 1) as f64
-            };
+            let frac = if t == 1 { 0.0 } else { i as f64 / (t - 1) as f64 };
             (lo + (hi - lo) * frac).min(MAX_BETA)
         });
         Self::from_betas(betas)
@@ -137,11 +129,7 @@ impl Schedule {
             bail!("schedule has an ᾱ outside (0, 1): {alpha_bars:?}")
         }
         let timesteps = (0..alpha_bars.len()).collect();
-        Ok(Self {
-            alpha_bars,
-            timesteps,
-            final_alpha_bar: 1.0,
-        })
+        Ok(Self { alpha_bars, timesteps, final_alpha_bar: 1.0 })
     }
 
     /// Stable Diffusion's "scaled linear" schedule: β evenly spaced in √β from √β₀ to √β₁
@@ -242,17 +230,13 @@ impl Schedule {
             bail!("cannot respace to 0 sampling steps")
         }
         if steps > t {
-            bail!(
-                "{steps} sampling steps asked, but the model's schedule has only {t} native steps"
-            )
+            bail!("{steps} sampling steps asked, but the model's schedule has only {t} native steps")
         }
         let picked: Vec<usize> = if steps == 1 {
             vec![t - 1]
         } else {
             let stride = (t - 1) as f64 / (steps - 1) as f64;
-            (0..steps)
-                .map(|i| (i as f64 * stride).round() as usize)
-                .collect()
+            (0..steps).map(|i| (i as f64 * stride).round() as usize).collect()
         };
         Ok(Self {
             alpha_bars: picked.iter().map(|&i| self.alpha_bars[i]).collect(),

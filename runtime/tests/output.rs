@@ -25,10 +25,7 @@ fn npy_round_trip() {
     }
     // exactly what numpy writes for np.zeros((2, 2), '<f4')
     let b = npy_bytes(&[2, 2], &[0.0; 4]).unwrap();
-    assert_eq!(
-        &b[10..10 + 59],
-        b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".as_slice()
-    );
+    assert_eq!(&b[10..10 + 59], b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".as_slice());
     assert!(npy_bytes(&[3, 2], &[0.0; 4]).is_err());
 }
 
@@ -43,15 +40,8 @@ fn atomic_write_leaves_nothing_on_error() {
     });
     assert!(err.unwrap_err().to_string().contains("disk on fire"));
     assert_eq!(std::fs::read(&target).unwrap(), b"old");
-    let names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        names,
-        vec![std::ffi::OsString::from("samples.npy")],
-        "temporary left behind"
-    );
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("samples.npy")], "temporary left behind");
     // a directory in the way: the rename fails, the temporary is removed
     std::fs::create_dir(dir.join("sub")).unwrap();
     assert!(write_atomic(&dir.join("sub"), b"x").is_err());
@@ -62,20 +52,12 @@ fn atomic_write_leaves_nothing_on_error() {
 #[test]
 fn writes_npy_and_pictures() {
     let dir = tempdir("write");
-    let pts = Tensor::new(
-        &[[0.0f32, 0.5], [-1.4, 1.4], [3.0, 0.0], [f32::NAN, 0.0]],
-        &Device::Cpu,
-    )
-    .unwrap();
+    let pts = Tensor::new(&[[0.0f32, 0.5], [-1.4, 1.4], [3.0, 0.0], [f32::NAN, 0.0]], &Device::Cpu).unwrap();
     let written = write_samples(&dir.join("pts"), &pts).unwrap();
     assert_eq!(written.len(), 2);
-    let (shape, data) =
-        read_npy(std::fs::File::open(dir.join("pts/samples.npy")).unwrap()).unwrap();
+    let (shape, data) = read_npy(std::fs::File::open(dir.join("pts/samples.npy")).unwrap()).unwrap();
     assert_eq!(shape, vec![4, 2]);
-    assert_eq!(
-        data[..6],
-        pts.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..6]
-    );
+    assert_eq!(data[..6], pts.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..6]);
     let plot = image::open(dir.join("pts/plot.png")).unwrap();
     assert_eq!((plot.width(), plot.height()), comp_runtime::output::plot::PLOT_SIZE);
 
@@ -85,10 +67,7 @@ fn writes_npy_and_pictures() {
     let grid = image::open(dir.join("imgs/grid.png")).unwrap();
     // 3 × 2 tiles of 8 px with 2 px gutters, enlarged 4× (128 × 88), under a 36 px caption
     // strip at least 240 px wide.
-    assert_eq!(
-        (grid.width(), grid.height()),
-        (240, 36 + 4 * (2 * 10 + 2))
-    );
+    assert_eq!((grid.width(), grid.height()), (240, 36 + 4 * (2 * 10 + 2)));
     assert!(dir.join("imgs/0004.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -136,7 +115,10 @@ fn plot_draws_points_where_the_samples_are() {
     assert!(ln >= 5 && hn >= 5 && mn >= 5, "dots drawn: {ln}, {hn}, {mn} pixels");
     assert!(hx - lx > 300.0, "x: (−1, −1) at column {lx}, (1, 1) at {hx}");
     assert!(ly - hy > 300.0, "y: (−1, −1) at row {ly}, (1, 1) at {hy}");
-    assert!((mx - (lx + hx) / 2.0).abs() < 2.0 && (my - (ly + hy) / 2.0).abs() < 2.0, "(0, 0) at ({mx}, {my}), not midway between ({lx}, {ly}) and ({hx}, {hy})");
+    assert!(
+        (mx - (lx + hx) / 2.0).abs() < 2.0 && (my - (ly + hy) / 2.0).abs() < 2.0,
+        "(0, 0) at ({mx}, {my}), not midway between ({lx}, {ly}) and ({hx}, {hy})"
+    );
 }
 
 /// A shape the writer cannot draw is refused before anything is written: no `samples.npy`

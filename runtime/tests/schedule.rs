@@ -2,19 +2,15 @@
 
 use comp_plan::Sampler;
 use comp_runtime::sampler::{ddim_coeffs, ddpm_coeffs, euler_ancestral_coeffs, ReverseSampler};
-use comp_runtime::Spacing;
 use comp_runtime::Schedule;
+use comp_runtime::Spacing;
 
 #[test]
 fn cosine_schedule_values() {
     let s = Schedule::cosine(100, 0.008).unwrap();
     assert_eq!(s.len(), 100);
     // ᾱ_0 = f(1)/f(0) with f(τ) = cos²((τ/100 + 0.008)/1.008 · π/2)
-    let f = |t: f64| {
-        ((t / 100.0 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2)
-            .cos()
-            .powi(2)
-    };
+    let f = |t: f64| ((t / 100.0 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).cos().powi(2);
     assert!((s.alpha_bar(0) - f(1.0) / f(0.0)).abs() < 1e-15);
     assert!((s.alpha_bar(50) - f(51.0) / f(0.0)).abs() < 1e-12);
     // the last β is clipped at 0.999
@@ -52,23 +48,13 @@ fn respacing_keeps_native_alpha_bars() {
 #[test]
 fn ddim_eta_one_is_ddpm_and_eta_zero_draws_no_noise() {
     let native = Schedule::cosine(100, 0.008).unwrap();
-    let s = ReverseSampler::new(
-        &native,
-        &Sampler::Ddim {
-            steps: 25,
-            eta: 0.0,
-        },
-    )
-    .unwrap();
+    let s = ReverseSampler::new(&native, &Sampler::Ddim { steps: 25, eta: 0.0 }).unwrap();
     for k in 0..25 {
         assert_eq!(s.coeffs(k).noise, 0.0, "step {k}");
     }
     for (ab, prev) in [(0.2, 0.5), (2.4e-7, 2.4e-4), (0.9, 0.999)] {
         let (a, b) = (ddpm_coeffs(ab, prev), ddim_coeffs(ab, prev, 1.0));
-        assert!(
-            (a.x - b.x).abs() < 1e-9 * a.x.abs()
-                && (a.eps - b.eps).abs() < 1e-9 * a.eps.abs().max(1.0)
-        );
+        assert!((a.x - b.x).abs() < 1e-9 * a.x.abs() && (a.eps - b.eps).abs() < 1e-9 * a.eps.abs().max(1.0));
         assert!((a.noise - b.noise).abs() < 1e-12);
     }
     // the last step lands on data without noise

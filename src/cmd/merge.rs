@@ -44,7 +44,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     if found.is_empty() {
         let dirs: Vec<String> = args.dirs.iter().map(|d| format!("`{}`", d.display())).collect();
-        return Err(Failure::Usage(format!("no `shard.json` under {}: nothing to merge (shards are written by `comp run FILE --shard I/N`)", dirs.join(", "))));
+        return Err(Failure::Usage(format!(
+            "no `shard.json` under {}: nothing to merge (shards are written by `comp run FILE --shard I/N`)",
+            dirs.join(", ")
+        )));
     }
     let mut by_sample: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for f in found {
@@ -59,7 +62,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         let samples = join_rows(shards)?;
         let dir = out.join(&shards[0].manifest.sample);
         if dir.exists() && !dir.is_dir() {
-            return Err(Failure::Usage(format!("`{}` is a file; sample `{}` needs a folder there", dir.display(), shards[0].manifest.sample)));
+            return Err(Failure::Usage(format!(
+                "`{}` is a file; sample `{}` needs a folder there",
+                dir.display(),
+                shards[0].manifest.sample
+            )));
         }
         joined.push((shards, samples));
     }
@@ -80,11 +87,18 @@ fn find_shards(dir: &Path, depth: usize, seen: &mut std::collections::HashSet<Pa
         if seen.insert(canonical) {
             let text = std::fs::read_to_string(&manifest)
                 .map_err(|e| Failure::Usage(format!("reading `{}`: {}", manifest.display(), pipeline::io_reason(&e))))?;
-            let manifest: Manifest = serde_json::from_str(&text)
-                .map_err(|e| Failure::Runtime(format!("`{}` is not a shard manifest written by `comp run --shard`: {e}", dir.join("shard.json").display())))?;
-            manifest
-                .validate()
-                .map_err(|e| Failure::Runtime(format!("`{}` is not a shard manifest written by `comp run --shard`: {e}", dir.join("shard.json").display())))?;
+            let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+                Failure::Runtime(format!(
+                    "`{}` is not a shard manifest written by `comp run --shard`: {e}",
+                    dir.join("shard.json").display()
+                ))
+            })?;
+            manifest.validate().map_err(|e| {
+                Failure::Runtime(format!(
+                    "`{}` is not a shard manifest written by `comp run --shard`: {e}",
+                    dir.join("shard.json").display()
+                ))
+            })?;
             found.push(Found { dir: dir.to_path_buf(), manifest });
         }
         return Ok(());
@@ -92,7 +106,8 @@ fn find_shards(dir: &Path, depth: usize, seen: &mut std::collections::HashSet<Pa
     if depth >= 4 {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Failure::Usage(format!("reading `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Failure::Usage(format!("reading `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     let mut subdirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     subdirs.sort();
     for sub in subdirs {
@@ -161,10 +176,18 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
     for f in shards.iter().filter(|f| !f.manifest.range().is_empty()) {
         let r = f.manifest.range();
         if r.end > total {
-            return Err(Failure::Runtime(format!("sample `{}`: shard `{}` has indices {}..{} beyond the run's {total} samples", m0.sample, f.dir.display(), r.start, r.end)));
+            return Err(Failure::Runtime(format!(
+                "sample `{}`: shard `{}` has indices {}..{} beyond the run's {total} samples",
+                m0.sample,
+                f.dir.display(),
+                r.start,
+                r.end
+            )));
         }
         if r.start < covered.end {
-            let other = covered_by.map(|o| format!("`{}` ({}..{})", o.dir.display(), o.manifest.indices[0], o.manifest.indices[1])).unwrap_or_default();
+            let other = covered_by
+                .map(|o| format!("`{}` ({}..{})", o.dir.display(), o.manifest.indices[0], o.manifest.indices[1]))
+                .unwrap_or_default();
             return Err(Failure::Runtime(format!(
                 "sample `{}`: shards overlap: `{}` ({}..{}) and {other} both hold indices {}..{}",
                 m0.sample,
@@ -232,12 +255,16 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
     let mut row_shape: Option<Vec<usize>> = None;
     for f in shards.iter().filter(|f| !f.manifest.range().is_empty()) {
         let path = f.dir.join("samples.npy");
-        let file = std::fs::File::open(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {}", path.display(), pipeline::io_reason(&e))))?;
+        let file = std::fs::File::open(&path)
+            .map_err(|e| Failure::Runtime(format!("reading `{}`: {}", path.display(), pipeline::io_reason(&e))))?;
         let (shape, values) = comp_runtime::output::read_npy(std::io::BufReader::new(file))
             .map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
         let rows = f.manifest.range().len();
         if shape.first() != Some(&rows) || row_shape.as_ref().is_some_and(|s| s[..] != shape[1..]) {
-            return Err(Failure::Runtime(format!("`{}` has shape {shape:?}, but its shard.json says {rows} samples like the other shards", path.display())));
+            return Err(Failure::Runtime(format!(
+                "`{}` has shape {shape:?}, but its shard.json says {rows} samples like the other shards",
+                path.display()
+            )));
         }
         if let Some(want) = want.as_ref().filter(|w| w[..] != shape[1..]) {
             return Err(Failure::Runtime(format!(

@@ -1,8 +1,8 @@
 //! `comp plan FILE [--emit ast|simplified|plan|json]`: the stages of compilation.
 
-use comp_compiler::RenderHuman;
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
+use comp_compiler::RenderHuman;
 
 #[derive(clap::Args)]
 pub struct Args {

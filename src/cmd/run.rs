@@ -70,7 +70,8 @@ impl Runner {
         for path in files {
             let path = path.canonicalize().unwrap_or(path);
             // SHA-256, streamed, and cached by path, size and mtime (a second run reads nothing).
-            let hash = comp_models::weights::sha256_file_cached(&path).map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
+            let hash = comp_models::weights::sha256_file_cached(&path)
+                .map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
             hashed.push(serde_json::json!({ "path": path, "sha256": hash }));
         }
         // One file: `{path, sha256}`; a Stable Diffusion folder: `{path: folder, files: [...]}`.
@@ -207,7 +208,9 @@ fn dtype_flag(text: &str, model: &str) -> Result<comp_plan::Dtype, Failure> {
     };
     match comp_models::entry(model).map(|e| (e.info)()) {
         Some(info) if info.dtypes => Ok(d),
-        _ => Err(Failure::Usage(format!("`--dtype`: `{model}` computes in f32 only (`dtype` is a setting of the Stable Diffusion models)"))),
+        _ => {
+            Err(Failure::Usage(format!("`--dtype`: `{model}` computes in f32 only (`dtype` is a setting of the Stable Diffusion models)")))
+        }
     }
 }
 
@@ -360,7 +363,8 @@ pub(crate) fn write_run(
         let json = serde_json::to_string_pretty(&record(&counts, &written)).expect("serialisable");
         comp_runtime::output::write_atomic(&staging.join("run.json"), json.as_bytes())
             .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
-        publish(&staging, &dir, &written).map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+        publish(&staging, &dir, &written)
+            .map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
         Ok::<_, Failure>(written.iter().map(|p| dir.join(p.file_name().expect("written files have names"))).collect::<Vec<_>>())
     })();
     let _ = std::fs::remove_dir_all(&staging);
@@ -370,17 +374,24 @@ pub(crate) fn write_run(
 /// `--shard`: draws the shard's indices of `sample` and writes them with a [`Manifest`] into
 /// `DIR/NAME/shards/shard-I-of-N/` (`samples.npy` first, `shard.json` last; an empty range
 /// writes only `shard.json`).
-fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, runner: &mut Runner, title: &comp_runtime::output::Title) -> Result<(), Failure> {
+fn run_shard(
+    args: &Args,
+    source_text: &str,
+    shard: Shard,
+    sample: &SamplePlan,
+    runner: &mut Runner,
+    title: &comp_runtime::output::Title,
+) -> Result<(), Failure> {
     let range = shard.range(sample.settings.samples);
     let dir = args.out.join(&sample.sample).join("shards").join(shard.folder());
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
     let _lock = comp_runtime::output::OutputLock::acquire(&dir).map_err(Failure::Usage)?;
     let manifest_path = dir.join("shard.json");
     let npy_path = dir.join("samples.npy");
     for stale in [&manifest_path, &npy_path] {
         if stale.exists() {
-            std::fs::remove_file(stale).map_err(|e| Failure::Runtime(format!("removing `{}`: {}", stale.display(), pipeline::io_reason(&e))))?;
+            std::fs::remove_file(stale)
+                .map_err(|e| Failure::Runtime(format!("removing `{}`: {}", stale.display(), pipeline::io_reason(&e))))?;
         }
     }
     let steps = sample.settings.sampler.steps();
@@ -401,7 +412,8 @@ fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, 
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
         let bytes = comp_runtime::output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
-        comp_runtime::output::write_atomic(&npy_path, &bytes).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
+        comp_runtime::output::write_atomic(&npy_path, &bytes)
+            .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
         (output.model_calls, output.rows_evaluated, output.acceptance)
     };
     let manifest = Manifest {
@@ -428,7 +440,8 @@ fn run_shard(args: &Args, source_text: &str, shard: Shard, sample: &SamplePlan, 
         weights_hash: shard::weights_hash(runner.weights_of(sample).as_ref()),
     };
     let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
-    comp_runtime::output::write_atomic(&manifest_path, json.as_bytes()).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;
+    comp_runtime::output::write_atomic(&manifest_path, json.as_bytes())
+        .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;
     eprintln!(
         "{}: shard {}/{}, samples {}..{} of {}, {} model calls, {:.2}s -> {}",
         sample.sample,

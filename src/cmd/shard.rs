@@ -59,8 +59,8 @@ impl Shard {
             }
         };
         if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
-            let count = number("SLURM_ARRAY_TASK_COUNT")?
-                .ok_or("`--shard auto`: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
+            let count =
+                number("SLURM_ARRAY_TASK_COUNT")?.ok_or("`--shard auto`: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
             let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
             // `sbatch --array=7` (rerunning one failed task) is an array of one task: taken as
             // shard 0 of 1 it would silently draw the whole run.
@@ -69,15 +69,15 @@ impl Shard {
                     "`--shard auto`: SLURM_ARRAY_TASK_ID={id} in an array of one task (SLURM_ARRAY_TASK_COUNT=1, as `sbatch --array={id}` gives when rerunning one task) does not say which shard of how many: give it explicitly, `--shard {id}/N` (docs/cluster.md uses `--shard \"$SLURM_ARRAY_TASK_ID/N\"`)"
                 ));
             }
-            let index = id.checked_sub(min).ok_or(format!("`--shard auto`: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
+            let index =
+                id.checked_sub(min).ok_or(format!("`--shard auto`: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
             return Shard::new(index, count).map_err(|e| {
                 format!("{e} (from SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_COUNT={count}: use a contiguous `--array=0-{}` without a step)", count.saturating_sub(1))
             });
         }
         if let Some(index) = number("JOB_COMPLETION_INDEX")? {
-            let count = number(COUNT_VAR)?.ok_or(format!(
-                "`--shard auto`: JOB_COMPLETION_INDEX is set but {COUNT_VAR} is not (set it to the Job's `completions`)"
-            ))?;
+            let count = number(COUNT_VAR)?
+                .ok_or(format!("`--shard auto`: JOB_COMPLETION_INDEX is set but {COUNT_VAR} is not (set it to the Job's `completions`)"))?;
             return Shard::new(index, count).map_err(|e| format!("{e} (from JOB_COMPLETION_INDEX={index}, {COUNT_VAR}={count})"));
         }
         Err(format!(

@@ -69,10 +69,11 @@ mod tests {
     fn every_did_you_mean_is_a_quick_fix_that_fixes() {
         let models = comp_models::infos();
         let uri: Uri = "file:///t.comp".parse().unwrap();
-        let mut texts: Vec<String> = ["unknown_concept", "unknown_let", "unknown_model", "unknown_named_argument", "unknown_setting", "many_errors"]
-            .iter()
-            .map(|f| std::fs::read_to_string(format!("{}/tests/invalid/{f}.comp", env!("CARGO_MANIFEST_DIR"))).unwrap())
-            .collect();
+        let mut texts: Vec<String> =
+            ["unknown_concept", "unknown_let", "unknown_model", "unknown_named_argument", "unknown_setting", "many_errors"]
+                .iter()
+                .map(|f| std::fs::read_to_string(format!("{}/tests/invalid/{f}.comp", env!("CARGO_MANIFEST_DIR"))).unwrap())
+                .collect();
         texts.push("model toy2d\nsampler ddmp(steps: 10)\nmcmc hcm(steps: 2)\nsample s = ring\n".into());
         let mut codes = std::collections::BTreeSet::new();
         for text in texts {

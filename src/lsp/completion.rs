@@ -202,7 +202,13 @@ fn place(tokens: &[String], settings: &[&str]) -> Place {
 /// The completions at byte `offset` of `text`; `range_of(start, end)` turns a byte range into
 /// an LSP range (the word being replaced). Constructors are snippets (`pos(${1:x}, ${2:y})`)
 /// when `snippets` (the client said it inserts them), else plain names.
-pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool, range_of: impl Fn(usize, usize) -> Range) -> Vec<CompletionItem> {
+pub fn complete(
+    text: &str,
+    offset: usize,
+    models: &[ModelInfo],
+    snippets: bool,
+    range_of: impl Fn(usize, usize) -> Range,
+) -> Vec<CompletionItem> {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[line_start..offset];
     if in_comment_or_string(line) {
@@ -228,7 +234,13 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
     let stmt_start = statement_start(text, word_start);
     let place = place(&tokens(&text[stmt_start..word_start]), &settings);
 
-    let keyword = |w: &str, detail: &str| Item { word: w.to_string(), kind: CompletionItemKind::KEYWORD, detail: detail.to_string(), doc: None, snippet: None };
+    let keyword = |w: &str, detail: &str| Item {
+        word: w.to_string(),
+        kind: CompletionItemKind::KEYWORD,
+        detail: detail.to_string(),
+        doc: None,
+        snippet: None,
+    };
     let mut items: Vec<Item> = Vec::new();
     let operands = |items: &mut Vec<Item>| {
         if let Some(m) = model {
@@ -238,7 +250,13 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
                     let params: Vec<String> = c.params.iter().enumerate().map(|(i, p)| format!("${{{}:{}}}", i + 1, p.name)).collect();
                     format!("{}({})", c.name, params.join(", "))
                 });
-                items.push(Item { word: c.name.clone(), kind, detail: format!("concept: {}", signature(c)), doc: Some(c.description.clone()), snippet });
+                items.push(Item {
+                    word: c.name.clone(),
+                    kind,
+                    detail: format!("concept: {}", signature(c)),
+                    doc: Some(c.description.clone()),
+                    snippet,
+                });
             }
         }
         for n in &vocabulary.names {
@@ -249,12 +267,24 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
     };
     let setting_items = |items: &mut Vec<Item>, names: &[&str]| {
         for n in names {
-            items.push(Item { word: n.to_string(), kind: CompletionItemKind::PROPERTY, detail: "setting".into(), doc: None, snippet: None });
+            items.push(Item {
+                word: n.to_string(),
+                kind: CompletionItemKind::PROPERTY,
+                detail: "setting".into(),
+                doc: None,
+                snippet: None,
+            });
         }
     };
     let value_items = |items: &mut Vec<Item>, list: &[(&str, &str)], detail: &str| {
         for (w, doc) in list {
-            items.push(Item { word: w.to_string(), kind: CompletionItemKind::ENUM_MEMBER, detail: detail.to_string(), doc: Some(doc.to_string()), snippet: None });
+            items.push(Item {
+                word: w.to_string(),
+                kind: CompletionItemKind::ENUM_MEMBER,
+                detail: detail.to_string(),
+                doc: Some(doc.to_string()),
+                snippet: None,
+            });
         }
     };
     match &place {
@@ -266,7 +296,13 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
         Place::Value(setting) => match setting.as_str() {
             "model" => {
                 for m in models {
-                    items.push(Item { word: m.name.clone(), kind: CompletionItemKind::MODULE, detail: "model".into(), doc: Some(m.description.clone()), snippet: None });
+                    items.push(Item {
+                        word: m.name.clone(),
+                        kind: CompletionItemKind::MODULE,
+                        detail: "model".into(),
+                        doc: Some(m.description.clone()),
+                        snippet: None,
+                    });
                 }
             }
             "sampler" => value_items(&mut items, SAMPLERS, "sampler"),
@@ -275,7 +311,13 @@ pub fn complete(text: &str, offset: usize, models: &[ModelInfo], snippets: bool,
             "size" => {
                 if let Some(s) = model.and_then(|m| m.image_size.as_ref()) {
                     let size = format!("{}x{}", s.default[0], s.default[1]);
-                    items.push(Item { word: size, kind: CompletionItemKind::VALUE, detail: "the model's default size".into(), doc: None, snippet: None });
+                    items.push(Item {
+                        word: size,
+                        kind: CompletionItemKind::VALUE,
+                        detail: "the model's default size".into(),
+                        doc: None,
+                        snippet: None,
+                    });
                 }
             }
             "base" => operands(&mut items),

@@ -11,10 +11,10 @@
 use super::analysis::{simplified_let, Analysis};
 use super::syntax::{find_let, locate, Target};
 use comp_compiler::check::args::{bind_args, ParamSpec};
-use comp_plan::{Combine, ConditionKind, SamplePlan};
 use comp_compiler::{Concept, ModelInfo};
 use comp_grammar::ast::{Expr, ExprKind, Item, Program};
 use comp_grammar::Span;
+use comp_plan::{Combine, ConditionKind, SamplePlan};
 
 /// What each standard setting does (docs/language.md, "Statements").
 const SETTINGS: &[(&str, &str)] = &[
@@ -103,7 +103,12 @@ pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option
 
 /// The model a term belongs to and its alias (`None` in a file of one model): see
 /// [`super::qualified::owner`]; the file's model when that finds none.
-fn owner<'a>(program: &Program, models: &'a [ModelInfo], expr: &Expr, model: Option<&'a ModelInfo>) -> (Option<String>, Option<&'a ModelInfo>) {
+fn owner<'a>(
+    program: &Program,
+    models: &'a [ModelInfo],
+    expr: &Expr,
+    model: Option<&'a ModelInfo>,
+) -> (Option<String>, Option<&'a ModelInfo>) {
     match super::qualified::owner(program, models, expr) {
         Some((alias, m)) => (alias, Some(m)),
         None => (None, model),
@@ -222,12 +227,7 @@ fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&s
     const MAX: usize = 8;
     let mut lines = Vec::new();
     for plan in &plans {
-        let Some(id) = plan
-            .conditions
-            .iter()
-            .find(|c| c.kind == kind && c.model.as_deref() == alias)
-            .map(|c| c.id)
-        else {
+        let Some(id) = plan.conditions.iter().find(|c| c.kind == kind && c.model.as_deref() == alias).map(|c| c.id) else {
             if matches!(item, Item::Sample(_)) {
                 lines.push(format!("- `{}`: not in the plan (its weights cancel out)", plan.sample));
             }
@@ -238,9 +238,7 @@ fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&s
             let Some(k) = seg.active.iter().position(|&a| a == id) else { continue };
             let c = match &seg.combine {
                 Combine::Linear { coeffs } => format!("{}", coeffs[k]),
-                Combine::Mixture { branches } => {
-                    branches.iter().map(|b| format!("{}", b.coeffs[k])).collect::<Vec<_>>().join(" | ")
-                }
+                Combine::Mixture { branches } => branches.iter().map(|b| format!("{}", b.coeffs[k])).collect::<Vec<_>>().join(" | "),
             };
             parts.push(format!("{c} on [{}, {})", seg.from, seg.to));
         }

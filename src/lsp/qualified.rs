@@ -91,7 +91,11 @@ pub fn complete(
 /// The model a term of the file belongs to, as the compiler resolves it: with one model, that
 /// model (and no alias); with several, the model named before the term's dot, or the only model
 /// that has the bare name. `expr` is the term (a name, call or text) as the cursor found it.
-pub fn owner<'a>(program: &comp_grammar::ast::Program, models: &'a [ModelInfo], expr: &comp_grammar::ast::Expr) -> Option<(Option<String>, &'a ModelInfo)> {
+pub fn owner<'a>(
+    program: &comp_grammar::ast::Program,
+    models: &'a [ModelInfo],
+    expr: &comp_grammar::ast::Expr,
+) -> Option<(Option<String>, &'a ModelInfo)> {
     use comp_grammar::ast::ExprKind;
     let file = comp_compiler::check::model::find_models(program, models, &mut Vec::new());
     if file.len() <= 1 {

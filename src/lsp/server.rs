@@ -52,7 +52,10 @@ pub fn capabilities() -> ServerCapabilities {
             ..TextDocumentSyncOptions::default()
         })),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
-        completion_provider: Some(CompletionOptions { trigger_characters: Some(vec![" ".into(), "(".into()]), ..CompletionOptions::default() }),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![" ".into(), "(".into()]),
+            ..CompletionOptions::default()
+        }),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Left(true)),
@@ -185,7 +188,10 @@ impl<W: Write> Server<W> {
             return Ok(json!({"capabilities": caps, "serverInfo": {"name": "comp", "version": env!("CARGO_PKG_VERSION")}}));
         }
         if !self.initialized {
-            return Err(ResponseError { code: code::SERVER_NOT_INITIALIZED, message: "the server is not initialized: send `initialize` first".into() });
+            return Err(ResponseError {
+                code: code::SERVER_NOT_INITIALIZED,
+                message: "the server is not initialized: send `initialize` first".into(),
+            });
         }
         if self.shut_down {
             return Err(ResponseError { code: code::INVALID_REQUEST, message: "the server is shutting down".into() });
@@ -260,7 +266,12 @@ impl<W: Write> Server<W> {
                         checked_at = Instant::now();
                         published(&uri, doc, &analysis)
                     }));
-                    (converted.unwrap_or_else(|_| vec![whole_file("internal error: the checker crashed on this text (a bug in comp: please report it)")]), Some(doc.version))
+                    (
+                        converted.unwrap_or_else(|_| {
+                            vec![whole_file("internal error: the checker crashed on this text (a bug in comp: please report it)")]
+                        }),
+                        Some(doc.version),
+                    )
                 }
             };
             let converted_at = Instant::now();
@@ -314,7 +325,8 @@ impl<W: Write> Server<W> {
                 let (doc, offset) = at(&mut self.docs, &p.text_document_position)?;
                 let analysis = doc.analysis(models);
                 let spans = navigation::references_in(&analysis, offset, p.context.include_declaration);
-                let locations = spans.map(|spans| spans.into_iter().map(|s| Location { uri: uri.clone(), range: doc.range(s) }).collect::<Vec<_>>());
+                let locations =
+                    spans.map(|spans| spans.into_iter().map(|s| Location { uri: uri.clone(), range: doc.range(s) }).collect::<Vec<_>>());
                 json(locations)
             }
             req::Rename::METHOD => {
@@ -323,9 +335,11 @@ impl<W: Write> Server<W> {
                 let (doc, offset) = at(&mut self.docs, &p.text_document_position)?;
                 let analysis = doc.analysis(models);
                 let program = analysis.tree().ok_or_else(|| failed("nothing in the file parses: fix the syntax errors to rename"))?;
-                let concepts: Vec<String> = hover::model_of(program, models).map(|m| m.concepts.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+                let concepts: Vec<String> =
+                    hover::model_of(program, models).map(|m| m.concepts.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
                 let spans = navigation::rename_in(&analysis, offset, &p.new_name, &concepts).map_err(|e| failed(&e))?;
-                let edits: Vec<TextEdit> = spans.into_iter().map(|s| TextEdit { range: doc.range(s), new_text: p.new_name.clone() }).collect();
+                let edits: Vec<TextEdit> =
+                    spans.into_iter().map(|s| TextEdit { range: doc.range(s), new_text: p.new_name.clone() }).collect();
                 json(WorkspaceEdit { changes: Some(HashMap::from([(uri, edits)])), ..WorkspaceEdit::default() })
             }
             req::Formatting::METHOD => {
@@ -371,7 +385,8 @@ fn guarded(handler: impl FnOnce() -> Reply) -> Reply {
     match catch_unwind(AssertUnwindSafe(handler)) {
         Ok(reply) => reply,
         Err(panic) => {
-            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            let what =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
             Err(ResponseError { code: code::INTERNAL_ERROR, message: format!("internal error in comp: {what} (a bug: please report it)") })
         }
     }

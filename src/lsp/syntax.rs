@@ -31,9 +31,7 @@ pub fn locate(program: &Program, offset: usize) -> Option<(Target<'_>, &Item)> {
         Item::Let(l) if at(l.name.span) => Some(Target::LetName(l)),
         Item::Let(l) => in_expr(&l.expr, &at),
         Item::Sample(s) if at(s.name.span) => Some(Target::SampleName(s)),
-        Item::Sample(s) => {
-            in_expr(&s.expr, &at).or_else(|| s.overrides.iter().find(|o| at(o.span)).and_then(|o| in_setting(o, &at)))
-        }
+        Item::Sample(s) => in_expr(&s.expr, &at).or_else(|| s.overrides.iter().find(|o| at(o.span)).and_then(|o| in_setting(o, &at))),
         Item::Model(m) if at(m.model.span) => Some(Target::ModelName(&m.model)),
         Item::Model(_) => None,
     }?;

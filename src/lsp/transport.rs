@@ -39,12 +39,23 @@ pub mod code {
 /// One message from the client, or what could be made of a malformed one.
 #[derive(Debug)]
 pub enum Incoming {
-    Request { id: Value, method: String, params: Value },
-    Notification { method: String, params: Value },
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
     /// A reply to a request of ours (the server sends none, so it is ignored).
     Response,
     /// A message that could not be read: answer `id` (when known) with `code` and `message`.
-    Malformed { id: Option<Value>, code: i64, message: String },
+    Malformed {
+        id: Option<Value>,
+        code: i64,
+        message: String,
+    },
 }
 
 /// Reads messages from `input` until it ends (reading never fails otherwise: a malformed
@@ -194,7 +205,11 @@ pub fn decode(body: &[u8]) -> Incoming {
             match fixed {
                 Some(v) => v,
                 None => {
-                    let why = if std::str::from_utf8(body).is_err() { "the message is not UTF-8".to_string() } else { format!("the message is not JSON: {e}") };
+                    let why = if std::str::from_utf8(body).is_err() {
+                        "the message is not UTF-8".to_string()
+                    } else {
+                        format!("the message is not JSON: {e}")
+                    };
                     return Incoming::Malformed { id: sniff_id(&String::from_utf8_lossy(body)), code: code::PARSE_ERROR, message: why };
                 }
             }
@@ -206,7 +221,11 @@ pub fn decode(body: &[u8]) -> Incoming {
 /// A parsed JSON value as a request, notification or response.
 fn classify(value: Value) -> Incoming {
     let Value::Object(mut map) = value else {
-        return Incoming::Malformed { id: None, code: code::INVALID_REQUEST, message: "a message must be a JSON object (batches are not part of LSP)".into() };
+        return Incoming::Malformed {
+            id: None,
+            code: code::INVALID_REQUEST,
+            message: "a message must be a JSON object (batches are not part of LSP)".into(),
+        };
     };
     let id = map.remove("id").filter(|id| id.is_number() || id.is_string());
     let params = map.remove("params").unwrap_or(Value::Null);

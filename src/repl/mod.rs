@@ -6,11 +6,11 @@ pub mod editor;
 pub mod scatter;
 pub mod session;
 
+use crate::pipeline::MAX_SOURCE_BYTES;
 use crate::Failure;
 use editor::{ReplHelper, Vocabulary};
 use rustyline::error::ReadlineError;
 use session::Session;
-use crate::pipeline::MAX_SOURCE_BYTES;
 use std::io::Read;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

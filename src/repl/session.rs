@@ -2,14 +2,14 @@
 //! one input (a statement, an expression or a `:command`) and returns the text to show, so the
 //! interactive loop and the scripted (stdin) loop behave the same and tests can drive it.
 
-use comp_compiler::RenderHuman;
-use crate::cmd::run::Runner;
-use crate::Failure;
 use super::scatter;
+use crate::cmd::run::Runner;
 use crate::pipeline;
 use crate::render;
+use crate::Failure;
 use comp_compiler::ModelInfo;
-use comp_grammar::ast::{Item, Program, SettingValue, ExprKind};
+use comp_compiler::RenderHuman;
+use comp_grammar::ast::{ExprKind, Item, Program, SettingValue};
 use comp_grammar::{Diagnostic, Span};
 
 /// The name the REPL gives to an expression typed alone.
@@ -191,7 +191,10 @@ impl Session {
         if let Some(s) = compiled.simplified.iter().find(|s| s.to_string().starts_with(&format!("{EXPR_SAMPLE} "))) {
             out += &format!("simplified: {s}\n");
         }
-        let plan = comp_compiler::Plan { version: compiled.plan.version, samples: compiled.plan.samples.into_iter().filter(|s| s.sample == EXPR_SAMPLE).collect() };
+        let plan = comp_compiler::Plan {
+            version: compiled.plan.version,
+            samples: compiled.plan.samples.into_iter().filter(|s| s.sample == EXPR_SAMPLE).collect(),
+        };
         out += &plan.render_human();
         Reply::ok(out)
     }
@@ -298,7 +301,10 @@ impl Session {
                 Reply::ok(serde_json::to_string_pretty(&item).expect("serialisable") + "\n")
             }
             _ => {
-                let plan = comp_compiler::Plan { version: compiled.plan.version, samples: compiled.plan.samples.into_iter().filter(|s| s.sample == sample).collect() };
+                let plan = comp_compiler::Plan {
+                    version: compiled.plan.version,
+                    samples: compiled.plan.samples.into_iter().filter(|s| s.sample == sample).collect(),
+                };
                 if what == "json" {
                     Reply::ok(serde_json::to_string_pretty(&plan).expect("serialisable") + "\n")
                 } else {
@@ -366,7 +372,12 @@ impl Session {
         };
         let checked = pipeline::check(&source, &self.models);
         if checked.has_errors() {
-            let out: String = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| render::human(&source.name, &source.text, d, self.color)).collect();
+            let out: String = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| render::human(&source.name, &source.text, d, self.color))
+                .collect();
             return Reply::err(out + "the session is unchanged\n");
         }
         let program: Program = checked.program.expect("no errors implies parsed");

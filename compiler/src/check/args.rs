@@ -64,9 +64,7 @@ impl From<&crate::model_info::Param> for ParamSpec {
 /// Checks one value against a parameter; `true`/`false` are 1/0. `None` after reporting.
 pub fn check_value(p: &ParamSpec, value: &ArgValue, diags: &mut Vec<Diagnostic>) -> Option<f64> {
     match (p.kind, value) {
-        (ArgKind::Bool, ArgValue::Name(id)) if id.name == "true" || id.name == "false" => {
-            Some(if id.name == "true" { 1.0 } else { 0.0 })
-        }
+        (ArgKind::Bool, ArgValue::Name(id)) if id.name == "true" || id.name == "false" => Some(if id.name == "true" { 1.0 } else { 0.0 }),
         (ArgKind::Bool, v) => {
             diags.push(
                 Diagnostic::error("E0105", format!("`{}` must be `true` or `false`", p.name), v.span())
@@ -87,13 +85,9 @@ pub fn check_value(p: &ParamSpec, value: &ArgValue, diags: &mut Vec<Diagnostic>)
             let below = if min_exclusive { v <= min } else { v < min };
             if below || v > max || !v.is_finite() {
                 diags.push(
-                    Diagnostic::error(
-                        p.range_code,
-                        format!("`{}` must be {}, found {}", p.name, p.kind.range_text(), n.text),
-                        n.span,
-                    )
-                    .with_label("out of range")
-                    .with_help(format!("`{}` must be {}", p.name, p.kind.range_text())),
+                    Diagnostic::error(p.range_code, format!("`{}` must be {}, found {}", p.name, p.kind.range_text(), n.text), n.span)
+                        .with_label("out of range")
+                        .with_help(format!("`{}` must be {}", p.name, p.kind.range_text())),
                 );
                 return None;
             }
@@ -117,13 +111,7 @@ pub fn check_value(p: &ParamSpec, value: &ArgValue, diags: &mut Vec<Diagnostic>)
 
 /// Binds `args` of a call to `callee` (spanning `call_span`) to `params`. Returns the values
 /// in parameter order with defaults filled, or `None` when anything was reported.
-pub fn bind_args(
-    callee: &str,
-    params: &[ParamSpec],
-    args: &[Arg],
-    call_span: Span,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Vec<f64>> {
+pub fn bind_args(callee: &str, params: &[ParamSpec], args: &[Arg], call_span: Span, diags: &mut Vec<Diagnostic>) -> Option<Vec<f64>> {
     let before = diags.len();
     let mut slots: Vec<Option<(f64, Span)>> = vec![None; params.len()];
     let mut seen: Vec<Option<Span>> = vec![None; params.len()];

@@ -26,7 +26,10 @@ pub fn check_primary(models: &[FileModel], diags: &mut Vec<Diagnostic>) {
         .with_note("a classifier guides a denoising model of the same data (`model d = toy2d`, `model clf = toy2d-clf`, `sample s = clf.ring`); the first model samples, decodes and sets the defaults");
     d = match denoiser {
         Some(f) => d.with_secondary(f.alias_span, "a denoiser: write it first").with_help("write the denoiser's `model` statement first"),
-        None => d.with_help(format!("add a denoiser of the same data before it, e.g. `model d = …` then `model {} = {}`", first.alias, info.name)),
+        None => d.with_help(format!(
+            "add a denoiser of the same data before it, e.g. `model d = …` then `model {} = {}`",
+            first.alias, info.name
+        )),
     };
     diags.push(d);
 }

@@ -21,9 +21,7 @@ use comp_grammar::{Diagnostic, Span};
 pub fn plan_is_finite(plan: &SamplePlan) -> bool {
     plan.segments.iter().all(|seg| match &seg.combine {
         Combine::Linear { coeffs } => coeffs.iter().all(|c| c.is_finite()),
-        Combine::Mixture { branches } => {
-            branches.iter().all(|b| b.log_weight.is_finite() && b.coeffs.iter().all(|c| c.is_finite()))
-        }
+        Combine::Mixture { branches } => branches.iter().all(|b| b.log_weight.is_finite() && b.coeffs.iter().all(|c| c.is_finite())),
     })
 }
 

@@ -35,12 +35,7 @@ pub struct LetTable {
 }
 
 /// Reports a name defined twice (`what` is "let" or "sample"); `true` when it is a duplicate.
-pub fn check_duplicate(
-    seen: &mut BTreeMap<String, Span>,
-    what: &str,
-    name: &Ident,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
+pub fn check_duplicate(seen: &mut BTreeMap<String, Span>, what: &str, name: &Ident, diags: &mut Vec<Diagnostic>) -> bool {
     if let Some(first) = seen.get(&name.name) {
         diags.push(
             Diagnostic::error("E0108", format!("duplicate {what} `{}`", name.name), name.span)
@@ -73,8 +68,7 @@ pub fn build(lets: Vec<LetDef>, diags: &mut Vec<Diagnostic>) -> LetTable {
         table.order.push(d.name.name.clone());
         table.defs.insert(d.name.name.clone(), d);
     }
-    let edges: BTreeMap<&str, Vec<(String, Span)>> =
-        table.defs.iter().map(|(k, d)| (k.as_str(), references(&d.node))).collect();
+    let edges: BTreeMap<&str, Vec<(String, Span)>> = table.defs.iter().map(|(k, d)| (k.as_str(), references(&d.node))).collect();
     #[derive(Clone, Copy, PartialEq)]
     enum Color {
         White,

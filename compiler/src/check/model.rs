@@ -49,9 +49,8 @@ fn lookup<'a>(name: &str, span: Span, models: &'a [ModelInfo], diags: &mut Vec<D
     if let Some(m) = models.iter().find(|m| m.name == name) {
         return Some(m);
     }
-    let mut d = Diagnostic::error("E0101", format!("unknown model `{name}`"), span)
-        .with_label("no such model")
-        .with_note(available(models));
+    let mut d =
+        Diagnostic::error("E0101", format!("unknown model `{name}`"), span).with_label("no such model").with_note(available(models));
     d.help = did_you_mean(name, models.iter().map(|m| m.name.as_str()));
     diags.push(d);
     None

@@ -52,7 +52,14 @@ fn without_energies(aliases: &BTreeSet<String>, models: &[FileModel]) -> Vec<Str
 
 /// E0112 for an `OR` over a model without energies; E0113 for MALA or HMC over a sample using
 /// one (`inlined`: the sample's expression, lets inlined; `base`: its base's terms).
-pub fn check_energies(inlined: &Node, base: &[(Cond, f64)], settings: &Settings, models: &[FileModel], span: Span, diags: &mut Vec<Diagnostic>) {
+pub fn check_energies(
+    inlined: &Node,
+    base: &[(Cond, f64)],
+    settings: &Settings,
+    models: &[FileModel],
+    span: Span,
+    diags: &mut Vec<Diagnostic>,
+) {
     inlined.walk(|n| {
         if let Node::Or { branches, span } = n {
             let mut used = BTreeSet::new();
@@ -62,10 +69,14 @@ pub fn check_energies(inlined: &Node, base: &[(Cond, f64)], settings: &Settings,
             let lacking = without_energies(&used, models);
             if !lacking.is_empty() {
                 diags.push(
-                    Diagnostic::error("E0112", format!("`OR` needs energies of every model it mixes; {} has none", lacking.join(", ")), *span)
-                        .with_label("a mixture")
-                        .with_note("a mixture weighs its branches by their energies, per sample")
-                        .with_help("take the branches from models that return energies, or sample them separately"),
+                    Diagnostic::error(
+                        "E0112",
+                        format!("`OR` needs energies of every model it mixes; {} has none", lacking.join(", ")),
+                        *span,
+                    )
+                    .with_label("a mixture")
+                    .with_note("a mixture weighs its branches by their energies, per sample")
+                    .with_help("take the branches from models that return energies, or sample them separately"),
                 );
             }
         }
@@ -77,9 +88,13 @@ pub fn check_energies(inlined: &Node, base: &[(Cond, f64)], settings: &Settings,
         if !lacking.is_empty() {
             let name = format!("{:?}", m.kind).to_lowercase();
             diags.push(
-                Diagnostic::error("E0113", format!("`{name}` needs energies of every model a sample uses; {} has none", lacking.join(", ")), span)
-                    .with_label("this sample uses it")
-                    .with_help("use `mcmc ula(...)` or `mcmc uhmc(...)`, which need no energies, or models that return energies"),
+                Diagnostic::error(
+                    "E0113",
+                    format!("`{name}` needs energies of every model a sample uses; {} has none", lacking.join(", ")),
+                    span,
+                )
+                .with_label("this sample uses it")
+                .with_help("use `mcmc ula(...)` or `mcmc uhmc(...)`, which need no energies, or models that return energies"),
             );
         }
     }

@@ -46,16 +46,18 @@ pub fn measure(node: &Node, lets: &HashMap<String, Measure>) -> Measure {
         Node::Cond { .. } | Node::Error => one,
         Node::Let { name, .. } => lets.get(name).copied().unwrap_or(one),
         Node::Not { expr, .. } | Node::Weight { expr, .. } | Node::Window { expr, .. } => wrap(measure(expr, lets)),
-        Node::And(xs) => wrap(xs.iter().map(|x| measure(x, lets)).fold(Measure { depth: 0, size: 0, branches: 1 }, |a, m| {
-            Measure { depth: a.depth.max(m.depth), size: a.size.saturating_add(m.size), branches: a.branches.saturating_mul(m.branches) }
+        Node::And(xs) => wrap(xs.iter().map(|x| measure(x, lets)).fold(Measure { depth: 0, size: 0, branches: 1 }, |a, m| Measure {
+            depth: a.depth.max(m.depth),
+            size: a.size.saturating_add(m.size),
+            branches: a.branches.saturating_mul(m.branches),
         })),
-        Node::Or { branches, .. } => wrap(
-            branches.iter().map(|(_, b)| measure(b, lets)).fold(Measure { depth: 0, size: 0, branches: 0 }, |a, m| Measure {
+        Node::Or { branches, .. } => {
+            wrap(branches.iter().map(|(_, b)| measure(b, lets)).fold(Measure { depth: 0, size: 0, branches: 0 }, |a, m| Measure {
                 depth: a.depth.max(m.depth),
                 size: a.size.saturating_add(m.size),
                 branches: a.branches.saturating_add(m.branches),
-            }),
-        ),
+            }))
+        }
     }
 }
 

@@ -52,7 +52,8 @@ pub fn check_total_weight(stretches: &[Stretch], scale: f64, base: &[(Cond, f64)
             let total = if total.abs() <= TOLERANCE * size { 0.0 } else { total };
             let whole = st.from == 0.0 && st.to == 1.0;
             let when = if whole { String::new() } else { format!(" in [{}, {}) of the trajectory", st.from, st.to) };
-            let mut d = Diagnostic::error("E0123", format!("the composed weights sum to {total}{when}: there is no density to sample"), span);
+            let mut d =
+                Diagnostic::error("E0123", format!("the composed weights sum to {total}{when}: there is no density to sample"), span);
             if base.is_empty() {
                 let terms: Vec<String> = branch.terms.iter().map(|t| format!("{} * {}", t.weight, t.cond)).collect();
                 d = d

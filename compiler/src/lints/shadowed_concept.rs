@@ -19,9 +19,14 @@ pub fn check(lets: &LetTable, model: &ModelInfo, diags: &mut Vec<Diagnostic>) {
     for name in &lets.order {
         if name == "null" || model.concept(name).is_some() {
             diags.push(
-                Diagnostic::warning(CODE, NAME, format!("`{name}` hides the concept `{name}` of `{}`", model.name), lets.defs[name].name.span)
-                    .with_label("this let shadows a concept")
-                    .with_help("rename the let"),
+                Diagnostic::warning(
+                    CODE,
+                    NAME,
+                    format!("`{name}` hides the concept `{name}` of `{}`", model.name),
+                    lets.defs[name].name.span,
+                )
+                .with_label("this let shadows a concept")
+                .with_help("rename the let"),
             );
         }
     }

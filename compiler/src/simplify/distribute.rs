@@ -20,13 +20,7 @@ pub fn distribute(node: &Node) -> Dnf {
         Node::Cond { cond, span, site } => Dnf {
             branches: vec![Conj {
                 mix: 1.0,
-                terms: vec![Term {
-                    cond: cond.clone(),
-                    weight: 1.0,
-                    window: Window::FULL,
-                    span: site.unwrap_or(*span),
-                    negation: None,
-                }],
+                terms: vec![Term { cond: cond.clone(), weight: 1.0, window: Window::FULL, span: site.unwrap_or(*span), negation: None }],
             }],
         },
         Node::Let { .. } | Node::Error => Dnf { branches: vec![Conj { mix: 1.0, terms: vec![] }] },
@@ -68,9 +62,7 @@ pub fn distribute(node: &Node) -> Dnf {
             Dnf { branches: out }
         }
         Node::Not { expr, span } => scale(distribute(expr), -1.0, Negation { span: *span, is_not: true }),
-        Node::Weight { weight, expr, span } => {
-            scale(distribute(expr), *weight, Negation { span: *span, is_not: false })
-        }
+        Node::Weight { weight, expr, span } => scale(distribute(expr), *weight, Negation { span: *span, is_not: false }),
         Node::Window { window, expr, .. } => {
             let mut d = distribute(expr);
             for t in d.branches.iter_mut().flat_map(|c| c.terms.iter_mut()) {

@@ -55,10 +55,8 @@ mod tests {
 
     #[test]
     fn nested_ands_and_ors_are_flattened() {
-        let before = or(vec![
-            (1.0, and(vec![cond("a"), and(vec![cond("b"), cond("c")])])),
-            (2.0, or(vec![(1.0, cond("d")), (3.0, cond("e"))])),
-        ]);
+        let before =
+            or(vec![(1.0, and(vec![cond("a"), and(vec![cond("b"), cond("c")])])), (2.0, or(vec![(1.0, cond("d")), (3.0, cond("e"))]))]);
         let after = or(vec![(1.0, and(vec![cond("a"), cond("b"), cond("c")])), (0.5, cond("d")), (1.5, cond("e"))]);
         assert_eq!(flatten(before), after);
     }

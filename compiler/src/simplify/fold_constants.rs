@@ -32,9 +32,7 @@ pub fn fold_constants(node: Node) -> Node {
             }
         }
         Node::And(xs) => Node::And(xs.into_iter().map(fold_constants).collect()),
-        Node::Or { branches, span } => {
-            Node::Or { branches: branches.into_iter().map(|(m, b)| (m, fold_constants(b))).collect(), span }
-        }
+        Node::Or { branches, span } => Node::Or { branches: branches.into_iter().map(|(m, b)| (m, fold_constants(b))).collect(), span },
         Node::Not { expr, span } => Node::Not { expr: Box::new(fold_constants(*expr)), span },
         n @ (Node::Cond { .. } | Node::Let { .. } | Node::Error) => n,
     }

@@ -77,17 +77,12 @@ pub fn inline_lets(node: &Node, inlined: &HashMap<String, Node>) -> Node {
             None => Node::Error,
         },
         Node::And(xs) => Node::And(xs.iter().map(|x| inline_lets(x, inlined)).collect()),
-        Node::Or { branches, span } => Node::Or {
-            branches: branches.iter().map(|(m, b)| (*m, inline_lets(b, inlined))).collect(),
-            span: *span,
-        },
+        Node::Or { branches, span } => {
+            Node::Or { branches: branches.iter().map(|(m, b)| (*m, inline_lets(b, inlined))).collect(), span: *span }
+        }
         Node::Not { expr, span } => Node::Not { expr: Box::new(inline_lets(expr, inlined)), span: *span },
-        Node::Weight { weight, expr, span } => {
-            Node::Weight { weight: *weight, expr: Box::new(inline_lets(expr, inlined)), span: *span }
-        }
-        Node::Window { window, expr, span } => {
-            Node::Window { window: *window, expr: Box::new(inline_lets(expr, inlined)), span: *span }
-        }
+        Node::Weight { weight, expr, span } => Node::Weight { weight: *weight, expr: Box::new(inline_lets(expr, inlined)), span: *span },
+        Node::Window { window, expr, span } => Node::Window { window: *window, expr: Box::new(inline_lets(expr, inlined)), span: *span },
         Node::Cond { .. } | Node::Error => node.clone(),
     }
 }

@@ -45,8 +45,7 @@ fn merge_terms(terms: Vec<Term>) -> Vec<Term> {
 
 /// Whether two merged conjunctions have the same terms, in any order.
 pub fn same_terms(a: &[Term], b: &[Term]) -> bool {
-    a.len() == b.len()
-        && a.iter().all(|t| b.iter().any(|u| u.cond == t.cond && u.window == t.window && u.weight == t.weight))
+    a.len() == b.len() && a.iter().all(|t| b.iter().any(|u| u.cond == t.cond && u.window == t.window && u.weight == t.weight))
 }
 
 #[cfg(test)]

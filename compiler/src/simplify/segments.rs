@@ -51,9 +51,7 @@ pub fn split_segments(dnf: &Dnf) -> Vec<Stretch> {
 /// Whether two stretches combine their conditions the same way.
 fn same_combination(a: &Dnf, b: &Dnf) -> bool {
     a.branches.len() == b.branches.len()
-        && a.branches.iter().zip(&b.branches).all(|(x, y)| {
-            x.mix == y.mix && super::merge_duplicates::same_terms(&x.terms, &y.terms)
-        })
+        && a.branches.iter().zip(&b.branches).all(|(x, y)| x.mix == y.mix && super::merge_duplicates::same_terms(&x.terms, &y.terms))
 }
 
 #[cfg(test)]
@@ -76,10 +74,7 @@ mod tests {
     fn overlapping_windows_of_one_condition_merge_and_equal_neighbours_join() {
         // a @ [0, 0.6] AND a @ [0.4, 1]: 1·a, then 2·a in [0.4, 0.6), then 1·a.
         let node = and(vec![window(0.0, 0.6, cond("a")), window(0.4, 1.0, cond("a"))]);
-        assert_eq!(
-            show(&split_segments(&distribute(&node))),
-            ["[0, 0.4): 1 * a", "[0.4, 0.6): 2 * a", "[0.6, 1): 1 * a"]
-        );
+        assert_eq!(show(&split_segments(&distribute(&node))), ["[0, 0.4): 1 * a", "[0.4, 0.6): 2 * a", "[0.6, 1): 1 * a"]);
         // a @ [0, 0.5] AND a @ [0.5, 1] is a everywhere: one segment.
         let node = and(vec![window(0.0, 0.5, cond("a")), window(0.5, 1.0, cond("a"))]);
         assert_eq!(show(&split_segments(&distribute(&node))), ["[0, 1): 1 * a"]);

@@ -50,11 +50,7 @@ impl Attributes {
 
 /// A random one-object scene and its attributes.
 pub fn random_scene(rng: &mut ChaCha8Rng) -> (Scene, Attributes) {
-    let a = Attributes {
-        colour: rng.random_range(0..PALETTE.len()),
-        shape: rng.random_range(0..2),
-        size: rng.random_range(0..2),
-    };
+    let a = Attributes { colour: rng.random_range(0..PALETTE.len()), shape: rng.random_range(0..2), size: rng.random_range(0..2) };
     (scene_with(rng, a), a)
 }
 

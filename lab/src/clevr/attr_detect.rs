@@ -83,9 +83,7 @@ impl Detector {
                 mean[c] += p[c] / core.len() as f32;
             }
         }
-        let colour = (0..PALETTE.len())
-            .min_by(|&a, &b| sq(&PALETTE[a], &mean).total_cmp(&sq(&PALETTE[b], &mean)))
-            .unwrap_or(0);
+        let colour = (0..PALETTE.len()).min_by(|&a, &b| sq(&PALETTE[a], &mean).total_cmp(&sq(&PALETTE[b], &mean))).unwrap_or(0);
         // Coverage near the object: its bounding box grown by 2 pixels.
         let (mut r0, mut r1, mut c0, mut c1) = (SIZE, 0, SIZE, 0);
         for &i in obj.iter() {
@@ -124,11 +122,7 @@ impl Detector {
                 .sum()
         };
         let (disc_error, square_error) = (template_error(false), template_error(true));
-        let attributes = Attributes {
-            colour,
-            shape: (square_error < disc_error) as usize,
-            size: (area >= self.area_split) as usize,
-        };
+        let attributes = Attributes { colour, shape: (square_error < disc_error) as usize, size: (area >= self.area_split) as usize };
         Reading { objects: objects.len(), attributes: Some(attributes), area, disc_error, square_error }
     }
 }

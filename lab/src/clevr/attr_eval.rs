@@ -51,6 +51,11 @@ pub struct EvalOptions {
     pub validation_scenes: usize,
     /// Samples shown in each examples PNG.
     pub examples: usize,
+    /// The main table, `AND NOT` and the sweep with every attribute composed with the
+    /// classifier's (`a.red AND clf.red`): the model guided both ways (needs the classifier).
+    pub guided: bool,
+    /// The table of classifier-free vs classifier vs both (needs the classifier).
+    pub guidance_table: bool,
 }
 
 impl Default for EvalOptions {
@@ -66,6 +71,8 @@ impl Default for EvalOptions {
             negation: true,
             validation_scenes: 1000,
             examples: 16,
+            guided: false,
+            guidance_table: false,
         }
     }
 }
@@ -120,12 +127,20 @@ pub struct Member<'a> {
 /// first model's null).
 pub struct Setup<'a> {
     pub members: Vec<Member<'a>>,
+    /// The alias of a classifier among the members whose term joins each attribute's:
+    /// `a.red` is written `(a.red AND clf.red)`.
+    pub guide: Option<&'static str>,
 }
 
 impl<'a> Setup<'a> {
     /// One model, terms written bare.
     pub fn single(model: &'a dyn Denoiser) -> Self {
-        Setup { members: vec![Member { alias: String::new(), model }] }
+        Setup { members: vec![Member { alias: String::new(), model }], guide: None }
+    }
+
+    /// `model` (alias `a`) with each attribute's term joined by the classifier's (alias `clf`).
+    pub fn guided(model: &'a dyn Denoiser, clf: &'a dyn Denoiser) -> Self {
+        Setup { members: vec![Member { alias: "a".into(), model }, Member { alias: "clf".into(), model: clf }], guide: Some("clf") }
     }
 
     /// The `model` and `base` lines of a script.
@@ -133,8 +148,7 @@ impl<'a> Setup<'a> {
         if self.members.len() == 1 {
             return format!("model {}\nbase null\n", self.members[0].model.info().name);
         }
-        let mut h: String =
-            self.members.iter().map(|m| format!("model {} = {}\n", m.alias, m.model.info().name)).collect();
+        let mut h: String = self.members.iter().map(|m| format!("model {} = {}\n", m.alias, m.model.info().name)).collect();
         h.push_str(&format!("base {}.null\n", self.members[0].alias));
         h
     }
@@ -145,7 +159,11 @@ impl<'a> Setup<'a> {
         let Some(m) = self.members.iter().find(|m| m.model.info().concepts.iter().any(|c| c.name == name)) else {
             candle_core::bail!("no model of this composition knows `{name}`")
         };
-        Ok(if self.members.len() == 1 { format!("{name}{args}") } else { format!("{}.{name}{args}", m.alias) })
+        let term = if self.members.len() == 1 { format!("{name}{args}") } else { format!("{}.{name}{args}", m.alias) };
+        Ok(match self.guide {
+            Some(g) if m.alias != g => format!("({term} AND {g}.{name}{args})"),
+            _ => term,
+        })
     }
 
     /// The `.comp` text of one evaluation sample.
@@ -239,7 +257,13 @@ fn run_exprs(
 }
 
 /// `a AND NOT b` over seeded pairs of attributes of different groups.
-fn run_negation(setup: &Setup, device: &Device, opts: &EvalOptions, det: &Detector, calls: &mut usize) -> Result<(NegationResult, Examples)> {
+fn run_negation(
+    setup: &Setup,
+    device: &Device,
+    opts: &EvalOptions,
+    det: &Detector,
+    calls: &mut usize,
+) -> Result<(NegationResult, Examples)> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(7000));
     let (mut both, mut a_ok, mut b_ok, mut total) = (0, 0, 0, 0);
     let mut examples = Vec::new();
@@ -264,7 +288,8 @@ fn run_negation(setup: &Setup, device: &Device, opts: &EvalOptions, det: &Detect
             }
         }
     }
-    let result = NegationResult { accuracy: Accuracy::new(both, total), has_a: Accuracy::new(a_ok, total), lacks_b: Accuracy::new(b_ok, total) };
+    let result =
+        NegationResult { accuracy: Accuracy::new(both, total), has_a: Accuracy::new(a_ok, total), lacks_b: Accuracy::new(b_ok, total) };
     Ok((result, examples))
 }
 
@@ -291,7 +316,11 @@ pub fn evaluate(
         100.0 * validation.shape,
         100.0 * validation.size
     ));
-    let setup = Setup::single(model);
+    let setup = match (opts.guided, classifier) {
+        (true, Some(clf)) => Setup::guided(model, clf),
+        (true, None) => candle_core::bail!("a guided evaluation needs the classifier"),
+        (false, _) => Setup::single(model),
+    };
     let mut calls = 0;
     let mut composed = Vec::new();
     for k in 1..=3 {
@@ -326,16 +355,20 @@ pub fn evaluate(
         Some(m) => Some(evaluate_cross(model, m, device, opts, &det, &mut calls, out, progress)?),
         None => None,
     };
-    let guidance = match classifier {
+    let guidance = match classifier.filter(|_| opts.guidance_table) {
         Some(clf) => evaluate_guidance(model, clf, device, opts, &det, &mut calls, progress)?,
         None => vec![],
     };
     // clevr-pos guided by the classifier: "an object at (x, y) AND clf.red".
-    let positions_clf = match (classifier, cross_models) {
+    let positions_clf = match (classifier.filter(|_| opts.guidance_table), cross_models) {
         (Some(clf), Some(m)) => {
-            let setup = Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "clf".into(), model: clf }] };
+            let setup =
+                Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "clf".into(), model: clf }], guide: None };
             let (row, examples) = position_and_attribute(&setup, "clf", device, opts, &det, &mut calls)?;
-            progress(&format!("pos AND clf.attribute: {:.1}% (attribute {:.1}%, position {:.1}%)", row.both.percent, row.attribute.percent, row.position.percent));
+            progress(&format!(
+                "pos AND clf.attribute: {:.1}% (attribute {:.1}%, position {:.1}%)",
+                row.both.percent, row.attribute.percent, row.position.percent
+            ));
             if let Some(dir) = out {
                 write_examples(&dir.join("examples_pos_clf.png"), &examples)?;
             }
@@ -415,7 +448,7 @@ fn evaluate_cross(
     progress: &mut dyn FnMut(&str),
 ) -> Result<CrossReport> {
     let within = Setup::single(model);
-    let across = Setup { members: vec![Member { alias: "c".into(), model: m.colour }, Member { alias: "s".into(), model: m.shape_size }] };
+    let across = Setup { members: vec![Member { alias: "c".into(), model: m.colour }, Member { alias: "s".into(), model: m.shape_size }], guide: None };
     let mut rows = Vec::new();
     for k in 2..=3 {
         // Sets that need both models: a colour, and a shape or size (or both).
@@ -437,9 +470,12 @@ fn evaluate_cross(
         rows.push(CrossRow { k, within: w, across: a });
     }
     // (iii) A position from clevr-pos and an attribute from clevr-attr.
-    let setup = Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "a".into(), model }] };
+    let setup = Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "a".into(), model }], guide: None };
     let (positions, examples) = position_and_attribute(&setup, "a", device, opts, det, calls)?;
-    progress(&format!("pos AND attribute: {:.1}% (attribute {:.1}%, position {:.1}%)", positions.both.percent, positions.attribute.percent, positions.position.percent));
+    progress(&format!(
+        "pos AND attribute: {:.1}% (attribute {:.1}%, position {:.1}%)",
+        positions.both.percent, positions.attribute.percent, positions.position.percent
+    ));
     if let Some(dir) = out {
         write_examples(&dir.join("examples_pos_attr.png"), &examples)?;
     }
@@ -448,7 +484,14 @@ fn evaluate_cross(
 
 /// `p.pos(x, y) AND ALIAS.attribute` over seeded positions and single attributes: the one
 /// object has the attribute and sits at the position (clevr-pos's detector).
-fn position_and_attribute(setup: &Setup, alias: &str, device: &Device, opts: &EvalOptions, det: &Detector, calls: &mut usize) -> Result<(PositionRow, Examples)> {
+fn position_and_attribute(
+    setup: &Setup,
+    alias: &str,
+    device: &Device,
+    opts: &EvalOptions,
+    det: &Detector,
+    calls: &mut usize,
+) -> Result<(PositionRow, Examples)> {
     let pos_det = super::detect::Detector::default();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(9000));
     let (mut both, mut attr_ok, mut pos_ok, mut total) = (0, 0, 0, 0);
@@ -472,7 +515,10 @@ fn position_and_attribute(setup: &Setup, alias: &str, device: &Device, opts: &Ev
             }
         }
     }
-    Ok((PositionRow { both: Accuracy::new(both, total), attribute: Accuracy::new(attr_ok, total), position: Accuracy::new(pos_ok, total) }, examples))
+    Ok((
+        PositionRow { both: Accuracy::new(both, total), attribute: Accuracy::new(attr_ok, total), position: Accuracy::new(pos_ok, total) },
+        examples,
+    ))
 }
 
 fn write_examples(path: &Path, examples: &[Vec<f32>]) -> Result<()> {
@@ -499,6 +545,9 @@ pub struct GuidanceRow {
     pub calls_per_step: f64,
 }
 
+/// How one guidance method writes an attribute set as an expression.
+type SetWriter<'a> = Box<dyn Fn(&[&str]) -> Result<String> + 'a>;
+
 /// Classifier-free vs classifier guidance vs both, on the sets of the main table (the first
 /// `opts.sets / 2` of each k, at least 1), at [`GUIDANCE_SCALES`].
 fn evaluate_guidance(
@@ -511,14 +560,14 @@ fn evaluate_guidance(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<GuidanceRow>> {
     let free = Setup::single(model);
-    let guided = Setup { members: vec![Member { alias: "a".into(), model }, Member { alias: "clf".into(), model: clf }] };
+    let guided = Setup { members: vec![Member { alias: "a".into(), model }, Member { alias: "clf".into(), model: clf }], guide: None };
     let n = (opts.sets / 2).max(1);
     let sets: Vec<Vec<Vec<&str>>> = (1..=3).map(|k| sets_for(opts.seed, k, n)).collect();
     let join = |set: &[&str], f: &dyn Fn(&str) -> String| set.iter().map(|a| f(a)).collect::<Vec<_>>().join(" AND ");
     let mut rows = Vec::new();
     for &scale in &GUIDANCE_SCALES {
         for method in ["classifier-free", "classifier", "both"] {
-            let (setup, expr): (&Setup, Box<dyn Fn(&[&str]) -> Result<String>>) = match method {
+            let (setup, expr): (&Setup, SetWriter<'_>) = match method {
                 "classifier-free" => (&free, Box::new(|s: &[&str]| Ok(join(s, &|a| a.to_string())))),
                 "classifier" => (&guided, Box::new(|s: &[&str]| Ok(join(s, &|a| format!("clf.{a}"))))),
                 _ => (&guided, Box::new(|s: &[&str]| Ok(join(s, &|a| format!("a.{a} AND clf.{a}"))))),

@@ -70,9 +70,16 @@ pub const EVAL_T: [usize; 6] = [0, 200, 400, 600, 800, 950];
 
 /// A batch of noised scenes: x_t `[B, 3, 32, 32]`, t `[B]`, the true label index of each group
 /// (`[B, 3]`, in label order: colour 0–7, shape 8–9, size 10–11), and the attributes.
-pub fn clf_batch(schedule: &Schedule, rng: &mut ChaCha8Rng, batch: usize, t_fixed: Option<usize>, device: &Device) -> Result<(Tensor, Tensor, Tensor, Vec<Attributes>)> {
+pub fn clf_batch(
+    schedule: &Schedule,
+    rng: &mut ChaCha8Rng,
+    batch: usize,
+    t_fixed: Option<usize>,
+    device: &Device,
+) -> Result<(Tensor, Tensor, Tensor, Vec<Attributes>)> {
     let px = 3 * SIZE * SIZE;
-    let (mut xt, mut ts, mut labels, mut attrs) = (Vec::with_capacity(batch * px), Vec::with_capacity(batch), Vec::with_capacity(3 * batch), Vec::with_capacity(batch));
+    let (mut xt, mut ts, mut labels, mut attrs) =
+        (Vec::with_capacity(batch * px), Vec::with_capacity(batch), Vec::with_capacity(3 * batch), Vec::with_capacity(batch));
     for _ in 0..batch {
         let (scene, a) = random_scene(rng);
         let t = t_fixed.unwrap_or_else(|| rng.random_range(0..schedule.len()));

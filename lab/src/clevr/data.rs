@@ -197,12 +197,8 @@ pub struct Batch {
 /// `n` training examples: a random scene, the position of one of its objects (uniformly
 /// chosen), and with probability `null_prob` the label dropped.
 pub fn batch(rng: &mut ChaCha8Rng, n: usize, null_prob: f64) -> Batch {
-    let mut b = Batch {
-        images: Vec::with_capacity(n * 3 * SIZE * SIZE),
-        labels: Vec::with_capacity(2 * n),
-        mask: Vec::with_capacity(n),
-        n,
-    };
+    let mut b =
+        Batch { images: Vec::with_capacity(n * 3 * SIZE * SIZE), labels: Vec::with_capacity(2 * n), mask: Vec::with_capacity(n), n };
     for _ in 0..n {
         let scene = Scene::random(rng);
         let pick = rng.random_range(0..scene.objects.len());

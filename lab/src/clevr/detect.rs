@@ -53,9 +53,7 @@ impl Detector {
         let plane = SIZE * SIZE;
         assert_eq!(img.len(), 3 * plane, "the detector reads [3, {SIZE}, {SIZE}] images");
         let bg: Vec<f32> = (0..3).map(|c| median(&img[c * plane..(c + 1) * plane])).collect();
-        let mask = (0..plane)
-            .map(|p| (0..3).any(|c| (img[c * plane + p] - bg[c]).abs() > self.threshold))
-            .collect();
+        let mask = (0..plane).map(|p| (0..3).any(|c| (img[c * plane + p] - bg[c]).abs() > self.threshold)).collect();
         Foreground { mask, img: img.to_vec() }
     }
 

@@ -22,9 +22,9 @@ use serde::Serialize;
 
 use super::data::{random_positions, to_pixel, SIZE};
 use super::detect::{calibrate, Calibration, Detector};
+use comp_runtime::output::{grid, png_bytes, to_image, write_atomic};
 use comp_runtime::Denoiser;
 use comp_runtime::{execute, ExecOptions};
-use comp_runtime::output::{grid, png_bytes, to_image, write_atomic};
 
 /// Table 1 of Composable Diffusion (positional CLEVR), accuracy % for 1, 2, 3 positions.
 pub const PAPER_COMPOSED: [f64; 3] = [86.42, 59.20, 31.36];
@@ -221,8 +221,7 @@ pub fn evaluate(
     if let Some(dir) = out {
         let json = serde_json::to_string_pretty(&report).expect("a report serialises");
         let path = dir.join("eval.json");
-        write_atomic(&path, json.as_bytes())
-            .map_err(|e| candle_core::Error::Msg(format!("writing {}: {e}", path.display())))?;
+        write_atomic(&path, json.as_bytes()).map_err(|e| candle_core::Error::Msg(format!("writing {}: {e}", path.display())))?;
     }
     Ok(report)
 }
@@ -263,7 +262,12 @@ fn run_negation(model: &dyn Denoiser, device: &Device, opts: &EvalOptions, det: 
     let (mut both, mut a_ok, mut b_ok, mut total) = (0, 0, 0, 0);
     for i in 0..opts.sets {
         let ab = random_positions(&mut rng, 2);
-        let text = script(&format!("{} AND NOT {}", pos(ab[0]), pos(ab[1])), opts, opts.scale, opts.seed.wrapping_add(7 << 32).wrapping_add(i as u64));
+        let text = script(
+            &format!("{} AND NOT {}", pos(ab[0]), pos(ab[1])),
+            opts,
+            opts.scale,
+            opts.seed.wrapping_add(7 << 32).wrapping_add(i as u64),
+        );
         let (imgs, c) = sample(model, device, &text)?;
         *calls += c;
         for img in imgs {

@@ -28,8 +28,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::ema::Ema;
 use crate::clevr::data::{self, NULL_PROB, SIZE};
+use crate::ema::Ema;
 use comp_models::clevr::card::{self, Card, FORMAT};
 use comp_models::clevr::{Config, Unet, COSINE_S};
 use comp_runtime::Schedule;
@@ -129,12 +129,7 @@ pub fn learning_rate(lr: f64, warmup: usize, step: usize) -> f64 {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// After every `log_every` steps: the mean loss since the last report and the speed.
-    Log {
-        step: usize,
-        steps: usize,
-        loss: f64,
-        images_per_s: f64,
-    },
+    Log { step: usize, steps: usize, loss: f64, images_per_s: f64 },
     /// A checkpoint was written.
     Checkpoint { step: usize, dir: PathBuf },
 }
@@ -169,10 +164,7 @@ impl Trainee {
 
 /// The seed of step `step`'s draws: splitmix64 of (seed, step), so steps are independent.
 pub(crate) fn step_seed(seed: u64, step: usize) -> u64 {
-    let mut z = seed
-        ^ (step as u64)
-            .wrapping_add(1)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z = seed ^ (step as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -180,14 +172,7 @@ pub(crate) fn step_seed(seed: u64, step: usize) -> u64 {
 
 /// Step `step`'s training inputs: (x_t, t, labels, mask, z); position labels `[B, 2]` when
 /// `labels` is empty, else one-hot attributes `[B, labels.len()]` of one-object scenes.
-pub fn step_batch(
-    schedule: &Schedule,
-    labels: &[String],
-    seed: u64,
-    step: usize,
-    batch: usize,
-    device: &Device,
-) -> Result<[Tensor; 5]> {
+pub fn step_batch(schedule: &Schedule, labels: &[String], seed: u64, step: usize, batch: usize, device: &Device) -> Result<[Tensor; 5]> {
     let mut rng = ChaCha8Rng::seed_from_u64(step_seed(seed, step));
     let b = if labels.is_empty() {
         data::batch(&mut rng, batch, NULL_PROB)
@@ -201,10 +186,7 @@ pub fn step_batch(
     let mut ts = Vec::with_capacity(batch);
     for i in 0..batch {
         let t = rng.random_range(0..schedule.len());
-        let (a, s) = (
-            schedule.alpha_bar(t).sqrt() as f32,
-            schedule.sigma(t) as f32,
-        );
+        let (a, s) = (schedule.alpha_bar(t).sqrt() as f32, schedule.sigma(t) as f32);
         ts.push(t as f32);
         for &x0 in &b.images[i * px..(i + 1) * px] {
             let e: f32 = rng.sample(StandardNormal);
@@ -224,15 +206,7 @@ pub fn step_batch(
 
 /// The ε loss of `unet` (trained on `labels`, none for positions) on step `step`'s batch (no
 /// gradient taken).
-pub fn loss(
-    unet: &Unet,
-    schedule: &Schedule,
-    labels: &[String],
-    seed: u64,
-    step: usize,
-    batch: usize,
-    device: &Device,
-) -> Result<Tensor> {
+pub fn loss(unet: &Unet, schedule: &Schedule, labels: &[String], seed: u64, step: usize, batch: usize, device: &Device) -> Result<Tensor> {
     let [xt, t, xy, mask, z] = step_batch(schedule, labels, seed, step, batch, device)?;
     let eps = unet.forward(&xt, &t, &xy, &mask)?;
     (eps - z.to_dtype(unet.dtype())?)?.sqr()?.mean_all()
@@ -240,11 +214,7 @@ pub fn loss(
 
 /// Trains (or continues) a clevr-pos or clevr-attr model (as `opts.config` or the resumed
 /// card says) and writes its folder to `opts.out`.
-pub fn train(
-    opts: &TrainOptions,
-    device: &Device,
-    progress: &mut dyn FnMut(&Event),
-) -> Result<Summary> {
+pub fn train(opts: &TrainOptions, device: &Device, progress: &mut dyn FnMut(&Event)) -> Result<Summary> {
     let started = Instant::now();
     let (config, seed, mut step, wall_before) = match &opts.resume {
         Some(dir) => {
@@ -260,11 +230,7 @@ pub fn train(
         None => Ema::new(&trainee.varmap, opts.ema_decay)?,
     };
     let mut ema = ema;
-    let params = ParamsAdamW {
-        lr: opts.lr,
-        weight_decay: 0.0,
-        ..Default::default()
-    };
+    let params = ParamsAdamW { lr: opts.lr, weight_decay: 0.0, ..Default::default() };
     let mut opt = AdamW::new(trainee.varmap.all_vars(), params)?;
     let mut losses = Vec::new();
     let (mut window, mut window_start, mut window_steps) = (0.0, Instant::now(), 0usize);
@@ -287,31 +253,16 @@ pub fn train(
             let secs = window_start.elapsed().as_secs_f64().max(1e-9);
             let mean = window / window_steps as f64;
             last_mean = Some(mean);
-            progress(&Event::Log {
-                step,
-                steps: opts.steps,
-                loss: mean,
-                images_per_s: (window_steps * opts.batch) as f64 / secs,
-            });
+            progress(&Event::Log { step, steps: opts.steps, loss: mean, images_per_s: (window_steps * opts.batch) as f64 / secs });
             (window, window_start, window_steps) = (0.0, Instant::now(), 0);
         }
         if opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0 && step < opts.steps {
-            let c = make_card(
-                opts,
-                &config,
-                seed,
-                step,
-                last_mean,
-                wall_before + started.elapsed().as_secs_f64(),
-            );
+            let c = make_card(opts, &config, seed, step, last_mean, wall_before + started.elapsed().as_secs_f64());
             save(&opts.out, &trainee.varmap, &ema, &c, DType::F32)?;
             if opts.keep_checkpoints {
                 keep(&opts.out, &ema, &c)?;
             }
-            progress(&Event::Checkpoint {
-                step,
-                dir: opts.out.clone(),
-            });
+            progress(&Event::Checkpoint { step, dir: opts.out.clone() });
         }
     }
     let wall = started.elapsed().as_secs_f64();
@@ -321,28 +272,12 @@ pub fn train(
     }
     let dtype = if opts.half_weights { DType::F16 } else { DType::F32 };
     save(&opts.out, &trainee.varmap, &ema, &card, dtype)?;
-    progress(&Event::Checkpoint {
-        step,
-        dir: opts.out.clone(),
-    });
+    progress(&Event::Checkpoint { step, dir: opts.out.clone() });
     let images = ((step - first) * opts.batch) as f64;
-    Ok(Summary {
-        step,
-        losses,
-        images_per_s: images / wall.max(1e-9),
-        wall_s: wall,
-        card,
-    })
+    Ok(Summary { step, losses, images_per_s: images / wall.max(1e-9), wall_s: wall, card })
 }
 
-fn make_card(
-    opts: &TrainOptions,
-    config: &Config,
-    seed: u64,
-    step: usize,
-    loss: Option<f64>,
-    wall_s: f64,
-) -> Card {
+fn make_card(opts: &TrainOptions, config: &Config, seed: u64, step: usize, loss: Option<f64>, wall_s: f64) -> Card {
     Card {
         format: FORMAT,
         model: config.model_name().into(),
@@ -376,8 +311,7 @@ pub fn machine() -> String {
 
 /// Writes the model folder: EMA weights (in `dtype`), raw weights (f32), then the card.
 pub fn save(dir: &Path, varmap: &VarMap, ema: &Ema, card: &Card, dtype: DType) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
     card::write_tensors_as(&dir.join(card::WEIGHTS), ema.weights(), dtype)?;
     card::write_tensors(&dir.join(card::TRAIN_WEIGHTS), &card::snapshot(varmap)?)?;
     card.write(dir)

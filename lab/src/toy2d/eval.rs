@@ -30,28 +30,24 @@
 use std::time::Instant;
 
 use candle_core::{bail, DType, Device, Result};
-use comp_plan::{Combine, SamplePlan};
 use comp_plan::ModelInfo;
+use comp_plan::{Combine, SamplePlan};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::metrics::{self, GridDensity};
-use comp_runtime::Denoiser;
-use comp_runtime::{execute, ExecOptions};
 use comp_models::toy2d::{self, Grid, Toy2dConcept, P2};
 use comp_runtime::composite::Composite;
 use comp_runtime::sampler::ReverseSampler;
+use comp_runtime::Denoiser;
+use comp_runtime::{execute, ExecOptions};
 
 /// Reverse steps of every run (RRR's 2D notebook); [`Options::steps`] can lower it for a
 /// quick run.
 pub const STEPS: usize = 100;
 
 /// The grid targets are normalised on: [−1.5, 1.5]², cells of 0.005.
-pub const GRID: Grid = Grid {
-    lo: -1.5,
-    hi: 1.5,
-    n: 600,
-};
+pub const GRID: Grid = Grid { lo: -1.5, hi: 1.5, n: 600 };
 
 /// A column of the evaluation: exact draws, or one sampler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,14 +63,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
-        Method::Exact,
-        Method::Reverse,
-        Method::Ula,
-        Method::Mala,
-        Method::Uhmc,
-        Method::Hmc,
-    ];
+    pub const ALL: [Method; 6] = [Method::Exact, Method::Reverse, Method::Ula, Method::Mala, Method::Uhmc, Method::Hmc];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -94,12 +83,8 @@ impl Method {
             Method::Reverse => Some("none"),
             Method::Ula => Some("ula(steps: 10, step_size: 0.001)"),
             Method::Mala => Some("mala(steps: 10, step_size: 0.001)"),
-            Method::Uhmc => {
-                Some("uhmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)")
-            }
-            Method::Hmc => {
-                Some("hmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)")
-            }
+            Method::Uhmc => Some("uhmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)"),
+            Method::Hmc => Some("hmc(steps: 10, step_size: 0.03, leapfrog: 3, damping: 0.5, mass: 1)"),
         }
     }
 
@@ -134,17 +119,13 @@ impl Support {
             Support::Modes => "within 0.1 of (0, 0.5) or (0, -0.5)",
             Support::Bars => "inside left_bar or right_bar; left = share of those in left_bar",
             Support::LeftBarOrBar => "inside left_bar or bar (-0.3 <= x <= 0.2, |y| <= 1)",
-            Support::Frame => {
-                "0.3 < max(|x|, |y|) <= 0.9: outside box_small, within 0.2 of box_large"
-            }
+            Support::Frame => "0.3 < max(|x|, |y|) <= 0.9: outside box_small, within 0.2 of box_large",
         }
     }
 
     pub fn contains(self, x: P2) -> bool {
         match self {
-            Support::Modes => [0.5, -0.5]
-                .iter()
-                .any(|&m| (x[0] * x[0] + (x[1] - m) * (x[1] - m)).sqrt() <= 0.1),
+            Support::Modes => [0.5, -0.5].iter().any(|&m| (x[0] * x[0] + (x[1] - m) * (x[1] - m)).sqrt() <= 0.1),
             Support::Bars => in_left_bar(x) || in_right_bar(x),
             Support::LeftBarOrBar => in_left_bar(x) || (x[0].abs() <= 0.2 && x[1].abs() <= 1.0),
             Support::Frame => {
@@ -178,20 +159,8 @@ pub struct Composition {
 
 /// RRR's classic compositions.
 pub const COMPOSITIONS: [Composition; 3] = [
-    Composition {
-        name: "product",
-        expr: "ring AND bar",
-        clean_target: true,
-        support: Support::Modes,
-        mixture: false,
-    },
-    Composition {
-        name: "mixture",
-        expr: "left_bar OR right_bar",
-        clean_target: true,
-        support: Support::Bars,
-        mixture: true,
-    },
+    Composition { name: "product", expr: "ring AND bar", clean_target: true, support: Support::Modes, mixture: false },
+    Composition { name: "mixture", expr: "left_bar OR right_bar", clean_target: true, support: Support::Bars, mixture: true },
     Composition {
         name: "negation",
         expr: "1.3 * box_large AND NOT 0.3 * box_small",
@@ -205,20 +174,8 @@ pub const COMPOSITIONS: [Composition; 3] = [
 /// each also runs with two separately trained models that know only their own concepts
 /// (`a` ⊇ {ring, left_bar}, `b` ⊇ {bar}).
 pub const CROSS: [Composition; 2] = [
-    Composition {
-        name: "product",
-        expr: "a.ring AND b.bar",
-        clean_target: true,
-        support: Support::Modes,
-        mixture: false,
-    },
-    Composition {
-        name: "mixture",
-        expr: "a.left_bar OR b.bar",
-        clean_target: true,
-        support: Support::LeftBarOrBar,
-        mixture: true,
-    },
+    Composition { name: "product", expr: "a.ring AND b.bar", clean_target: true, support: Support::Modes, mixture: false },
+    Composition { name: "mixture", expr: "a.left_bar OR b.bar", clean_target: true, support: Support::LeftBarOrBar, mixture: true },
 ];
 
 /// What to evaluate.
@@ -332,44 +289,25 @@ pub use crate::compile_one;
 /// The composed log-density (up to a constant) of a single-segment plan at ᾱ, from toy2d's
 /// exact concept densities: Σ c_k log p_k for a linear combination, logsumexp over branches
 /// of (log m_j + Σ a_jk log p_k) for a mixture. Zero coefficients are skipped (0·(−∞)).
-pub fn composed_log_density(
-    plan: &SamplePlan,
-    alpha_bar: f64,
-) -> Result<impl Fn(P2) -> f64 + Sync> {
-    let [seg] = plan.segments.as_slice() else {
-        bail!("the toy2d eval needs a plan with one segment (no windows)")
-    };
+pub fn composed_log_density(plan: &SamplePlan, alpha_bar: f64) -> Result<impl Fn(P2) -> f64 + Sync> {
+    let [seg] = plan.segments.as_slice() else { bail!("the toy2d eval needs a plan with one segment (no windows)") };
     let concepts = seg
         .active
         .iter()
         .map(|&id| {
             let c = &plan.conditions[id];
-            Toy2dConcept::of(c)
-                .ok_or_else(|| candle_core::Error::Msg(format!("`{c}` is not a toy2d concept")))
+            Toy2dConcept::of(c).ok_or_else(|| candle_core::Error::Msg(format!("`{c}` is not a toy2d concept")))
         })
         .collect::<Result<Vec<_>>>()?;
     let branches: Vec<(f64, Vec<f64>)> = match &seg.combine {
         Combine::Linear { coeffs } => vec![(0.0, coeffs.clone())],
-        Combine::Mixture { branches } => branches
-            .iter()
-            .map(|b| (b.log_weight, b.coeffs.clone()))
-            .collect(),
+        Combine::Mixture { branches } => branches.iter().map(|b| (b.log_weight, b.coeffs.clone())).collect(),
     };
     Ok(move |x: P2| {
-        let lp: Vec<f64> = concepts
-            .iter()
-            .map(|&c| toy2d::log_density(c, x, alpha_bar))
-            .collect();
+        let lp: Vec<f64> = concepts.iter().map(|&c| toy2d::log_density(c, x, alpha_bar)).collect();
         let terms: Vec<f64> = branches
             .iter()
-            .map(|(lw, coeffs)| {
-                lw + coeffs
-                    .iter()
-                    .zip(&lp)
-                    .filter(|(c, _)| **c != 0.0)
-                    .map(|(c, l)| c * l)
-                    .sum::<f64>()
-            })
+            .map(|(lw, coeffs)| lw + coeffs.iter().zip(&lp).filter(|(c, _)| **c != 0.0).map(|(c, l)| c * l).sum::<f64>())
             .collect();
         let max = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if !max.is_finite() {
@@ -396,20 +334,13 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
     for (ci, comp) in opts.compositions.iter().enumerate() {
         let skip_all = comp.mixture && !energies;
         // The target, from the plain reverse-diffusion plan of this composition.
-        let plan = compile_one(
-            &source(&models_line, comp, "none", opts.samples, opts.seed, opts.steps),
-            models,
-        );
+        let plan = compile_one(&source(&models_line, comp, "none", opts.samples, opts.seed, opts.steps), models);
         let plan = match (plan, skip_all) {
             (Ok(p), _) => p,
             (Err(_), true) => {
                 for &m in &opts.methods {
-                    let cell = Cell {
-                        composition: *comp,
-                        method: m,
-                        source: String::new(),
-                        outcome: Outcome::Skipped("needs energies".into()),
-                    };
+                    let cell =
+                        Cell { composition: *comp, method: m, source: String::new(), outcome: Outcome::Skipped("needs energies".into()) };
                     if let Some(p) = opts.progress {
                         p(&cell);
                     }
@@ -426,15 +357,9 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
             s.alpha_bar(s.steps() - 1)
         };
         let log_q = composed_log_density(&plan, alpha_bar)?;
-        let density = GridDensity::new(GRID, &GRID.eval(&log_q))
-            .map_err(|e| candle_core::Error::Msg(format!("{}: {e}", comp.name)))?;
-        targets.push(Target {
-            composition: *comp,
-            alpha_bar,
-            log_z: density.log_z,
-        });
-        let stream =
-            |k: u64| opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 8) ^ k;
+        let density = GridDensity::new(GRID, &GRID.eval(&log_q)).map_err(|e| candle_core::Error::Msg(format!("{}: {e}", comp.name)))?;
+        targets.push(Target { composition: *comp, alpha_bar, log_z: density.log_z });
+        let stream = |k: u64| opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 8) ^ k;
         let reference = density.sample(opts.samples, &mut ChaCha8Rng::seed_from_u64(stream(1)));
         for &method in &opts.methods {
             let needs = skip_all || (method.needs_energies() && !energies);
@@ -444,8 +369,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                 let t0 = Instant::now();
                 let (points, calls, acceptance, text) = match method.mcmc_setting() {
                     None => {
-                        let pts =
-                            density.sample(opts.samples, &mut ChaCha8Rng::seed_from_u64(stream(2)));
+                        let pts = density.sample(opts.samples, &mut ChaCha8Rng::seed_from_u64(stream(2)));
                         (pts, None, None, String::new())
                     }
                     Some(mcmc) => {
@@ -459,9 +383,8 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                             Some(c) => c,
                             None => model,
                         };
-                        let out = execute(&plan, runner, &device, &ExecOptions::default()).map_err(
-                            |e| e.context(format!("{} with {}", comp.name, method.name())),
-                        )?;
+                        let out = execute(&plan, runner, &device, &ExecOptions::default())
+                            .map_err(|e| e.context(format!("{} with {}", comp.name, method.name())))?;
                         let v = out.samples.to_dtype(DType::F64)?.to_vec2::<f64>()?;
                         let pts = v.into_iter().map(|r| [r[0], r[1]]).collect();
                         (pts, Some(out.model_calls), out.acceptance, text)
@@ -481,12 +404,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                 };
                 (text, Outcome::Measured(m))
             };
-            let cell = Cell {
-                composition: *comp,
-                method,
-                source: source_text,
-                outcome,
-            };
+            let cell = Cell { composition: *comp, method, source: source_text, outcome };
             if let Some(p) = opts.progress {
                 p(&cell);
             }
@@ -526,11 +444,7 @@ fn support_fractions(support: Support, points: &[P2]) -> (f64, Option<f64>) {
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "toy2d eval: model {}, {} samples, seed {}, {}-step DDPM (cosine)",
-        r.model, r.samples, r.seed, r.steps
-    );
+    let _ = writeln!(out, "toy2d eval: model {}, {} samples, seed {}, {}-step DDPM (cosine)", r.model, r.samples, r.seed, r.steps);
     let _ = writeln!(
         out,
         "{:<10} {:<8} {:>8} {:>9} {:>8} {:>6} {:>7} {:>6} {:>8}",
@@ -538,11 +452,7 @@ pub fn table(r: &Report) -> String {
     );
     let mut last = "";
     for c in &r.cells {
-        let name = if c.composition.name == last {
-            ""
-        } else {
-            c.composition.name
-        };
+        let name = if c.composition.name == last { "" } else { c.composition.name };
         last = c.composition.name;
         match &c.outcome {
             Outcome::Skipped(why) => {
@@ -558,17 +468,9 @@ pub fn table(r: &Report) -> String {
                     m.mmd2,
                     pct(m.in_support),
                     m.left.map(pct).unwrap_or_else(|| "-".into()),
-                    m.acceptance
-                        .map(|a| format!("{a:.3}"))
-                        .unwrap_or_else(|| "-".into()),
-                    m.model_calls
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    if c.method == Method::Exact {
-                        "-".into()
-                    } else {
-                        format!("{:.2}", m.wall_s)
-                    },
+                    m.acceptance.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into()),
+                    m.model_calls.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    if c.method == Method::Exact { "-".into() } else { format!("{:.2}", m.wall_s) },
                 );
             }
         }

@@ -23,9 +23,7 @@ impl GridDensity {
     pub fn new(grid: Grid, log_q: &[f64]) -> Result<Self, String> {
         let max = log_q.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if !max.is_finite() {
-            return Err(format!(
-                "the target's log-density has no finite maximum on the grid ({max})"
-            ));
+            return Err(format!("the target's log-density has no finite maximum on the grid ({max})"));
         }
         let mut acc = 0.0;
         let mut cdf: Vec<f64> = log_q
@@ -38,11 +36,7 @@ impl GridDensity {
         let total = acc;
         cdf.iter_mut().for_each(|c| *c /= total);
         let cell = grid.cell();
-        Ok(Self {
-            grid,
-            log_z: max + total.ln() + 2.0 * cell.ln(),
-            cdf,
-        })
+        Ok(Self { grid, log_z: max + total.ln() + 2.0 * cell.ln(), cdf })
     }
 
     /// Area of the grid's square.
@@ -65,10 +59,7 @@ impl GridDensity {
                 let k = self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1);
                 let (i, j) = (k % self.grid.n, k / self.grid.n);
                 let c = self.grid.point(i, j);
-                [
-                    c[0] + (rng.random::<f64>() - 0.5) * cell,
-                    c[1] + (rng.random::<f64>() - 0.5) * cell,
-                ]
+                [c[0] + (rng.random::<f64>() - 0.5) * cell, c[1] + (rng.random::<f64>() - 0.5) * cell]
             })
             .collect()
     }
@@ -88,11 +79,7 @@ where
         .par_iter()
         .map(|&x| {
             let finite = x[0].is_finite() && x[1].is_finite();
-            let lp = if finite && density.contains(x) {
-                log_q(x) - density.log_z
-            } else {
-                f64::NEG_INFINITY
-            };
+            let lp = if finite && density.contains(x) { log_q(x) - density.log_z } else { f64::NEG_INFINITY };
             log_add((1.0 - SOFTEN).ln() + lp, floor)
         })
         .sum();
@@ -115,17 +102,7 @@ pub const MMD_BANDWIDTH: f64 = 0.1;
 /// Unbiased MMD² (Gretton et al. 2012, eq. 3) between two samples with the RBF kernel of
 /// bandwidth [`MMD_BANDWIDTH`]. Non-finite points are treated as infinitely far away.
 pub fn mmd2(x: &[P2], y: &[P2]) -> f64 {
-    let clean = |v: &[P2]| -> Vec<P2> {
-        v.iter()
-            .map(|p| {
-                if p[0].is_finite() && p[1].is_finite() {
-                    *p
-                } else {
-                    [1e9, 1e9]
-                }
-            })
-            .collect()
-    };
+    let clean = |v: &[P2]| -> Vec<P2> { v.iter().map(|p| if p[0].is_finite() && p[1].is_finite() { *p } else { [1e9, 1e9] }).collect() };
     let (x, y) = (clean(x), clean(y));
     let inv = 1.0 / (2.0 * MMD_BANDWIDTH * MMD_BANDWIDTH);
     let k = |a: &P2, b: &P2| {
@@ -137,17 +114,10 @@ pub fn mmd2(x: &[P2], y: &[P2]) -> f64 {
         if v.len() < 2 {
             return 0.0;
         }
-        let s: f64 = (0..v.len())
-            .into_par_iter()
-            .map(|i| v[i + 1..].iter().map(|b| k(&v[i], b)).sum::<f64>())
-            .sum();
+        let s: f64 = (0..v.len()).into_par_iter().map(|i| v[i + 1..].iter().map(|b| k(&v[i], b)).sum::<f64>()).sum();
         2.0 * s / (n * (n - 1.0))
     };
-    let cross: f64 = x
-        .par_iter()
-        .map(|a| y.iter().map(|b| k(a, b)).sum::<f64>())
-        .sum::<f64>()
-        / (x.len() as f64 * y.len() as f64);
+    let cross: f64 = x.par_iter().map(|a| y.iter().map(|b| k(a, b)).sum::<f64>()).sum::<f64>() / (x.len() as f64 * y.len() as f64);
     within(&x) + within(&y) - 2.0 * cross
 }
 

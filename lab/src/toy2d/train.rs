@@ -132,11 +132,7 @@ pub fn draw_batch<R: Rng>(
             zs.push(z);
         }
         ts.push(ti as f32);
-        cs.push(if rng.random::<f64>() < label_drop {
-            null
-        } else {
-            ci as u32
-        });
+        cs.push(if rng.random::<f64>() < label_drop { null } else { ci as u32 });
     }
     Ok(Batch {
         x_t: Tensor::from_vec(xt, (n, 2), device)?.to_dtype(dtype)?,
@@ -167,10 +163,7 @@ pub fn init_vars(arch: &Arch, seed: u64, dtype: DType, device: &Device) -> Resul
 /// The network over a `VarMap`'s variables (it follows their updates).
 pub fn net_of(arch: &Arch, vars: &VarMap) -> Result<Net> {
     let data = vars.data().lock().expect("VarMap lock");
-    let tensors = data
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
+    let tensors = data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
     Net::from_tensors(arch, &tensors)
 }
 
@@ -217,11 +210,7 @@ pub fn check_memory(cfg: &TrainConfig) -> Result<()> {
 }
 
 /// Trains a model; `progress` is called after every step.
-pub fn train(
-    cfg: &TrainConfig,
-    device: &Device,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<Trained> {
+pub fn train(cfg: &TrainConfig, device: &Device, progress: &mut dyn FnMut(&Progress)) -> Result<Trained> {
     if cfg.steps == 0 || cfg.batch == 0 {
         bail!("training needs at least one step and a batch of at least one")
     }
@@ -234,59 +223,31 @@ pub fn train(
     let schedule = Schedule::cosine(toy2d::NATIVE_STEPS, 0.008)?;
     let vars = init_vars(&cfg.arch, cfg.seed, dtype, device)?;
     let net = net_of(&cfg.arch, &vars)?;
-    let mut opt = AdamW::new(
-        vars.all_vars(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut opt = AdamW::new(vars.all_vars(), ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() })?;
     let mut ema = Ema::new(&vars, cfg.ema)?;
     let mut data = rng(cfg.seed, 1);
     let mut losses = Vec::with_capacity(cfg.steps);
     const WINDOW: usize = 100;
     for step in 1..=cfg.steps {
-        let batch = draw_batch(
-            &mut data,
-            &cfg.concepts,
-            &schedule,
-            cfg.batch,
-            cfg.label_drop,
-            dtype,
-            device,
-        )?;
+        let batch = draw_batch(&mut data, &cfg.concepts, &schedule, cfg.batch, cfg.label_drop, dtype, device)?;
         let loss = eps_loss(&net, cfg.param, &batch)?;
         opt.backward_step(&loss)?;
         ema.update(&vars)?;
         let l = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !l.is_finite() {
-            bail!("training diverged at step {step}: the loss is {l} (lr {}); nothing was written, the previous weights stay: lower `--lr`", cfg.lr)
+            bail!(
+                "training diverged at step {step}: the loss is {l} (lr {}); nothing was written, the previous weights stay: lower `--lr`",
+                cfg.lr
+            )
         }
         losses.push(l);
         let recent = &losses[losses.len().saturating_sub(WINDOW)..];
-        progress(&Progress {
-            step,
-            steps: cfg.steps,
-            loss: l,
-            recent_loss: recent.iter().sum::<f64>() / recent.len() as f64,
-        });
+        progress(&Progress { step, steps: cfg.steps, loss: l, recent_loss: recent.iter().sum::<f64>() / recent.len() as f64 });
     }
     // Rounded as it will be stored, so that the saved model is exactly this one.
-    let ema_net =
-        Net::from_tensors(&cfg.arch, ema.weights())?.rounded_through(mlp::STORAGE_DTYPE)?;
-    let eval = draw_batch(
-        &mut rng(cfg.seed, 2),
-        &cfg.concepts,
-        &schedule,
-        cfg.eval_batch.max(1),
-        cfg.label_drop,
-        dtype,
-        device,
-    )?;
-    let eval_loss = eps_loss(&ema_net, cfg.param, &eval)?
-        .to_dtype(DType::F64)?
-        .to_scalar::<f64>()?;
+    let ema_net = Net::from_tensors(&cfg.arch, ema.weights())?.rounded_through(mlp::STORAGE_DTYPE)?;
+    let eval = draw_batch(&mut rng(cfg.seed, 2), &cfg.concepts, &schedule, cfg.eval_batch.max(1), cfg.label_drop, dtype, device)?;
+    let eval_loss = eps_loss(&ema_net, cfg.param, &eval)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
     // The weights as they will be stored (f16): a step that blew them up (a learning rate far
     // too large) shows here even when every training loss was finite. Stop before anything is
     // written, so the weights already in the output folder stay.
@@ -297,7 +258,11 @@ pub fn train(
         bail!(
             "training diverged: after {} steps the {} (lr {}); nothing was written, the previous weights stay: lower `--lr`",
             cfg.steps,
-            if stored_finite { format!("held-out loss of the EMA weights is {eval_loss}") } else { "EMA weights are not finite in f16".into() },
+            if stored_finite {
+                format!("held-out loss of the EMA weights is {eval_loss}")
+            } else {
+                "EMA weights are not finite in f16".into()
+            },
             cfg.lr
         )
     }
@@ -305,10 +270,7 @@ pub fn train(
     let window = WINDOW.min(losses.len());
     let final_loss = losses[losses.len() - window..].iter().sum::<f64>() / window as f64;
     let every = (cfg.steps / 100).max(1);
-    let curve = losses
-        .chunks(every)
-        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-        .collect();
+    let curve = losses.chunks(every).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
     let card = ModelCard {
         format: mlp::card::FORMAT.into(),
         version: mlp::card::VERSION,
@@ -316,11 +278,7 @@ pub fn train(
         param: cfg.param,
         arch: cfg.arch.clone(),
         vocabulary: cfg.concepts.iter().map(|c| c.name().to_string()).collect(),
-        schedule: ScheduleCard {
-            kind: "cosine".into(),
-            steps: toy2d::NATIVE_STEPS,
-            offset: 0.008,
-        },
+        schedule: ScheduleCard { kind: "cosine".into(), steps: toy2d::NATIVE_STEPS, offset: 0.008 },
         training: TrainingCard {
             data: if cfg.concepts.len() == Toy2dConcept::ALL.len() {
                 "exact toy2d concepts, uniform over the six; t uniform over the native steps".into()
@@ -345,28 +303,14 @@ pub fn train(
             wall_time_s: wall,
             device: describe(device),
         },
-        weights: WeightsCard {
-            file: mlp::WEIGHTS_FILE.into(),
-            dtype: String::new(),
-            bytes: 0,
-            fnv1a64: String::new(),
-        },
+        weights: WeightsCard { file: mlp::WEIGHTS_FILE.into(), dtype: String::new(), bytes: 0, fnv1a64: String::new() },
         comp_version: env!("CARGO_PKG_VERSION").into(),
     };
-    Ok(Trained {
-        net: ema_net,
-        card,
-        losses,
-    })
+    Ok(Trained { net: ema_net, card, losses })
 }
 
 /// Trains and writes `dir/model.safetensors` and `dir/model.json`; returns the card.
-pub fn train_and_save(
-    cfg: &TrainConfig,
-    dir: &std::path::Path,
-    device: &Device,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<ModelCard> {
+pub fn train_and_save(cfg: &TrainConfig, dir: &std::path::Path, device: &Device, progress: &mut dyn FnMut(&Progress)) -> Result<ModelCard> {
     let trained = train(cfg, device, progress)?;
     mlp::save_dir(dir, &trained.net, trained.card)
 }

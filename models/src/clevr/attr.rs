@@ -55,10 +55,7 @@ pub fn validate_labels(labels: &[String]) -> std::result::Result<(), String> {
         GROUPS.iter().filter(|(_, vs)| labels.iter().any(|l| vs.contains(&l.as_str()))).map(|(n, _)| n.to_string()).collect();
     match labels_of_groups(&groups) {
         Ok(expected) if expected == labels => Ok(()),
-        _ => Err(format!(
-            "the labels {labels:?} are not whole attribute groups in order (e.g. {:?})",
-            all_labels()
-        )),
+        _ => Err(format!("the labels {labels:?} are not whole attribute groups in order (e.g. {:?})", all_labels())),
     }
 }
 

@@ -162,9 +162,7 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> Result<()> {
 pub fn assign(varmap: &VarMap, tensors: &HashMap<String, Tensor>, what: &Path) -> Result<()> {
     let data = varmap.data().lock().expect("VarMap lock");
     for (name, var) in data.iter() {
-        let Some(t) = tensors.get(name) else {
-            bail!("model `{NAME}`: {} lacks the tensor `{name}`", what.display())
-        };
+        let Some(t) = tensors.get(name) else { bail!("model `{NAME}`: {} lacks the tensor `{name}`", what.display()) };
         if t.dims() != var.dims() {
             bail!("model `{NAME}`: {} has `{name}` of shape {:?}, expected {:?}", what.display(), t.dims(), var.dims())
         }

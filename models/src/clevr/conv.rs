@@ -308,7 +308,15 @@ fn conv_forward<T: WithDType>(x: &[T], k: &[T], b: usize, g: Geometry, cout: usi
         let col = &mut col[..n * row];
         unfold(x, g, r0, col);
         // kᵀ (row × C_out): element (i, o) = k[o·row + i].
-        gemm(n, cout, row, &mut y[r0 * cout..(r0 + n) * cout], false, View { ptr: col.as_ptr(), rs: row as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: 1, cs: row as isize });
+        gemm(
+            n,
+            cout,
+            row,
+            &mut y[r0 * cout..(r0 + n) * cout],
+            false,
+            View { ptr: col.as_ptr(), rs: row as isize, cs: 1 },
+            View { ptr: k.as_ptr(), rs: 1, cs: row as isize },
+        );
     }
     y
 }
@@ -328,9 +336,25 @@ fn conv_backward<T: WithDType>(x: &[T], k: &[T], dy: &[T], b: usize, g: Geometry
         let dyb = &dy[r0 * cout..(r0 + n) * cout];
         unfold(x, g, r0, col);
         // dk (C_out × row) += dyᵀ (C_out × n) · col (n × row).
-        gemm(cout, row, n, &mut dk, r0 > 0, View { ptr: dyb.as_ptr(), rs: 1, cs: cout as isize }, View { ptr: col.as_ptr(), rs: row as isize, cs: 1 });
+        gemm(
+            cout,
+            row,
+            n,
+            &mut dk,
+            r0 > 0,
+            View { ptr: dyb.as_ptr(), rs: 1, cs: cout as isize },
+            View { ptr: col.as_ptr(), rs: row as isize, cs: 1 },
+        );
         // dcol (n × row) = dy (n × C_out) · k (C_out × row), folded onto dx.
-        gemm(n, row, cout, col, false, View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: row as isize, cs: 1 });
+        gemm(
+            n,
+            row,
+            cout,
+            col,
+            false,
+            View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 },
+            View { ptr: k.as_ptr(), rs: row as isize, cs: 1 },
+        );
         fold(col, g, r0, &mut dx);
     }
     (dx, dk)
@@ -373,9 +397,7 @@ impl CustomOp2 for ConvOp {
         let (sx, lx) = x.storage_and_layout();
         let (sk, lk) = k.storage_and_layout();
         let (sg, lg) = grad.storage_and_layout();
-        let (Storage::Cpu(sx), Storage::Cpu(sk), Storage::Cpu(sg)) = (&*sx, &*sk, &*sg) else {
-            bail!("conv3x3 runs on the CPU only")
-        };
+        let (Storage::Cpu(sx), Storage::Cpu(sk), Storage::Cpu(sg)) = (&*sx, &*sk, &*sg) else { bail!("conv3x3 runs on the CPU only") };
         let ((x_, x0, x1), (k_, k0, k1), (g_, g0, g1)) = (contiguous(sx, lx)?, contiguous(sk, lk)?, contiguous(sg, lg)?);
         let dev = x.device();
         let (dx, dk) = match (x_, k_, g_) {

@@ -16,8 +16,8 @@
 
 pub mod attr;
 pub mod blocks;
-pub mod classifier;
 pub mod card;
+pub mod classifier;
 pub mod conv;
 pub mod embed;
 pub mod norm;
@@ -29,14 +29,14 @@ use std::path::Path;
 
 use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
-use comp_plan::{Condition, ConditionKind};
 use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
+use comp_plan::{Condition, ConditionKind};
 
 pub use card::Card;
 pub use unet::{Config, Unet};
 
-use comp_runtime::{Denoiser, ModelOutput};
 use comp_runtime::Schedule;
+use comp_runtime::{Denoiser, ModelOutput};
 
 /// The side of the model's square images, in pixels.
 pub const SIZE: usize = 32;
@@ -131,9 +131,8 @@ impl Clevr {
         let path = dir.join(card::WEIGHTS);
         let tensors = card::read_tensors(&path, device)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let unet = Unet::new(&card.config, vb).map_err(|e| {
-            candle_core::Error::Msg(format!("model `{kind}`: {} does not fit its card: {e}", path.display()))
-        })?;
+        let unet = Unet::new(&card.config, vb)
+            .map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {} does not fit its card: {e}", path.display())))?;
         let mut m = Self::from_unet(unet, &card.config)?;
         m.card = Some(card);
         Ok(m)
@@ -224,7 +223,12 @@ impl Denoiser for Clevr {
         let mut parts = Vec::with_capacity(rows.div_ceil(CPU_CHUNK));
         for start in (0..rows).step_by(CPU_CHUNK) {
             let len = CPU_CHUNK.min(rows - start);
-            let part = self.unet.forward(&x.narrow(0, start, len)?, &t.narrow(0, start, len)?, &xy.narrow(0, start, len)?, &mask.narrow(0, start, len)?)?;
+            let part = self.unet.forward(
+                &x.narrow(0, start, len)?,
+                &t.narrow(0, start, len)?,
+                &xy.narrow(0, start, len)?,
+                &mask.narrow(0, start, len)?,
+            )?;
             parts.push(part.to_dtype(DType::F32)?);
         }
         Ok(ModelOutput { eps: Tensor::cat(&parts, 0)?, energy: None })

@@ -176,10 +176,7 @@ impl Unet {
             };
             down.push((blocks, ds));
         }
-        let mid = [
-            ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.0"))?,
-            ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.1"))?,
-        ];
+        let mid = [ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.0"))?, ResBlock::new(cur, cur, emb_dim, g, vb.pp("mid.1"))?];
         flops += mid.iter().map(|m| m.flops(res, res)).sum::<f64>();
         let mut up = Vec::new();
         for (i, m) in cfg.mults.iter().enumerate().rev() {

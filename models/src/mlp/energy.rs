@@ -53,10 +53,7 @@ pub struct EpsEnergy {
 pub fn eps_energy(net: &Net, param: Param, x: &Tensor, t: &[f32], c: &[u32]) -> Result<EpsEnergy> {
     let trace = net.trace(x, t, c)?;
     match param {
-        Param::Eps => Ok(EpsEnergy {
-            eps: trace.out,
-            energy: None,
-        }),
+        Param::Eps => Ok(EpsEnergy { eps: trace.out, energy: None }),
         Param::Energy => {
             let r = (&trace.out - x)?;
             let energy = r.sqr()?.sum(1)?;
@@ -72,10 +69,7 @@ pub fn eps_energy(net: &Net, param: Param, x: &Tensor, t: &[f32], c: &[u32]) -> 
                 g_h = (g_h + (block.lin1.vjp(&g_a)? * silu_grad(h, sh)?)?)?;
             }
             let g_x = net.input.vjp(&g_h)?;
-            Ok(EpsEnergy {
-                eps: (g_x - g_out)?,
-                energy: Some(energy),
-            })
+            Ok(EpsEnergy { eps: (g_x - g_out)?, energy: Some(energy) })
         }
     }
 }

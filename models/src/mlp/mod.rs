@@ -65,12 +65,7 @@ pub fn info(param: Param) -> ModelInfo {
         Param::Energy => "learned toy2d: residual MLP, energy-parameterised (E = |f - x|^2, eps = grad E)",
         Param::Eps => "learned toy2d: residual MLP predicting eps directly (no energies)",
     };
-    ModelInfo {
-        name: name_of(param).into(),
-        description: description.into(),
-        energies: param == Param::Energy,
-        ..base
-    }
+    ModelInfo { name: name_of(param).into(), description: description.into(), energies: param == Param::Energy, ..base }
 }
 
 /// Both learned toy2d models.
@@ -90,41 +85,23 @@ impl Mlp {
     /// A model from a card and its network (checked against each other).
     pub fn new(card: ModelCard, net: Net) -> Result<Self> {
         if card.format != card::FORMAT || card.version != card::VERSION {
-            bail!(
-                "model card is `{}` version {}; this comp reads `{}` version {}",
-                card.format,
-                card.version,
-                card::FORMAT,
-                card::VERSION
-            )
+            bail!("model card is `{}` version {}; this comp reads `{}` version {}", card.format, card.version, card::FORMAT, card::VERSION)
         }
         if card.arch != net.arch {
             bail!("the card's architecture does not match the network's")
         }
         if card.vocabulary.len() != card.arch.concepts {
-            bail!(
-                "the card lists {} concepts, its architecture has {}",
-                card.vocabulary.len(),
-                card.arch.concepts
-            )
+            bail!("the card lists {} concepts, its architecture has {}", card.vocabulary.len(), card.arch.concepts)
         }
         if card.schedule.kind != "cosine" {
-            bail!(
-                "unknown schedule `{}` in the model card",
-                card.schedule.kind
-            )
+            bail!("unknown schedule `{}` in the model card", card.schedule.kind)
         }
         let schedule = Schedule::cosine(card.schedule.steps, card.schedule.offset)?;
         let mut info = info(card.param);
         info.name = card.name.clone();
         info.concepts.retain(|c| card.vocabulary.contains(&c.name));
         info.schedule = Some(toy2d::cosine_schedule(card.schedule.steps, card.schedule.offset));
-        Ok(Self {
-            info,
-            schedule,
-            net,
-            card,
-        })
+        Ok(Self { info, schedule, net, card })
     }
 
     /// Loads `dir/model.safetensors` and `dir/model.json` onto `device` as model `name`.
@@ -138,12 +115,7 @@ impl Mlp {
         let card: ModelCard = weights::read_card(&card_path).map_err(|e| fail(format!("{e} (retrain it)")))?;
         if let Some(p) = param_of(name) {
             if card.param != p {
-                return Err(fail(format!(
-                    "{} describes a `{}` model, expected `{}`",
-                    card_path.display(),
-                    card.param.name(),
-                    p.name()
-                )));
+                return Err(fail(format!("{} describes a `{}` model, expected `{}`", card_path.display(), card.param.name(), p.name())));
             }
         }
         let bytes = weights::read_bytes(&weights_path).map_err(|e| fail(e.to_string()))?;
@@ -155,8 +127,8 @@ impl Mlp {
             )));
         }
         let tensors = weights::parse_tensors(&bytes, &weights_path, device).map_err(|e| fail(e.to_string()))?;
-        let net = Net::from_tensors(&card.arch, &weights::to_f32(tensors)?)
-            .map_err(|e| fail(format!("{}: {e}", weights_path.display())))?;
+        let net =
+            Net::from_tensors(&card.arch, &weights::to_f32(tensors)?).map_err(|e| fail(format!("{}: {e}", weights_path.display())))?;
         let mut model = Self::new(card, net).map_err(|e| fail(e.to_string()))?;
         model.info.name = name.to_string();
         Ok(model)
@@ -214,37 +186,22 @@ impl Denoiser for Mlp {
     }
 
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
-        let (rows, _) = x
-            .dims2()
-            .map_err(|e| e.context(format!("{}: x must be [K·N, 2]", self.info.name)))?;
+        let (rows, _) = x.dims2().map_err(|e| e.context(format!("{}: x must be [K·N, 2]", self.info.name)))?;
         let k = conds.len();
         if k == 0 || !rows.is_multiple_of(k) {
-            bail!(
-                "{}: x has {rows} rows, not a multiple of K = {k} conditions",
-                self.info.name
-            )
+            bail!("{}: x has {rows} rows, not a multiple of K = {k} conditions", self.info.name)
         }
         let n = rows / k;
         let ts = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         if ts.len() != rows {
-            bail!(
-                "{}: t has {} entries for {rows} rows",
-                self.info.name,
-                ts.len()
-            )
+            bail!("{}: t has {} entries for {rows} rows", self.info.name, ts.len())
         }
-        let idx = conds
-            .iter()
-            .map(|c| self.concept_index(c))
-            .collect::<Result<Vec<_>>>()?;
+        let idx = conds.iter().map(|c| self.concept_index(c)).collect::<Result<Vec<_>>>()?;
         // One group per condition when each block shares its timestep (every sampling step);
         // one group per row otherwise.
         let shared = (0..k).all(|j| ts[j * n..(j + 1) * n].iter().all(|&v| v == ts[j * n]));
-        let (gt, gc): (Vec<f32>, Vec<u32>) = if shared {
-            ((0..k).map(|j| ts[j * n]).collect(), idx)
-        } else {
-            (ts.clone(), (0..rows).map(|r| idx[r / n]).collect())
-        };
+        let (gt, gc): (Vec<f32>, Vec<u32>) =
+            if shared { ((0..k).map(|j| ts[j * n]).collect(), idx) } else { (ts.clone(), (0..rows).map(|r| idx[r / n]).collect()) };
         let here = x.device();
         let xs = x.to_dtype(DType::F32)?.to_device(self.net.device())?;
         let out = eps_energy(&self.net, self.card.param, &xs, &gt, &gc)?;

@@ -47,14 +47,7 @@ impl Arch {
     /// RRR's 2D model: 4 blocks of width 128; a 32-wide sinusoidal time embedding and a
     /// 64-wide conditioning vector (RRR's blocks also project a narrow embedding).
     pub fn rrr_2d(concepts: usize) -> Self {
-        Self {
-            hidden: 128,
-            blocks: 4,
-            time_embed: 32,
-            embed: 64,
-            concepts,
-            data_dim: 2,
-        }
+        Self { hidden: 128, blocks: 4, time_embed: 32, embed: 64, concepts, data_dim: 2 }
     }
 
     /// Every parameter's name and shape, in a fixed order (the safetensors keys).
@@ -82,28 +75,18 @@ impl Arch {
 
     /// Number of scalar parameters.
     pub fn param_count(&self) -> usize {
-        self.param_shapes()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        self.param_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
     }
 
     /// Fresh weights from `seed` (ChaCha8, so the same on every machine): linear layers
     /// uniform in ±1/√fan_in (PyTorch's default), the concept embedding N(0, 1).
-    pub fn init(
-        &self,
-        seed: u64,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<HashMap<String, Tensor>> {
+    pub fn init(&self, seed: u64, dtype: DType, device: &Device) -> Result<HashMap<String, Tensor>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = HashMap::new();
         for (name, shape) in self.param_shapes() {
             let n: usize = shape.iter().product();
             let v: Vec<f64> = if name == "concept.embedding" {
-                (0..n)
-                    .map(|_| rng.sample::<f64, _>(StandardNormal))
-                    .collect()
+                (0..n).map(|_| rng.sample::<f64, _>(StandardNormal)).collect()
             } else {
                 let fan_in = if name.ends_with(".weight") {
                     shape[1]
@@ -210,25 +193,17 @@ impl Net {
         for (name, shape) in &shapes {
             match tensors.get(name) {
                 None => bail!("missing tensor `{name}`"),
-                Some(t) if t.dims() != shape.as_slice() => bail!(
-                    "tensor `{name}` has shape {:?}, the card's architecture needs {:?}",
-                    t.dims(),
-                    shape
-                ),
+                Some(t) if t.dims() != shape.as_slice() => {
+                    bail!("tensor `{name}` has shape {:?}, the card's architecture needs {:?}", t.dims(), shape)
+                }
                 Some(_) => {}
             }
         }
-        if let Some(extra) = tensors
-            .keys()
-            .find(|k| !shapes.iter().any(|(n, _)| n == *k))
-        {
+        if let Some(extra) = tensors.keys().find(|k| !shapes.iter().any(|(n, _)| n == *k)) {
             bail!("unexpected tensor `{extra}`")
         }
         let get = |n: &str| tensors[n].clone();
-        let lin = |p: &str| Lin {
-            w: get(&format!("{p}.weight")),
-            b: get(&format!("{p}.bias")),
-        };
+        let lin = |p: &str| Lin { w: get(&format!("{p}.weight")), b: get(&format!("{p}.bias")) };
         Ok(Self {
             arch: arch.clone(),
             time: [lin("time.0"), lin("time.1")],
@@ -259,10 +234,7 @@ impl Net {
             bail!("mlp: {} timesteps for {} concept labels", t.len(), c.len())
         }
         if let Some(bad) = c.iter().find(|&&i| i as usize > self.arch.concepts) {
-            bail!(
-                "mlp: concept index {bad} out of range (the model has {} concepts and a null)",
-                self.arch.concepts
-            )
+            bail!("mlp: concept index {bad} out of range (the model has {} concepts and a null)", self.arch.concepts)
         }
         let temb = time_embedding(t, self.arch.time_embed, self.dtype(), self.device())?;
         let h1 = self.time[0].forward(&temb)?;
@@ -278,11 +250,7 @@ impl Net {
         let (rows, dim) = x.dims2()?;
         let g = t.len();
         if dim != self.arch.data_dim || g == 0 || !rows.is_multiple_of(g) {
-            bail!(
-                "mlp: x has shape {:?}, expected [G·M, {}] with G = {g} groups",
-                x.dims(),
-                self.arch.data_dim
-            )
+            bail!("mlp: x has shape {:?}, expected [G·M, {}] with G = {g} groups", x.dims(), self.arch.data_dim)
         }
         let m = rows / g;
         let hidden = self.arch.hidden;
@@ -298,9 +266,7 @@ impl Net {
             let a = if m == 1 {
                 (a + cond)?
             } else {
-                a.reshape((g, m, hidden))?
-                    .broadcast_add(&cond.unsqueeze(1)?)?
-                    .reshape((rows, hidden))?
+                a.reshape((g, m, hidden))?.broadcast_add(&cond.unsqueeze(1)?)?.reshape((rows, hidden))?
             };
             let sa = sigmoid(&a)?;
             let v = silu_with(&a, &sa)?;
@@ -324,11 +290,7 @@ impl Net {
     /// what a save in `dtype` and a load give back.
     pub fn rounded_through(&self, dtype: DType) -> Result<Self> {
         let own = self.dtype();
-        let tensors = self
-            .tensors()
-            .into_iter()
-            .map(|(k, v)| Ok((k, v.to_dtype(dtype)?.to_dtype(own)?)))
-            .collect::<Result<_>>()?;
+        let tensors = self.tensors().into_iter().map(|(k, v)| Ok((k, v.to_dtype(dtype)?.to_dtype(own)?))).collect::<Result<_>>()?;
         Self::from_tensors(&self.arch, &tensors)
     }
 

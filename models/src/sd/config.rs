@@ -117,9 +117,8 @@ impl UnetJson {
             return unsupported("class-conditioned UNets (`class_embed_type`) are not supported".into());
         }
         let n = self.block_out_channels.len();
-        let bad = |field: &str, why: String| -> Result<unet_2d::UNet2DConditionModelConfig> {
-            bail!("{}: `{field}` {why}", path.display())
-        };
+        let bad =
+            |field: &str, why: String| -> Result<unet_2d::UNet2DConditionModelConfig> { bail!("{}: `{field}` {why}", path.display()) };
         if n > MAX_BLOCKS {
             return bad("block_out_channels", format!("has {n} blocks; comp reads at most {MAX_BLOCKS} (SD has 4)"));
         }
@@ -177,7 +176,10 @@ impl UnetJson {
             // The mid block attends with the last block's heads, whatever its type.
             let attends = cross || i + 1 == n;
             if attends && (heads == 0 || !channels.is_multiple_of(heads)) {
-                return bad("attention_head_dim", format!("of block {i} ({heads} heads) must divide its {channels} channels (`block_out_channels`) and be at least 1"));
+                return bad(
+                    "attention_head_dim",
+                    format!("of block {i} ({heads} heads) must divide its {channels} channels (`block_out_channels`) and be at least 1"),
+                );
             }
             if layers == 0 || layers > 64 {
                 return bad("transformer_layers_per_block", format!("of block {i} must be in 1..=64, found {layers}"));
@@ -199,7 +201,10 @@ impl UnetJson {
             ));
         }
         if self.block_out_channels.iter().any(|&c| !c.is_multiple_of(self.norm_num_groups)) {
-            return unsupported(format!("block_out_channels {:?} are not multiples of norm_num_groups {}", self.block_out_channels, self.norm_num_groups));
+            return unsupported(format!(
+                "block_out_channels {:?} are not multiples of norm_num_groups {}",
+                self.block_out_channels, self.norm_num_groups
+            ));
         }
         Ok(unet_2d::UNet2DConditionModelConfig {
             center_input_sample: self.center_input_sample,
@@ -254,13 +259,22 @@ impl VaeJson {
         if n == 0 || n > MAX_BLOCKS {
             bail!("{}: `block_out_channels` must list 1 to {MAX_BLOCKS} blocks (SD's VAE has 4), found {n}", path.display())
         }
-        for (field, value) in [("layers_per_block", self.layers_per_block), ("latent_channels", self.latent_channels), ("norm_num_groups", self.norm_num_groups)] {
+        for (field, value) in [
+            ("layers_per_block", self.layers_per_block),
+            ("latent_channels", self.latent_channels),
+            ("norm_num_groups", self.norm_num_groups),
+        ] {
             if value == 0 {
                 bail!("{}: `{field}` must be at least 1, found 0", path.display())
             }
         }
         if let Some(c) = self.block_out_channels.iter().find(|&&c| c == 0 || !c.is_multiple_of(self.norm_num_groups)) {
-            bail!("{}: `block_out_channels` {:?} must be multiples of `norm_num_groups` {} (found {c})", path.display(), self.block_out_channels, self.norm_num_groups)
+            bail!(
+                "{}: `block_out_channels` {:?} must be multiples of `norm_num_groups` {} (found {c})",
+                path.display(),
+                self.block_out_channels,
+                self.norm_num_groups
+            )
         }
         if !(self.scaling_factor.is_finite() && self.scaling_factor > 0.0) {
             bail!("{}: `scaling_factor` must be a positive number (SD's is 0.18215), found {}", path.display(), self.scaling_factor)
@@ -460,7 +474,9 @@ impl SchedulerJson {
             )),
         })?;
         if self.zero_snr {
-            return native.zero_terminal_snr().map_err(|e| candle_core::Error::Msg(format!("{}: `rescale_betas_zero_snr`: {e}", path.display())));
+            return native
+                .zero_terminal_snr()
+                .map_err(|e| candle_core::Error::Msg(format!("{}: `rescale_betas_zero_snr`: {e}", path.display())));
         }
         Ok(native)
     }
@@ -514,12 +530,21 @@ impl SchedulerJson {
                 Some(KeyUse::Followed | KeyUse::SamplerOnly) => {}
                 Some(KeyUse::RefusedUnlessDefault) if at_default(key, v) => {}
                 Some(KeyUse::RefusedUnlessDefault) => {
-                    bail!("{}: `{key}` = {v} is not supported: {}; remove it or set it to its default to run this folder", path.display(), refusal(key))
+                    bail!(
+                        "{}: `{key}` = {v} is not supported: {}; remove it or set it to its default to run this folder",
+                        path.display(),
+                        refusal(key)
+                    )
                 }
                 None => bail!(
                     "{}: `{key}` is a scheduler setting comp does not know, so it cannot promise to follow it; comp reads {}",
                     path.display(),
-                    SCHEDULER_KEYS.iter().filter(|(_, u)| *u == KeyUse::Followed).map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    SCHEDULER_KEYS
+                        .iter()
+                        .filter(|(_, u)| *u == KeyUse::Followed)
+                        .map(|(k, _)| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }
         }
@@ -567,7 +592,9 @@ impl SchedulerJson {
             None => betas,
             Some(Value::Array(list)) => {
                 let values: Option<Vec<f64>> = list.iter().map(|b| b.as_f64().filter(|x| x.is_finite())).collect();
-                let Some(values) = values else { return Err(wrong("trained_betas", "a list of numbers", &field("trained_betas").cloned().unwrap_or_default())) };
+                let Some(values) = values else {
+                    return Err(wrong("trained_betas", "a list of numbers", &field("trained_betas").cloned().unwrap_or_default()));
+                };
                 if values.len() != train {
                     bail!("{}: `trained_betas` lists {} β but `num_train_timesteps` is {train}", path.display(), values.len())
                 }

@@ -51,7 +51,10 @@ impl Files {
             if present(&p, root, &format!("{sub}/{file}"))? {
                 Ok(p)
             } else {
-                bail!("{}: `{sub}/{file}` is missing (a diffusers folder has `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)", root.display())
+                bail!(
+                    "{}: `{sub}/{file}` is missing (a diffusers folder has `unet/`, `vae/`, `text_encoder/` and `tokenizer/`)",
+                    root.display()
+                )
             }
         };
         let weights = |sub: &str, stem: &str| -> Result<PathBuf> {
@@ -213,7 +216,8 @@ fn read_card(card: &Path) -> Result<PathBuf> {
     if !meta.is_file() {
         bail!("model card {}: not a file; {expected}", card.display())
     }
-    let text = std::fs::read_to_string(card).map_err(|e| candle_core::Error::Msg(format!("model card {}: cannot be read: {e}", card.display())))?;
+    let text = std::fs::read_to_string(card)
+        .map_err(|e| candle_core::Error::Msg(format!("model card {}: cannot be read: {e}", card.display())))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| candle_core::Error::Msg(format!("model card {}: {e}; {expected}", card.display())))?;
     let Some(p) = v.get("diffusers").and_then(|p| p.as_str()).filter(|p| !p.trim().is_empty()) else {

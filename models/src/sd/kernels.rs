@@ -45,7 +45,17 @@ unsafe impl Sync for Shared {}
 /// Every index the strides address must be inside the buffers behind the pointers, and no
 /// other thread may touch the `dst` elements meanwhile.
 #[allow(unsafe_code, clippy::too_many_arguments)]
-unsafe fn gemm_raw(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, lhs: (*const f32, usize, usize), rhs: (*const f32, usize, usize), parallel: bool) {
+unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: (*const f32, usize, usize),
+    rhs: (*const f32, usize, usize),
+    parallel: bool,
+) {
     let threads = rayon::current_num_threads();
     let par = if parallel && threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the caller's promise.
@@ -158,7 +168,17 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, batch: usize, heads: usize)
                         // columns of `out`) belongs to this (b, h) alone.
                         #[allow(unsafe_code)]
                         unsafe {
-                            gemm_raw(rows, m, d, s.as_mut_ptr(), m, false, (qv.as_ptr().add(q_at), c, 1), (kv.as_ptr().add(kv_at), 1, c), false);
+                            gemm_raw(
+                                rows,
+                                m,
+                                d,
+                                s.as_mut_ptr(),
+                                m,
+                                false,
+                                (qv.as_ptr().add(q_at), c, 1),
+                                (kv.as_ptr().add(kv_at), 1, c),
+                                false,
+                            );
                         }
                         for row in s.chunks_exact_mut(m) {
                             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -170,6 +190,9 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, batch: usize, heads: usize)
                             let inv = 1.0 / sum;
                             row.iter_mut().for_each(|x| *x *= inv);
                         }
+                        // Moves the whole `Shared` into the closure (a closure would capture only
+                        // the raw pointer `dst.0`, which is not `Send`).
+                        #[allow(clippy::redundant_locals)]
                         let dst = dst;
                         #[allow(unsafe_code)]
                         unsafe {

@@ -141,6 +141,8 @@ pub fn info(v: &Variant) -> ModelInfo {
 /// f16/bf16, a downsampling padding other than 1) or when asked for
 /// ([`StableDiffusion::use_candle_unet`], or `COMP_SD_CANDLE_UNET=1` in the environment), to
 /// compare the two.
+// One per loaded checkpoint: the variants' sizes (0.5 and 1.1 kB) do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Unet {
     Own(unet::Unet),
     Candle(UNet2DConditionModel),
@@ -430,7 +432,10 @@ impl StableDiffusion {
         let unet = if self.device.is_cpu() && dtype == DType::F32 && unet::supports(&self.unet_json) && !candle_asked {
             Unet::Own(unet::Unet::new(&self.unet_json, vb).map_err(ctx(&f.unet))?)
         } else {
-            Unet::Candle(UNet2DConditionModel::new(vb, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg).map_err(ctx(&f.unet))?)
+            Unet::Candle(
+                UNet2DConditionModel::new(vb, self.unet_json.in_channels, self.unet_json.out_channels, false, unet_cfg)
+                    .map_err(ctx(&f.unet))?,
+            )
         };
         seen.all_used(&f.unet, &f.unet_config, "`layers_per_block`, `transformer_layers_per_block` or `block_out_channels`")?;
         let (vb, seen) = load(&f.vae)?;

@@ -190,10 +190,8 @@ pub fn write(dir: &Path, spec: &Spec, seed: u64) -> Result<()> {
         reseed(vm, seed)?;
         if spec.fp16_files {
             let data = vm.data().lock().expect("not poisoned");
-            let tensors: std::collections::HashMap<String, candle_core::Tensor> = data
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F16)?)))
-                .collect::<Result<_>>()?;
+            let tensors: std::collections::HashMap<String, candle_core::Tensor> =
+                data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F16)?))).collect::<Result<_>>()?;
             candle_core::safetensors::save(&tensors, dir.join(sub).join(format!("{stem}.fp16.safetensors")))
         } else {
             vm.save(dir.join(sub).join(format!("{stem}.safetensors")))

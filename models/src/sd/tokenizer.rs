@@ -60,16 +60,9 @@ impl ClipTokenizer {
         } else if json.is_file() {
             tokenizers::Tokenizer::from_file(&json).map_err(|e| err(format!("{}: {e}", json.display())))?
         } else {
-            bail!(
-                "{} has no tokenizer: expected `vocab.json` and `merges.txt` (or a `tokenizer.json`)",
-                dir.display()
-            )
+            bail!("{} has no tokenizer: expected `vocab.json` and `merges.txt` (or a `tokenizer.json`)", dir.display())
         };
-        let id = |t: &str| {
-            inner
-                .token_to_id(t)
-                .ok_or_else(|| err(format!("the tokenizer in {} has no `{t}` token", dir.display())))
-        };
+        let id = |t: &str| inner.token_to_id(t).ok_or_else(|| err(format!("the tokenizer in {} has no `{t}` token", dir.display())));
         let (bos, eos) = (id(BOS)?, id(EOS)?);
         let pad = match pad_name {
             Some(p) => id(&p)?,
@@ -129,11 +122,8 @@ fn pad_token(dir: &Path) -> Result<Option<String>> {
 /// 2.x) special as transformers makes it.
 pub fn pipeline(vocab: &Path, merges: &Path, pad: Option<&str>) -> Result<serde_json::Value> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| err(format!("reading {}: {e}", p.display())));
-    let vocab_json: serde_json::Value =
-        serde_json::from_str(&read(vocab)?).map_err(|e| err(format!("{}: {e}", vocab.display())))?;
-    let Some(map) = vocab_json.as_object() else {
-        bail!("{}: expected an object of token → id", vocab.display())
-    };
+    let vocab_json: serde_json::Value = serde_json::from_str(&read(vocab)?).map_err(|e| err(format!("{}: {e}", vocab.display())))?;
+    let Some(map) = vocab_json.as_object() else { bail!("{}: expected an object of token → id", vocab.display()) };
     let merges_text = read(merges)?;
     Ok(pipeline_of(map, &merges_text, pad))
 }
@@ -172,7 +162,8 @@ impl ClipTokenizer {
         let map: serde_json::Map<String, serde_json::Value> =
             vocab.into_iter().enumerate().map(|(i, t)| (t, serde_json::Value::from(i as u64))).collect();
         let spec = pipeline_of(&map, &merges_text, None);
-        let inner = tokenizers::Tokenizer::from_bytes(spec.to_string().as_bytes()).map_err(|e| err(format!("the built-in CLIP tokenizer: {e}")))?;
+        let inner =
+            tokenizers::Tokenizer::from_bytes(spec.to_string().as_bytes()).map_err(|e| err(format!("the built-in CLIP tokenizer: {e}")))?;
         let id = |t: &str| inner.token_to_id(t).ok_or_else(|| err(format!("the built-in CLIP tokenizer has no `{t}`")));
         let (bos, eos) = (id(BOS)?, id(EOS)?);
         if max_len < 2 {

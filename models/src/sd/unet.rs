@@ -252,7 +252,8 @@ struct Transformer {
 impl Transformer {
     fn new(c: usize, heads: usize, layers: usize, u: &UnetJson, vb: VarBuilder) -> Result<Self> {
         let linear = u.use_linear_projection;
-        let blocks = (0..layers).map(|i| Block::new(c, u.cross_attention_dim, heads, vb.pp("transformer_blocks").pp(i))).collect::<Result<_>>()?;
+        let blocks =
+            (0..layers).map(|i| Block::new(c, u.cross_attention_dim, heads, vb.pp("transformer_blocks").pp(i))).collect::<Result<_>>()?;
         Ok(Transformer {
             norm: Norm::new(u.norm_num_groups, c, 1e-6, vb.pp("norm"))?,
             proj_in: Dense::projection(linear, c, vb.pp("proj_in"))?,
@@ -397,7 +398,8 @@ impl Unet {
     /// cosines first with `flip_sin_to_cos`).
     fn timestep(&self, t: f64, dev: &candle_core::Device) -> Result<Tensor> {
         let half = self.channels0 / 2;
-        let args: Vec<f32> = (0..half).map(|i| (-(10000f64.ln() as f32) * i as f32 / (half as f64 - self.freq_shift) as f32).exp() * t as f32).collect();
+        let args: Vec<f32> =
+            (0..half).map(|i| (-(10000f64.ln() as f32) * i as f32 / (half as f64 - self.freq_shift) as f32).exp() * t as f32).collect();
         let (sin, cos): (Vec<f32>, Vec<f32>) = args.iter().map(|a| (a.sin(), a.cos())).unzip();
         let e = if self.flip_sin_to_cos { [cos, sin].concat() } else { [sin, cos].concat() };
         Tensor::from_vec(e, (1, 2 * half), dev)

@@ -44,10 +44,7 @@ impl Shape {
                 let z: [f64; 2] = [rng.sample(StandardNormal), rng.sample(StandardNormal)];
                 [mu[0] + std * z[0], mu[1] + std * z[1]]
             }
-            Shape::Box { lo, hi } => [
-                rng.random_range(lo[0]..=hi[0]),
-                rng.random_range(lo[1]..=hi[1]),
-            ],
+            Shape::Box { lo, hi } => [rng.random_range(lo[0]..=hi[0]), rng.random_range(lo[1]..=hi[1])],
         }
     }
 }
@@ -77,11 +74,7 @@ fn gaussians(means: &[P2], std: f64, x: P2, alpha_bar: f64) -> (f64, P2) {
 /// The noised uniform on [a, b] in one coordinate: log density and its derivative.
 fn box_1d(x: f64, a: f64, b: f64, alpha_bar: f64) -> (f64, f64) {
     if alpha_bar >= 1.0 {
-        return if (a..=b).contains(&x) {
-            (-(b - a).ln(), 0.0)
-        } else {
-            (f64::NEG_INFINITY, 0.0)
-        };
+        return if (a..=b).contains(&x) { (-(b - a).ln(), 0.0) } else { (f64::NEG_INFINITY, 0.0) };
     }
     let sab = alpha_bar.sqrt();
     let sigma = (1.0 - alpha_bar).sqrt();

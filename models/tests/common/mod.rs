@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use candle_core::{Result, Tensor};
-use comp_plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settings};
 use comp_plan::ModelInfo;
+use comp_plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settings};
 use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
 /// `null` or a concept without arguments.
@@ -19,43 +19,22 @@ pub fn cond(id: usize, concept: &str) -> Condition {
 }
 
 pub fn settings(sampler: Sampler, samples: usize, seed: u64) -> Settings {
-    Settings {
-        sampler,
-        mcmc: None,
-        scale: 1.0,
-        seed,
-        samples,
-        extra: BTreeMap::new(),
-        size: None,
-        dtype: None,
-    }
+    Settings { sampler, mcmc: None, scale: 1.0, seed, samples, extra: BTreeMap::new(), size: None, dtype: None }
 }
 
 /// One segment over the whole trajectory: Σ coeffs[k]·ε(concepts[k]).
-pub fn linear_plan(
-    concepts: &[&str],
-    coeffs: &[f64],
-    sampler: Sampler,
-    samples: usize,
-    seed: u64,
-) -> SamplePlan {
+pub fn linear_plan(concepts: &[&str], coeffs: &[f64], sampler: Sampler, samples: usize, seed: u64) -> SamplePlan {
     SamplePlan {
         models: vec![],
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),
-        conditions: concepts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| cond(i, c))
-            .collect(),
+        conditions: concepts.iter().enumerate().map(|(i, c)| cond(i, c)).collect(),
         segments: vec![Segment {
             from: 0.0,
             to: 1.0,
             active: (0..concepts.len()).collect(),
-            combine: Combine::Linear {
-                coeffs: coeffs.to_vec(),
-            },
+            combine: Combine::Linear { coeffs: coeffs.to_vec() },
         }],
     }
 }
@@ -64,43 +43,25 @@ pub fn linear_plan(
 pub fn or_plan(concepts: &[&str], sampler: Sampler, samples: usize, seed: u64) -> SamplePlan {
     let k = concepts.len();
     let branches = (0..k)
-        .map(|j| Branch {
-            log_weight: (1.0 / k as f64).ln(),
-            coeffs: (0..k).map(|i| if i == j { 1.0 } else { 0.0 }).collect(),
-        })
+        .map(|j| Branch { log_weight: (1.0 / k as f64).ln(), coeffs: (0..k).map(|i| if i == j { 1.0 } else { 0.0 }).collect() })
         .collect();
     SamplePlan {
         models: vec![],
         sample: "s".into(),
         model: "toy2d".into(),
         settings: settings(sampler, samples, seed),
-        conditions: concepts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| cond(i, c))
-            .collect(),
-        segments: vec![Segment {
-            from: 0.0,
-            to: 1.0,
-            active: (0..k).collect(),
-            combine: Combine::Mixture { branches },
-        }],
+        conditions: concepts.iter().enumerate().map(|(i, c)| cond(i, c)).collect(),
+        segments: vec![Segment { from: 0.0, to: 1.0, active: (0..k).collect(), combine: Combine::Mixture { branches } }],
     }
 }
 
 pub fn points(t: &Tensor) -> Vec<[f64; 2]> {
-    t.to_vec2::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(|r| [r[0] as f64, r[1] as f64])
-        .collect()
+    t.to_vec2::<f32>().unwrap().into_iter().map(|r| [r[0] as f64, r[1] as f64]).collect()
 }
 
 /// Unbiased MMD² with the RBF kernel exp(−|x − y|²/(2h²)).
 pub fn mmd2(a: &[[f64; 2]], b: &[[f64; 2]], h: f64) -> f64 {
-    let k = |p: &[f64; 2], q: &[f64; 2]| {
-        (-((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) / (2.0 * h * h)).exp()
-    };
+    let k = |p: &[f64; 2], q: &[f64; 2]| (-((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) / (2.0 * h * h)).exp();
     let within = |s: &[[f64; 2]]| {
         let mut t = 0.0;
         for i in 0..s.len() {
@@ -130,11 +91,7 @@ pub struct Counting<'a> {
 
 impl<'a> Counting<'a> {
     pub fn new(inner: &'a dyn Denoiser) -> Self {
-        Self {
-            inner,
-            calls: Mutex::new(0),
-            rows: Mutex::new(BTreeMap::new()),
-        }
+        Self { inner, calls: Mutex::new(0), rows: Mutex::new(BTreeMap::new()) }
     }
     pub fn rows_of(&self, concept: &str) -> usize {
         self.rows.lock().unwrap().get(concept).copied().unwrap_or(0)

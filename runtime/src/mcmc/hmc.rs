@@ -34,11 +34,7 @@ pub fn run(
     }
     let cur = target.eval(&x, adjusted)?;
     let g = cur.grad.clone();
-    let lq = if adjusted {
-        log_q(&cur)?.to_vec()
-    } else {
-        Vec::new()
-    };
+    let lq = if adjusted { log_q(&cur)?.to_vec() } else { Vec::new() };
     let v = noise.normal(x.dims(), x.device())?.affine(m.sqrt(), 0.0)?;
     let mut state = State { x, v, g, lq };
     for _ in 0..params.steps {
@@ -87,12 +83,9 @@ pub(crate) fn step(
         }
         match acceptance {
             Some(acc) => {
-                let lq_new =
-                    lq_new.ok_or_else(|| candle_core::Error::Msg("HMC needs log q".into()))?;
+                let lq_new = lq_new.ok_or_else(|| candle_core::Error::Msg("HMC needs log q".into()))?;
                 let (k_old, k_new) = (sq_norm(&v)?, sq_norm(&vn)?);
-                let log_alpha: Vec<f64> = (0..lq.len())
-                    .map(|i| (lq_new[i] - 0.5 * k_new[i] / m) - (lq[i] - 0.5 * k_old[i] / m))
-                    .collect();
+                let log_alpha: Vec<f64> = (0..lq.len()).map(|i| (lq_new[i] - 0.5 * k_new[i] / m) - (lq[i] - 0.5 * k_old[i] / m)).collect();
                 let accept = metropolis(&log_alpha, noise, acc)?;
                 x = select(&accept, &xn, &x)?;
                 g = select(&accept, &gn, &g)?;
@@ -135,8 +128,7 @@ mod tests {
         let x = Tensor::zeros((2, 2), candle_core::DType::F32, &dev).unwrap();
         let v = Tensor::new(&[[1f32, 2.], [-3., 0.5]], &dev).unwrap();
         let state = State { g: x.zeros_like().unwrap(), x, v, lq: vec![0.0, 0.0] };
-        let params =
-            Params { kind: McmcKind::Hmc, steps: 1, step_size: 0.1, leapfrog: 3, damping: 1.0, mass: 2.0 };
+        let params = Params { kind: McmcKind::Hmc, steps: 1, step_size: 0.1, leapfrog: 3, damping: 1.0, mass: 2.0 };
         let mut acc = Acceptance::default();
         let mut target = ProposalLogQ(proposal_log_q.to_vec());
         let out = step(&mut target, state, &params, &mut Noise::new(1, 0..2), Some(&mut acc)).unwrap();

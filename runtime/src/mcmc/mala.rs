@@ -15,13 +15,7 @@ use super::{log_q, metropolis, select, select_vec, sq_norm, Acceptance, LogDensi
 use crate::noise::Noise;
 
 /// `params.steps` MALA steps from x.
-pub fn run(
-    target: &mut dyn LogDensity,
-    mut x: Tensor,
-    params: &Params,
-    noise: &mut Noise,
-    acceptance: &mut Acceptance,
-) -> Result<Tensor> {
+pub fn run(target: &mut dyn LogDensity, mut x: Tensor, params: &Params, noise: &mut Noise, acceptance: &mut Acceptance) -> Result<Tensor> {
     let h = params.step_size;
     let cur = target.eval(&x, true)?;
     let mut g = cur.grad.clone();
@@ -35,9 +29,7 @@ pub fn run(
         // log N(x′; x + h·g(x), 2h) and log N(x; x′ + h·g(x′), 2h), without constants.
         let forward = sq_norm(&(&prop - &mean)?)?;
         let reverse = sq_norm(&((&x - &prop)? - next.grad.affine(h, 0.0)?)?)?;
-        let log_alpha: Vec<f64> = (0..lq.len())
-            .map(|i| lq_prop[i] - lq[i] - reverse[i] / (4.0 * h) + forward[i] / (4.0 * h))
-            .collect();
+        let log_alpha: Vec<f64> = (0..lq.len()).map(|i| lq_prop[i] - lq[i] - reverse[i] / (4.0 * h) + forward[i] / (4.0 * h)).collect();
         let accept = metropolis(&log_alpha, noise, acceptance)?;
         x = select(&accept, &prop, &x)?;
         g = select(&accept, &next.grad, &g)?;

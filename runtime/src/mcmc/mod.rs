@@ -66,14 +66,7 @@ impl LogDensity for Level<'_, '_> {
         let grad = out.eps.affine(-1.0 / sigma, 0.0)?;
         let log_q = match (want_log_q, out.energy) {
             (false, _) => None,
-            (true, Some(e)) => Some(
-                e.to_dtype(DType::F64)?
-                    .flatten_all()?
-                    .to_vec1::<f64>()?
-                    .into_iter()
-                    .map(|e| -e / sigma)
-                    .collect(),
-            ),
+            (true, Some(e)) => Some(e.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.into_iter().map(|e| -e / sigma).collect()),
             (true, None) => candle_core::bail!("MCMC asked for energies, but none came back"),
         };
         Ok(Eval { grad, log_q })
@@ -130,13 +123,7 @@ impl Acceptance {
 }
 
 /// Runs `params.steps` steps of `params.kind` from x targeting `target`.
-pub fn run(
-    target: &mut dyn LogDensity,
-    x: Tensor,
-    params: &Params,
-    noise: &mut Noise,
-    acceptance: &mut Acceptance,
-) -> Result<Tensor> {
+pub fn run(target: &mut dyn LogDensity, x: Tensor, params: &Params, noise: &mut Noise, acceptance: &mut Acceptance) -> Result<Tensor> {
     if params.steps == 0 {
         return Ok(x);
     }
@@ -153,11 +140,7 @@ pub fn run(
 
 /// Σ over all but the first dimension of t², per sample, in f64.
 pub(crate) fn sq_norm(t: &Tensor) -> Result<Vec<f64>> {
-    t.flatten_from(1)?
-        .sqr()?
-        .sum(1)?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()
+    t.flatten_from(1)?.sqr()?.sum(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()
 }
 
 /// Per sample i: `a[i]` where `mask[i]`, else `b[i]` (a, b of the same shape `[N, ...]`).
@@ -176,11 +159,7 @@ pub(crate) fn select(mask: &[bool], a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// Per sample: accept when log u < log α (a NaN log α rejects). Counts into `acceptance`.
-pub(crate) fn metropolis(
-    log_alpha: &[f64],
-    noise: &mut Noise,
-    acceptance: &mut Acceptance,
-) -> Result<Vec<bool>> {
+pub(crate) fn metropolis(log_alpha: &[f64], noise: &mut Noise, acceptance: &mut Acceptance) -> Result<Vec<bool>> {
     let u = noise.uniform(log_alpha.len())?;
     let accept: Vec<bool> = log_alpha.iter().zip(u).map(|(&a, u)| u.ln() < a).collect();
     acceptance.proposed += accept.len();
@@ -190,15 +169,10 @@ pub(crate) fn metropolis(
 
 /// Per sample: `a[i]` where `mask[i]`, else `b[i]`.
 pub(crate) fn select_vec(mask: &[bool], a: &[f64], b: &[f64]) -> Vec<f64> {
-    mask.iter()
-        .zip(a.iter().zip(b))
-        .map(|(&m, (&a, &b))| if m { a } else { b })
-        .collect()
+    mask.iter().zip(a.iter().zip(b)).map(|(&m, (&a, &b))| if m { a } else { b }).collect()
 }
 
 /// `eval.log_q`, which the caller asked for.
 pub(crate) fn log_q(eval: &Eval) -> Result<&[f64]> {
-    eval.log_q
-        .as_deref()
-        .ok_or_else(|| candle_core::Error::Msg("MCMC needs log q, and none was returned".into()))
+    eval.log_q.as_deref().ok_or_else(|| candle_core::Error::Msg("MCMC needs log q, and none was returned".into()))
 }

@@ -10,12 +10,7 @@ use super::{LogDensity, Params};
 use crate::noise::Noise;
 
 /// `params.steps` ULA steps from x.
-pub fn run(
-    target: &mut dyn LogDensity,
-    mut x: Tensor,
-    params: &Params,
-    noise: &mut Noise,
-) -> Result<Tensor> {
+pub fn run(target: &mut dyn LogDensity, mut x: Tensor, params: &Params, noise: &mut Noise) -> Result<Tensor> {
     let h = params.step_size;
     for _ in 0..params.steps {
         let g = target.eval(&x, false)?.grad;

@@ -27,8 +27,7 @@ pub use tiles::{grid, to_image};
 /// PNG bytes of an image.
 pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
     let mut buf = Cursor::new(Vec::new());
-    img.write_to(&mut buf, ImageFormat::Png)
-        .map_err(|e| candle_core::Error::Msg(format!("encoding PNG: {e}")))?;
+    img.write_to(&mut buf, ImageFormat::Png).map_err(|e| candle_core::Error::Msg(format!("encoding PNG: {e}")))?;
     Ok(buf.into_inner())
 }
 
@@ -47,16 +46,10 @@ pub fn write_samples_titled(dir: &Path, samples: &Tensor, title: &Title) -> Resu
     match shape.as_slice() {
         [_, 2] => {}
         &[_, c, _, _] if c == 1 || c == 3 => {}
-        other => bail!(
-            "cannot draw samples of shape {other:?}: comp writes 2D points `[N, 2]` and images `[N, C, H, W]` with C = 1 or 3"
-        ),
+        other => bail!("cannot draw samples of shape {other:?}: comp writes 2D points `[N, 2]` and images `[N, C, H, W]` with C = 1 or 3"),
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
-    let data = samples
-        .to_dtype(DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
+    std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
+    let data = samples.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = dir.join(name);

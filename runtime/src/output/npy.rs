@@ -11,21 +11,11 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// Writes `data` with `shape` (C order) as NPY v1.0 `'<f4'`.
 pub fn write_npy<W: Write + ?Sized>(w: &mut W, shape: &[usize], data: &[f32]) -> io::Result<()> {
     if shape.iter().product::<usize>() != data.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("npy: shape {shape:?} for {} values", data.len()),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("npy: shape {shape:?} for {} values", data.len())));
     }
     let dims = match shape {
         [d] => format!("({d},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
     };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
     // magic (6) + version (2) + length (2) + header + '\n' ≡ 0 (mod 64)
@@ -60,15 +50,9 @@ pub fn read_npy<R: Read>(mut r: R) -> io::Result<(Vec<usize>, Vec<f32>)> {
     r.read_exact(&mut header)?;
     let header = String::from_utf8(header).map_err(|_| bad("header is not UTF-8"))?;
     if !header.contains("'descr': '<f4'") || !header.contains("'fortran_order': False") {
-        return Err(bad(&format!(
-            "only little-endian f32 C-order arrays are supported: {header}"
-        )));
+        return Err(bad(&format!("only little-endian f32 C-order arrays are supported: {header}")));
     }
-    let shape_str = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("no shape"))?;
+    let shape_str = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
     let shape = shape_str
         .split(',')
         .map(str::trim)
@@ -79,14 +63,8 @@ pub fn read_npy<R: Read>(mut r: R) -> io::Result<(Vec<usize>, Vec<f32>)> {
     r.read_to_end(&mut bytes)?;
     let count: usize = shape.iter().product();
     if bytes.len() != 4 * count {
-        return Err(bad(&format!(
-            "{} data bytes for shape {shape:?}",
-            bytes.len()
-        )));
+        return Err(bad(&format!("{} data bytes for shape {shape:?}", bytes.len())));
     }
-    let data = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     Ok((shape, data))
 }

@@ -91,9 +91,7 @@ pub fn scatter_plot(points: &[[f32; 2]], title: &Title) -> Result<RgbImage> {
             .draw()
             .map_err(plot_error)?;
         let dot = RGBAColor(31, 100, 180, 0.3).filled();
-        chart
-            .draw_series(points.iter().filter(|p| inside(p)).map(|p| Circle::new((p[0], p[1]), 2, dot)))
-            .map_err(plot_error)?;
+        chart.draw_series(points.iter().filter(|p| inside(p)).map(|p| Circle::new((p[0], p[1]), 2, dot))).map_err(plot_error)?;
         let note = format!(
             "{} points; {} off the frame [-{EXTENT}, {EXTENT}]²{}",
             points.len(),
@@ -101,8 +99,7 @@ pub fn scatter_plot(points: &[[f32; 2]], title: &Title) -> Result<RgbImage> {
             if non_finite > 0 { format!("; {non_finite} not finite") } else { String::new() }
         );
         let colour = if off + non_finite > 0 { RGBColor(170, 40, 30) } else { RGBColor(90, 90, 85) };
-        root.draw(&Text::new(note, (16, h as i32 - 22), ("sans-serif", 14).into_font().color(&colour)))
-            .map_err(plot_error)?;
+        root.draw(&Text::new(note, (16, h as i32 - 22), ("sans-serif", 14).into_font().color(&colour))).map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
     to_image(w, h, buf)
@@ -118,9 +115,7 @@ pub fn captioned(grid: &RgbImage, title: &Title, images: usize) -> Result<RgbIma
         strip.fill(&RGBColor(240, 240, 240)).map_err(plot_error)?;
         let max = (w as usize / 8).max(10);
         let text = cut(&format!("{} ({images} images)", title.text()), max);
-        strip
-            .draw(&Text::new(text, (8, 9), ("sans-serif", 16).into_font().color(&RGBColor(30, 30, 30))))
-            .map_err(plot_error)?;
+        strip.draw(&Text::new(text, (8, 9), ("sans-serif", 16).into_font().color(&RGBColor(30, 30, 30)))).map_err(plot_error)?;
         strip.present().map_err(plot_error)?;
     }
     let caption = to_image(w, CAPTION_HEIGHT, buf)?;

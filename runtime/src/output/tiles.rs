@@ -39,19 +39,10 @@ pub fn grid(images: &[RgbImage]) -> RgbImage {
     let cols = (n as f64).sqrt().ceil() as u32;
     let rows = n.div_ceil(cols);
     let (w, h) = images.first().map(|i| i.dimensions()).unwrap_or((1, 1));
-    let mut out = RgbImage::from_pixel(
-        cols * (w + PAD) + PAD,
-        rows * (h + PAD) + PAD,
-        Rgb([240, 240, 240]),
-    );
+    let mut out = RgbImage::from_pixel(cols * (w + PAD) + PAD, rows * (h + PAD) + PAD, Rgb([240, 240, 240]));
     for (k, img) in images.iter().enumerate() {
         let (c, r) = (k as u32 % cols, k as u32 / cols);
-        imageops::replace(
-            &mut out,
-            img,
-            (PAD + c * (w + PAD)) as i64,
-            (PAD + r * (h + PAD)) as i64,
-        );
+        imageops::replace(&mut out, img, (PAD + c * (w + PAD)) as i64, (PAD + r * (h + PAD)) as i64);
     }
     let zoom = zoom_for(w, h);
     if zoom == 1 {

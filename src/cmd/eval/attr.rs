@@ -54,7 +54,11 @@ pub struct Args {
     /// clevr-attr-clf's terms) and both, at scales 1, 3 and 7.5
     #[arg(long)]
     classifier: bool,
-    /// The classifier's folder for `--classifier` [default: models/clevr-attr-clf]
+    /// Compose every attribute of the main table, `AND NOT` and the sweep with the classifier's
+    /// (`a.red AND clf.red`): clevr-attr guided by clevr-attr-clf too
+    #[arg(long)]
+    guided: bool,
+    /// The classifier's folder for `--classifier` and `--guided` [default: models/clevr-attr-clf]
     #[arg(long)]
     clf_dir: Option<PathBuf>,
     /// Output folder for eval.json and the example PNGs
@@ -102,22 +106,34 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let extra = if args.cross {
         let colour = load(attr::NAME, &folder(&args.color_dir, "clevr-attr-color"), "clevr-attr-color", &device)?;
         let shape_size = load(attr::NAME, &folder(&args.shape_size_dir, "clevr-attr-shape-size"), "clevr-attr-shape-size", &device)?;
-        let positions = load(comp_models::clevr::NAME, &folder(&args.pos_dir, comp_models::clevr::NAME), comp_models::clevr::NAME, &device)?;
+        let positions =
+            load(comp_models::clevr::NAME, &folder(&args.pos_dir, comp_models::clevr::NAME), comp_models::clevr::NAME, &device)?;
         Some((colour, shape_size, positions))
     } else {
         None
     };
-    let clf: Option<Box<dyn comp_runtime::Denoiser>> = if args.classifier {
+    let clf: Option<Box<dyn comp_runtime::Denoiser>> = if args.classifier || args.guided {
         let name = comp_models::clevr::classifier::NAME;
-        let m = comp_models::clevr::classifier::ClevrClf::load(&folder(&args.clf_dir, name), &device).map_err(|e| crate::error::runtime(&e))?;
+        let m =
+            comp_models::clevr::classifier::ClevrClf::load(&folder(&args.clf_dir, name), &device).map_err(|e| crate::error::runtime(&e))?;
         Some(Box::new(m))
     } else {
         None
     };
     let cross = extra.as_ref().map(|(c, s, p)| CrossModels { colour: c.as_ref(), shape_size: s.as_ref(), positions: p.as_ref() });
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
-    let opts = EvalOptions { sets: args.sets, per_set: args.per_set, sampler: args.sampler.clone(), steps: args.steps, scale: args.scale, seed: args.seed, sweep, ..Default::default() };
+    std::fs::create_dir_all(&args.out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
+    let opts = EvalOptions {
+        sets: args.sets,
+        per_set: args.per_set,
+        sampler: args.sampler.clone(),
+        steps: args.steps,
+        scale: args.scale,
+        seed: args.seed,
+        sweep,
+        guided: args.guided,
+        guidance_table: args.classifier,
+        ..Default::default()
+    };
     let quiet = args.quiet;
     let mut progress = |line: &str| {
         if !quiet {
@@ -128,8 +144,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("evaluating {}: {}", attr::NAME, crate::error::runtime_message(&e))))?;
     let pct = |a: &comp_lab::clevr::eval::Accuracy| format!("{:>6.2}% [{:>6.2}, {:>6.2}]", a.percent, a.ci_low, a.ci_high);
     println!(
-        "{}: {} sets per k, {} sample(s) each, {} {} steps, scale {}, base null",
+        "{}{}: {} sets per k, {} sample(s) each, {} {} steps, scale {}, base null",
         attr::NAME,
+        if opts.guided { " guided by clevr-attr-clf (each attribute `a.x AND clf.x`)" } else { "" },
         opts.sets,
         opts.per_set,
         opts.sampler,
@@ -157,10 +174,20 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     if let Some(c) = &r.cross {
         for row in &c.rows {
-            println!("cross, {} attributes: within clevr-attr {}, across colour + shape/size models {}", row.k, pct(&row.within), pct(&row.across));
+            println!(
+                "cross, {} attributes: within clevr-attr {}, across colour + shape/size models {}",
+                row.k,
+                pct(&row.within),
+                pct(&row.across)
+            );
         }
         let p = &c.positions;
-        println!("clevr-pos position AND clevr-attr attribute: {} (attribute {:.2}%, position {:.2}%)", pct(&p.both), p.attribute.percent, p.position.percent);
+        println!(
+            "clevr-pos position AND clevr-attr attribute: {} (attribute {:.2}%, position {:.2}%)",
+            pct(&p.both),
+            p.attribute.percent,
+            p.position.percent
+        );
     }
     for g in &r.guidance {
         println!(
@@ -175,7 +202,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
         );
     }
     if let Some(p) = &r.positions_clf {
-        println!("clevr-pos position AND clevr-attr-clf attribute: {} (attribute {:.2}%, position {:.2}%)", pct(&p.both), p.attribute.percent, p.position.percent);
+        println!(
+            "clevr-pos position AND clevr-attr-clf attribute: {} (attribute {:.2}%, position {:.2}%)",
+            pct(&p.both),
+            p.attribute.percent,
+            p.position.percent
+        );
     }
     println!("{} model calls, {:.1}s -> {}", r.model_calls, r.wall_s, args.out.join("eval.json").display());
     Ok(())

@@ -57,16 +57,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .map(|s| s.trim().parse::<f64>().map_err(|_| Failure::Usage(format!("`--sweep`: `{s}` is not a number"))))
         .collect::<Result<Vec<f64>, Failure>>()?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
-    let dir = args.model_dir.clone().unwrap_or_else(|| {
-        comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME))
-    });
+    let dir =
+        args.model_dir.clone().unwrap_or_else(|| comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME)));
     let model = Clevr::load(&dir, &device).map_err(|e| crate::error::runtime(&e))?;
     if model.card().is_some_and(|c| c.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
-    let opts = EvalOptions { sets: args.sets, per_set: args.per_set, sampler: args.sampler.clone(), steps: args.steps, scale: args.scale, seed: args.seed, sweep, ..Default::default() };
+    std::fs::create_dir_all(&args.out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;
+    let opts = EvalOptions {
+        sets: args.sets,
+        per_set: args.per_set,
+        sampler: args.sampler.clone(),
+        steps: args.steps,
+        scale: args.scale,
+        seed: args.seed,
+        sweep,
+        ..Default::default()
+    };
     let quiet = args.quiet;
     let mut progress = |line: &str| {
         if !quiet {
@@ -75,7 +82,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let r = evaluate(&model, &device, &opts, Some(&args.out), &mut progress)
         .map_err(|e| Failure::Runtime(format!("evaluating {NAME}: {}", crate::error::runtime_message(&e))))?;
-    println!("{NAME}: {} sets per k, {} sample(s) each, {} {} steps, scale {}, base null", opts.sets, opts.per_set, opts.sampler, opts.steps, opts.scale);
+    println!(
+        "{NAME}: {} sets per k, {} sample(s) each, {} {} steps, scale {}, base null",
+        opts.sets, opts.per_set, opts.sampler, opts.steps, opts.scale
+    );
     println!(
         "detector (on {} generated scenes): {:.1}% of true positions found, {:.1}% of empty positions found",
         r.calibration.scenes,
@@ -85,7 +95,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     println!("{:>3}  {:>9}  {:>17}  {:>14}  {:>9}", "k", "accuracy", "95% CI", "paper composed", "paper EBM");
     for k in &r.composed {
         let a = &k.accuracy;
-        println!("{:>3}  {:>8.2}%  [{:>6.2}, {:>6.2}]  {:>13.2}%  {:>8.2}%", k.k, a.percent, a.ci_low, a.ci_high, k.paper_composed, k.paper_ebm);
+        println!(
+            "{:>3}  {:>8.2}%  [{:>6.2}, {:>6.2}]  {:>13.2}%  {:>8.2}%",
+            k.k, a.percent, a.ci_low, a.ci_high, k.paper_composed, k.paper_ebm
+        );
     }
     if let Some(n) = &r.negation {
         let a = &n.accuracy;

@@ -49,7 +49,9 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
                 Input::Prompt,
                 Diagnostic::warning(ZERO_WEIGHT.0, ZERO_WEIGHT.1, "an AND part with weight 0 is left out", weight_span.unwrap_or(span))
                     .with_label("weight 0")
-                    .with_note("A1111 evaluates it at every step (one more model call) and adds nothing: the result is the same without it"),
+                    .with_note(
+                        "A1111 evaluates it at every step (one more model call) and adds nothing: the result is the same without it",
+                    ),
             );
             continue;
         }
@@ -62,11 +64,19 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
             let mut ds = Vec::new();
             for tag in prompt::extra_networks(neg) {
                 ds.push(
-                    Diagnostic::warning(READ_AS_TEXT.0, READ_AS_TEXT.1, "an extra-network tag in the negative prompt is text", Span::new(tag.start, tag.end))
-                        .with_label("A1111 loads extra networks from the prompt only: here the tag is words for CLIP, and so it is in the import"),
+                    Diagnostic::warning(
+                        READ_AS_TEXT.0,
+                        READ_AS_TEXT.1,
+                        "an extra-network tag in the negative prompt is text",
+                        Span::new(tag.start, tag.end),
+                    )
+                    .with_label(
+                        "A1111 loads extra networks from the prompt only: here the tag is words for CLIP, and so it is in the import",
+                    ),
                 );
             }
-            let runs = prompt::parse(&nsrc, 0..neg.len(), neg.len(), false, &mut ds).and_then(|t| schedule::runs(&t, &nsrc, 0..neg.len(), steps, neg.len(), &mut ds));
+            let runs = prompt::parse(&nsrc, 0..neg.len(), neg.len(), false, &mut ds)
+                .and_then(|t| schedule::runs(&t, &nsrc, 0..neg.len(), steps, neg.len(), &mut ds));
             diags.extend(Input::Negative, ds);
             runs?
         }
@@ -79,7 +89,8 @@ pub fn import(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f
         if t.weight == 0.0 {
             diags.push(
                 Input::Prompt,
-                Diagnostic::warning(ZERO_WEIGHT.0, ZERO_WEIGHT.1, "the weights of this prompt add up to 0: left out", t.span).with_label(format!("\"{}\" has total weight 0", t.text)),
+                Diagnostic::warning(ZERO_WEIGHT.0, ZERO_WEIGHT.1, "the weights of this prompt add up to 0: left out", t.span)
+                    .with_label(format!("\"{}\" has total weight 0", t.text)),
             );
         } else {
             kept.push(t);
@@ -107,9 +118,16 @@ fn without_extra_networks(prompt: &str, diags: &mut Diagnostics) -> Src {
         at = tag.end;
         diags.push(
             Input::Prompt,
-            Diagnostic::warning(EXTRA_NETWORK.0, EXTRA_NETWORK.1, "extra network left out: comp loads no LoRA, hypernetwork or other add-on weights", Span::new(tag.start, tag.end))
-                .with_label("A1111 applies these weights to the model; the imported file samples the plain model")
-                .with_note("the tag is removed from the prompt text before the prompt is split at AND and its weights are read, as A1111 removes it"),
+            Diagnostic::warning(
+                EXTRA_NETWORK.0,
+                EXTRA_NETWORK.1,
+                "extra network left out: comp loads no LoRA, hypernetwork or other add-on weights",
+                Span::new(tag.start, tag.end),
+            )
+            .with_label("A1111 applies these weights to the model; the imported file samples the plain model")
+            .with_note(
+                "the tag is removed from the prompt text before the prompt is split at AND and its weights are read, as A1111 removes it",
+            ),
         );
     }
     src.push(&full, at..prompt.len());

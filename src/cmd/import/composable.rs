@@ -43,7 +43,12 @@ pub fn import(prompt: &str, weights: Option<&str>, negative: Option<&str>, guida
         let what = if composed { "and then samples only the last prompt" } else { "and samples the prompt's own prediction" };
         diags.push(
             Input::Flag("--scale"),
-            Diagnostic::warning(PIPELINE.0, PIPELINE.1, format!("the pipeline skips guidance when `guidance_scale` <= 1 ({what}); the import computes the weighted sum"), Span::default()),
+            Diagnostic::warning(
+                PIPELINE.0,
+                PIPELINE.1,
+                format!("the pipeline skips guidance when `guidance_scale` <= 1 ({what}); the import computes the weighted sum"),
+                Span::default(),
+            ),
         );
     }
     // Write `scale g` and weights w/g when every weight divides exactly into a short number
@@ -53,12 +58,18 @@ pub fn import(prompt: &str, weights: Option<&str>, negative: Option<&str>, guida
         q * guidance == w && format!("{q}").len() <= 8
     };
     let scale = if guidance != 0.0 && absolute.iter().all(|&w| nice(w)) { guidance } else { 1.0 };
-    let terms = parts.iter().zip(&absolute).map(|((text, span), &w)| Term { text: normalize_space(text), weight: w / scale, window: None, span: *span });
+    let terms = parts.iter().zip(&absolute).map(|((text, span), &w)| Term {
+        text: normalize_space(text),
+        weight: w / scale,
+        window: None,
+        span: *span,
+    });
     let terms: Vec<Term> = merge(terms.collect()).into_iter().filter(|t| t.weight != 0.0).collect();
     if terms.is_empty() {
         diags.push(
             Input::Prompt,
-            Diagnostic::error(super::codes::NOTHING, "nothing to sample: every prompt has weight 0", Span::new(0, prompt.len())).with_label("no prompt with a nonzero weight"),
+            Diagnostic::error(super::codes::NOTHING, "nothing to sample: every prompt has weight 0", Span::new(0, prompt.len()))
+                .with_label("no prompt with a nonzero weight"),
         );
         return None;
     }
@@ -105,8 +116,13 @@ fn read_weights(ws: &str, n: usize, guidance: f64, diags: &mut Diagnostics) -> O
     if out.len() + 1 == n {
         diags.push(
             Input::Weights,
-            Diagnostic::warning(PIPELINE.0, PIPELINE.1, format!("{} weights for {n} prompts: the last prompt gets `guidance_scale` ({guidance})", out.len()), Span::new(0, ws.len()))
-                .with_label("the pipeline fills in one missing weight"),
+            Diagnostic::warning(
+                PIPELINE.0,
+                PIPELINE.1,
+                format!("{} weights for {n} prompts: the last prompt gets `guidance_scale` ({guidance})", out.len()),
+                Span::new(0, ws.len()),
+            )
+            .with_label("the pipeline fills in one missing weight"),
         );
         out.push((guidance, Span::default()));
     } else if out.len() < n {
@@ -121,8 +137,13 @@ fn read_weights(ws: &str, n: usize, guidance: f64, diags: &mut Diagnostics) -> O
         let first = out[n].1;
         diags.push(
             Input::Weights,
-            Diagnostic::warning(PIPELINE.0, PIPELINE.1, format!("{} weights for {n} prompts: the extra ones are ignored", out.len()), Span::new(first.start as usize, ws.len()))
-                .with_label("ignored, as the pipeline ignores them"),
+            Diagnostic::warning(
+                PIPELINE.0,
+                PIPELINE.1,
+                format!("{} weights for {n} prompts: the extra ones are ignored", out.len()),
+                Span::new(first.start as usize, ws.len()),
+            )
+            .with_label("ignored, as the pipeline ignores them"),
         );
         out.truncate(n);
     }

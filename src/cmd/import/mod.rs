@@ -26,7 +26,7 @@ pub mod python;
 mod roundtrip;
 pub mod schedule;
 
-use crate::{Failure, render};
+use crate::{render, Failure};
 #[cfg(test)]
 use composition::Composition;
 use composition::{Diagnostics, Input};
@@ -124,7 +124,9 @@ fn sampler(name: &str, schedule: Option<&str>, diags: &mut Diagnostics) -> Resul
             comp_grammar::Diagnostic::warning(
                 codes::SAMPLER.0,
                 codes::SAMPLER.1,
-                format!("schedule type `{schedule}`: comp's samplers step evenly through the model's own timesteps, so the noise levels differ"),
+                format!(
+                    "schedule type `{schedule}`: comp's samplers step evenly through the model's own timesteps, so the noise levels differ"
+                ),
                 Default::default(),
             ),
         );
@@ -147,10 +149,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::Usage(format!("`--model {}` is not a model name", args.model)));
     }
     if !valid_name(&args.name) {
-        return Err(Failure::Usage(format!("`--name {}` is not a sample name: letters, digits, `_` and `-`, starting with a letter", args.name)));
+        return Err(Failure::Usage(format!(
+            "`--name {}` is not a sample name: letters, digits, `_` and `-`, starting with a letter",
+            args.name
+        )));
     }
     if args.from == Tool::A1111 && args.weights.is_some() {
-        return Err(Failure::Usage("`--weights` is for `comp import composable`; A1111 writes weights in the prompt: `a AND b :1.2`".into()));
+        return Err(Failure::Usage(
+            "`--weights` is for `comp import composable`; A1111 writes weights in the prompt: `a AND b :1.2`".into(),
+        ));
     }
     if args.from == Tool::Composable && args.infotext {
         return Err(Failure::Usage("`--infotext` is A1111's format: use it with `comp import a1111`".into()));
@@ -160,7 +167,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let text = if args.prompt == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s).map_err(|e| Failure::Usage(format!("cannot read the prompt from standard input: {e}")))?;
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s)
+            .map_err(|e| Failure::Usage(format!("cannot read the prompt from standard input: {e}")))?;
         s.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&s).to_string()
     } else {
         args.prompt.clone()
@@ -178,7 +186,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let negative = req.negative.as_deref();
     let (tool, composition) = match args.from {
         Tool::A1111 => ("a1111", a1111::import(&req.prompt, negative, req.steps, req.scale.unwrap_or(7.0), &mut diags)),
-        Tool::Composable => ("composable", composable::import(&req.prompt, args.weights.as_deref(), negative, req.scale.unwrap_or(7.5), &mut diags)),
+        Tool::Composable => {
+            ("composable", composable::import(&req.prompt, args.weights.as_deref(), negative, req.scale.unwrap_or(7.5), &mut diags))
+        }
     };
     print_diagnostics(&diags, &req.prompt, negative.unwrap_or(""), args.weights.as_deref().unwrap_or(""));
     let Some(composition) = composition.filter(|_| !diags.has_errors()) else {
@@ -213,7 +223,11 @@ fn checked(args: &Args, text: String) -> Result<String, Failure> {
     }
     let errors: Vec<comp_grammar::Diagnostic> = checked.diagnostics.into_iter().filter(|d| d.is_error()).collect();
     eprint!("{}", render::human_all(&source.name, &source.text, &errors, render::stderr_color()));
-    eprintln!("error: `comp check` refuses the imported file ({} error{}): nothing written", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    eprintln!(
+        "error: `comp check` refuses the imported file ({} error{}): nothing written",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
     Err(Failure::Input)
 }
 
@@ -253,7 +267,9 @@ impl Request {
 fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Request, Failure> {
     let it = infotext::parse(text);
     let bad = |key: &str, v: &str| Failure::Usage(format!("the infotext's `{key}: {v}` is not a valid value"));
-    let num = |key: &str| -> Result<Option<f64>, Failure> { it.get(key).map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(key, v))).transpose() };
+    let num = |key: &str| -> Result<Option<f64>, Failure> {
+        it.get(key).map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(key, v))).transpose()
+    };
     let steps = match it.get("Steps") {
         Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("Steps", v))?),
         None => None,
@@ -271,7 +287,8 @@ fn from_infotext(args: &Args, text: &str, diags: &mut Diagnostics) -> Result<Req
         let changes_image = match k.as_str() {
             "Clip skip" => v.trim() != "1",
             "Variation seed strength" => v.trim().parse::<f64>() != Ok(0.0),
-            "Denoising strength" | "Hires upscale" | "Hires resize-1" | "Hires steps" | "Hires upscaler" | "VAE" | "Refiner" | "Refiner switch at" => true,
+            "Denoising strength" | "Hires upscale" | "Hires resize-1" | "Hires steps" | "Hires upscaler" | "VAE" | "Refiner"
+            | "Refiner switch at" => true,
             _ => false,
         };
         if changes_image {
@@ -357,7 +374,8 @@ fn write(args: &Args, text: &str) -> Result<(), Failure> {
             Ok(())
         }
         Some(path) => {
-            comp_runtime::output::write_atomic(path, text.as_bytes()).map_err(|e| Failure::Usage(format!("cannot write `{}`: {e}", path.display())))?;
+            comp_runtime::output::write_atomic(path, text.as_bytes())
+                .map_err(|e| Failure::Usage(format!("cannot write `{}`: {e}", path.display())))?;
             eprintln!("wrote {}", path.display());
             Ok(())
         }
@@ -366,7 +384,12 @@ fn write(args: &Args, text: &str) -> Result<(), Failure> {
 
 /// Imports for tests: the composition of an A1111 prompt, or the diagnostics.
 #[cfg(test)]
-pub fn a1111_for_test(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f64) -> Result<(Composition, Diagnostics), Diagnostics> {
+pub fn a1111_for_test(
+    prompt: &str,
+    negative: Option<&str>,
+    steps: Option<u32>,
+    scale: f64,
+) -> Result<(Composition, Diagnostics), Diagnostics> {
     let mut d = Diagnostics::default();
     match a1111::import(prompt, negative, steps, scale, &mut d) {
         Some(c) if !d.has_errors() => Ok((c, d)),

@@ -219,9 +219,14 @@ pub fn parse(src: &Src, range: Range<usize>, input_len: usize, before_and: bool,
     if let Some((at, what)) = total_fail {
         if any_schedule(&pieces) {
             diags.push(
-                Diagnostic::warning(READ_AS_TEXT.0, READ_AS_TEXT.1, format!("A1111's prompt grammar fails on {what}: it applies none of this part's prompt edits"), span(at))
-                    .with_label("A1111 then reads the whole part as text, prompt editing and alternation included; so does the import")
-                    .with_help("write `\\|` for a literal bar, `\\\\` for a backslash"),
+                Diagnostic::warning(
+                    READ_AS_TEXT.0,
+                    READ_AS_TEXT.1,
+                    format!("A1111's prompt grammar fails on {what}: it applies none of this part's prompt edits"),
+                    span(at),
+                )
+                .with_label("A1111 then reads the whole part as text, prompt editing and alternation included; so does the import")
+                .with_help("write `\\|` for a literal bar, `\\\\` for a backslash"),
             );
         }
         pieces = vec![Piece::Lit(range)];
@@ -305,7 +310,8 @@ impl Parser<'_> {
                     _ => return Err(fail("a `\\` with nothing to escape".into(), pos + 1)),
                 },
                 b'(' | b'[' => {
-                    let (mut inner, end) = self.construct(pos, depth + 1).map_err(|f| Fail { reason: format!("inside it: {}", f.reason), ..f })?;
+                    let (mut inner, end) =
+                        self.construct(pos, depth + 1).map_err(|f| Fail { reason: format!("inside it: {}", f.reason), ..f })?;
                     segs.last_mut().expect("a segment").append(&mut inner);
                     pos = end;
                 }
@@ -369,7 +375,10 @@ impl Parser<'_> {
                 let lead = raw.len() - python::trim_start(raw).len();
                 let Some(value) = lark_number(t) else {
                     let what = if t.is_empty() { "nothing".to_string() } else { format!("`{t}`") };
-                    return Err(fail(format!("{what} after the last `:` is not a step or fraction A1111's grammar reads (`12`, `0.5`)"), end));
+                    return Err(fail(
+                        format!("{what} after the last `:` is not a step or fraction A1111's grammar reads (`12`, `0.5`)"),
+                        end,
+                    ));
                 };
                 let span = last + 1 + lead..last + 1 + lead + t.len();
                 let when = When { value, fraction: t.contains('.'), span, edit: at..end };
@@ -406,7 +415,11 @@ impl Parser<'_> {
         fn closes_in(pieces: &[Piece], run: Range<usize>) -> bool {
             pieces.iter().any(|p| match p {
                 Piece::Lit(_) => false,
-                Piece::Edit { before, after, when } => run.contains(&(when.edit.end - 1)) || closes_in(after, run.clone()) || before.as_deref().is_some_and(|b| closes_in(b, run.clone())),
+                Piece::Edit { before, after, when } => {
+                    run.contains(&(when.edit.end - 1))
+                        || closes_in(after, run.clone())
+                        || before.as_deref().is_some_and(|b| closes_in(b, run.clone()))
+                }
                 Piece::Alt { options, .. } => options.iter().any(|o| closes_in(o, run.clone())),
             })
         }
@@ -491,7 +504,12 @@ pub fn attention(step: &Src) -> Attention {
         t.push(step, r);
         t
     };
-    let multiply = |res: &mut Vec<(Src, f64)>, from: usize, m: f64, bracket: Range<usize>, unclosed: bool, emphasis: &mut Vec<(Range<usize>, bool)>| {
+    let multiply = |res: &mut Vec<(Src, f64)>,
+                    from: usize,
+                    m: f64,
+                    bracket: Range<usize>,
+                    unclosed: bool,
+                    emphasis: &mut Vec<(Range<usize>, bool)>| {
         for r in res[from..].iter_mut() {
             r.1 *= m;
         }
@@ -648,7 +666,8 @@ pub fn words(fragments: &[Fragment]) -> String {
             continue;
         }
         let t = &f.text.text;
-        let touches = out.chars().next_back().is_some_and(|c| !python::is_space(c)) && t.chars().next().is_some_and(|c| !python::is_space(c));
+        let touches =
+            out.chars().next_back().is_some_and(|c| !python::is_space(c)) && t.chars().next().is_some_and(|c| !python::is_space(c));
         if touches {
             out.push(' ');
         }
@@ -724,7 +743,8 @@ pub fn attention_diagnostics(step: &Src, a: &Attention, part_end: usize, input_l
         if !once(EMPHASIS_DROPPED.0, span) {
             continue;
         }
-        let inside = |f: &&Fragment| !f.text.text.is_empty() && !f.is_break() && f.text.origin.iter().any(|&o| (span.start..span.end).contains(&o));
+        let inside =
+            |f: &&Fragment| !f.text.text.is_empty() && !f.is_break() && f.text.origin.iter().any(|&o| (span.start..span.end).contains(&o));
         let ws: Vec<f64> = a.fragments.iter().filter(inside).map(|f| f.weight).collect();
         let round = |w: f64| (w * 1e4).round() / 1e4;
         let shown = match (ws.iter().cloned().reduce(f64::min), ws.iter().cloned().reduce(f64::max)) {
@@ -735,7 +755,9 @@ pub fn attention_diagnostics(step: &Src, a: &Attention, part_end: usize, input_l
         out.push(
             Diagnostic::warning(EMPHASIS_DROPPED.0, EMPHASIS_DROPPED.1, "emphasis dropped: comp cannot weight words inside a prompt", span)
                 .with_label(format!("A1111 scales these words' embeddings {shown}; the import keeps the words at weight 1"))
-                .with_help("to weight a concept, give it its own AND part (`... AND word :1.3`): that weights its score, a different operation"),
+                .with_help(
+                    "to weight a concept, give it its own AND part (`... AND word :1.3`): that weights its score, a different operation",
+                ),
         );
     }
     for f in a.fragments.iter().filter(|f| f.is_break()) {
@@ -799,7 +821,10 @@ mod tests {
             assert_eq!(t, wt);
             assert!((w - ww).abs() < 1e-12, "{t}: {w} vs {ww}");
         }
-        assert_eq!(words(&attention(&Src::new("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).")).fragments), "a house on a hill , sun, sky .");
+        assert_eq!(
+            words(&attention(&Src::new("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).")).fragments),
+            "a house on a hill , sun, sky ."
+        );
     }
 
     #[test]

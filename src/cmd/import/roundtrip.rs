@@ -4,7 +4,7 @@
 //! conditions on its schedule step max(k, 1) (1-based).
 
 use super::{a1111_for_test, emit};
-use comp_compiler::{ModelInfo, compile_text};
+use comp_compiler::{compile_text, ModelInfo};
 use comp_plan::plan::{Combine, SamplePlan};
 use std::collections::BTreeMap;
 
@@ -16,7 +16,13 @@ fn sd15() -> ModelInfo {
 /// Imports, writes, formats (the text must already be `comp fmt`'s) and compiles.
 fn compiled(prompt: &str, negative: Option<&str>, steps: Option<u32>, scale: f64) -> (String, SamplePlan) {
     let (c, _) = a1111_for_test(prompt, negative, steps, scale).unwrap_or_else(|d| panic!("import failed: {:?}", d.list));
-    let settings = emit::Settings { model: "sd15".into(), sampler: steps.map(|_| "ddim".to_string()), steps, name: "image".into(), ..Default::default() };
+    let settings = emit::Settings {
+        model: "sd15".into(),
+        sampler: steps.map(|_| "ddim".to_string()),
+        steps,
+        name: "image".into(),
+        ..Default::default()
+    };
     let text = emit::comp_file(&settings, &c, &["imported for a test".into()]);
     let checked = compile_text(&text, &[sd15()]);
     let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
@@ -67,7 +73,12 @@ fn and_with_weights_and_a_negative_prompt() {
     // D = D_neg + 7·(1·(D_cabin − D_neg) + 1.2·(D_snow − D_neg) − 0.5·(D_people − D_neg)):
     // D_neg's coefficient is 1 − 7·(1 + 1.2 − 0.5) = −10.9.
     let (text, plan) = compiled("a wooden cabin AND heavy snow :1.2 AND people:-0.5", Some("blurry, low quality"), None, 7.0);
-    assert!(text.contains("base \"blurry, low quality\"\nsample image = \"a wooden cabin\" AND 1.2 * \"heavy snow\" AND NOT 0.5 * \"people\"\n"), "{text}");
+    assert!(
+        text.contains(
+            "base \"blurry, low quality\"\nsample image = \"a wooden cabin\" AND 1.2 * \"heavy snow\" AND NOT 0.5 * \"people\"\n"
+        ),
+        "{text}"
+    );
     let want = |_| vec![("blurry, low quality", 1.0 - 7.0 * 1.7), ("a wooden cabin", 7.0), ("heavy snow", 7.0 * 1.2), ("people", -3.5)];
     assert_calls(&plan, 30, want, &text);
 }

@@ -57,7 +57,14 @@ fn end_step(when: &prompt::When, steps: u32) -> Option<i64> {
 
 /// The runs of one part (or of the negative prompt), in order, covering [0, 1]; `None` on an
 /// error (reported in `ds`, spans into the input of length `input_len`).
-pub fn runs(tree: &Prompt, src: &Src, part: std::ops::Range<usize>, steps: Option<u32>, input_len: usize, ds: &mut Vec<Diagnostic>) -> Option<Vec<Run>> {
+pub fn runs(
+    tree: &Prompt,
+    src: &Src,
+    part: std::ops::Range<usize>,
+    steps: Option<u32>,
+    input_len: usize,
+    ds: &mut Vec<Diagnostic>,
+) -> Option<Vec<Run>> {
     let part_end = src.span(part, input_len).end as usize;
     let mut edits = Vec::new();
     collect(&tree.pieces, &mut edits, &mut false);
@@ -67,9 +74,13 @@ pub fn runs(tree: &Prompt, src: &Src, part: std::ops::Range<usize>, steps: Optio
         if overflow {
             ok = false;
             ds.push(
-                Diagnostic::error(BAD_EDIT, format!("the step of this prompt edit is infinite: `{}`", &src.text[w.span.clone()]), src.span(w.span.clone(), input_len))
-                    .with_label("A1111 stops with an OverflowError on this prompt")
-                    .with_help("write a step (`12`) or a fraction of the steps (`0.5`)"),
+                Diagnostic::error(
+                    BAD_EDIT,
+                    format!("the step of this prompt edit is infinite: `{}`", &src.text[w.span.clone()]),
+                    src.span(w.span.clone(), input_len),
+                )
+                .with_label("A1111 stops with an OverflowError on this prompt")
+                .with_help("write a step (`12`) or a fraction of the steps (`0.5`)"),
             );
         }
     }
@@ -138,9 +149,17 @@ pub fn runs(tree: &Prompt, src: &Src, part: std::ops::Range<usize>, steps: Optio
                 if w.value > 0.0 && w.value < 1.0 {
                     points.push(w.value);
                     ds.push(
-                        Diagnostic::warning(STEP_ROUNDING.0, STEP_ROUNDING.1, "without `--steps`, this switch can come one step earlier than in A1111", src.span(w.span.clone(), input_len))
-                            .with_label(format!("A1111 switches after model call ⌊{}·steps⌋ (counted from 0); comp at the fraction {} of the trajectory", w.value, w.value))
-                            .with_help("give `--steps N` for an import that switches at exactly A1111's step"),
+                        Diagnostic::warning(
+                            STEP_ROUNDING.0,
+                            STEP_ROUNDING.1,
+                            "without `--steps`, this switch can come one step earlier than in A1111",
+                            src.span(w.span.clone(), input_len),
+                        )
+                        .with_label(format!(
+                            "A1111 switches after model call ⌊{}·steps⌋ (counted from 0); comp at the fraction {} of the trajectory",
+                            w.value, w.value
+                        ))
+                        .with_help("give `--steps N` for an import that switches at exactly A1111's step"),
                     );
                 }
             }
@@ -297,7 +316,8 @@ mod tests {
         // and merge into one piece "a]", tokenised apart from ":b:c ": the words "a] :b:c".
         assert_eq!(calls("((a][:b:c [d:3]", 10), c(&[(0, 3, "a] :b:c"), (4, 9, "a] :b:c d")]));
         // Alternation, steps 1..=10: a, (b:1.1), a, ...; call k sees step max(k, 1).
-        let alt: Vec<(u32, u32, &str)> = vec![(0, 1, "a"), (2, 2, "b"), (3, 3, "a"), (4, 4, "b"), (5, 5, "a"), (6, 6, "b"), (7, 7, "a"), (8, 8, "b"), (9, 9, "a")];
+        let alt: Vec<(u32, u32, &str)> =
+            vec![(0, 1, "a"), (2, 2, "b"), (3, 3, "a"), (4, 4, "b"), (5, 5, "a"), (6, 6, "b"), (7, 7, "a"), (8, 8, "b"), (9, 9, "a")];
         assert_eq!(calls("[a|(b:1.1)]", 10), c(&alt));
         // `[fe|||]male`: option (step − 1) mod 4; "female" at steps 1, 5, 9.
         assert_eq!(calls("[fe|||]male", 10), c(&[(0, 1, "female"), (2, 4, "male"), (5, 5, "female"), (6, 8, "male"), (9, 9, "female")]));

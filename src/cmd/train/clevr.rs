@@ -6,8 +6,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use comp_models::clevr::{attr, Config};
 use comp_lab::clevr::train::{train, Event, TrainOptions};
+use comp_models::clevr::{attr, Config};
 
 use crate::Failure;
 
@@ -112,8 +112,7 @@ fn train_model(args: Args, config: Config) -> Result<(), Failure> {
         comp_models::clevr::Card::read_as(name, dir).map_err(|e| crate::error::runtime(&e))?;
     }
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
 
     // Into a file or pipe (a long run under nohup), plain lines instead of a progress bar.
     let lines = !args.quiet && !std::io::stderr().is_terminal();
@@ -129,7 +128,8 @@ fn train_model(args: Args, config: Config) -> Result<(), Failure> {
         Event::Checkpoint { step, dir } if lines => eprintln!("checkpoint at step {step} -> {}", dir.display()),
         Event::Checkpoint { step, dir } => bar.println(format!("checkpoint at step {step} -> {}", dir.display())),
     };
-    let summary = train(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {name}: {}", crate::error::runtime_message(&e))))?;
+    let summary = train(&opts, &device, &mut progress)
+        .map_err(|e| Failure::Runtime(format!("training {name}: {}", crate::error::runtime_message(&e))))?;
     bar.finish_and_clear();
     eprintln!(
         "{name}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s; loss {} -> {}",

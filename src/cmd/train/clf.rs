@@ -64,14 +64,31 @@ pub fn run(args: Args) -> Result<(), Failure> {
             eprint!("step {step}/{steps}: loss {loss:.4}, {ips:.1} images/s{end}");
         }
     };
-    let c = train_clf(&opts, &device, &mut progress).map_err(|e| Failure::Runtime(format!("training {NAME}: {}", crate::error::runtime_message(&e))))?;
+    let c = train_clf(&opts, &device, &mut progress)
+        .map_err(|e| Failure::Runtime(format!("training {NAME}: {}", crate::error::runtime_message(&e))))?;
     if lines && tty {
         eprintln!();
     }
-    eprintln!("{NAME}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s -> {}", c.step, c.batch, c.seed, c.wall_s, c.images_per_s, opts.out.display());
+    eprintln!(
+        "{NAME}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s -> {}",
+        c.step,
+        c.batch,
+        c.seed,
+        c.wall_s,
+        c.images_per_s,
+        opts.out.display()
+    );
     eprintln!("held-out accuracy (all three attributes right) by noise level:");
     for a in &c.accuracy {
-        eprintln!("  t = {:>3} (σ = {:.3}): {:.1}% (colour {:.1}%, shape {:.1}%, size {:.1}%)", a.t, a.sigma, 100.0 * a.all, 100.0 * a.colour, 100.0 * a.shape, 100.0 * a.size);
+        eprintln!(
+            "  t = {:>3} (σ = {:.3}): {:.1}% (colour {:.1}%, shape {:.1}%, size {:.1}%)",
+            a.t,
+            a.sigma,
+            100.0 * a.all,
+            100.0 * a.colour,
+            100.0 * a.shape,
+            100.0 * a.size
+        );
     }
     Ok(())
 }

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use comp_lab::toy2d::train::{train_and_save, TrainConfig, DEFAULT_STEPS};
 use comp_models::mlp::{self, Param};
 use comp_models::toy2d::Toy2dConcept;
-use comp_lab::toy2d::train::{train_and_save, TrainConfig, DEFAULT_STEPS};
 
 use crate::Failure;
 
@@ -80,8 +80,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("models").join(default_name));
     super::refuse_overwrite(&out, args.force, false)?;
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
-    std::fs::create_dir_all(&out)
-        .map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", out.display())))?;
+    std::fs::create_dir_all(&out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", out.display())))?;
     let cfg = TrainConfig {
         steps: args.steps,
         batch: args.batch,
