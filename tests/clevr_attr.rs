@@ -106,6 +106,21 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
         assert!(dir.join("ev").join(f).is_file(), "{f} missing");
     }
 
+    // `--guided`: each attribute composed with the classifier's. Four plans (k = 1, 2, 3 and
+    // `a AND NOT b`), one sample each, 2 steps, each step one call to each of the two models:
+    // 4 · 2 · 2 = 16 model calls (8 unguided); no guidance table without `--classifier`.
+    let r = comp_in(
+        dir,
+        &["eval", "clevr-attr", "--guided", "--sets", "1", "--per-set", "1", "--steps", "2", "--sweep", "", "--out", "evg", "-q"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("guided by clevr-attr-clf"), "{}", r.stdout);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("evg/eval.json")).unwrap()).unwrap();
+    assert_eq!(report["options"]["guided"], true);
+    assert_eq!(report["model_calls"], 16);
+    assert_eq!(report["guidance"].as_array().unwrap().len(), 0);
+
     // `comp run` on the full model, by its registry name.
     std::fs::write(
         dir.join("a.comp"),

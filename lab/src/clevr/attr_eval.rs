@@ -362,8 +362,10 @@ pub fn evaluate(
     // clevr-pos guided by the classifier: "an object at (x, y) AND clf.red".
     let positions_clf = match (classifier.filter(|_| opts.guidance_table), cross_models) {
         (Some(clf), Some(m)) => {
-            let setup =
-                Setup { members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "clf".into(), model: clf }], guide: None };
+            let setup = Setup {
+                members: vec![Member { alias: "p".into(), model: m.positions }, Member { alias: "clf".into(), model: clf }],
+                guide: None,
+            };
             let (row, examples) = position_and_attribute(&setup, "clf", device, opts, &det, &mut calls)?;
             progress(&format!(
                 "pos AND clf.attribute: {:.1}% (attribute {:.1}%, position {:.1}%)",
@@ -448,7 +450,10 @@ fn evaluate_cross(
     progress: &mut dyn FnMut(&str),
 ) -> Result<CrossReport> {
     let within = Setup::single(model);
-    let across = Setup { members: vec![Member { alias: "c".into(), model: m.colour }, Member { alias: "s".into(), model: m.shape_size }], guide: None };
+    let across = Setup {
+        members: vec![Member { alias: "c".into(), model: m.colour }, Member { alias: "s".into(), model: m.shape_size }],
+        guide: None,
+    };
     let mut rows = Vec::new();
     for k in 2..=3 {
         // Sets that need both models: a colour, and a shape or size (or both).
