@@ -28,7 +28,7 @@
 //! the previous step); U-HMC and HMC `leapfrog + 1` (the score at the start, then one per
 //! leapfrog step). A step with no active condition costs nothing.
 
-use crate::plan::{step_fraction, Combine, McmcKind, Plan, SamplePlan, Sampler};
+use crate::plan::{step_fraction, Combine, Plan, SamplePlan};
 use std::fmt::Write;
 
 /// The plan as text for people (a trait because [`Plan`] lives in `comp-plan`, which holds
@@ -101,21 +101,16 @@ fn sum(coeffs: &[f64], active: &[usize]) -> String {
 
 fn render_sample(out: &mut String, s: &SamplePlan) {
     let st = &s.settings;
-    let sampler = match st.sampler {
-        Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
-        Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
-        Sampler::Dpmpp2m { steps } => format!("dpmpp2m(steps: {steps})"),
-        Sampler::EulerA { steps } => format!("euler_a(steps: {steps})"),
-    };
+    let sampler = st.sampler.to_string();
     let mcmc = match &st.mcmc {
         None => "none".to_string(),
         Some(m) => {
-            let kind = format!("{:?}", m.kind).to_lowercase();
+            let kind = m.kind.name();
             let mut t = format!("{kind}(steps: {}, step_size: {}", m.steps, m.step_size);
             if m.beta_scaled {
                 t.push_str(", beta_scaled: true");
             }
-            if matches!(m.kind, McmcKind::Uhmc | McmcKind::Hmc) {
+            if m.kind.is_hamiltonian() {
                 let _ = write!(t, ", leapfrog: {}, damping: {}, mass: {}", m.leapfrog, m.damping, m.mass);
             }
             if m.from != 0.0 || m.to != 1.0 {

@@ -16,7 +16,7 @@
 use crate::check::args::{bind_args, check_value, ArgKind, ParamSpec};
 use crate::ir::Node;
 use crate::model_info::{DefaultBase, ModelInfo};
-use crate::plan::{Dtype, Mcmc, McmcKind, Sampler, Settings, MAX_LEAPFROG, MAX_MCMC_STEPS};
+use crate::plan::{Dtype, Mcmc, McmcKind, Sampler, Settings, DDIM_ETA, MAX_LEAPFROG, MAX_MCMC_STEPS, SAMPLER_NAMES};
 use crate::resolve::{resolve, Scope};
 use crate::suggest::did_you_mean;
 use comp_grammar::ast::{ArgValue, Expr, ExprKind, Setting, SettingValue};
@@ -139,7 +139,7 @@ fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnost
             Some(SamplerSpec::Ddpm { steps: steps(v[0]) })
         }
         "ddim" => {
-            let eta = ParamSpec::new("eta", ArgKind::number(0.0, 1.0, false), Some(0.0));
+            let eta = ParamSpec::new("eta", ArgKind::number(*DDIM_ETA.start(), *DDIM_ETA.end(), false), Some(0.0));
             let v = bind_args("ddim", &[steps_param(Some(f64::NAN)), eta], args, e.span, diags)?;
             check_max_steps(steps(v[0]), args, model, diags);
             Some(SamplerSpec::Ddim { steps: steps(v[0]), eta: v[1] })
@@ -157,7 +157,7 @@ fn read_sampler(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnost
         other => {
             let mut d = Diagnostic::error("E0114", format!("unknown sampler `{other}`"), name.span)
                 .with_label("expected `ddpm`, `ddim`, `dpmpp2m` or `euler_a`");
-            d.help = did_you_mean(other, ["ddpm", "ddim", "dpmpp2m", "euler_a"]).or_else(|| Some(format!("write {EXPECTED}")));
+            d.help = did_you_mean(other, SAMPLER_NAMES).or_else(|| Some(format!("write {EXPECTED}")));
             diags.push(d);
             None
         }
@@ -175,17 +175,16 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
     };
     let kind = match name.name.as_str() {
         "none" if args.is_empty() => return Some(None),
-        "ula" => McmcKind::Ula,
-        "mala" => McmcKind::Mala,
-        "uhmc" => McmcKind::Uhmc,
-        "hmc" => McmcKind::Hmc,
-        other => {
-            let mut d =
-                Diagnostic::error("E0114", format!("unknown MCMC sampler `{other}`"), name.span).with_label(format!("expected {EXPECTED}"));
-            d.help = did_you_mean(other, ["none", "ula", "mala", "uhmc", "hmc"]);
-            diags.push(d);
-            return None;
-        }
+        other => match other.parse::<McmcKind>() {
+            Ok(kind) => kind,
+            Err(_) => {
+                let mut d = Diagnostic::error("E0114", format!("unknown MCMC sampler `{other}`"), name.span)
+                    .with_label(format!("expected {EXPECTED}"));
+                d.help = did_you_mean(other, std::iter::once("none").chain(McmcKind::ALL.map(McmcKind::name)));
+                diags.push(d);
+                return None;
+            }
+        },
     };
     let mut bad = false;
     if let Some(m) = model.filter(|m| kind.needs_energies() && !m.energies) {
@@ -196,7 +195,7 @@ fn read_mcmc(s: &Setting, model: Option<&ModelInfo>, diags: &mut Vec<Diagnostic>
         );
         bad = true;
     }
-    let hmc = matches!(kind, McmcKind::Uhmc | McmcKind::Hmc);
+    let hmc = kind.is_hamiltonian();
     let positive = |name: &str, d: f64| {
         ParamSpec::new(name, ArgKind::Number { min: 0.0, max: f64::INFINITY, integer: false, min_exclusive: true }, Some(d))
     };

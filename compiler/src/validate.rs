@@ -17,7 +17,7 @@
 
 use crate::model_info::{ModelInfo, ParamKind};
 use crate::plan::{
-    Combine, ConditionKind, Plan, SamplePlan, Sampler, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION,
+    Combine, ConditionKind, Plan, SamplePlan, Sampler, DDIM_ETA, MAX_LEAPFROG, MAX_MCMC_STEPS, MAX_MODELS, MAX_MODEL_CALLS, PLAN_VERSION,
 };
 use crate::settings::MAX_SEED;
 use std::collections::HashSet;
@@ -129,8 +129,8 @@ fn validate_sample(s: &SamplePlan, models: &[ModelInfo], p: &mut Vec<String>) {
         p.push(format!("sampler `steps` must be in 1..={max_steps} for `{}`, found {steps}", model.name));
     }
     if let Sampler::Ddim { eta, .. } = st.sampler {
-        if !in_unit(eta) {
-            p.push(format!("DDIM `eta` must be in 0..=1, found {eta}"));
+        if !DDIM_ETA.contains(&eta) {
+            p.push(format!("DDIM `eta` must be in {}..={}, found {eta}", DDIM_ETA.start(), DDIM_ETA.end()));
         }
     }
     if st.samples == 0 {

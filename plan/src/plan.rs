@@ -184,7 +184,24 @@ pub enum Sampler {
     EulerA { steps: usize },
 }
 
+/// The samplers' script names, in the order the docs list them.
+pub const SAMPLER_NAMES: [&str; 4] = ["ddpm", "ddim", "dpmpp2m", "euler_a"];
+
+/// DDIM's η: 0 is deterministic, 1 is DDPM's noise. The compiler (with spans), the JSON-plan
+/// validator and the sampler read this one range.
+pub const DDIM_ETA: std::ops::RangeInclusive<f64> = 0.0..=1.0;
+
 impl Sampler {
+    /// The script name: `ddpm`, `ddim`, `dpmpp2m` or `euler_a` (one of [`SAMPLER_NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sampler::Ddpm { .. } => "ddpm",
+            Sampler::Ddim { .. } => "ddim",
+            Sampler::Dpmpp2m { .. } => "dpmpp2m",
+            Sampler::EulerA { .. } => "euler_a",
+        }
+    }
+
     pub fn steps(&self) -> usize {
         match self {
             Sampler::Ddpm { steps } | Sampler::Ddim { steps, .. } | Sampler::Dpmpp2m { steps } | Sampler::EulerA { steps } => *steps,
@@ -202,6 +219,16 @@ impl Sampler {
     }
 }
 
+/// As a script writes it: `ddim(steps: 50, eta: 0)`.
+impl std::fmt::Display for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sampler::Ddim { steps, eta } => write!(f, "ddim(steps: {steps}, eta: {eta})"),
+            other => write!(f, "{}(steps: {})", other.name(), other.steps()),
+        }
+    }
+}
+
 /// Which annealed MCMC sampler runs at each noise level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -213,6 +240,23 @@ pub enum McmcKind {
 }
 
 impl McmcKind {
+    pub const ALL: [McmcKind; 4] = [McmcKind::Ula, McmcKind::Mala, McmcKind::Uhmc, McmcKind::Hmc];
+
+    /// The script name: `ula`, `mala`, `uhmc` or `hmc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            McmcKind::Ula => "ula",
+            McmcKind::Mala => "mala",
+            McmcKind::Uhmc => "uhmc",
+            McmcKind::Hmc => "hmc",
+        }
+    }
+
+    /// U-HMC and HMC take `leapfrog`, `damping` and `mass`.
+    pub fn is_hamiltonian(self) -> bool {
+        matches!(self, McmcKind::Uhmc | McmcKind::Hmc)
+    }
+
     /// MALA and HMC accept or reject, which needs energies.
     pub fn needs_energies(self) -> bool {
         matches!(self, McmcKind::Mala | McmcKind::Hmc)
@@ -231,6 +275,21 @@ impl McmcKind {
             McmcKind::Mala => steps.saturating_add(1),
             McmcKind::Uhmc | McmcKind::Hmc => steps.saturating_mul(leapfrog.max(1)).saturating_add(1),
         }
+    }
+}
+
+impl std::fmt::Display for McmcKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `"hmc".parse::<McmcKind>()`; the error names the four.
+impl std::str::FromStr for McmcKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        McmcKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| format!("unknown MCMC sampler `{s}` (ula, mala, uhmc or hmc)"))
     }
 }
 
@@ -306,5 +365,41 @@ impl SamplePlan {
     pub fn segment_at(&self, step: usize) -> Option<&Segment> {
         let f = step_fraction(step, self.settings.sampler.steps());
         self.segments.iter().find(|s| s.from <= f && f < s.to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samplers_print_as_scripts_write_them() {
+        let all = [
+            (Sampler::Ddpm { steps: 100 }, "ddpm(steps: 100)"),
+            (Sampler::Ddim { steps: 50, eta: 0.0 }, "ddim(steps: 50, eta: 0)"),
+            (Sampler::Ddim { steps: 50, eta: 0.5 }, "ddim(steps: 50, eta: 0.5)"),
+            (Sampler::Dpmpp2m { steps: 20 }, "dpmpp2m(steps: 20)"),
+            (Sampler::EulerA { steps: 30 }, "euler_a(steps: 30)"),
+        ];
+        for (s, text) in &all {
+            assert_eq!(s.to_string(), *text);
+            assert!(SAMPLER_NAMES.contains(&s.name()));
+        }
+        // Every name is some sampler's, and serde's tag is the same name.
+        for name in SAMPLER_NAMES {
+            let (s, _) = all.iter().find(|(s, _)| s.name() == name).expect("a sampler of each name");
+            assert_eq!(serde_json::to_value(s).unwrap()["kind"], name);
+        }
+    }
+
+    #[test]
+    fn mcmc_kinds_parse_their_names_and_only_those() {
+        for k in McmcKind::ALL {
+            assert_eq!(k.name().parse::<McmcKind>(), Ok(k));
+            assert_eq!(k.to_string(), k.name());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+        assert_eq!("hcm".parse::<McmcKind>(), Err("unknown MCMC sampler `hcm` (ula, mala, uhmc or hmc)".to_string()));
+        assert!(DDIM_ETA.contains(&0.0) && DDIM_ETA.contains(&1.0) && !DDIM_ETA.contains(&1.5));
     }
 }
