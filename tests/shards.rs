@@ -46,16 +46,24 @@ fn a_sample_does_not_depend_on_how_many_are_drawn() {
 }
 
 /// A file sampling `model` (the exact toy2d, or a learned MLP) with DDPM.
+/// `ring AND bar` on one model, or (`several`) the exact ring with the learned bar.
 fn source(dir: &Path, model: &str) -> String {
     let path = dir.join(format!("{model}.comp"));
-    std::fs::write(&path, format!("model {model}\nsampler ddpm(steps: 20)\nbase none\nseed 3\n\nsample product = ring AND bar\n")).unwrap();
+    let text = match model {
+        "several" => {
+            "model e = toy2d\nmodel l = toy2d-mlp\nsampler ddpm(steps: 20)\nbase none\nseed 3\n\nsample product = e.ring AND l.bar\n"
+                .to_string()
+        }
+        _ => format!("model {model}\nsampler ddpm(steps: 20)\nbase none\nseed 3\n\nsample product = ring AND bar\n"),
+    };
+    std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
 }
 
 #[test]
 fn shards_in_separate_processes_merge_into_one_run() {
     let dir = tempfile::tempdir().unwrap();
-    for model in ["toy2d", "toy2d-mlp"] {
+    for model in ["toy2d", "toy2d-mlp", "several"] {
         let file = source(dir.path(), model);
         let single = sample_into(dir.path(), &format!("{model}-single"), &file, 50, &[]);
         let shards = dir.path().join(format!("{model}-shards"));
@@ -80,13 +88,31 @@ fn shards_in_separate_processes_merge_into_one_run() {
             serde_json::from_str(&std::fs::read_to_string(d.join("product/run.json")).unwrap()).unwrap()
         };
         let (one, joined) = (record(&single), record(&merged));
-        // 20 DDPM steps, one batched call per step: each shard makes 20 calls.
-        assert_eq!(one["model_calls"], 20);
-        assert_eq!(joined["model_calls"], 4 * 20);
+        // 20 DDPM steps, one batched call per step and model: each shard makes 20 calls (40
+        // with two models).
+        let per_step = if model == "several" { 2 } else { 1 };
+        assert_eq!(one["model_calls"], 20 * per_step);
+        assert_eq!(joined["model_calls"], 4 * 20 * per_step);
         for same in ["samples", "seed", "rows_evaluated", "settings", "plan", "outputs", "non_finite", "outside_picture", "steps"] {
             assert_eq!(one[same], joined[same], "{model}: {same}");
         }
         assert_eq!(joined["shards"].as_array().unwrap().len(), 4);
+        // Several models: each model's weights and calls, as the single run records them
+        // (each model called once per step: 20 in one run, 4 · 20 over the shards).
+        if model == "several" {
+            let (m1, mj) = (one["models"].as_array().unwrap(), joined["models"].as_array().unwrap());
+            assert_eq!(m1.len(), 2);
+            assert_eq!(mj.len(), 2);
+            for (a, b) in m1.iter().zip(mj) {
+                for same in ["alias", "model", "weights"] {
+                    assert_eq!(a[same], b[same], "{same}");
+                }
+                assert_eq!((a["model_calls"].as_u64(), b["model_calls"].as_u64()), (Some(20), Some(80)));
+            }
+            assert!(mj[1]["weights"]["sha256"].is_string(), "{}", mj[1]);
+        } else {
+            assert!(joined.get("models").is_none());
+        }
     }
 }
 

@@ -302,10 +302,33 @@ fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> 
         .map(|f| f.manifest.acceptance.map(|a| a * f.manifest.range().len() as f64))
         .sum::<Option<f64>>()
         .map(|s| s / m0.samples as f64);
+    // With several models, `models` as a single run writes it: each model's weights (as the
+    // drawn shards recorded them) and the calls made to it, summed over the shards.
+    let models = m0.plan.several().then(|| {
+        let weights = drawn.first().and_then(|f| f.manifest.weights.clone());
+        let weights_of =
+            |alias: &str| weights.as_ref().and_then(|w| w.as_array()?.iter().find(|e| e["alias"] == alias).map(|e| e["weights"].clone()));
+        let calls = |i: usize| shards.iter().map(|f| f.manifest.calls_per_model.get(i).copied().unwrap_or(0)).sum::<usize>();
+        serde_json::Value::Array(
+            m0.plan
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    serde_json::json!({
+                        "alias": m.alias,
+                        "model": m.name,
+                        "weights": weights_of(&m.alias).unwrap_or(serde_json::Value::Null),
+                        "model_calls": calls(i),
+                    })
+                })
+                .collect(),
+        )
+    });
     let mut devices: Vec<&str> = shards.iter().map(|f| f.manifest.device.as_str()).collect();
     devices.dedup();
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        serde_json::json!({
+        let mut record = serde_json::json!({
             "comp_version": m0.comp_version,
             "source": m0.source,
             "sample": m0.sample,
@@ -332,7 +355,11 @@ fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> 
                 "wall_time_s": f.manifest.wall_time_s,
                 "device": f.manifest.device,
             })).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(models) = &models {
+            record["models"] = models.clone();
+        }
+        record
     };
     let (counts, written) = super::run::write_run(out, &m0.sample, samples, &title, record)?;
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));

@@ -396,8 +396,8 @@ fn run_shard(
     }
     let steps = sample.settings.sampler.steps();
     let started = Instant::now();
-    let (model_calls, rows_evaluated, acceptance) = if range.is_empty() {
-        (0, 0, None)
+    let (model_calls, rows_evaluated, acceptance, calls_per_model) = if range.is_empty() {
+        (0, 0, None, vec![0; sample.models.len()])
     } else {
         let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
         let progress = |done: usize, _total: usize| bar.set_position(done as u64);
@@ -414,7 +414,7 @@ fn run_shard(
         let bytes = comp_runtime::output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
         comp_runtime::output::write_atomic(&npy_path, &bytes)
             .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
-        (output.model_calls, output.rows_evaluated, output.acceptance)
+        (output.model_calls, output.rows_evaluated, output.acceptance, if sample.several() { output.calls_per_model } else { vec![] })
     };
     let manifest = Manifest {
         comp_version: env!("CARGO_PKG_VERSION").into(),
@@ -438,6 +438,7 @@ fn run_shard(
         plan: sample.clone(),
         weights: runner.weights_of(sample),
         weights_hash: shard::weights_hash(runner.weights_of(sample).as_ref()),
+        calls_per_model,
     };
     let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
     comp_runtime::output::write_atomic(&manifest_path, json.as_bytes())

@@ -148,6 +148,11 @@ pub struct Manifest {
     /// made with other weights of the same model are not merged.
     #[serde(default)]
     pub weights_hash: Option<String>,
+    /// With several models, the calls this shard made to each, in the plan's table order
+    /// (empty for a plan of one model), so that the merged `run.json` has `models` as a
+    /// single run's does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls_per_model: Vec<usize>,
 }
 
 impl Manifest {
