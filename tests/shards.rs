@@ -93,7 +93,9 @@ fn shards_in_separate_processes_merge_into_one_run() {
         let per_step = if model == "several" { 2 } else { 1 };
         assert_eq!(one["model_calls"], 20 * per_step);
         assert_eq!(joined["model_calls"], 4 * 20 * per_step);
-        for same in ["samples", "seed", "rows_evaluated", "settings", "plan", "outputs", "non_finite", "outside_picture", "steps"] {
+        for same in
+            ["samples", "seed", "rows_evaluated", "settings", "plan", "outputs", "non_finite", "outside_picture", "steps", "weights"]
+        {
             assert_eq!(one[same], joined[same], "{model}: {same}");
         }
         assert_eq!(joined["shards"].as_array().unwrap().len(), 4);

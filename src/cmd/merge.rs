@@ -11,6 +11,7 @@
 //! differs. A manifest is checked first on its own (a `sample` that is not a name, so no
 //! `../x` or absolute path, indices that are not its shard's).
 
+use super::record::{RunRecord, ShardEntry};
 use super::shard::{Manifest, Shard};
 use crate::pipeline;
 use crate::Failure;
@@ -304,10 +305,16 @@ fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> 
         .map(|s| s / m0.samples as f64);
     // With several models, `models` as a single run writes it: each model's weights (as the
     // drawn shards recorded them) and the calls made to it, summed over the shards.
+    // A shard of several models records `[{alias, model, weights}]`; run.json's `weights` is
+    // the primary model's, as a single run writes it.
+    let weights = drawn.first().and_then(|f| f.manifest.weights.clone());
+    let weights_of =
+        |alias: &str| weights.as_ref().and_then(|w| w.as_array()?.iter().find(|e| e["alias"] == alias).map(|e| e["weights"].clone()));
+    let primary_weights = match m0.plan.models.first() {
+        Some(primary) => weights_of(&primary.alias).filter(|w| !w.is_null()),
+        None => weights.clone(),
+    };
     let models = m0.plan.several().then(|| {
-        let weights = drawn.first().and_then(|f| f.manifest.weights.clone());
-        let weights_of =
-            |alias: &str| weights.as_ref().and_then(|w| w.as_array()?.iter().find(|e| e["alias"] == alias).map(|e| e["weights"].clone()));
         let calls = |i: usize| shards.iter().map(|f| f.manifest.calls_per_model.get(i).copied().unwrap_or(0)).sum::<usize>();
         serde_json::Value::Array(
             m0.plan
@@ -328,38 +335,41 @@ fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> 
     let mut devices: Vec<&str> = shards.iter().map(|f| f.manifest.device.as_str()).collect();
     devices.dedup();
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        let mut record = serde_json::json!({
-            "comp_version": m0.comp_version,
-            "source": m0.source,
-            "sample": m0.sample,
-            "model": m0.model,
-            "weights": shards.iter().find(|f| !f.manifest.range().is_empty()).and_then(|f| f.manifest.weights.clone()),
-            "device": devices.join(","),
-            "seed": m0.seed,
-            "samples": m0.samples,
-            "non_finite": counts.non_finite,
-            "outside_picture": counts.outside_picture,
-            "settings": m0.plan.settings,
-            "model_calls": model_calls,
-            "acceptance": acceptance,
-            "steps": m0.steps,
-            "wall_time_s": wall,
-            "outputs": super::run::output_names(written),
-            "rows_evaluated": rows_evaluated,
-            "plan": m0.plan,
-            "shards": shards.iter().map(|f| serde_json::json!({
-                "folder": f.dir,
-                "shard": format!("{}/{}", f.manifest.shard_index, f.manifest.shard_count),
-                "indices": f.manifest.indices,
-                "model_calls": f.manifest.model_calls,
-                "wall_time_s": f.manifest.wall_time_s,
-                "device": f.manifest.device,
-            })).collect::<Vec<_>>(),
-        });
-        if let Some(models) = &models {
-            record["models"] = models.clone();
+        RunRecord {
+            comp_version: m0.comp_version.clone(),
+            source: m0.source.clone(),
+            sample: m0.sample.clone(),
+            model: m0.model.clone(),
+            weights: primary_weights.clone(),
+            device: devices.join(","),
+            seed: m0.seed,
+            samples: m0.samples,
+            non_finite: counts.non_finite,
+            outside_picture: counts.outside_picture,
+            settings: m0.plan.settings.clone(),
+            model_calls,
+            acceptance,
+            steps: m0.steps,
+            wall_time_s: wall,
+            outputs: super::run::output_names(written),
+            rows_evaluated,
+            plan: m0.plan.clone(),
+            models: models.clone(),
+            shards: Some(
+                shards
+                    .iter()
+                    .map(|f| ShardEntry {
+                        folder: f.dir.clone(),
+                        shard: format!("{}/{}", f.manifest.shard_index, f.manifest.shard_count),
+                        indices: f.manifest.indices,
+                        model_calls: f.manifest.model_calls,
+                        wall_time_s: f.manifest.wall_time_s,
+                        device: f.manifest.device.clone(),
+                    })
+                    .collect(),
+            ),
         }
-        record
+        .to_json()
     };
     let (counts, written) = super::run::write_run(out, &m0.sample, samples, &title, record)?;
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));

@@ -7,6 +7,7 @@ pub mod import;
 pub mod merge;
 pub mod models;
 pub mod plan;
+pub mod record;
 pub mod run;
 pub mod shard;
 pub mod train;

@@ -2,6 +2,7 @@
 //! and write, per sample, `DIR/NAME/samples.npy`, a picture and `run.json`; with `--shard I/N`,
 //! only that share of the samples, into `DIR/NAME/shards/` (see [`super::shard`]).
 
+use super::record::RunRecord;
 use super::shard::{self, Manifest, Shard};
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
@@ -293,30 +294,29 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
     let wall = started.elapsed().as_secs_f64();
 
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        let mut record = serde_json::json!({
-            "comp_version": env!("CARGO_PKG_VERSION"),
-            "source": args.file,
-            "sample": sample.sample,
-            "model": sample.model,
-            "weights": runner.weights(&sample.model),
-            "device": args.device,
-            "seed": sample.settings.seed,
-            "samples": sample.settings.samples,
-            "non_finite": counts.non_finite,
-            "outside_picture": counts.outside_picture,
-            "settings": sample.settings,
-            "model_calls": output.model_calls,
-            "acceptance": output.acceptance,
-            "steps": steps,
-            "wall_time_s": wall,
-            "outputs": output_names(written),
-            "rows_evaluated": output.rows_evaluated,
-            "plan": sample,
-        });
-        if let Some(models) = runner.models_record(sample, &output.calls_per_model) {
-            record["models"] = models;
+        RunRecord {
+            comp_version: env!("CARGO_PKG_VERSION").into(),
+            source: args.file.clone(),
+            sample: sample.sample.clone(),
+            model: sample.model.clone(),
+            weights: runner.weights(&sample.model).cloned(),
+            device: args.device.clone(),
+            seed: sample.settings.seed,
+            samples: sample.settings.samples,
+            non_finite: counts.non_finite,
+            outside_picture: counts.outside_picture,
+            settings: sample.settings.clone(),
+            model_calls: output.model_calls,
+            acceptance: output.acceptance,
+            steps,
+            wall_time_s: wall,
+            outputs: output_names(written),
+            rows_evaluated: output.rows_evaluated,
+            plan: sample.clone(),
+            models: runner.models_record(sample, &output.calls_per_model),
+            shards: None,
         }
-        record
+        .to_json()
     };
     let (counts, written) = write_run(&args.out, &sample.sample, &output.samples, title, record)?;
     let dir = args.out.join(&sample.sample);
