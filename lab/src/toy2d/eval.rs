@@ -544,7 +544,7 @@ fn finite(v: f64) -> Option<f64> {
 }
 
 /// The report's scatter plots (`eval.png`): compositions as rows, methods as columns.
-pub fn figure(r: &Report) -> image::RgbImage {
+pub fn figure(r: &Report) -> Result<image::RgbImage> {
     let mut rows: Vec<&str> = Vec::new();
     let mut cols: Vec<&str> = Vec::new();
     let mut panels: Vec<Vec<super::figure::Panel>> = Vec::new();

@@ -20,7 +20,7 @@ pub use atomic::{write_atomic, write_atomic_with, write_in_place};
 pub use counts::{counts, counts_of, Counts};
 pub use lock::{clean_stale, OutputLock, LOCK_FILE};
 pub use npy::{npy_bytes, read_npy, write_npy};
-pub use plot::{captioned, scatter_plot, Title};
+pub use plot::{captioned, label, label_size, scatter_plot, Title};
 pub use scatter::{scatter, EXTENT as PLOT_EXTENT};
 pub use tiles::{grid, to_image};
 

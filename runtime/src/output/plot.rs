@@ -125,6 +125,23 @@ pub fn captioned(grid: &RgbImage, title: &Title, images: usize) -> Result<RgbIma
     Ok(out)
 }
 
+/// Writes `text` onto `img`, its top-left corner at (x, y), in the bundled font at `size`
+/// pixels: the labels of figures drawn outside plotters (the toy2d eval's `eval.png`).
+pub fn label(img: &mut RgbImage, text: &str, (x, y): (i32, i32), size: f64) -> Result<()> {
+    register_font();
+    let (w, h) = img.dimensions();
+    let buf: &mut [u8] = img;
+    let area = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
+    area.draw(&Text::new(text.to_string(), (x, y), ("sans-serif", size).into_font().color(&RGBColor(40, 40, 40)))).map_err(plot_error)?;
+    area.present().map_err(plot_error)
+}
+
+/// The width and height in pixels of `text` drawn by [`label`] at `size`.
+pub fn label_size(text: &str, size: f64) -> Result<(u32, u32)> {
+    register_font();
+    ("sans-serif", size).into_font().box_size(text).map_err(plot_error)
+}
+
 fn to_image(w: u32, h: u32, buf: Vec<u8>) -> Result<RgbImage> {
     match RgbImage::from_raw(w, h, buf) {
         Some(img) => Ok(img),
@@ -135,6 +152,19 @@ fn to_image(w: u32, h: u32, buf: Vec<u8>) -> Result<RgbImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_drawn_in_the_bundled_font() {
+        let mut img = RgbImage::from_pixel(120, 30, Rgb([255, 255, 255]));
+        let (w, h) = label_size("ddpm", 16.0).unwrap();
+        assert!((20..60).contains(&w) && (8..24).contains(&h), "{w}x{h}");
+        label(&mut img, "ddpm", (4, 4), 16.0).unwrap();
+        let ink =
+            |x0: u32, x1: u32| (x0..x1).flat_map(|x| (0..30).map(move |y| (x, y))).filter(|&(x, y)| img.get_pixel(x, y)[0] < 128).count();
+        // Ink where the word is, none past its width.
+        assert!(ink(4, 4 + w) > 20);
+        assert_eq!(ink(8 + w, 120), 0);
+    }
 
     #[test]
     fn titles_are_cut() {

@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     comp_runtime::output::write_atomic(&json_path, json.as_bytes())
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", json_path.display(), pipeline::io_reason(&e))))?;
     let png_path = args.out.join("eval.png");
-    let png = comp_runtime::output::png_bytes(&toy2d::figure(&report)).map_err(|e| crate::error::runtime(&e))?;
+    let png = toy2d::figure(&report).and_then(|f| comp_runtime::output::png_bytes(&f)).map_err(|e| crate::error::runtime(&e))?;
     comp_runtime::output::write_atomic(&png_path, &png)
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", png_path.display(), pipeline::io_reason(&e))))?;
     if !args.quiet {
