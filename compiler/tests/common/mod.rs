@@ -114,6 +114,8 @@ pub fn models() -> Vec<ModelInfo> {
         clevr_attr("clevr-attr-color", &COLOURS),
         clevr_attr("clevr-attr-shape-size", &["disc", "square", "small", "large"]),
         ModelInfo { name: "toy2d-clf".into(), classifier: true, ..toy2d() },
+        // The attribute classifier: clevr-attr's labels and data, with energies (−log p).
+        ModelInfo { name: "clevr-attr-clf".into(), energies: true, classifier: true, ..clevr_attr("clevr-attr-clf", &all) },
     ]
 }
 
