@@ -289,7 +289,7 @@ fn dpmpp2m_samples_every_model_with_the_predicted_model_calls() {
         assert!(plan.stdout.contains("sampler dpmpp2m(steps: 20)"), "{}", plan.stdout);
         // Levels 10..19 lie in [0.5, 1) (fraction (k + 0.5)/20), each after a reverse step:
         // 10 levels × 2 ULA steps.
-        assert!(plan.stdout.contains("model calls: 40 (20 reverse steps + 20 in MCMC)"), "{}", plan.stdout);
+        assert!(plan.stdout.contains("model calls: 40 (20 in the reverse steps + 20 in MCMC)"), "{}", plan.stdout);
         let out = tmp.path().join(format!("out-{model}"));
         let run = comp(&["run", file, "-q", "-o", out.to_str().unwrap()], "");
         assert_eq!(run.code, 0, "{model}: {}", run.stderr);

@@ -11,7 +11,7 @@
 //!     active: #0 #1 #2
 //!     linear: -14·#0 + 7.5·#1 + 7.5·#2
 //!     model calls per step: 1 (batch of 3 conditions)
-//!   model calls: 100 (100 reverse steps)
+//!   model calls: 100 (all in the reverse steps)
 //! ```
 //!
 //! With several models the header lists them (`sample s (models exact = toy2d, learned =
@@ -180,8 +180,8 @@ fn render_sample(out: &mut String, s: &SamplePlan) {
     }
     let (reverse, mcmc) = model_calls(s);
     if st.mcmc.is_some() {
-        let _ = writeln!(out, "  model calls: {} ({reverse} reverse steps + {mcmc} in MCMC)", reverse + mcmc);
+        let _ = writeln!(out, "  model calls: {} ({reverse} in the reverse steps + {mcmc} in MCMC)", reverse + mcmc);
     } else {
-        let _ = writeln!(out, "  model calls: {reverse} ({reverse} reverse steps)");
+        let _ = writeln!(out, "  model calls: {reverse} (all in the reverse steps)");
     }
 }

@@ -165,12 +165,12 @@ fn render_human_counts_model_calls() {
     assert!(text.contains("model calls per step: 1 (batch of 2 conditions)"), "{text}");
     // 100 reverse steps + MCMC at the 99 levels after steps 0..98 (none after the last,
     // clean step), each 10 MCMC steps · 3 leapfrog + 1 for the level's start: 99 · 31 = 3069.
-    assert!(text.contains("model calls: 3169 (100 reverse steps + 3069 in MCMC)"), "{text}");
+    assert!(text.contains("model calls: 3169 (100 in the reverse steps + 3069 in MCMC)"), "{text}");
     let c = ok("model clevr-pos\nsample staged = pos(0.5, 0.5) AND 0.5 * pos(0.2, 0.8) @ [0, 0.6]\n");
     let text = c.plan.render_human();
     assert!(text.contains("segment [0, 0.6), steps 0..60 (60 steps):"), "{text}");
     assert!(text.contains("linear: -10.25·#0 + 7.5·#1 + 3.75·#2"), "{text}");
-    assert!(text.contains("model calls: 100 (100 reverse steps)"), "{text}");
+    assert!(text.contains("model calls: 100 (all in the reverse steps)"), "{text}");
     let m = ok("model toy2d\nsample m = left_bar OR right_bar\n").plan.render_human();
     assert!(m.contains("mixture of 2 branches:") && m.contains("weight 0.5000: 1·#0 + 0·#1"), "{m}");
 }
