@@ -11,7 +11,7 @@
 //! differs. A manifest is checked first on its own (a `sample` that is not a name, so no
 //! `../x` or absolute path, indices that are not its shard's).
 
-use super::record::{RunRecord, ShardEntry};
+use super::record::{ModelRecord, RunRecord, ShardEntry};
 use super::shard::{Manifest, Shard};
 use crate::pipeline;
 use crate::Failure;
@@ -314,24 +314,11 @@ fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> 
         Some(primary) => weights_of(&primary.alias).filter(|w| !w.is_null()),
         None => weights.clone(),
     };
-    let models = m0.plan.several().then(|| {
-        let calls = |i: usize| shards.iter().map(|f| f.manifest.calls_per_model.get(i).copied().unwrap_or(0)).sum::<usize>();
-        serde_json::Value::Array(
-            m0.plan
-                .models
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    serde_json::json!({
-                        "alias": m.alias,
-                        "model": m.name,
-                        "weights": weights_of(&m.alias).unwrap_or(serde_json::Value::Null),
-                        "model_calls": calls(i),
-                    })
-                })
-                .collect(),
-        )
-    });
+    let models = ModelRecord::for_plan(
+        &m0.plan,
+        |m| weights_of(&m.alias).filter(|w| !w.is_null()),
+        |i| shards.iter().map(|f| f.manifest.calls_per_model.get(i).copied().unwrap_or(0)).sum(),
+    );
     let mut devices: Vec<&str> = shards.iter().map(|f| f.manifest.device.as_str()).collect();
     devices.dedup();
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {

@@ -2,7 +2,7 @@
 //! `comp merge` — one type, so the two cannot drift apart (docs/cluster.md lists where a merged
 //! record's values differ, never its fields).
 
-use comp_plan::{SamplePlan, Settings};
+use comp_plan::{PlanModel, SamplePlan, Settings};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,10 +33,38 @@ pub struct RunRecord {
     pub plan: SamplePlan,
     /// With several models: per model its alias, name, weights and the calls made to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<serde_json::Value>,
+    pub models: Option<Vec<ModelRecord>>,
     /// A merged run's shards: per shard its folder, `I/N`, indices, calls, wall time, device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<ShardEntry>>,
+}
+
+/// One model of a run composing several.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub alias: String,
+    pub model: String,
+    pub weights: Option<serde_json::Value>,
+    pub model_calls: usize,
+}
+
+impl ModelRecord {
+    /// `run.json`'s `models` for `sample`: `None` for a plan of one model; else per model of
+    /// its table, its weights and the calls made to model `i`, from the run or its shards.
+    pub fn for_plan(
+        sample: &SamplePlan,
+        weights: impl Fn(&PlanModel) -> Option<serde_json::Value>,
+        calls: impl Fn(usize) -> usize,
+    ) -> Option<Vec<ModelRecord>> {
+        sample.several().then(|| {
+            sample
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, m)| ModelRecord { alias: m.alias.clone(), model: m.name.clone(), weights: weights(m), model_calls: calls(i) })
+                .collect()
+        })
+    }
 }
 
 /// One shard of a merged run.

@@ -2,7 +2,7 @@
 //! and write, per sample, `DIR/NAME/samples.npy`, a picture and `run.json`; with `--shard I/N`,
 //! only that share of the samples, into `DIR/NAME/shards/` (see [`super::shard`]).
 
-use super::record::RunRecord;
+use super::record::{ModelRecord, RunRecord};
 use super::shard::{self, Manifest, Shard};
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
@@ -105,28 +105,6 @@ impl Runner {
         let loaded: Vec<&dyn Denoiser> = names.iter().map(|n| self.models[*n].as_ref()).collect();
         let composite = comp_runtime::composite::Composite::new(sample, loaded).map_err(|e| crate::error::runtime(&e))?;
         run(&composite)
-    }
-
-    /// With several models, per model: its alias, name, weights and the calls made to it
-    /// (for `run.json`); `None` for a plan of one model.
-    pub fn models_record(&self, sample: &SamplePlan, calls: &[usize]) -> Option<serde_json::Value> {
-        sample.several().then(|| {
-            serde_json::Value::Array(
-                sample
-                    .models
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        serde_json::json!({
-                            "alias": m.alias,
-                            "model": m.name,
-                            "weights": self.weights(&m.name),
-                            "model_calls": calls.get(i).copied().unwrap_or(0),
-                        })
-                    })
-                    .collect(),
-            )
-        })
     }
 
     /// The weights a sample ran with: its model's (see [`Runner::weights`]), or with several
@@ -313,7 +291,11 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
             outputs: output_names(written),
             rows_evaluated: output.rows_evaluated,
             plan: sample.clone(),
-            models: runner.models_record(sample, &output.calls_per_model),
+            models: ModelRecord::for_plan(
+                sample,
+                |m| runner.weights(&m.name).cloned(),
+                |i| output.calls_per_model.get(i).copied().unwrap_or(0),
+            ),
             shards: None,
         }
         .to_json()
