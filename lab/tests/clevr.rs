@@ -339,7 +339,10 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     let missing = dir.path().join("nothing-here");
     let err = Clevr::load(&missing, &Device::Cpu).err().unwrap();
     // The model says where it looked; the CLI adds how to train it (tests/clevr.rs).
-    assert_eq!(comp_models::NoWeights::model_in(&err).as_deref(), Some("clevr-pos"));
+    match &err {
+        comp_models::LoadError::NoWeights(nw) => assert_eq!((nw.model.as_str(), nw.searched.as_slice()), ("clevr-pos", &[missing][..])),
+        other => panic!("expected NoWeights, got {other}"),
+    }
     let err = err.to_string();
     assert!(err.contains("model `clevr-pos` has no weights at"), "{err}");
 
@@ -357,7 +360,12 @@ fn missing_or_corrupt_weights_give_clear_errors() {
 
     saved_tiny(&d);
     std::fs::write(d.join(card::CARD), b"{ \"format\": 1, ").unwrap();
-    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap();
+    assert!(
+        matches!(&err, comp_models::LoadError::BadCard { model, path, .. } if model == "clevr-pos" && *path == d.join(card::CARD)),
+        "{err}"
+    );
+    let err = err.to_string();
     assert!(err.contains("not a valid model card"), "{err}");
 
     // A card whose network does not match the weights.

@@ -20,6 +20,7 @@ use candle_core::{Device, Result, Tensor};
 use comp_plan::{is_name, Condition, ModelInfo, SamplePlan};
 use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
 
+use crate::error::LoadResult;
 use crate::{clevr, entry, locate, mlp, Entry, REGISTRY};
 
 /// A model folder that is not a registry model.
@@ -92,7 +93,7 @@ pub fn folder_model(name: &str) -> Option<FolderModel> {
 }
 
 /// Loads a folder model with its kind's loader, under its own name.
-pub fn load(f: &FolderModel, device: &Device) -> Result<Box<dyn Denoiser>> {
+pub fn load(f: &FolderModel, device: &Device) -> LoadResult<Box<dyn Denoiser>> {
     let kind: &Entry = REGISTRY.iter().find(|e| e.name == f.kind).expect("folder kinds are registry models");
     let inner = if f.kind == mlp::ENERGY_NAME || f.kind == mlp::EPS_NAME {
         Box::new(mlp::Mlp::load_dir(&f.name, &f.dir, device)?) as Box<dyn Denoiser>

@@ -3,6 +3,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | this file | [`REGISTRY`]: one table, name → vocabulary ([`ModelInfo`]) and loader |
+//! | [`error`] | [`LoadError`]: what loading fails with ([`NoWeights`], a bad card, anything else), matched by variant |
 //! | [`weights`] | a learned model's folder: safetensors load/save, the card, atomic writes, [`NoWeights`] |
 //! | [`folders`] | models that are folders: `models/NAME/` with a card is model `NAME` of the card's kind |
 //! | [`locate`] | where model folders are searched for (`models/NAME/`, `COMP_MODELS`) |
@@ -14,8 +15,8 @@
 //!
 //! The compiler knows no model; the CLI asks here for `ModelInfo`s (to check scripts) and for a
 //! loaded [`Denoiser`] (to run them). Learned models are listed whether or not their weights
-//! are present; loading one without weights fails with [`NoWeights`], which the CLI turns
-//! into advice (a model does not know the command line).
+//! are present; loading one without weights fails with [`LoadError::NoWeights`], which the
+//! CLI matches to add the command that trains it (a model does not know the command line).
 //!
 //! A model under the runtime, with a hand-written plan for `sample s = ring AND bar` under
 //! `base none` (what the compiler lowers that script to):
@@ -60,6 +61,7 @@
 #![deny(unsafe_code)]
 
 pub mod clevr;
+pub mod error;
 pub mod folders;
 pub mod locate;
 pub mod mlp;
@@ -69,10 +71,11 @@ pub mod toy2d;
 pub mod toy2d_clf;
 pub mod weights;
 
-use candle_core::{bail, Device, Result};
+use candle_core::Device;
 use comp_plan::ModelInfo;
 use comp_runtime::Denoiser;
 
+pub use error::{LoadError, LoadResult};
 pub use weights::NoWeights;
 
 /// One model `comp` knows: its vocabulary and defaults, and how to load it.
@@ -81,7 +84,7 @@ pub struct Entry {
     pub info: fn() -> ModelInfo,
     /// Loads the model onto a device; `dir` is the model's folder for learned models (see
     /// [`locate`]), ignored by models without weights.
-    pub load: fn(dir: &std::path::Path, device: &Device) -> Result<Box<dyn Denoiser>>,
+    pub load: fn(dir: &std::path::Path, device: &Device) -> LoadResult<Box<dyn Denoiser>>,
     /// Where its weights come from.
     pub source: Source,
 }
@@ -177,32 +180,41 @@ pub fn infos() -> Vec<ModelInfo> {
 /// Where a model's weights are: `None` for a model that needs none (the exact `toy2d`). For a
 /// Stable Diffusion model, the diffusers folder (or everywhere it was looked for).
 pub fn weights(name: &str) -> Option<locate::Weights> {
+    find_weights(name).unwrap_or_else(|e| {
+        Some(locate::Weights::Unusable(match e {
+            LoadError::BadCard { reason, .. } => reason,
+            other => other.message(),
+        }))
+    })
+}
+
+/// [`weights`], with a Stable Diffusion model card that cannot be read or understood as its
+/// [`LoadError::BadCard`] (for [`load`]; [`weights`] reports it as unusable).
+fn find_weights(name: &str) -> LoadResult<Option<locate::Weights>> {
     let Some(e) = entry(name) else {
-        return folders::folder_model(name).map(|f| match f.dir.join(locate::WEIGHTS_FILE).is_file() {
+        return Ok(folders::folder_model(name).map(|f| match f.dir.join(locate::WEIGHTS_FILE).is_file() {
             true => locate::Weights::Found(f.dir),
             false => locate::Weights::Missing(vec![f.dir]),
-        });
+        }));
     };
-    match e.source {
+    Ok(match e.source {
         Source::BuiltIn => None,
         Source::Trained => Some(locate::weights(name)),
         #[cfg(feature = "sd")]
         Source::Diffusers => {
             let hub = sd::variant(name).map(|v| v.hub).unwrap_or(&[]);
-            Some(match sd::folder::locate(name, hub) {
+            Some(match sd::folder::locate(name, hub)? {
                 // Found only when the folder has every file a run reads.
-                Ok(sd::folder::Found::Folder(dir)) => match sd::folder::Files::check(&dir) {
+                sd::folder::Found::Folder(dir) => match sd::folder::Files::check(&dir) {
                     Ok(_) => locate::Weights::Found(dir),
                     Err(e) => locate::Weights::Unusable(comp_runtime::error::message(&e)),
                 },
-                Ok(sd::folder::Found::Missing(searched)) => locate::Weights::Missing(searched),
-                // An unreadable or malformed card: its own error, not "no model card".
-                Err(e) => locate::Weights::Unusable(comp_runtime::error::message(&e)),
+                sd::folder::Found::Missing(searched) => locate::Weights::Missing(searched),
             })
         }
         #[cfg(not(feature = "sd"))]
         Source::Diffusers => None,
-    }
+    })
 }
 
 /// The weights files a model loads from, for hashing into `run.json`: `model.safetensors`
@@ -275,8 +287,9 @@ pub fn dtype_refusal(name: &str, dtype: Option<comp_plan::Dtype>, device: &Devic
 }
 
 /// Loads a model by name onto `device`, a learned one from the first folder that holds its
-/// weights (see [`locate`]); without one, [`NoWeights`] lists every folder searched.
-pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
+/// weights (see [`locate`]); without one, [`LoadError::NoWeights`] lists every folder
+/// searched, and a model card that cannot be read or understood is [`LoadError::BadCard`].
+pub fn load(name: &str, device: &Device) -> LoadResult<Box<dyn Denoiser>> {
     let Some(entry) = entry(name) else {
         if let Some(f) = folders::folder_model(name) {
             if !f.dir.join(locate::WEIGHTS_FILE).is_file() {
@@ -286,18 +299,23 @@ pub fn load(name: &str, device: &Device) -> Result<Box<dyn Denoiser>> {
         }
         let mut names: Vec<String> = all().map(|e| e.name.to_string()).collect();
         names.extend(folders::folder_models().into_iter().map(|f| f.name));
-        bail!("unknown model `{name}`; known models: {}", names.join(", "))
+        return Err(msg(format!("unknown model `{name}`; known models: {}", names.join(", "))));
     };
-    let dir = match weights(name) {
+    let dir = match find_weights(name)? {
         None => locate::default_dir(name),
         Some(locate::Weights::Found(dir)) => dir,
         Some(locate::Weights::Missing(searched)) => {
             if let Some(advice) = missing_advice(name, &searched) {
-                bail!("{advice}")
+                return Err(msg(advice));
             }
             return Err(NoWeights::searched(name, searched));
         }
-        Some(locate::Weights::Unusable(why)) => bail!("model `{name}`: {why}"),
+        Some(locate::Weights::Unusable(why)) => return Err(msg(format!("model `{name}`: {why}"))),
     };
     (entry.load)(&dir, device)
+}
+
+/// A [`LoadError::Candle`] with this message.
+fn msg(text: String) -> LoadError {
+    LoadError::Candle(candle_core::Error::Msg(text))
 }

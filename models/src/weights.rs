@@ -6,7 +6,7 @@
 //! clean-up on failure), the card as pretty JSON, the weights' size and FNV-1a hash that tie a
 //! card to its weights file, and the one "no weights" error ([`NoWeights`]), which says where
 //! the weights were looked for and nothing about how to make them (a model does not know the
-//! command line; the CLI adds that).
+//! command line: the CLI matches [`crate::LoadError::NoWeights`] and adds that).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use candle_core::{DType, Device, Result, Tensor};
 use comp_runtime::output::write_atomic;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::error::LoadError;
 
 /// The model card's file name in a model folder.
 pub const CARD_FILE: &str = "model.json";
@@ -52,30 +54,13 @@ impl std::error::Error for NoWeights {}
 
 impl NoWeights {
     /// No weights in the folder `dir` a model was pointed at.
-    pub fn error(model: &str, dir: &Path) -> candle_core::Error {
+    pub fn error(model: &str, dir: &Path) -> LoadError {
         NoWeights::searched(model, vec![dir.into()])
     }
 
     /// No weights in any of the folders searched.
-    pub fn searched(model: &str, searched: Vec<PathBuf>) -> candle_core::Error {
-        candle_core::Error::wrap(NoWeights { model: model.into(), searched })
-    }
-
-    /// The model named by a [`NoWeights`] at the root of `e`, through any context added on
-    /// the way. (candle keeps a wrapped error only as something to display, so the root is
-    /// recognised by the one sentence [`NoWeights`] writes.)
-    pub fn model_in(e: &candle_core::Error) -> Option<String> {
-        use candle_core::Error as E;
-        match e {
-            E::WithBacktrace { inner, .. } | E::Context { inner, .. } | E::WithPath { inner, .. } => NoWeights::model_in(inner),
-            E::Wrapped(root) => {
-                let text = root.to_string();
-                let rest = text.strip_prefix("model `")?;
-                let (model, rest) = rest.split_once('`')?;
-                rest.starts_with(" has no weights").then(|| model.to_string())
-            }
-            _ => None,
-        }
+    pub fn searched(model: &str, searched: Vec<PathBuf>) -> LoadError {
+        LoadError::NoWeights(NoWeights { model: model.into(), searched })
     }
 }
 
@@ -248,10 +233,12 @@ pub fn write_card<C: Serialize>(path: &Path, card: &C) -> Result<()> {
     write_atomic(path, format!("{json}\n").as_bytes()).map_err(|e| msg(e.to_string()))
 }
 
-/// Reads a card; an unreadable file or invalid JSON is a clear error naming it.
-pub fn read_card<C: DeserializeOwned>(path: &Path) -> Result<C> {
-    let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| msg(format!("{} is not a valid model card: {e}", path.display())))
+/// Reads model `model`'s card at `path`; an unreadable file or invalid JSON is a
+/// [`LoadError::BadCard`] naming it.
+pub fn read_card<C: DeserializeOwned>(model: &str, path: &Path) -> std::result::Result<C, LoadError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| LoadError::bad_card(model, path, format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| LoadError::bad_card(model, path, format!("{} is not a valid model card: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ impl Runner {
         if self.models.contains_key(name) {
             return Ok(());
         }
-        let m = comp_models::load(name, &self.device).map_err(|e| crate::error::runtime(&e))?;
+        let m = comp_models::load(name, &self.device).map_err(|e| crate::error::load(&e))?;
         let files = comp_models::weight_files(name);
         let mut hashed = Vec::new();
         for path in files {

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::unet::Config;
 use super::NAME;
+use crate::error::{LoadError, LoadResult};
 use crate::weights::{self, NoWeights};
+use comp_runtime::error::message;
 
 /// The model card's file name.
 pub const CARD: &str = weights::CARD_FILE;
@@ -64,31 +66,35 @@ pub struct Card {
 
 impl Card {
     /// Reads a clevr-pos `dir/model.json`; a missing folder or card is [`NoWeights`], an
-    /// unreadable one a clear error.
-    pub fn read(dir: &Path) -> Result<Card> {
+    /// unreadable or malformed one [`LoadError::BadCard`].
+    pub fn read(dir: &Path) -> LoadResult<Card> {
         Self::read_as(NAME, dir)
     }
 
     /// Reads `dir/model.json` of a model of kind `kind` (`clevr-pos` or `clevr-attr`): a card
-    /// of another kind, or whose network does not match its kind, is refused.
-    pub fn read_as(kind: &str, dir: &Path) -> Result<Card> {
+    /// of another kind, or whose network does not match its kind, is [`LoadError::BadCard`].
+    pub fn read_as(kind: &str, dir: &Path) -> LoadResult<Card> {
         let path = dir.join(CARD);
         if !path.is_file() || !dir.join(WEIGHTS).is_file() {
             return Err(NoWeights::error(kind, dir));
         }
-        let card: Card = weights::read_card(&path).map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {e}")))?;
+        let card: Card = weights::read_card(kind, &path)?;
         if card.format != FORMAT || card.model != kind || card.schedule != "cosine" {
-            bail!(
-                "model `{kind}`: {} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{kind}` (cosine)",
-                path.display(),
-                card.format,
-                card.model,
-                card.schedule
-            )
+            return Err(LoadError::bad_card(
+                kind,
+                &path,
+                format!(
+                    "{} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{kind}` (cosine)",
+                    path.display(),
+                    card.format,
+                    card.model,
+                    card.schedule
+                ),
+            ));
         }
-        card.config.validate().map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {}: {e}", path.display())))?;
+        card.config.validate().map_err(|e| LoadError::bad_card(kind, &path, format!("{}: {}", path.display(), message(&e))))?;
         if card.config.model_name() != kind {
-            bail!("model `{kind}`: {} describes a `{}` network", path.display(), card.config.model_name())
+            return Err(LoadError::bad_card(kind, &path, format!("{} describes a `{}` network", path.display(), card.config.model_name())));
         }
         Ok(card)
     }

@@ -24,6 +24,7 @@ use super::attr::{self, GROUPS};
 use super::blocks::{conv3, Conv3, Down, GroupNorm, ResBlock};
 use super::embed::sinusoidal;
 use super::{card, COSINE_S};
+use crate::error::{LoadError, LoadResult};
 use crate::weights::{self, NoWeights};
 
 /// The model's name in scripts: `model clf = clevr-attr-clf`.
@@ -173,22 +174,27 @@ pub struct NoiseAccuracy {
 }
 
 impl ClfCard {
-    /// Reads `dir/model.json`; a missing folder or file is [`NoWeights`].
-    pub fn read(dir: &Path) -> Result<Self> {
+    /// Reads `dir/model.json`; a missing folder or file is [`NoWeights`], an unreadable or
+    /// malformed card [`LoadError::BadCard`].
+    pub fn read(dir: &Path) -> LoadResult<Self> {
         let path = dir.join(card::CARD);
         if !path.is_file() || !dir.join(card::WEIGHTS).is_file() {
             return Err(NoWeights::error(NAME, dir));
         }
-        let c: ClfCard = weights::read_card(&path).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))?;
+        let c: ClfCard = weights::read_card(NAME, &path)?;
         if c.format != card::FORMAT || c.model != NAME || c.schedule != "cosine" {
-            bail!(
-                "model `{NAME}`: {} is a card of format {} for `{}` (schedule {}); this comp reads format {} cards for `{NAME}` (cosine)",
-                path.display(),
-                c.format,
-                c.model,
-                c.schedule,
-                card::FORMAT
-            )
+            return Err(LoadError::bad_card(
+                NAME,
+                &path,
+                format!(
+                    "{} is a card of format {} for `{}` (schedule {}); this comp reads format {} cards for `{NAME}` (cosine)",
+                    path.display(),
+                    c.format,
+                    c.model,
+                    c.schedule,
+                    card::FORMAT
+                ),
+            ));
         }
         c.config.validate()?;
         Ok(c)
@@ -221,7 +227,8 @@ pub struct ClevrClf {
 }
 
 impl ClevrClf {
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+    /// Loads the classifier from a folder (`model.json` + `model.safetensors`).
+    pub fn load(dir: &Path, device: &Device) -> LoadResult<Self> {
         let c = ClfCard::read(dir)?;
         let path = dir.join(card::WEIGHTS);
         let tensors = weights::load_tensors(&path, device).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))?;

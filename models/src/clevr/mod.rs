@@ -38,6 +38,8 @@ pub use unet::{Config, Unet};
 use comp_runtime::Schedule;
 use comp_runtime::{Denoiser, ModelOutput};
 
+use crate::error::LoadResult;
+
 /// The side of the model's square images, in pixels.
 pub const SIZE: usize = 32;
 
@@ -119,14 +121,15 @@ pub struct Clevr {
 
 impl Clevr {
     /// Loads a trained clevr-pos model from a folder (`model.json` + `model.safetensors`). A
-    /// missing folder or file says how to train one; a corrupt one says what is wrong.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+    /// missing folder or file is [`crate::LoadError::NoWeights`], a malformed card
+    /// [`crate::LoadError::BadCard`]; corrupt weights say what is wrong.
+    pub fn load(dir: &Path, device: &Device) -> LoadResult<Self> {
         Self::load_as(NAME, dir, device)
     }
 
     /// Loads a trained model of kind `kind` (`clevr-pos` or `clevr-attr`) from a folder; a
     /// card of the other kind is refused by name.
-    pub fn load_as(kind: &str, dir: &Path, device: &Device) -> Result<Self> {
+    pub fn load_as(kind: &str, dir: &Path, device: &Device) -> LoadResult<Self> {
         let card = Card::read_as(kind, dir)?;
         let path = dir.join(card::WEIGHTS);
         let tensors = card::read_tensors(&path, device)?;

@@ -26,6 +26,7 @@ pub use energy::{eps_energy, EpsEnergy, Param};
 pub use net::{Arch, Net};
 
 use super::toy2d;
+use crate::error::{LoadError, LoadResult};
 use crate::weights::{self, NoWeights};
 use comp_runtime::{Denoiser, ModelOutput, Schedule};
 
@@ -104,18 +105,29 @@ impl Mlp {
         Ok(Self { info, schedule, net, card })
     }
 
-    /// Loads `dir/model.safetensors` and `dir/model.json` onto `device` as model `name`.
-    pub fn load_dir(name: &str, dir: &Path, device: &Device) -> Result<Self> {
+    /// Loads `dir/model.safetensors` and `dir/model.json` onto `device` as model `name`: no
+    /// weights file is [`NoWeights`], a card that cannot be read or describes another model
+    /// [`LoadError::BadCard`].
+    pub fn load_dir(name: &str, dir: &Path, device: &Device) -> LoadResult<Self> {
         let weights_path = dir.join(WEIGHTS_FILE);
         let card_path = dir.join(CARD_FILE);
         if !weights_path.is_file() {
             return Err(NoWeights::error(name, &weights_path));
         }
         let fail = |what: String| candle_core::Error::Msg(format!("model `{name}`: {what}"));
-        let card: ModelCard = weights::read_card(&card_path).map_err(|e| fail(format!("{e} (retrain it)")))?;
+        let bad_card = |reason: String| LoadError::bad_card(name, &card_path, reason);
+        let card: ModelCard = weights::read_card(name, &card_path).map_err(|e| match e {
+            LoadError::BadCard { reason, .. } => bad_card(format!("{reason} (retrain it)")),
+            other => other,
+        })?;
         if let Some(p) = param_of(name) {
             if card.param != p {
-                return Err(fail(format!("{} describes a `{}` model, expected `{}`", card_path.display(), card.param.name(), p.name())));
+                return Err(bad_card(format!(
+                    "{} describes a `{}` model, expected `{}`",
+                    card_path.display(),
+                    card.param.name(),
+                    p.name()
+                )));
             }
         }
         let bytes = weights::read_bytes(&weights_path).map_err(|e| fail(e.to_string()))?;
@@ -124,12 +136,14 @@ impl Mlp {
                 "{} is not the weights file its card {} describes (corrupt, or from another training run): retrain it",
                 weights_path.display(),
                 card_path.display(),
-            )));
+            ))
+            .into());
         }
         let tensors = weights::parse_tensors(&bytes, &weights_path, device).map_err(|e| fail(e.to_string()))?;
         let net =
             Net::from_tensors(&card.arch, &weights::to_f32(tensors)?).map_err(|e| fail(format!("{}: {e}", weights_path.display())))?;
-        let mut model = Self::new(card, net).map_err(|e| fail(e.to_string()))?;
+        // What `new` checks is the card (its format, version, vocabulary and schedule).
+        let mut model = Self::new(card, net).map_err(|e| bad_card(comp_runtime::error::message(&e)))?;
         model.info.name = name.to_string();
         Ok(model)
     }

@@ -13,6 +13,8 @@
 use candle_core::{bail, Result};
 use std::path::{Path, PathBuf};
 
+use crate::error::{LoadError, LoadResult};
+
 /// The card that points a model at a diffusers folder.
 pub const CARD: &str = "model.json";
 
@@ -176,13 +178,14 @@ pub enum Found {
 }
 
 /// Finds model `name`'s diffusers folder (see the module doc); `hub` lists the Hugging Face
-/// repositories (`org/name`) that hold it.
-pub fn locate(name: &str, hub: &[&str]) -> Result<Found> {
+/// repositories (`org/name`) that hold it. A model card that cannot be read or names no folder
+/// is [`LoadError::BadCard`].
+pub fn locate(name: &str, hub: &[&str]) -> LoadResult<Found> {
     locate_in(name, hub, &crate::locate::roots(), &hub_caches())
 }
 
 /// [`locate`] over given model roots and hub caches.
-pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]) -> Result<Found> {
+pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]) -> LoadResult<Found> {
     let mut searched = Vec::new();
     for root in roots {
         let dir = root.join(name);
@@ -190,7 +193,9 @@ pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]
         // Anything at the card's path is the card: one that cannot be read or understood is
         // reported as such, never as "no model card".
         if std::fs::symlink_metadata(&card).is_ok() {
-            return read_card(&card).map(Found::Folder);
+            return read_card(&card)
+                .map(Found::Folder)
+                .map_err(|why| LoadError::bad_card(name, &card, format!("model card {}: {why}", card.display())));
         }
         if dir.join("model_index.json").is_file() || dir.join("unet").is_dir() {
             return Ok(Found::Folder(dir));
@@ -209,19 +214,18 @@ pub fn locate_in(name: &str, hub: &[&str], roots: &[PathBuf], caches: &[PathBuf]
     Ok(Found::Missing(searched))
 }
 
-/// `{"diffusers": PATH}`; a relative path is relative to the card's folder.
-fn read_card(card: &Path) -> Result<PathBuf> {
+/// `{"diffusers": PATH}`; a relative path is relative to the card's folder. Err: what is
+/// wrong with the card.
+fn read_card(card: &Path) -> std::result::Result<PathBuf, String> {
     let expected = "expected {\"diffusers\": \"/path/to/a/diffusers/folder\"}";
-    let meta = std::fs::metadata(card).map_err(|e| candle_core::Error::Msg(format!("model card {}: {e}; {expected}", card.display())))?;
+    let meta = std::fs::metadata(card).map_err(|e| format!("{e}; {expected}"))?;
     if !meta.is_file() {
-        bail!("model card {}: not a file; {expected}", card.display())
+        return Err(format!("not a file; {expected}"));
     }
-    let text = std::fs::read_to_string(card)
-        .map_err(|e| candle_core::Error::Msg(format!("model card {}: cannot be read: {e}", card.display())))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| candle_core::Error::Msg(format!("model card {}: {e}; {expected}", card.display())))?;
+    let text = std::fs::read_to_string(card).map_err(|e| format!("cannot be read: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{e}; {expected}"))?;
     let Some(p) = v.get("diffusers").and_then(|p| p.as_str()).filter(|p| !p.trim().is_empty()) else {
-        bail!("model card {}: {expected}", card.display())
+        return Err(expected.to_string());
     };
     let p = PathBuf::from(p);
     Ok(if p.is_relative() { card.parent().unwrap_or(Path::new(".")).join(p) } else { p })

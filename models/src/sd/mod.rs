@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::error::LoadResult;
 use config::{Prediction, SchedulerJson, UnetJson, VaeJson};
 
 /// One checkpoint family `comp` knows by name.
@@ -266,7 +267,7 @@ pub(crate) fn dtype_of(d: Dtype) -> DType {
 impl StableDiffusion {
     /// Checks the diffusers folder `root` and reads its configs and tokenizer; the weights
     /// are loaded by the first run (in its dtype). Errors name the file and what was expected.
-    pub fn open(v: &Variant, root: &Path, device: &Device) -> Result<Self> {
+    pub fn open(v: &Variant, root: &Path, device: &Device) -> LoadResult<Self> {
         let files = folder::Files::check(root)?;
         let unet_json: UnetJson = config::read_json(&files.unet_config)?;
         unet_json.to_candle(&files.unet_config)?;
@@ -279,22 +280,23 @@ impl StableDiffusion {
             None => SchedulerJson::sd_default(v.prediction),
         };
         if unet_json.cross_attention_dim != clip_json.hidden_size {
-            bail!(
+            return Err(candle_core::Error::Msg(format!(
                 "{}: the UNet cross-attends to {}-wide text states but the text encoder ({}) gives {}: the folder mixes two checkpoints",
                 root.display(),
                 unet_json.cross_attention_dim,
                 files.text_config.display(),
                 clip_json.hidden_size
-            )
+            ))
+            .into());
         }
         if unet_json.in_channels != vae_json.latent_channels || unet_json.out_channels != vae_json.latent_channels {
-            bail!(
+            return Err(candle_core::Error::Msg(format!(
                 "{}: the UNet takes {} channels and gives {}, but the VAE's latents have {}; comp runs text-to-image UNets (not inpainting or depth ones)",
                 root.display(),
                 unet_json.in_channels,
                 unet_json.out_channels,
                 vae_json.latent_channels
-            )
+            )).into());
         }
         let native = scheduler.schedule(files.scheduler.as_deref().unwrap_or(root))?;
         let first = native.alpha_bar(0);
@@ -302,12 +304,12 @@ impl StableDiffusion {
         let tokenizer = tokenizer::ClipTokenizer::load(&files.tokenizer, clip_json.max_position_embeddings)?;
         if let Some(max) = tokenizer.max_id() {
             if max as usize >= clip_json.vocab_size {
-                bail!(
+                return Err(candle_core::Error::Msg(format!(
                     "{}: the tokenizer has ids up to {max}, but the text encoder ({}) has `vocab_size` {}: the folder mixes two checkpoints",
                     files.tokenizer.display(),
                     files.text_config.display(),
                     clip_json.vocab_size
-                )
+                )).into());
             }
         }
         let mut info = info(v);
@@ -339,11 +341,11 @@ impl StableDiffusion {
     }
 
     /// Finds variant `name`'s folder (see [`folder`]) and opens it.
-    pub fn locate_and_open(name: &str, device: &Device) -> Result<Self> {
-        let Some(v) = variant(name) else { bail!("unknown Stable Diffusion model `{name}`") };
+    pub fn locate_and_open(name: &str, device: &Device) -> LoadResult<Self> {
+        let Some(v) = variant(name) else { return Err(candle_core::Error::Msg(format!("unknown Stable Diffusion model `{name}`")).into()) };
         match folder::locate(v.name, v.hub)? {
             folder::Found::Folder(dir) => Self::open(v, &dir, device),
-            folder::Found::Missing(searched) => bail!("{}", folder::missing_message(v.name, &searched)),
+            folder::Found::Missing(searched) => Err(candle_core::Error::Msg(folder::missing_message(v.name, &searched)).into()),
         }
     }
 

@@ -76,7 +76,7 @@ fn folder(given: &Option<PathBuf>, name: &str) -> PathBuf {
 
 /// Loads a clevr model of `kind` from `dir`, under the folder's name (the name scripts use).
 fn load(kind: &str, dir: &std::path::Path, name: &str, device: &candle_core::Device) -> Result<Box<dyn comp_runtime::Denoiser>, Failure> {
-    let model = Clevr::load_as(kind, dir, device).map_err(|e| crate::error::runtime(&e))?;
+    let model = Clevr::load_as(kind, dir, device).map_err(|e| crate::error::load(&e))?;
     if model.card().is_some_and(|c| c.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let clf: Option<Box<dyn comp_runtime::Denoiser>> = if args.classifier || args.guided {
         let name = comp_models::clevr::classifier::NAME;
         let m =
-            comp_models::clevr::classifier::ClevrClf::load(&folder(&args.clf_dir, name), &device).map_err(|e| crate::error::runtime(&e))?;
+            comp_models::clevr::classifier::ClevrClf::load(&folder(&args.clf_dir, name), &device).map_err(|e| crate::error::load(&e))?;
         Some(Box::new(m))
     } else {
         None

@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     let dir =
         args.model_dir.clone().unwrap_or_else(|| comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME)));
-    let model = Clevr::load(&dir, &device).map_err(|e| crate::error::runtime(&e))?;
+    let model = Clevr::load(&dir, &device).map_err(|e| crate::error::load(&e))?;
     if model.card().is_some_and(|c| c.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }

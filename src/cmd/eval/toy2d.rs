@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::Usage(format!("cannot create output directory `{}`: {}", args.out.display(), pipeline::io_reason(&e))))?;
     let device = comp_runtime::Device::Cpu;
-    let model = comp_models::load(&args.model, &device).map_err(|e| crate::error::runtime(&e))?;
+    let model = comp_models::load(&args.model, &device).map_err(|e| crate::error::load(&e))?;
     let second = match &args.with {
         None => None,
         Some(name) => {
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             if info.data_shape != [2] {
                 return Err(Failure::Usage(format!("`{name}` is not a 2D model; `comp eval toy2d` needs one")));
             }
-            Some(comp_models::load(name, &device).map_err(|e| crate::error::runtime(&e))?)
+            Some(comp_models::load(name, &device).map_err(|e| crate::error::load(&e))?)
         }
     };
 

@@ -109,7 +109,7 @@ fn train_model(args: Args, config: Config) -> Result<(), Failure> {
     super::refuse_overwrite(&opts.out, args.force, args.resume.as_deref() == Some(opts.out.as_path()))?;
     if let Some(dir) = &args.resume {
         // The card fixes the network: resuming a model of the other kind is refused by name.
-        comp_models::clevr::Card::read_as(name, dir).map_err(|e| crate::error::runtime(&e))?;
+        comp_models::clevr::Card::read_as(name, dir).map_err(|e| crate::error::load(&e))?;
     }
     let device = comp_runtime::device(&args.device).map_err(|e| Failure::Usage(e.to_string()))?;
     std::fs::create_dir_all(&opts.out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", opts.out.display())))?;
