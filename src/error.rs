@@ -1,6 +1,8 @@
-//! How a command ends when it fails, and runtime errors in the user's words.
+//! How a command ends when it fails, and runtime errors in the user's words: candle's errors,
+//! a run's ([`RunError`]) and a model's that could not load ([`LoadError`]), each as one line.
 
 use comp_models::LoadError;
+use comp_runtime::RunError;
 
 /// The ways a command ends.
 pub enum Failure {
@@ -20,6 +22,17 @@ pub fn runtime_message(e: &candle_core::Error) -> String {
 /// [`runtime_message`] as a [`Failure::Runtime`].
 pub fn runtime(e: &candle_core::Error) -> Failure {
     Failure::Runtime(runtime_message(e))
+}
+
+/// A run that stopped ([`comp_runtime::execute`]), as one line: where (the sample and step)
+/// and why, in the words of [`RunError`]'s variants or candle's error without its backtrace.
+pub fn run_message(e: &RunError) -> String {
+    e.message()
+}
+
+/// [`run_message`] as a [`Failure::Runtime`].
+pub fn run(e: &RunError) -> Failure {
+    Failure::Runtime(run_message(e))
 }
 
 /// A model that could not be loaded, as one line, and for a learned model without weights

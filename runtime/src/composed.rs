@@ -6,13 +6,15 @@
 //! condition gives ε̂ = 0 and costs no call. (With several models, the one call is one
 //! batched call per model with an active condition; see [`crate::composite`].) Every call is counted in [`Calls`], so the
 //! executor and the MCMC samplers share one accounting and neither calls the other. A model
-//! output or ε̂ that is not finite stops the run here, naming the term ([`crate::finite`]).
+//! output or ε̂ that is not finite stops the run here, naming the term ([`crate::finite`],
+//! [`RunError::NonFinite`]).
 
-use candle_core::{bail, DType, Result, Tensor};
+use candle_core::{DType, Tensor};
 use comp_plan::{Combine, SamplePlan, Segment, MAX_MODELS};
 
 use crate::combine::{combine, Combined};
 use crate::denoiser::Denoiser;
+use crate::error::RunError;
 use crate::finite::{check_model_output, check_state};
 
 /// Model calls made and rows evaluated.
@@ -41,7 +43,9 @@ pub struct Composed<'a> {
 
 impl Composed<'_> {
     /// ε̂ (and the composed energy when `want_energy`) at x `[N, ...data_shape]`.
-    pub fn eval(&self, x: &Tensor, want_energy: bool, calls: &mut Calls) -> Result<Combined> {
+    /// A non-finite model output or ε̂ is [`RunError::NonFinite`] (placed at its step by the
+    /// executor).
+    pub fn eval(&self, x: &Tensor, want_energy: bool, calls: &mut Calls) -> std::result::Result<Combined, RunError> {
         let segment = self.segment;
         let k = segment.active.len();
         let n = x.dim(0)?;
@@ -72,11 +76,11 @@ impl Composed<'_> {
         }
         calls.rows += k * n;
         if out.eps.dims() != stacked.dims() {
-            bail!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())
+            return Err(RunError::msg(format!("model returned ε of shape {:?} for input {:?}", out.eps.dims(), stacked.dims())));
         }
-        check_model_output(&out.eps, n, &conds)?;
+        check_model_output(&out.eps, n, &conds, &self.plan.sample)?;
         let combined = combine(&out, k, &segment.combine, self.sigma, want_energy)?;
-        check_state(&combined.eps, || "the composed ε̂".into())?;
+        check_state(&combined.eps, &self.plan.sample, || "the composed ε̂".into())?;
         Ok(combined)
     }
 }

@@ -9,9 +9,11 @@
 //! [`mcmc_step`]). After the last step the model decodes the samples (latents to pixels; the
 //! identity for models that sample data directly).
 //!
-//! Before any work the plan's memory is estimated and checked ([`crate::memory`]); a value
-//! that leaves the finite numbers stops the run at once, naming the step, the sample and the
-//! term ([`crate::finite`]); a set `cancel` flag stops it before the next step.
+//! Before any work the plan's memory is estimated and checked ([`crate::memory`],
+//! [`RunError::TooLarge`]); a value that leaves the finite numbers stops the run at once,
+//! naming the step, the sample and the term ([`crate::finite`], [`RunError::NonFinite`]); a set
+//! `cancel` flag stops it before the next step ([`RunError::Interrupted`]). Errors found inside
+//! a step are placed at it ([`RunError::at`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use comp_plan::{step_fraction, Combine, Mcmc, SamplePlan};
 
 use crate::composed::{Calls, Composed};
 use crate::denoiser::Denoiser;
+use crate::error::RunError;
 use crate::finite::check_state;
 use crate::mcmc::{self, Acceptance, Level, Params};
 use crate::noise::Noise;
@@ -31,7 +34,8 @@ use crate::sampler::{At, ReverseSampler};
 pub struct ExecOptions<'a> {
     /// Called after each reverse step with (steps done, total steps).
     pub progress: Option<&'a dyn Fn(usize, usize)>,
-    /// When set (the REPL's Ctrl-C), the run stops before its next step with an error.
+    /// When set (the REPL's Ctrl-C), the run stops before its next step (or its next MCMC
+    /// evaluation) with [`RunError::Interrupted`].
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     /// Draw only these sample indices of the plan's `0..samples` (a shard of the run); every
     /// sample has its own noise stream ([`Noise`]), so they are exactly those rows of the
@@ -70,13 +74,18 @@ pub struct RunOutput {
     pub wall: Duration,
 }
 
-/// Samples `plan` with `model` on `device`.
-pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> Result<RunOutput> {
+/// Samples `plan` with `model` on `device`. The run's own failures are [`RunError`]'s
+/// variants (non-finite values, interruption, too large for memory); the rest is
+/// [`RunError::Candle`], with the sample and step as context.
+pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &ExecOptions) -> std::result::Result<RunOutput, RunError> {
     let start = Instant::now();
     validate(plan, model)?;
     let indices = opts.indices.clone().unwrap_or(0..plan.settings.samples);
     if indices.is_empty() || indices.end > plan.settings.samples {
-        bail!("sample `{}`: indices {}..{} asked of a run of {} samples", plan.sample, indices.start, indices.end, plan.settings.samples)
+        return Err(RunError::msg(format!(
+            "sample `{}`: indices {}..{} asked of a run of {} samples",
+            plan.sample, indices.start, indices.end, plan.settings.samples
+        )));
     }
     if indices.len() == plan.settings.samples {
         crate::memory::check(plan, model)?;
@@ -97,7 +106,12 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut x = noise.normal(&shape, device)?;
     if let Some(s) = opts.start {
         if s.dims() != x.dims() {
-            bail!("sample `{}`: the starting states have shape {:?}, the run draws {:?}", plan.sample, s.dims(), x.dims())
+            return Err(RunError::msg(format!(
+                "sample `{}`: the starting states have shape {:?}, the run draws {:?}",
+                plan.sample,
+                s.dims(),
+                x.dims()
+            )));
         }
         x = s.to_device(device)?.to_dtype(x.dtype())?;
     }
@@ -108,20 +122,21 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut acceptance = Acceptance::default();
     for k in 0..steps {
         if opts.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            bail!("sample `{}`: interrupted at step {k} of {steps}", plan.sample)
+            return Err(RunError::Interrupted { sample: plan.sample.clone(), step: k, steps, mcmc: None });
         }
         if k > 0 && plan.segment_at(k) != plan.segment_at(k - 1) {
             sampler.restart();
         }
-        let mut eval = |x: &Tensor, at: At| -> Result<Tensor> {
+        let mut eval = |x: &Tensor, at: At| -> std::result::Result<Tensor, RunError> {
             let eps = composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps;
             match model.x0_range(&plan.settings.sampler) {
-                Some(range) => clip_x0(x, &eps, at.alpha_bar, at.sigma, range),
+                Some(range) => Ok(clip_x0(x, &eps, at.alpha_bar, at.sigma, range)?),
                 None => Ok(eps),
             }
         };
-        x = sampler.step(k, &x, &mut eval, &mut noise).map_err(|e| e.context(format!("sample `{}`, step {k} of {steps}", plan.sample)))?;
-        check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after the reverse update", plan.sample))?;
+        let here = |e: RunError| e.at(&plan.sample, k, steps, None);
+        x = sampler.step(k, &x, &mut eval, &mut noise).map_err(here)?;
+        check_state(&x, &plan.sample, || "x after the reverse update".into()).map_err(here)?;
         if let Some(mcmc) = &plan.settings.mcmc {
             let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
             let before = calls.calls;
@@ -129,7 +144,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
             if calls.calls != before {
                 sampler.restart();
             }
-            check_state(&x, || format!("sample `{}`, step {k} of {steps}: x after {:?}", plan.sample, mcmc.kind))?;
+            check_state(&x, &plan.sample, || format!("x after {:?}", mcmc.kind)).map_err(here)?;
         }
         if let Some(o) = opts.observe {
             o(k + 1, &x);
@@ -199,8 +214,15 @@ pub struct McmcContext<'a> {
 /// Step size (and HMC's mass) are multiplied by β of step k's transition,
 /// `sampler.beta(k)`, when `beta_scaled`. All randomness comes from `noise`; model calls go
 /// into `calls` and accept counts into `acceptance`. Each level costs
-/// [`comp_plan::Mcmc::calls_per_level`] model calls.
-pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Calls, acceptance: &mut Acceptance) -> Result<Tensor> {
+/// [`comp_plan::Mcmc::calls_per_level`] model calls. Errors are placed at the level, `sample
+/// `s`, Mala after step 3 of 10` ([`RunError::at`]).
+pub fn mcmc_step(
+    ctx: &McmcContext,
+    x: Tensor,
+    noise: &mut Noise,
+    calls: &mut Calls,
+    acceptance: &mut Acceptance,
+) -> std::result::Result<Tensor, RunError> {
     let steps = ctx.sampler.steps();
     let next = ctx.step + 1;
     if next >= steps {
@@ -216,8 +238,7 @@ pub fn mcmc_step(ctx: &McmcContext, x: Tensor, noise: &mut Noise, calls: &mut Ca
     }
     let params = Params::at_level(ctx.mcmc, ctx.sampler.beta(ctx.step));
     let mut level = Level { target, calls, cancel: ctx.cancel };
-    mcmc::run(&mut level, x, &params, noise, acceptance)
-        .map_err(|e| e.context(format!("sample `{}`, {:?} after step {} of {steps}", ctx.plan.sample, ctx.mcmc.kind, ctx.step)))
+    mcmc::run(&mut level, x, &params, noise, acceptance).map_err(|e| e.at(&ctx.plan.sample, ctx.step, steps, Some(ctx.mcmc.kind)))
 }
 
 /// Checks the plan against the model before any work.

@@ -13,6 +13,7 @@
 //! | executor | [`executor`] | the reverse loop: each step hands the sampler an "evaluate ε̂ at (x, t)" function |
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
 //! | memory | [`memory`] | the run's memory, estimated from the plan and checked before allocating |
+//! | errors | [`error`] | [`RunError`]: non-finite values, interruption, too large, or candle's, by variant; one-line messages |
 //! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline with a real model, a hand-written plan for `sample s = ring AND bar`,
@@ -39,6 +40,7 @@ pub mod schedule;
 
 pub use candle_core::{Device, Tensor};
 pub use denoiser::{Denoiser, ModelOutput};
+pub use error::RunError;
 pub use executor::{execute, ExecOptions, RunOutput};
 pub use schedule::{Schedule, Spacing};
 

@@ -24,6 +24,7 @@ use candle_core::{bail, Result};
 use comp_plan::SamplePlan;
 
 use crate::denoiser::Denoiser;
+use crate::error::{RunError, TooLarge};
 
 /// The environment variable that sets the memory limit.
 pub const ENV: &str = "COMP_MEMORY_LIMIT";
@@ -103,14 +104,15 @@ pub fn human(bytes: u128) -> String {
     }
 }
 
-/// Refuses a plan whose estimate exceeds the limit, saying how many samples would fit.
-pub fn check(plan: &SamplePlan, model: &dyn Denoiser) -> Result<()> {
+/// Refuses a plan whose estimate exceeds the limit ([`RunError::TooLarge`], saying how many
+/// samples would fit).
+pub fn check(plan: &SamplePlan, model: &dyn Denoiser) -> std::result::Result<(), RunError> {
     let (limit, why) = limit()?;
     check_against(plan, model, limit, &why)
 }
 
 /// [`check`] against a given limit.
-pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: &str) -> Result<()> {
+pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: &str) -> std::result::Result<(), RunError> {
     let info = model.info();
     let shape = info.sample_shape(plan.settings.size);
     let working = model.working_bytes_per_row(&shape);
@@ -130,14 +132,15 @@ pub fn check_against(plan: &SamplePlan, model: &dyn Denoiser, limit: u128, why: 
         }
         _ => format!("at most {fit} samples fit: ask fewer with `--samples N` or the `samples` setting"),
     };
-    bail!(
-        "sample `{}`: {} samples need about {} of memory (about {} each), over the limit of {} ({why}); {advice}",
-        plan.sample,
-        plan.settings.samples,
-        human(need),
-        human(per_sample),
-        human(limit),
-    )
+    Err(RunError::TooLarge(Box::new(TooLarge {
+        sample: plan.sample.clone(),
+        samples: plan.settings.samples,
+        need,
+        per_sample,
+        limit,
+        why: why.to_string(),
+        advice,
+    })))
 }
 
 #[cfg(test)]

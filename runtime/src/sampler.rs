@@ -34,8 +34,9 @@ pub struct At {
     pub alpha_bar: f64,
 }
 
-/// Evaluates the composed ε̂ at a point x (`[N, ...data_shape]`) at a noise level.
-pub type Eval<'e> = dyn FnMut(&Tensor, At) -> Result<Tensor> + 'e;
+/// Evaluates the composed ε̂ at a point x (`[N, ...data_shape]`) at a noise level; its errors
+/// are `E` (the executor's [`crate::error::RunError`], or candle's own).
+pub type Eval<'e, E = candle_core::Error> = dyn FnMut(&Tensor, At) -> std::result::Result<Tensor, E> + 'e;
 
 /// x_prev = x·a + ε̂·b + z·c for one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,17 +72,24 @@ impl ReverseSampler {
 
     /// Takes executor step k from x: evaluates ε̂ through `eval` (counted by the caller) and
     /// returns x at the next level. Stochastic samplers draw their noise from `noise` after
-    /// the evaluation.
-    pub fn step(&mut self, k: usize, x: &Tensor, eval: &mut Eval, noise: &mut Noise) -> Result<Tensor> {
+    /// the evaluation. The evaluation's errors come back as they are.
+    pub fn step<E: From<candle_core::Error>>(
+        &mut self,
+        k: usize,
+        x: &Tensor,
+        eval: &mut Eval<E>,
+        noise: &mut Noise,
+    ) -> std::result::Result<Tensor, E> {
         let eps = eval(x, self.at(k))?;
-        match self.kind {
+        let next = match self.kind {
             Sampler::Ddpm { .. } | Sampler::Ddim { .. } | Sampler::EulerA { .. } => {
                 let c = self.coeffs(k);
                 let z = if c.noise != 0.0 { Some(noise.normal(x.dims(), x.device())?) } else { None };
                 apply(c, x, &eps, z.as_ref())
             }
             Sampler::Dpmpp2m { .. } => self.dpmpp2m(k, x, &eps),
-        }
+        };
+        Ok(next?)
     }
 
     /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) from level k to the next, with the

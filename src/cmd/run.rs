@@ -98,7 +98,7 @@ impl Runner {
         for name in &names {
             self.ensure_loaded(name)?;
         }
-        let run = |model: &dyn Denoiser| comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::runtime(&e));
+        let run = |model: &dyn Denoiser| comp_runtime::execute(sample, model, &self.device, opts).map_err(|e| crate::error::run(&e));
         if !sample.several() {
             return run(self.models[&sample.model].as_ref());
         }

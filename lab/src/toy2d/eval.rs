@@ -384,7 +384,7 @@ pub fn run(model: &dyn Denoiser, models: &[ModelInfo], opts: &Options) -> Result
                             None => model,
                         };
                         let out = execute(&plan, runner, &device, &ExecOptions::default())
-                            .map_err(|e| e.context(format!("{} with {}", comp.name, method.name())))?;
+                            .map_err(|e| candle_core::Error::from(e).context(format!("{} with {}", comp.name, method.name())))?;
                         let v = out.samples.to_dtype(DType::F64)?.to_vec2::<f64>()?;
                         let pts = v.into_iter().map(|r| [r[0], r[1]]).collect();
                         (pts, Some(out.model_calls), out.acceptance, text)

@@ -10,9 +10,10 @@
 //! kept from the last leapfrog step, so a step costs L target evaluations (energies only at
 //! the trajectory's end, and only for HMC), plus one at the level's starting point.
 
-use candle_core::{Result, Tensor};
+use candle_core::Tensor;
 
-use super::{log_q, metropolis, select, select_vec, sq_norm, Acceptance, LogDensity, Params};
+use super::{log_q, metropolis, select, select_vec, sq_norm, Acceptance, LogDensity, Params, Result};
+use crate::error::RunError;
 use crate::noise::Noise;
 
 /// `params.steps` HMC steps from x; `acceptance: None` runs U-HMC (no accept test).
@@ -26,11 +27,11 @@ pub fn run(
     let adjusted = acceptance.is_some();
     let (m, d) = (params.mass, params.damping);
     if !(m > 0.0 && m.is_finite()) {
-        candle_core::bail!("HMC mass must be positive, got {m}")
+        return Err(RunError::msg(format!("HMC mass must be positive, got {m}")));
     }
     if !(0.0..=1.0).contains(&d) {
         // The checker enforces this for scripts; a hand-edited JSON plan is checked here.
-        candle_core::bail!("HMC damping must be in [0, 1], got {d}")
+        return Err(RunError::msg(format!("HMC damping must be in [0, 1], got {d}")));
     }
     let cur = target.eval(&x, adjusted)?;
     let g = cur.grad.clone();
@@ -83,7 +84,7 @@ pub(crate) fn step(
         }
         match acceptance {
             Some(acc) => {
-                let lq_new = lq_new.ok_or_else(|| candle_core::Error::Msg("HMC needs log q".into()))?;
+                let lq_new = lq_new.ok_or_else(|| RunError::msg("HMC needs log q"))?;
                 let (k_old, k_new) = (sq_norm(&v)?, sq_norm(&vn)?);
                 let log_alpha: Vec<f64> = (0..lq.len()).map(|i| (lq_new[i] - 0.5 * k_new[i] / m) - (lq[i] - 0.5 * k_old[i] / m)).collect();
                 let accept = metropolis(&log_alpha, noise, acc)?;

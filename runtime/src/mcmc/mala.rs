@@ -9,9 +9,9 @@
 //! The gradient and log q at the current point are kept from the step that accepted it, so
 //! each step costs one target evaluation (at x′), plus one at the level's starting point.
 
-use candle_core::{Result, Tensor};
+use candle_core::Tensor;
 
-use super::{log_q, metropolis, select, select_vec, sq_norm, Acceptance, LogDensity, Params};
+use super::{log_q, metropolis, select, select_vec, sq_norm, Acceptance, LogDensity, Params, Result};
 use crate::noise::Noise;
 
 /// `params.steps` MALA steps from x.

@@ -24,11 +24,15 @@ pub mod hmc;
 pub mod mala;
 pub mod ula;
 
-use candle_core::{DType, Result, Tensor};
+use candle_core::{DType, Tensor};
 use comp_plan::{Mcmc, McmcKind};
 
 use crate::composed::{Calls, Composed};
+use crate::error::RunError;
 use crate::noise::Noise;
+
+/// What the samplers return: their errors are the run's ([`RunError`]).
+pub(crate) type Result<T> = std::result::Result<T, RunError>;
 
 /// ∇ log q (and log q) of the distribution an MCMC level samples.
 pub trait LogDensity {
@@ -52,14 +56,15 @@ pub struct Eval {
 pub struct Level<'a, 'c> {
     pub target: Composed<'a>,
     pub calls: &'c mut Calls,
-    /// When set (Ctrl-C), the next evaluation fails instead: a level of HMC can take minutes.
+    /// When set (Ctrl-C), the next evaluation fails instead ([`RunError::Interrupted`], placed
+    /// by the executor): a level of HMC can take minutes.
     pub cancel: Option<&'c std::sync::atomic::AtomicBool>,
 }
 
 impl LogDensity for Level<'_, '_> {
     fn eval(&mut self, x: &Tensor, want_log_q: bool) -> Result<Eval> {
         if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            candle_core::bail!("interrupted")
+            return Err(RunError::Interrupted { sample: self.target.plan.sample.clone(), step: 0, steps: 0, mcmc: None });
         }
         let sigma = self.target.sigma;
         let out = self.target.eval(x, want_log_q, self.calls)?;
@@ -67,7 +72,7 @@ impl LogDensity for Level<'_, '_> {
         let log_q = match (want_log_q, out.energy) {
             (false, _) => None,
             (true, Some(e)) => Some(e.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?.into_iter().map(|e| -e / sigma).collect()),
-            (true, None) => candle_core::bail!("MCMC asked for energies, but none came back"),
+            (true, None) => return Err(RunError::msg("MCMC asked for energies, but none came back")),
         };
         Ok(Eval { grad, log_q })
     }
@@ -128,7 +133,7 @@ pub fn run(target: &mut dyn LogDensity, x: Tensor, params: &Params, noise: &mut 
         return Ok(x);
     }
     if !(params.step_size > 0.0 && params.step_size.is_finite()) {
-        candle_core::bail!("MCMC step size must be positive, got {}", params.step_size)
+        return Err(RunError::msg(format!("MCMC step size must be positive, got {}", params.step_size)));
     }
     match params.kind {
         McmcKind::Ula => ula::run(target, x, params, noise),
@@ -140,7 +145,7 @@ pub fn run(target: &mut dyn LogDensity, x: Tensor, params: &Params, noise: &mut 
 
 /// Σ over all but the first dimension of t², per sample, in f64.
 pub(crate) fn sq_norm(t: &Tensor) -> Result<Vec<f64>> {
-    t.flatten_from(1)?.sqr()?.sum(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()
+    Ok(t.flatten_from(1)?.sqr()?.sum(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
 }
 
 /// Per sample i: `a[i]` where `mask[i]`, else `b[i]` (a, b of the same shape `[N, ...]`).
@@ -155,7 +160,7 @@ pub(crate) fn select(mask: &[bool], a: &Tensor, b: &Tensor) -> Result<Tensor> {
     shape[0] = mask.len();
     let m: Vec<u8> = mask.iter().map(|&m| u8::from(m)).collect();
     let m = Tensor::from_vec(m, shape, a.device())?.broadcast_as(a.shape())?;
-    m.where_cond(a, b)
+    Ok(m.where_cond(a, b)?)
 }
 
 /// Per sample: accept when log u < log α (a NaN log α rejects). Counts into `acceptance`.
@@ -174,5 +179,5 @@ pub(crate) fn select_vec(mask: &[bool], a: &[f64], b: &[f64]) -> Vec<f64> {
 
 /// `eval.log_q`, which the caller asked for.
 pub(crate) fn log_q(eval: &Eval) -> Result<&[f64]> {
-    eval.log_q.as_deref().ok_or_else(|| candle_core::Error::Msg("MCMC needs log q, and none was returned".into()))
+    eval.log_q.as_deref().ok_or_else(|| RunError::msg("MCMC needs log q, and none was returned"))
 }

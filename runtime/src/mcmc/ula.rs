@@ -4,9 +4,9 @@
 //! O(h): for a Gaussian of variance v its stationary variance is v / (1 − h/(2v)).
 //! One target evaluation per step.
 
-use candle_core::{Result, Tensor};
+use candle_core::Tensor;
 
-use super::{LogDensity, Params};
+use super::{LogDensity, Params, Result};
 use crate::noise::Noise;
 
 /// `params.steps` ULA steps from x.
