@@ -165,6 +165,46 @@ fn fused_groupnorm_matches_basic_ops() {
     let ab = Tensor::randn(0f32, 1.0, (2, 2, 8), &dev).unwrap();
     let d = max_diff(&gn_act(&x, &ab, 4, true).unwrap(), &gn_act_reference(&x, &ab, 4, true).unwrap());
     assert!(d < 1e-5, "f32: max diff {d}");
+    // And its gradients (the f32 SiLU uses its own vectorized exponential) against the f64
+    // reference's.
+    let x = candle_core::Var::from_tensor(&x).unwrap();
+    let ab = candle_core::Var::from_tensor(&ab).unwrap();
+    let r = Tensor::randn(0f32, 1.0, (2, 64, 8), &dev).unwrap();
+    let g32 = (gn_act(x.as_tensor(), ab.as_tensor(), 4, true).unwrap() * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let (x64, ab64) = (x.to_dtype(DType::F64).unwrap(), ab.to_dtype(DType::F64).unwrap());
+    let (x64, ab64) = (candle_core::Var::from_tensor(&x64).unwrap(), candle_core::Var::from_tensor(&ab64).unwrap());
+    let y64 = gn_act_reference(x64.as_tensor(), ab64.as_tensor(), 4, true).unwrap();
+    let g64 = (y64 * r.to_dtype(DType::F64).unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+    for (a, b) in [(x.as_tensor(), x64.as_tensor()), (ab.as_tensor(), ab64.as_tensor())] {
+        let d = max_diff(&g32.get(a).unwrap().to_dtype(DType::F64).unwrap(), g64.get(b).unwrap());
+        assert!(d < 1e-4, "f32 gradient: max diff {d}");
+    }
+}
+
+/// The convolution computes the same bits on any number of threads: its blocks are chosen from
+/// the shapes alone, and the weight gradient's per-task parts are summed in task order.
+#[test]
+fn conv3_is_the_same_on_any_number_of_threads() {
+    let dev = Device::Cpu;
+    for (stride, up) in [(1, false), (2, false), (1, true)] {
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let conv = if up { Conv3::upsampling(24, 16, vb).unwrap() } else { Conv3::new(24, 16, stride, vb).unwrap() };
+        card::init_weights(&vm, 3).unwrap();
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (37, 16, 16, 24), &dev).unwrap()).unwrap();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                let y = candle_core::Module::forward(&conv, x.as_tensor()).unwrap();
+                let r = Tensor::ones(y.dims(), DType::F32, &dev).unwrap();
+                let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let mut out = vec![flat(&y), flat(g.get(x.as_tensor()).unwrap())];
+                out.extend(vm.all_vars().iter().map(|v| flat(g.get(v.as_tensor()).unwrap())));
+                out
+            })
+        };
+        assert!(run(1) == run(3), "stride {stride}, up {up}: results differ between 1 and 3 threads");
+    }
 }
 
 /// The whole tiny UNet with the CPU kernels computes what candle's ops (the GPU path) compute,

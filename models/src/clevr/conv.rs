@@ -26,6 +26,7 @@ use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
 use super::reference_ops;
+use super::simd::widest;
 
 /// A 3×3 convolution with padding 1 on NHWC tensors.
 #[derive(Clone, Debug)]
@@ -175,13 +176,21 @@ impl Geometry {
     /// call with 2 MB blocks, 3.4 s with 512 rows, 3.2 s with 1024; capping them at 24 MB, under
     /// the allocator's threshold for fresh pages, was slower).
     fn block_rows(&self) -> usize {
-        let least = if self.row() > 2048 { 1024 } else { 64 };
-        ((1 << 19) / self.row()).max(least)
+        ((1 << 19) / self.row()).max(self.least_rows())
+    }
+
+    /// The fewest output rows worth a block of their own.
+    fn least_rows(&self) -> usize {
+        if self.row() > 2048 {
+            1024
+        } else {
+            64
+        }
     }
 
     /// Calls `f(tap, source pixel)` for every in-bounds tap (dy·3 + dx) of output pixel
     /// (oy, ox); the source pixel indexes the (not upsampled) input.
-    #[inline]
+    #[inline(always)]
     fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
         let (hu, wu) = (self.h * self.u, self.w * self.u);
         for dy in 0..3 {
@@ -201,56 +210,54 @@ impl Geometry {
     }
 }
 
-/// Unfolds output rows `r0..r0 + dst.len() / row` (rows counted over the whole batch) of
-/// input `x` (the whole batch) into `dst`.
-/// Rows are independent copies, so they are filled in parallel (a serial unfolding left one
-/// core idle for a tenth of a training step).
-fn unfold<T: WithDType>(x: &[T], g: Geometry, r0: usize, dst: &mut [T]) {
+/// Unfolds output row `r` (counted over the whole batch) of input `x` (the whole batch) into
+/// `dst` (one row of `9·C + 1`).
+#[inline(always)]
+fn unfold_row<T: WithDType>(x: &[T], g: Geometry, r: usize, dst: &mut [T]) {
     let (ho, wo) = g.out();
-    let (row, c) = (g.row(), g.c);
+    let c = g.c;
     let image = g.h * g.w * c;
-    dst.par_chunks_exact_mut(row).enumerate().for_each(|(i, r)| {
-        let (b, p) = ((r0 + i) / (ho * wo), (r0 + i) % (ho * wo));
-        let src = &x[b * image..(b + 1) * image];
-        let mut filled = [false; 9];
-        g.taps(p / wo, p % wo, |tap, px| {
-            filled[tap] = true;
-            r[tap * c..(tap + 1) * c].copy_from_slice(&src[px * c..(px + 1) * c]);
-        });
-        for (tap, f) in filled.iter().enumerate() {
-            if !f {
-                r[tap * c..(tap + 1) * c].fill(T::zero());
-            }
-        }
-        r[9 * c] = T::one();
+    let (b, p) = (r / (ho * wo), r % (ho * wo));
+    let src = &x[b * image..(b + 1) * image];
+    let mut filled = [false; 9];
+    g.taps(p / wo, p % wo, |tap, px| {
+        filled[tap] = true;
+        dst[tap * c..(tap + 1) * c].copy_from_slice(&src[px * c..(px + 1) * c]);
     });
+    for (tap, f) in filled.iter().enumerate() {
+        if !f {
+            dst[tap * c..(tap + 1) * c].fill(T::zero());
+        }
+    }
+    dst[9 * c] = T::one();
 }
 
-/// Adds unfolded rows `r0..` (`col`) back onto their input pixels in `dx` (the whole batch).
-/// The images a block touches are folded in parallel, each by one task in row order, so the
-/// sums are the same whatever the threads.
-fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, dx: &mut [T]) {
+/// Unfolds output rows `r0..r0 + dst.len() / row` of `x` into `dst`, on this thread.
+#[inline(always)]
+fn unfold<T: WithDType>(x: &[T], g: Geometry, r0: usize, dst: &mut [T]) {
+    for (i, r) in dst.chunks_exact_mut(g.row()).enumerate() {
+        unfold_row(x, g, r0 + i, r);
+    }
+}
+
+/// Adds unfolded rows `r0..` (`col`) back onto their input pixels in `dx`, which holds the
+/// images from `b0` on (rows of other images must not be in `col`), in row order.
+#[inline(always)]
+fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, b0: usize, dx: &mut [T]) {
     let (ho, wo) = g.out();
     let (row, c) = (g.row(), g.c);
     let image = g.h * g.w * c;
     let per_image = ho * wo;
-    let n = col.len() / row;
-    if n == 0 {
-        return;
+    for (i, src) in col.chunks_exact(row).enumerate() {
+        let r = r0 + i;
+        let (b, p) = (r / per_image - b0, r % per_image);
+        let dst = &mut dx[b * image..(b + 1) * image];
+        g.taps(p / wo, p % wo, |tap, px| {
+            for (d, v) in dst[px * c..(px + 1) * c].iter_mut().zip(&src[tap * c..(tap + 1) * c]) {
+                *d += *v;
+            }
+        });
     }
-    let (b0, b1) = (r0 / per_image, (r0 + n - 1) / per_image + 1);
-    dx[b0 * image..b1 * image].par_chunks_mut(image).enumerate().for_each(|(i, dst)| {
-        let b = b0 + i;
-        for r in (b * per_image).max(r0)..((b + 1) * per_image).min(r0 + n) {
-            let src = &col[(r - r0) * row..(r - r0 + 1) * row];
-            let p = r % per_image;
-            g.taps(p / wo, p % wo, |tap, px| {
-                for (d, v) in dst[px * c..(px + 1) * c].iter_mut().zip(&src[tap * c..(tap + 1) * c]) {
-                    *d += *v;
-                }
-            });
-        }
-    });
 }
 
 /// A strided matrix view for [`gemm`]: element (i, j) at `ptr[i·rs + j·cs]`.
@@ -260,12 +267,11 @@ struct View<T> {
     cs: isize,
 }
 
-/// `dst (m×n, row-major, row stride n) = [dst +] lhs (m×k) · rhs (k×n)`, on all of candle's
-/// threads.
+/// `dst (m×n, row-major, row stride n) = [dst +] lhs (m×k) · rhs (k×n)`, on this thread (the
+/// callers run blocks in parallel instead: one synchronisation per convolution rather than
+/// several per block).
 fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
     assert!(dst.len() >= m * n);
-    let threads = rayon::current_num_threads();
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: `dst` holds m×n elements with the strides given; the callers build `lhs` and
     // `rhs` from slices that hold every (i, j) their strides address (checked by the callers'
     // shapes), and nothing else is borrowed mutably meanwhile.
@@ -290,48 +296,92 @@ fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: b
             false,
             false,
             false,
-            par,
+            gemm::Parallelism::None,
         )
     }
 }
 
-/// Forward: `y` `[rows, C_out]` = unfold(x) · kᵀ, block by block.
+/// About this many parallel tasks per convolution: enough for work stealing to even out the
+/// threads of any machine up to about 16 cores, and chosen from the shapes alone, so that the
+/// results (the weight gradient's sum over tasks) do not depend on the number of threads.
+const TASKS: usize = 32;
+
+/// Forward: `y` `[rows, C_out]` = unfold(x) · kᵀ, in blocks of rows run in parallel, each
+/// unfolded and multiplied by one thread (one synchronisation per convolution).
 fn conv_forward<T: WithDType>(x: &[T], k: &[T], b: usize, g: Geometry, cout: usize) -> Vec<T> {
     let (ho, wo) = g.out();
     let (rows, row) = (b * ho * wo, g.row());
     assert_eq!(k.len(), cout * row);
     let mut y = vec![T::zero(); rows * cout];
-    let block = g.block_rows();
-    let mut col = vec![T::zero(); block.min(rows) * row];
-    for r0 in (0..rows).step_by(block) {
-        let n = block.min(rows - r0);
-        let col = &mut col[..n * row];
-        unfold(x, g, r0, col);
-        // kᵀ (row × C_out): element (i, o) = k[o·row + i].
-        gemm(
-            n,
-            cout,
-            row,
-            &mut y[r0 * cout..(r0 + n) * cout],
-            false,
-            View { ptr: col.as_ptr(), rs: row as isize, cs: 1 },
-            View { ptr: k.as_ptr(), rs: 1, cs: row as isize },
-        );
-    }
+    let block = g.block_rows().min(rows.div_ceil(TASKS).max(g.least_rows()));
+    y.par_chunks_mut(block * cout).enumerate().for_each_init(Vec::new, |col, (i, yb)| {
+        widest(
+            #[inline(always)]
+            || forward_block(x, k, g, i * block, yb, col),
+        )
+    });
     y
 }
 
-/// Backward: (dx `[B, H, W, C]`, dk `[C_out, row]`) from dy `[rows, C_out]`.
+/// Output rows `r0..` of the forward pass into `y` (`[n, C_out]`), through the scratch `col`.
+#[inline(always)]
+fn forward_block<T: WithDType>(x: &[T], k: &[T], g: Geometry, r0: usize, y: &mut [T], col: &mut Vec<T>) {
+    let row = g.row();
+    let cout = k.len() / row;
+    let n = y.len() / cout;
+    if col.len() < n * row {
+        col.resize(n * row, T::zero());
+    }
+    let col = &mut col[..n * row];
+    unfold(x, g, r0, col);
+    // kᵀ (row × C_out): element (i, o) = k[o·row + i].
+    gemm(n, cout, row, y, false, View { ptr: col.as_ptr(), rs: row as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: 1, cs: row as isize });
+}
+
+/// Backward: (dx `[B, H, W, C]`, dk `[C_out, row]`) from dy `[rows, C_out]`. A task takes whole
+/// images (folding adds into the pixels of a row's own image, so tasks write disjoint parts of
+/// dx) and returns its part of dk; the parts are summed in task order.
 fn conv_backward<T: WithDType>(x: &[T], k: &[T], dy: &[T], b: usize, g: Geometry, cout: usize) -> (Vec<T>, Vec<T>) {
     let (ho, wo) = g.out();
-    let (rows, row) = (b * ho * wo, g.row());
+    let per_image = ho * wo;
+    let (rows, row, image) = (b * per_image, g.row(), g.h * g.w * g.c);
     assert_eq!((k.len(), dy.len()), (cout * row, rows * cout));
-    let mut dx = vec![T::zero(); b * g.h * g.w * g.c];
+    let mut dx = vec![T::zero(); b * image];
+    let images = (g.block_rows() / per_image).min(b.div_ceil(TASKS)).max(1);
+    let parts: Vec<Vec<T>> = dx
+        .par_chunks_mut(images * image)
+        .enumerate()
+        .map_init(Vec::new, |col, (i, dxb)| {
+            widest(
+                #[inline(always)]
+                || backward_images(x, k, dy, g, i * images, dxb, col),
+            )
+        })
+        .collect();
     let mut dk = vec![T::zero(); cout * row];
+    for part in &parts {
+        for (d, p) in dk.iter_mut().zip(part) {
+            *d += *p;
+        }
+    }
+    (dx, dk)
+}
+
+/// The backward pass over images `b0..` (their gradient `dx`, whole images), in blocks of rows
+/// through the scratch `col`: adds into `dx` and returns these images' part of dk.
+#[inline(always)]
+fn backward_images<T: WithDType>(x: &[T], k: &[T], dy: &[T], g: Geometry, b0: usize, dx: &mut [T], col: &mut Vec<T>) -> Vec<T> {
+    let (ho, wo) = g.out();
+    let (per_image, row, image) = (ho * wo, g.row(), g.h * g.w * g.c);
+    let cout = k.len() / row;
     let block = g.block_rows();
-    let mut col = vec![T::zero(); block.min(rows) * row];
-    for r0 in (0..rows).step_by(block) {
-        let n = block.min(rows - r0);
+    let (first, end) = (b0 * per_image, (b0 + dx.len() / image) * per_image);
+    let mut dk = vec![T::zero(); cout * row];
+    for r0 in (first..end).step_by(block) {
+        let n = block.min(end - r0);
+        if col.len() < n * row {
+            col.resize(n * row, T::zero());
+        }
         let col = &mut col[..n * row];
         let dyb = &dy[r0 * cout..(r0 + n) * cout];
         unfold(x, g, r0, col);
@@ -341,7 +391,7 @@ fn conv_backward<T: WithDType>(x: &[T], k: &[T], dy: &[T], b: usize, g: Geometry
             row,
             n,
             &mut dk,
-            r0 > 0,
+            r0 > first,
             View { ptr: dyb.as_ptr(), rs: 1, cs: cout as isize },
             View { ptr: col.as_ptr(), rs: row as isize, cs: 1 },
         );
@@ -355,9 +405,9 @@ fn conv_backward<T: WithDType>(x: &[T], k: &[T], dy: &[T], b: usize, g: Geometry
             View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 },
             View { ptr: k.as_ptr(), rs: row as isize, cs: 1 },
         );
-        fold(col, g, r0, &mut dx);
+        fold(col, g, r0, b0, dx);
     }
-    (dx, dk)
+    dk
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a CpuStorage, usize, usize)> {

@@ -21,6 +21,7 @@ pub mod classifier;
 pub mod conv;
 pub mod embed;
 pub mod norm;
+pub mod simd;
 pub mod unet;
 
 use std::cell::Cell;

@@ -21,6 +21,7 @@ use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, T
 use rayon::prelude::*;
 
 use super::reference_ops;
+use super::simd::widest;
 
 /// GroupNorm's ε.
 pub const EPS: f64 = 1e-5;
@@ -71,17 +72,38 @@ fn gn_act_reference_eps(x: &Tensor, ab: &Tensor, groups: usize, silu: bool, eps:
 /// The float types the kernel runs on.
 trait Real: WithDType {
     fn exp(self) -> Self;
+    /// To f64 (inlined, unlike candle's `to_f64`, so the loops vectorize).
+    fn wide(self) -> f64;
+    fn narrow(v: f64) -> Self;
 }
 
 impl Real for f32 {
+    #[inline(always)]
     fn exp(self) -> Self {
-        f32::exp(self)
+        super::simd::exp_f32(self)
+    }
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn narrow(v: f64) -> Self {
+        v as f32
     }
 }
 
 impl Real for f64 {
+    #[inline(always)]
     fn exp(self) -> Self {
         f64::exp(self)
+    }
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn narrow(v: f64) -> Self {
+        v
     }
 }
 
@@ -93,11 +115,12 @@ struct GnAct {
 }
 
 /// Per group of one sample: mean and 1/√(var + ε), from per-channel sums in f64.
+#[inline(always)]
 fn stats<T: Real>(x: &[T], c: usize, groups: usize, eps: f64) -> (Vec<f64>, Vec<f64>) {
     let (mut s1, mut s2) = (vec![0f64; c], vec![0f64; c]);
     for px in x.chunks_exact(c) {
         for ((a, b), v) in s1.iter_mut().zip(s2.iter_mut()).zip(px) {
-            let v = v.to_f64();
+            let v = v.wide();
             *a += v;
             *b += v * v;
         }
@@ -115,95 +138,122 @@ fn stats<T: Real>(x: &[T], c: usize, groups: usize, eps: f64) -> (Vec<f64>, Vec<
 }
 
 /// Per channel: z = x·k + o, with k = a·rstd and o = b − μ·a·rstd.
+#[inline(always)]
 fn coefficients<T: Real>(ab: &[T], c: usize, groups: usize, mean: &[f64], rstd: &[f64]) -> (Vec<T>, Vec<T>) {
     let cg = c / groups;
     (0..c)
         .map(|ch| {
-            let (a, b) = (ab[ch].to_f64(), ab[c + ch].to_f64());
+            let (a, b) = (ab[ch].wide(), ab[c + ch].wide());
             let (m, r) = (mean[ch / cg], rstd[ch / cg]);
-            (T::from_f64(a * r), T::from_f64(b - m * a * r))
+            (T::narrow(a * r), T::narrow(b - m * a * r))
         })
         .unzip()
 }
 
+#[inline(always)]
 fn sigmoid<T: Real>(z: T) -> T {
     T::one() / (T::one() + (T::zero() - z).exp())
 }
 
-fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], GnAct { groups, silu, eps }: GnAct) -> Vec<T> {
+fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], op: GnAct) -> Vec<T> {
     let mut y = vec![T::zero(); b * p * c];
     y.par_chunks_mut(p * c).zip(x.par_chunks(p * c)).zip(ab.par_chunks(2 * c)).for_each(|((y, x), ab)| {
-        let (mean, rstd) = stats(x, c, groups, eps);
-        let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
-        for (yp, xp) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-            for (((y, &x), &k), &o) in yp.iter_mut().zip(xp).zip(&k).zip(&o) {
-                let z = x * k + o;
-                *y = if silu { z * sigmoid(z) } else { z };
-            }
-        }
+        widest(
+            #[inline(always)]
+            || forward_sample(y, x, ab, c, op),
+        )
     });
     y
 }
 
+/// [`forward`] for one sample.
+#[inline(always)]
+fn forward_sample<T: Real>(y: &mut [T], x: &[T], ab: &[T], c: usize, GnAct { groups, silu, eps }: GnAct) {
+    let (mean, rstd) = stats(x, c, groups, eps);
+    let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
+    let (k, o) = (&k[..c], &o[..c]);
+    for (yp, xp) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        let (yp, xp) = (&mut yp[..c], &xp[..c]);
+        for ch in 0..c {
+            let z = xp[ch] * k[ch] + o[ch];
+            yp[ch] = if silu { z * sigmoid(z) } else { z };
+        }
+    }
+}
+
 /// Gradients of `sum(dy · y)`: `dx` `[B, P, C]` and `dab` `[B, 2, C]`.
-fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], GnAct { groups, silu, eps }: GnAct) -> (Vec<T>, Vec<T>) {
+fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], op: GnAct) -> (Vec<T>, Vec<T>) {
     let mut dx = vec![T::zero(); b * p * c];
     let mut dab = vec![T::zero(); b * 2 * c];
-    let cg = c / groups;
-    let n = (p * cg) as f64;
     dx.par_chunks_mut(p * c)
         .zip(dab.par_chunks_mut(2 * c))
         .zip(x.par_chunks(p * c).zip(dy.par_chunks(p * c)))
         .zip(ab.par_chunks(2 * c))
         .for_each(|(((dx, dab), (x, dy)), ab)| {
-            let (mean, rstd) = stats(x, c, groups, eps);
-            let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
-            // Pass 1: dz into dx; per channel Σ dz·x̂ (= da) and Σ dz (= db), in f64.
-            let (mut da, mut db) = (vec![0f64; c], vec![0f64; c]);
-            let mu: Vec<T> = (0..c).map(|ch| T::from_f64(mean[ch / cg])).collect();
-            let rs: Vec<T> = (0..c).map(|ch| T::from_f64(rstd[ch / cg])).collect();
-            for ((dxp, xp), dyp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(dy.chunks_exact(c)) {
-                for ch in 0..c {
-                    let x = xp[ch];
-                    let dz = if silu {
-                        let z = x * k[ch] + o[ch];
-                        let s = sigmoid(z);
-                        dyp[ch] * s * (T::one() + z * (T::one() - s))
-                    } else {
-                        dyp[ch]
-                    };
-                    dxp[ch] = dz;
-                    let xhat = (x - mu[ch]) * rs[ch];
-                    da[ch] += (dz * xhat).to_f64();
-                    db[ch] += dz.to_f64();
-                }
-            }
-            // dx = rstd·(dz·a − mean_g(dz·a) − x̂·mean_g(dz·a·x̂)); the group means are
-            // Σ_ch a·db / n and Σ_ch a·da / n.
-            let a: Vec<f64> = ab[..c].iter().map(|v| v.to_f64()).collect();
-            let (mut m1, mut m2) = (vec![T::zero(); c], vec![T::zero(); c]);
-            for g in 0..groups {
-                let r = g * cg..(g + 1) * cg;
-                let s1: f64 = r.clone().map(|ch| a[ch] * db[ch]).sum::<f64>() / n;
-                let s2: f64 = r.clone().map(|ch| a[ch] * da[ch]).sum::<f64>() / n;
-                for ch in r {
-                    m1[ch] = T::from_f64(s1);
-                    m2[ch] = T::from_f64(s2);
-                }
-            }
-            let at: Vec<T> = ab[..c].to_vec();
-            for (dxp, xp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                for ch in 0..c {
-                    let xhat = (xp[ch] - mu[ch]) * rs[ch];
-                    dxp[ch] = rs[ch] * (dxp[ch] * at[ch] - m1[ch] - xhat * m2[ch]);
-                }
-            }
-            for ch in 0..c {
-                dab[ch] = T::from_f64(da[ch]);
-                dab[c + ch] = T::from_f64(db[ch]);
-            }
+            widest(
+                #[inline(always)]
+                || backward_sample(dx, dab, x, dy, ab, c, op),
+            )
         });
     (dx, dab)
+}
+
+/// [`backward`] for one sample.
+#[inline(always)]
+fn backward_sample<T: Real>(dx: &mut [T], dab: &mut [T], x: &[T], dy: &[T], ab: &[T], c: usize, GnAct { groups, silu, eps }: GnAct) {
+    let cg = c / groups;
+    let n = (x.len() / c * cg) as f64;
+    let (mean, rstd) = stats(x, c, groups, eps);
+    let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
+    let (k, o) = (&k[..c], &o[..c]);
+    let mu: Vec<T> = (0..c).map(|ch| T::narrow(mean[ch / cg])).collect();
+    let rs: Vec<T> = (0..c).map(|ch| T::narrow(rstd[ch / cg])).collect();
+    let (mu, rs) = (&mu[..c], &rs[..c]);
+    // Pass 1: dz into dx; per channel Σ dz·x̂ (= da) and Σ dz (= db), in f64.
+    let (mut da, mut db) = (vec![0f64; c], vec![0f64; c]);
+    let (da_, db_) = (&mut da[..c], &mut db[..c]);
+    for ((dxp, xp), dyp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(dy.chunks_exact(c)) {
+        let (dxp, xp, dyp) = (&mut dxp[..c], &xp[..c], &dyp[..c]);
+        for ch in 0..c {
+            let x = xp[ch];
+            let dz = if silu {
+                let z = x * k[ch] + o[ch];
+                let s = sigmoid(z);
+                dyp[ch] * s * (T::one() + z * (T::one() - s))
+            } else {
+                dyp[ch]
+            };
+            dxp[ch] = dz;
+            let xhat = (x - mu[ch]) * rs[ch];
+            da_[ch] += (dz * xhat).wide();
+            db_[ch] += dz.wide();
+        }
+    }
+    // dx = rstd·(dz·a − mean_g(dz·a) − x̂·mean_g(dz·a·x̂)); the group means are
+    // Σ_ch a·db / n and Σ_ch a·da / n.
+    let a: Vec<f64> = ab[..c].iter().map(|v| v.wide()).collect();
+    let (mut m1, mut m2) = (vec![T::zero(); c], vec![T::zero(); c]);
+    for g in 0..groups {
+        let r = g * cg..(g + 1) * cg;
+        let s1: f64 = r.clone().map(|ch| a[ch] * db[ch]).sum::<f64>() / n;
+        let s2: f64 = r.clone().map(|ch| a[ch] * da[ch]).sum::<f64>() / n;
+        for ch in r {
+            m1[ch] = T::narrow(s1);
+            m2[ch] = T::narrow(s2);
+        }
+    }
+    let (at, m1, m2) = (&ab[..c], &m1[..c], &m2[..c]);
+    for (dxp, xp) in dx.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        let (dxp, xp) = (&mut dxp[..c], &xp[..c]);
+        for ch in 0..c {
+            let xhat = (xp[ch] - mu[ch]) * rs[ch];
+            dxp[ch] = rs[ch] * (dxp[ch] * at[ch] - m1[ch] - xhat * m2[ch]);
+        }
+    }
+    for ch in 0..c {
+        dab[ch] = T::narrow(da[ch]);
+        dab[c + ch] = T::narrow(db[ch]);
+    }
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a CpuStorage, usize, usize)> {
