@@ -3,7 +3,8 @@
 //! configuration, with the CPU kernels (`models::clevr::{conv, norm}`) and with candle's own
 //! ops (`with_reference_ops`, what a GPU runs), plus single convolution layers.
 //!
-//! `cargo bench -p comp-lab --bench clevr_unet` (add `-- quick` for fewer repetitions).
+//! `cargo bench -p comp-lab --bench clevr_unet` (add `-- quick` for fewer repetitions; `--
+//! profile` or `-- profile-sampling` runs only training steps or sampling forwards, for `perf`).
 //!
 //! `COMP_PEER_PYTHON=/path/to/venv/bin/python cargo bench -p comp-lab --bench clevr_unet -- peer`
 //! measures only comp's training step (batch 32) and sampling forward (32 rows), then runs the
@@ -55,6 +56,20 @@ fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let reps = if quick { 3 } else { 7 };
     let dev = Device::Cpu;
+    if std::env::args().any(|a| a == "profile-sampling") {
+        // Only sampling forwards of 32 rows with the kernels, for `perf record`.
+        let tr = Trainee::new(&Config::default(), 0, DType::F32, &dev).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (32, 3, 32, 32), &dev).unwrap();
+        let (t, xy, mask) = (
+            Tensor::full(500f32, 32, &dev).unwrap(),
+            Tensor::full(0.5f32, (32, 2), &dev).unwrap(),
+            Tensor::ones(32, DType::F32, &dev).unwrap(),
+        );
+        for _ in 0..40 {
+            tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "profile") {
         // Only training steps with the kernels, for `perf record`.
         let cfg = Config::default();

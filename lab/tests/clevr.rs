@@ -113,10 +113,11 @@ fn conv3_matches_candle_conv2d() {
     }
 }
 
-/// The same with 64 input channels at 2×32×32: an unfolded row is 9·64 + 1 = 577 wide, so a block
-/// holds 2¹⁹/577 = 908 output rows and the 2,048 rows of a stride-1 pass (512 at stride 2, 8,192
-/// upsampled) are worked through in 3 blocks (1 and 10): the forward pass and both gradients
-/// accumulate across blocks, which the small configurations above never do.
+/// The same with 64 input channels at 2×32×32: an unfolded row is 9·64 + 1 = 577 wide, padded to
+/// 592, so a backward block holds 2¹⁹/592 = 885 output rows: an image's 1,024 rows at stride 1
+/// take 2 blocks (4,096 upsampled: 5; 256 at stride 2: 1), each image is its own task, and the
+/// weight gradient sums over the blocks of a task and over the tasks, which the small
+/// configurations above never do (the forward pass runs 64-row blocks).
 #[test]
 fn conv3_matches_candle_conv2d_across_several_blocks() {
     let dev = Device::Cpu;

@@ -17,11 +17,13 @@
 //! `γ`, `β` and a ResBlock's scale-shift `(1 + s)`, `t` fold into `a = γ(1 + s)`,
 //! `b = β(1 + s) + t`.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor, WithDType};
 use rayon::prelude::*;
 
 use super::reference_ops;
-use super::simd::widest;
+use super::simd::{par_filled, widest};
 
 /// GroupNorm's ε.
 pub const EPS: f64 = 1e-5;
@@ -156,19 +158,27 @@ fn sigmoid<T: Real>(z: T) -> T {
 }
 
 fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], op: GnAct) -> Vec<T> {
-    let mut y = vec![T::zero(); b * p * c];
-    y.par_chunks_mut(p * c).zip(x.par_chunks(p * c)).zip(ab.par_chunks(2 * c)).for_each(|((y, x), ab)| {
-        widest(
-            #[inline(always)]
-            || forward_sample(y, x, ab, c, op),
+    let n = p * c;
+    // SAFETY: `forward_sample` writes every element of its sample.
+    #[allow(unsafe_code)]
+    unsafe {
+        par_filled(
+            b * n,
+            n,
+            || (),
+            |_, i, y| {
+                widest(
+                    #[inline(always)]
+                    || forward_sample(y, &x[i * n..(i + 1) * n], &ab[i * 2 * c..(i + 1) * 2 * c], c, op),
+                )
+            },
         )
-    });
-    y
+    }
 }
 
 /// [`forward`] for one sample.
 #[inline(always)]
-fn forward_sample<T: Real>(y: &mut [T], x: &[T], ab: &[T], c: usize, GnAct { groups, silu, eps }: GnAct) {
+fn forward_sample<T: Real>(y: &mut [MaybeUninit<T>], x: &[T], ab: &[T], c: usize, GnAct { groups, silu, eps }: GnAct) {
     let (mean, rstd) = stats(x, c, groups, eps);
     let (k, o) = coefficients(ab, c, groups, &mean, &rstd);
     let (k, o) = (&k[..c], &o[..c]);
@@ -176,7 +186,7 @@ fn forward_sample<T: Real>(y: &mut [T], x: &[T], ab: &[T], c: usize, GnAct { gro
         let (yp, xp) = (&mut yp[..c], &xp[..c]);
         for ch in 0..c {
             let z = xp[ch] * k[ch] + o[ch];
-            yp[ch] = if silu { z * sigmoid(z) } else { z };
+            yp[ch] = MaybeUninit::new(if silu { z * sigmoid(z) } else { z });
         }
     }
 }
