@@ -51,6 +51,7 @@ pub mod simplify;
 pub mod stages;
 mod suggest;
 pub mod validate;
+pub mod vocabulary;
 
 /// The plan types live in `comp-plan` (shared with the runtime); re-exported here so that the
 /// compiler's own stages and its users name them as before.

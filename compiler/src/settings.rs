@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 
 /// The settings every model has, besides its own.
-pub const STANDARD: [&str; 7] = ["model", "sampler", "mcmc", "base", "scale", "seed", "samples"];
+pub use crate::vocabulary::STANDARD;
 
 /// `base` as written.
 #[derive(Clone, Debug, PartialEq)]
@@ -302,7 +302,7 @@ fn read_dtype(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<Dtype> {
         Some(d) => Some(d),
         None => {
             let mut d = invalid("dtype", "`f16`, `bf16` or `f32`", s.value.span());
-            d.help = name.and_then(|n| did_you_mean(n, ["f16", "bf16", "f32"]));
+            d.help = name.and_then(|n| did_you_mean(n, crate::vocabulary::DTYPES.map(|(d, _)| d)));
             diags.push(d);
             None
         }

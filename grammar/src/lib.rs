@@ -26,3 +26,4 @@ pub use diagnostic::{Diagnostic, Label, Severity};
 pub use parse::{parse, MAX_CHAIN, MAX_DEPTH};
 pub use prepass::MAX_PARENS;
 pub use span::Span;
+pub use syntax_error::KEYWORDS;

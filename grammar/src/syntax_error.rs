@@ -74,8 +74,8 @@ pub(crate) enum Expected {
     EndOfLine,
 }
 
-/// The keywords, as written.
-const KEYWORDS: [&str; 6] = ["AND", "OR", "NOT", "let", "sample", "with"];
+/// The keywords, as written (`comp_compiler::vocabulary` lists them with the other words).
+pub const KEYWORDS: [&str; 6] = ["AND", "OR", "NOT", "let", "sample", "with"];
 
 /// Builds the E0001 diagnostic for a parse that stopped at byte `pos` of `text` (the
 /// pre-passed source: same offsets, comments blanked), where `expected` would have been

@@ -5,6 +5,7 @@
 
 use super::hover::signature;
 use crate::repl::editor::{candidates, Vocabulary};
+use comp_compiler::vocabulary::{Applies, DTYPES, MCMC, SAMPLERS};
 use comp_compiler::ModelInfo;
 use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, Range, TextEdit};
 
@@ -41,22 +42,6 @@ pub fn vocabulary<'a>(text: &str, models: &'a [ModelInfo]) -> (Vocabulary, Optio
     };
     (vocabulary, model)
 }
-
-/// The words a script may write after a setting's name (its values), where they are words.
-const SAMPLERS: &[(&str, &str)] = &[
-    ("ddpm", "ancestral sampling (stochastic): `ddpm(steps: N)`"),
-    ("ddim", "DDIM: `ddim(steps: N, eta: E)`, eta 0 deterministic"),
-    ("dpmpp2m", "DPM-Solver++(2M), deterministic, second order: `dpmpp2m(steps: N)`"),
-    ("euler_a", "Euler ancestral (A1111's \"Euler a\"): `euler_a(steps: N)`"),
-];
-const MCMC: &[(&str, &str)] = &[
-    ("none", "no MCMC"),
-    ("ula", "unadjusted Langevin"),
-    ("mala", "Metropolis-adjusted Langevin (needs energies)"),
-    ("uhmc", "unadjusted Hamiltonian Monte Carlo"),
-    ("hmc", "Hamiltonian Monte Carlo (needs energies)"),
-];
-const DTYPES: &[(&str, &str)] = &[("f16", "half precision"), ("bf16", "bfloat16"), ("f32", "single precision")];
 
 /// What may be written where the cursor is.
 #[derive(Debug, PartialEq)]
@@ -223,13 +208,11 @@ pub fn complete(
     let range = range_of(word_start, offset);
     // The settings every model has (the compiler's list); `size` and `dtype` only for models
     // that have them.
-    let mut settings: Vec<&str> = comp_compiler::settings::STANDARD.to_vec();
-    if model.is_some_and(|m| m.image_size.is_some()) {
-        settings.push("size");
-    }
-    if model.is_some_and(|m| m.dtypes) {
-        settings.push("dtype");
-    }
+    let mut settings: Vec<&str> = comp_compiler::vocabulary::SETTINGS
+        .iter()
+        .filter(|s| s.applies == Applies::Always || model.is_some_and(|m| comp_compiler::vocabulary::applies(s, Some(m))))
+        .map(|s| s.name)
+        .collect();
     settings.extend(vocabulary.settings.iter().map(String::as_str));
     let stmt_start = statement_start(text, word_start);
     let place = place(&tokens(&text[stmt_start..word_start]), &settings);
@@ -305,9 +288,9 @@ pub fn complete(
                     });
                 }
             }
-            "sampler" => value_items(&mut items, SAMPLERS, "sampler"),
-            "mcmc" => value_items(&mut items, MCMC, "MCMC"),
-            "dtype" if settings.contains(&"dtype") => value_items(&mut items, DTYPES, "dtype"),
+            "sampler" => value_items(&mut items, &SAMPLERS, "sampler"),
+            "mcmc" => value_items(&mut items, &MCMC, "MCMC"),
+            "dtype" if settings.contains(&"dtype") => value_items(&mut items, &DTYPES, "dtype"),
             "size" => {
                 if let Some(s) = model.and_then(|m| m.image_size.as_ref()) {
                     let size = format!("{}x{}", s.default[0], s.default[1]);

@@ -16,45 +16,6 @@ use comp_grammar::ast::{Expr, ExprKind, Item, Program};
 use comp_grammar::Span;
 use comp_plan::{Combine, ConditionKind, SamplePlan};
 
-/// What each standard setting does (docs/language.md, "Statements").
-const SETTINGS: &[(&str, &str)] = &[
-    ("model", "the model every name is checked against (required; `comp models` lists them)"),
-    (
-        "sampler",
-        "the reverse sampler; `steps` defaults to the model's:\n\
-         - `ddpm(steps: N)`: ancestral sampling (stochastic)\n\
-         - `ddim(steps: N, eta: E)`: DDIM; `eta` in [0, 1], default 0 (deterministic)\n\
-         - `dpmpp2m(steps: N)`: DPM-Solver++(2M), deterministic, second order\n\
-         - `euler_a(steps: N)`: Euler ancestral (A1111's \"Euler a\"), stochastic",
-    ),
-    (
-        "mcmc",
-        "annealed MCMC after each reverse step:\n\
-         - `none`\n\
-         - `ula(...)`: unadjusted Langevin\n\
-         - `mala(...)`: Metropolis-adjusted Langevin (needs energies)\n\
-         - `uhmc(...)`: unadjusted Hamiltonian Monte Carlo\n\
-         - `hmc(...)`: Hamiltonian Monte Carlo (needs energies)\n\n\
-         parameters: `steps`, `step_size`, `beta_scaled`, `leapfrog`, `damping`, `mass`, `from`, `to`",
-    ),
-    ("base", "the base condition ε_b guidance is measured against: `none`, `null` or an expression"),
-    ("scale", "the global guidance scale s (finite)"),
-    ("seed", "the random seed: an integer 0 ..= 2^53 − 1"),
-    ("samples", "how many samples to draw: an integer ≥ 1"),
-    ("size", "the picture's width by height in pixels, `WIDTHxHEIGHT` (`512x768`)"),
-    ("dtype", "the precision the model computes in: `f16`, `bf16` or `f32` (`comp run --dtype` overrides it)"),
-];
-
-/// A sampler as a script writes it, with the model's default steps.
-fn sampler_text(s: &comp_plan::Sampler) -> String {
-    match s {
-        comp_plan::Sampler::Ddpm { steps } => format!("ddpm(steps: {steps})"),
-        comp_plan::Sampler::Ddim { steps, eta } => format!("ddim(steps: {steps}, eta: {eta})"),
-        comp_plan::Sampler::Dpmpp2m { steps } => format!("dpmpp2m(steps: {steps})"),
-        comp_plan::Sampler::EulerA { steps } => format!("euler_a(steps: {steps})"),
-    }
-}
-
 /// The hover text (markdown) and the span it is about, for byte `offset`.
 pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option<(String, Span)> {
     let program = analysis.tree()?;
@@ -148,17 +109,14 @@ fn concept_text(c: &Concept) -> String {
 }
 
 fn setting(name: &str, model: Option<&ModelInfo>) -> Option<String> {
-    if let Some((_, what)) = SETTINGS.iter().find(|(n, _)| *n == name) {
+    if let Some(s) = comp_compiler::vocabulary::setting(name) {
+        let what = s.doc;
         // `size` and `dtype` are settings of the models that have them only.
-        let applies = match (name, model) {
-            ("size", Some(m)) => m.image_size.is_some(),
-            ("dtype", Some(m)) => m.dtypes,
-            _ => true,
-        };
+        let applies = comp_compiler::vocabulary::applies(s, model);
         let default = model.filter(|_| applies).and_then(|m| match name {
             "scale" => Some(m.default_scale.to_string()),
             "samples" => Some(m.default_samples.to_string()),
-            "sampler" => Some(sampler_text(&m.default_sampler.clone().unwrap_or(comp_plan::Sampler::Ddpm { steps: m.default_steps }))),
+            "sampler" => Some(m.default_sampler.clone().unwrap_or(comp_plan::Sampler::Ddpm { steps: m.default_steps }).to_string()),
             "base" => Some(format!("{:?}", m.default_base).to_lowercase()),
             "mcmc" => Some("none".to_string()),
             "size" => m.image_size.as_ref().map(|s| format!("{}x{}", s.default[0], s.default[1])),

@@ -1,7 +1,8 @@
 //! The interactive line editor's helper: completion, hints, highlighting, and multi-line input
 //! while parentheses are open.
 
-use super::session::{COMMANDS, SETTINGS};
+use super::session::{is_setting, COMMANDS};
+use comp_compiler::vocabulary::{KEYWORDS, SETTINGS, VALUE_WORDS};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
@@ -9,7 +10,10 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 use std::borrow::Cow;
 
-const KEYWORDS: &[&str] = &["AND", "OR", "NOT", "let", "sample", "with", "null", "none"];
+/// Whether `word` is a keyword or a value word (`null`, `none`).
+fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word) || VALUE_WORDS.iter().any(|(w, _)| *w == word)
+}
 
 /// The words completion offers besides the fixed ones: the model's concepts, the session's
 /// names, the models. Updated by the loop after every input.
@@ -51,13 +55,13 @@ pub fn candidates(line: &str, pos: usize, v: &Vocabulary) -> (usize, Vec<String>
     } else {
         let at_line_start = before[..start].trim().is_empty();
         if at_line_start {
-            pool.extend(SETTINGS.iter().map(|s| s.to_string()));
+            pool.extend(SETTINGS.iter().map(|s| s.name.to_string()));
             pool.extend(v.settings.iter().cloned());
         }
         if trimmed.starts_with("model ") {
             pool.extend(v.models.iter().cloned());
         }
-        pool.extend(KEYWORDS.iter().map(|s| s.to_string()));
+        pool.extend(KEYWORDS.iter().chain(VALUE_WORDS.iter().map(|(w, _)| w)).map(|s| s.to_string()));
         pool.extend(v.concepts.iter().cloned());
         pool.extend(v.names.iter().cloned());
     }
@@ -147,7 +151,7 @@ pub fn highlight(line: &str) -> String {
             let j = take(&|c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == ':', i);
             let end = chars.get(j).map(|p| p.0).unwrap_or(line.len());
             let word = &line[at..end];
-            if KEYWORDS.contains(&word) || SETTINGS.contains(&word) {
+            if is_keyword(word) || is_setting(word) {
                 out += &format!("\x1b[34m{word}\x1b[0m");
             } else if word.starts_with(':') {
                 out += &format!("\x1b[1m{word}\x1b[0m");

@@ -31,9 +31,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":quit", "            leave (Ctrl-D also leaves)"),
 ];
 
-/// The settings a statement starts with (`size` and `dtype` are the image models'; the checker
-/// says when the session's model has no such setting).
-pub const SETTINGS: &[&str] = &["model", "sampler", "mcmc", "base", "scale", "seed", "samples", "size", "dtype"];
+/// Whether `word` is a setting a statement may start with (the language's vocabulary; `size`
+/// and `dtype` are the image models': the checker says when the session's model has no such
+/// setting).
+pub fn is_setting(word: &str) -> bool {
+    comp_compiler::vocabulary::setting(word).is_some()
+}
 
 /// What handling one input gave.
 pub struct Reply {
@@ -125,7 +128,7 @@ impl Session {
     fn statement_or_expr(&mut self, input: &str) -> Reply {
         let first = input.split_whitespace().next().unwrap_or("");
         let extra: Vec<String> = self.model().map(|m| m.extra_settings.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
-        let is_statement = first == "let" || first == "sample" || SETTINGS.contains(&first) || extra.iter().any(|s| s == first);
+        let is_statement = first == "let" || first == "sample" || is_setting(first) || extra.iter().any(|s| s == first);
         if !is_statement {
             let stmt = format!("sample {EXPR_SAMPLE} = {input}");
             return self.expression(input, &stmt);

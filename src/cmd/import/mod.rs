@@ -103,7 +103,8 @@ fn valid_name(s: &str) -> bool {
     let mut cs = s.chars();
     cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !["AND", "OR", "NOT", "let", "sample", "with", "none", "null"].contains(&s)
+        && !comp_compiler::vocabulary::KEYWORDS.contains(&s)
+        && !comp_compiler::vocabulary::VALUE_WORDS.iter().any(|(w, _)| *w == s)
 }
 
 /// comp's sampler for a name in comp's or A1111's spelling (and A1111's schedule type, from an
