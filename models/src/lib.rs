@@ -53,7 +53,7 @@
 //! assert_eq!(out.samples.dims(), &[200, 2]);
 //! assert_eq!(out.model_calls, 50); // one batched call per step for both conditions
 //! # let dir = std::env::temp_dir().join(format!("comp-doc-{}", std::process::id()));
-//! comp_runtime::output::write_samples(&dir, &out.samples)?;
+//! comp_output::write_samples(&dir, &out.samples)?;
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), candle_core::Error>(())
 //! ```

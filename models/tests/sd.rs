@@ -485,7 +485,7 @@ fn an_infinity_out_of_the_vae_is_counted_not_clamped_to_white() {
     let model = open(dir.path());
     let p = plan(&model, "sampler ddim(steps: 2)\nsamples 2\nsample s = \"cat\"");
     let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
-    let counts = comp_runtime::output::counts(&out.samples).unwrap();
+    let counts = comp_output::counts(&out.samples).unwrap();
     assert_eq!(counts.non_finite, 2, "both pictures are +inf before the clamp");
 }
 

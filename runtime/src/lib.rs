@@ -14,7 +14,6 @@
 //! | MCMC | [`mcmc`] | annealed ULA, MALA, U-HMC, HMC after each reverse step |
 //! | memory | [`memory`] | the run's memory, estimated from the plan and checked before allocating |
 //! | errors | [`error`] | [`RunError`]: non-finite values, interruption, too large, or candle's, by variant; one-line messages |
-//! | output | [`output`] | `samples.npy`, `plot.png` / `grid.png`, atomic writes |
 //!
 //! The whole pipeline with a real model, a hand-written plan for `sample s = ring AND bar`,
 //! is the example of `comp-models`' crate documentation (the runtime's tests that need a model
@@ -34,7 +33,8 @@ pub mod fused;
 pub mod mcmc;
 pub mod memory;
 pub mod noise;
-pub mod output;
+// Moved to the comp-output crate; re-exported until the last callers are renamed.
+pub use comp_output as output;
 pub mod sampler;
 pub mod schedule;
 

@@ -1,6 +1,6 @@
 //! `comp fmt [--check] FILE...`: rewrite files in the canonical layout (comments kept).
 //! Files are rewritten in place safely (symlinks, hard links and permissions kept; see
-//! `comp_runtime::output::write_in_place`).
+//! `comp_output::write_in_place`).
 
 use crate::pipeline::SourceFile;
 use crate::{render, Failure};
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             if args.check {
                 eprintln!("would reformat {path}");
                 unformatted.push(path.clone());
-            } else if let Err(e) = comp_runtime::output::write_in_place(std::path::Path::new(path), formatted.as_bytes()) {
+            } else if let Err(e) = comp_output::write_in_place(std::path::Path::new(path), formatted.as_bytes()) {
                 io_errors.push(format!("cannot write `{path}`: {e}"));
             } else {
                 eprintln!("formatted {path}");

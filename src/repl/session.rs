@@ -401,7 +401,7 @@ impl Session {
     }
 
     fn save(&self, file: &str) -> Reply {
-        match comp_runtime::output::write_atomic(std::path::Path::new(file), self.text().as_bytes()) {
+        match comp_output::write_atomic(std::path::Path::new(file), self.text().as_bytes()) {
             Ok(()) => Reply::ok(format!("saved {} statements to {file}\n", self.entries.len())),
             Err(e) => Reply::err(format!("error: cannot write `{file}`: {e}\n")),
         }

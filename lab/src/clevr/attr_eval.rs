@@ -26,9 +26,9 @@ use super::attr_detect::{validate, Detector, Reading, Validation};
 use super::data::SIZE;
 use super::eval::Accuracy;
 use comp_models::clevr::attr::GROUPS;
+use comp_output::{grid, png_bytes, to_image, write_atomic};
 use comp_plan::ModelInfo;
 use comp_runtime::composite::Composite;
-use comp_runtime::output::{grid, png_bytes, to_image, write_atomic};
 use comp_runtime::{execute, Denoiser, ExecOptions};
 
 /// What to evaluate.

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::data::{random_positions, to_pixel, SIZE};
 use super::detect::{calibrate, Calibration, Detector};
-use comp_runtime::output::{grid, png_bytes, to_image, write_atomic};
+use comp_output::{grid, png_bytes, to_image, write_atomic};
 use comp_runtime::Denoiser;
 use comp_runtime::{execute, ExecOptions};
 

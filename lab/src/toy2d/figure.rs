@@ -1,13 +1,13 @@
 //! `eval.png`: one scatter plot per (composition, sampler) cell, compositions as rows and
 //! samplers as columns, labelled in the bundled font that `plot.png` uses
-//! ([`comp_runtime::output::label`]). Each panel is `plot.png`'s fixed [−1.5, 1.5]² view at
+//! ([`comp_output::label`]). Each panel is `plot.png`'s fixed [−1.5, 1.5]² view at
 //! half size; a skipped cell is a grey panel reading "n/a".
 
 use image::{imageops, Rgb, RgbImage};
 
 use candle_core::Result;
 use comp_models::toy2d::P2;
-use comp_runtime::output::{label, label_size, scatter};
+use comp_output::{label, label_size, scatter};
 
 /// Side of one panel in pixels.
 pub const PANEL: u32 = 256;

@@ -101,11 +101,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     print!("{}", toy2d::table(&report));
     let json_path = args.json.clone().unwrap_or_else(|| args.out.join("eval.json"));
     let json = serde_json::to_string_pretty(&toy2d::json(&report)).expect("serialisable");
-    comp_runtime::output::write_atomic(&json_path, json.as_bytes())
+    comp_output::write_atomic(&json_path, json.as_bytes())
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", json_path.display(), pipeline::io_reason(&e))))?;
     let png_path = args.out.join("eval.png");
-    let png = toy2d::figure(&report).and_then(|f| comp_runtime::output::png_bytes(&f)).map_err(|e| crate::error::runtime(&e))?;
-    comp_runtime::output::write_atomic(&png_path, &png)
+    let png = toy2d::figure(&report).and_then(|f| comp_output::png_bytes(&f)).map_err(|e| crate::error::runtime(&e))?;
+    comp_output::write_atomic(&png_path, &png)
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {}", png_path.display(), pipeline::io_reason(&e))))?;
     if !args.quiet {
         eprintln!("wrote {} and {}", json_path.display(), png_path.display());

@@ -375,7 +375,7 @@ fn write(args: &Args, text: &str) -> Result<(), Failure> {
             Ok(())
         }
         Some(path) => {
-            comp_runtime::output::write_atomic(path, text.as_bytes())
+            comp_output::write_atomic(path, text.as_bytes())
                 .map_err(|e| Failure::Usage(format!("cannot write `{}`: {e}", path.display())))?;
             eprintln!("wrote {}", path.display());
             Ok(())

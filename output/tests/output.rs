@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use candle_core::{Device, Tensor};
-use comp_runtime::output::{npy_bytes, read_npy, write_atomic, write_atomic_with, write_samples};
+use comp_output::{npy_bytes, read_npy, write_atomic, write_atomic_with, write_samples};
 
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("comp-runtime-{name}-{}", std::process::id()));
@@ -59,7 +59,7 @@ fn writes_npy_and_pictures() {
     assert_eq!(shape, vec![4, 2]);
     assert_eq!(data[..6], pts.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..6]);
     let plot = image::open(dir.join("pts/plot.png")).unwrap();
-    assert_eq!((plot.width(), plot.height()), comp_runtime::output::plot::PLOT_SIZE);
+    assert_eq!((plot.width(), plot.height()), comp_output::plot::PLOT_SIZE);
 
     let imgs = Tensor::zeros((5, 3, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     let written = write_samples(&dir.join("imgs"), &imgs).unwrap();
@@ -70,17 +70,6 @@ fn writes_npy_and_pictures() {
     assert_eq!((grid.width(), grid.height()), (240, 36 + 4 * (2 * 10 + 2)));
     assert!(dir.join("imgs/0004.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn device_strings() {
-    assert!(comp_runtime::device("cpu").unwrap().is_cpu());
-    let err = comp_runtime::device("tpu").unwrap_err().to_string();
-    assert!(err.contains("cpu, cuda or cuda:N"), "{err}");
-    if !cfg!(feature = "cuda") {
-        let err = comp_runtime::device("cuda:1").unwrap_err().to_string();
-        assert!(err.contains("--features cuda"), "{err}");
-    }
 }
 
 /// Centroid (column, row) of the pixels where `a` is markedly bluer than `b` (the dots are
@@ -106,7 +95,7 @@ fn bluer(a: &image::RgbImage, b: &image::RgbImage) -> (f64, f64, usize) {
 /// plot, a flipped or ignored coordinate, or a shifted origin fails.
 #[test]
 fn plot_draws_points_where_the_samples_are() {
-    use comp_runtime::output::plot::{scatter_plot, Title};
+    use comp_output::plot::{scatter_plot, Title};
     let plot = |p: [f32; 2]| scatter_plot(&[p; 20], &Title { name: "s".into(), expression: String::new() }).unwrap();
     let (low, high, mid) = (plot([-1.0, -1.0]), plot([1.0, 1.0]), plot([0.0, 0.0]));
     let (lx, ly, ln) = bluer(&low, &high);

@@ -1,5 +1,5 @@
 //! Pictures for people, drawn with `plotters` (bitmap backend, the bundled DejaVu Sans subset in
-//! `runtime/assets/`, so no system font is needed): `plot.png` for 2D samples, with a title
+//! `output/assets/`, so no system font is needed): `plot.png` for 2D samples, with a title
 //! (the sample's name and expression), axes with ticks on the fixed frame [−1.5, 1.5]², and
 //! how many points fall off the frame or are not finite; and a caption above image grids.
 //!
@@ -16,7 +16,7 @@ use plotters::style::FontStyle;
 use super::scatter::EXTENT;
 
 /// The bundled font: DejaVu Sans cut to Latin-1 and a few symbols (17 KB; license beside it).
-const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans-subset.ttf");
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
 /// Side of `plot.png` in pixels.
 pub const PLOT_SIZE: (u32, u32) = (640, 700);
 /// Height of a grid's caption strip.

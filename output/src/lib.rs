@@ -1,3 +1,4 @@
+//! comp's output files, apart from the runtime (which computes samples and writes nothing).
 //! Writing a run's results: `samples.npy`, and a picture (`plot.png` for 2D points,
 //! `grid.png` plus one PNG per sample for images; see [`plot`] for titles, axes and captions). Every file is written atomically, so an
 //! interrupted run never leaves a truncated `samples.npy` that looks valid.
