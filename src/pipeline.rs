@@ -83,13 +83,9 @@ pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
     check_text(&source.text, models)
 }
 
-/// Parses and compiles a text as `comp check` does: the compiler's diagnostics, then W0007 for
-/// prompts the text encoder cuts ([`crate::prompts`]). `check`, the REPL and `comp lsp` all
-/// come here, so they report the same.
+/// Parses and compiles a text as `comp check` does, prompts checked against the models' text
+/// encoders (W0007, [`crate::prompts`]). `check`, the REPL and `comp lsp` all come here, so
+/// they report the same.
 pub fn check_text(text: &str, models: &[ModelInfo]) -> Checked {
-    let mut checked = comp_compiler::compile_text(text, models);
-    if let Some(program) = &checked.program {
-        checked.diagnostics.extend(crate::prompts::warnings(text, program));
-    }
-    checked
+    comp_compiler::compile_text_with(text, models, &crate::prompts::Tokenizers)
 }

@@ -58,6 +58,7 @@ pub mod vocabulary;
 pub use comp_plan::{model_info, plan};
 pub use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind, Plan};
 pub use fmt::format;
+pub use lints::prompt_too_long::{Cut, TextLimits};
 pub use render::{model_calls, RenderHuman};
 pub use simplified::SimplifiedSample;
 
@@ -103,11 +104,20 @@ impl Checked {
 /// The one path from text to plans, used by the CLI, the REPL and the lab: parse, then
 /// [`compile`] against `models`.
 pub fn compile_text(text: &str, models: &[ModelInfo]) -> Checked {
+    compile_text_in(text, models, &Context::default())
+}
+
+/// [`compile_text`], with the models' text encoders to check prompts against (W0007).
+pub fn compile_text_with(text: &str, models: &[ModelInfo], limits: &dyn TextLimits) -> Checked {
+    compile_text_in(text, models, &Context { source: Some(text), text_limits: Some(limits) })
+}
+
+fn compile_text_in(text: &str, models: &[ModelInfo], ctx: &Context) -> Checked {
     let program = match comp_grammar::parse(text) {
         Ok(p) => p,
         Err(diagnostics) => return Checked { program: None, compiled: None, diagnostics },
     };
-    let outcome = compile(&program, models);
+    let outcome = compile_in(&program, models, ctx);
     let mut diagnostics = outcome.diagnostics;
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
     Checked { program: Some(program), compiled: outcome.value, diagnostics }
@@ -121,6 +131,20 @@ pub fn check(program: &Program, models: &[ModelInfo]) -> Vec<Diagnostic> {
 /// Checks `program` against the model it names among `models` and compiles it to a plan: the
 /// stages of [`stages`], in order.
 pub fn compile(program: &Program, models: &[ModelInfo]) -> Outcome<Compiled> {
+    compile_in(program, models, &Context::default())
+}
+
+/// What compiling may use besides the program and the models' vocabularies.
+#[derive(Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The file's text (a lint then points inside a literal rather than at all of it).
+    pub source: Option<&'a str>,
+    /// How the models' text encoders cut prompts (W0007 `prompt-too-long`); none: not checked.
+    pub text_limits: Option<&'a dyn TextLimits>,
+}
+
+/// [`compile`] with a [`Context`].
+pub fn compile_in(program: &Program, models: &[ModelInfo], ctx: &Context) -> Outcome<Compiled> {
     let mut diags = Vec::new();
     let file = stages::read_file(program, models, &mut diags);
     let lets = stages::compile_lets(program, &file, &mut diags);
@@ -130,6 +154,6 @@ pub fn compile(program: &Program, models: &[ModelInfo]) -> Outcome<Compiled> {
             stages::compile_sample(sample, &file, &lets, &mut samples, &mut diags);
         }
     }
-    stages::lint_file(&file, &lets, &samples, &mut diags);
+    stages::lint_file(&file, &lets, &samples, ctx, &mut diags);
     stages::finish(samples, diags)
 }

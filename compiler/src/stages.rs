@@ -197,7 +197,14 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
 }
 
 /// Stage 4: the lints that need the whole file (and a known model).
-pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, diags: &mut Vec<Diagnostic>) {
+pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, ctx: &crate::Context, diags: &mut Vec<Diagnostic>) {
+    if let Some(limits) = ctx.text_limits {
+        let mut uses: Vec<&Node> = samples.roots.iter().chain(lets.table.defs.values().map(|d| &d.node)).collect();
+        if let Some(BaseSpec::Expr(node, _)) = &file.settings.base {
+            uses.push(node);
+        }
+        lints::prompt_too_long::check(&uses, file.model, &file.models, limits, ctx.source, diags);
+    }
     if file.model.is_some() {
         let mut roots = Vec::new();
         if let Some(BaseSpec::Expr(node, _)) = &file.settings.base {
