@@ -337,3 +337,53 @@ fn seeds_models_counts_and_weights_that_differ_are_named() {
     assert!(r.stderr.contains("ran different weights of `toy2d-mlp`"), "{}", r.stderr);
     assert!(!d.join("m/product").exists());
 }
+
+#[test]
+fn old_malformed_and_miscounted_manifests_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = source(d, "toy2d");
+    let s = d.join("s");
+    run(&["run", &file, "-o", s.to_str().unwrap(), "--samples", "6", "-q", "--shard", "0/1"]);
+    let manifest = s.join("product/shards/shard-0-of-1/shard.json");
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&good).unwrap();
+    // The shard's run record, flattened beside the shard's fields.
+    assert_eq!((m["shard_index"].as_u64(), m["samples"].as_u64(), m["model_calls"].as_u64()), (Some(0), Some(6), Some(20)));
+    assert_eq!(m["outputs"], serde_json::json!(["samples.npy"]));
+    assert!(m["settings"].is_object() && m.get("shards").is_none(), "{m}");
+    let refused = |what: &str, expected: &[&str]| {
+        let r = merge_within_a_minute(&[&s], &d.join("m"));
+        assert_eq!(r.code, 1, "{what}: {}", r.stderr);
+        for e in expected {
+            assert!(r.stderr.contains(e), "{what}: {}", r.stderr);
+        }
+        assert!(!d.join("m/product").exists(), "{what}: nothing is written");
+        std::fs::write(&manifest, &good).unwrap();
+    };
+    // A manifest of the format before the run record was embedded (no `non_finite`,
+    // `settings`, `outputs`; `calls_per_model`).
+    edit_manifest(&manifest, |m| {
+        let o = m.as_object_mut().unwrap();
+        for k in ["non_finite", "outside_picture", "settings", "outputs"] {
+            o.remove(k);
+        }
+        o.insert("calls_per_model".into(), serde_json::json!([]));
+    });
+    refused("old", &["shard-0-of-1/shard.json", "earlier comp", "run that shard again"]);
+    std::fs::write(&manifest, &good[..good.len() / 2]).unwrap();
+    refused("truncated", &["shard-0-of-1/shard.json", "is not a shard manifest"]);
+    edit_manifest(&manifest, |m| m["model_calls"] = "many".into());
+    refused("a string for a count", &["is not a shard manifest", "expected usize"]);
+    edit_manifest(&manifest, |m| m["non_finite"] = 7.into());
+    refused("more non-finite than rows", &["`non_finite` 7", "than the shard's 6"]);
+    // Counts that are not those of its rows (toy2d with 6 samples: none is non-finite).
+    edit_manifest(&manifest, |m| m["non_finite"] = 1.into());
+    refused("a count its rows deny", &["samples.npy` holds 0 non-finite", "records 1"]);
+    edit_manifest(&manifest, |m| m["settings"]["seed"] = 4.into());
+    refused("settings not the plan's", &["`settings` or `steps` are not those of its `plan`"]);
+    edit_manifest(&manifest, |m| m["weights_hash"] = "sha256:00".into());
+    refused("a weights hash not of its weights", &["`weights_hash` is not that of the weights it records"]);
+    edit_manifest(&manifest, |m| m["shards"] = serde_json::json!([]));
+    refused("a merged record", &["it has `shards`"]);
+}

@@ -5,13 +5,15 @@
 //! Every `shard.json` below the given folders is read (a shard folder itself, a run's `-o`
 //! folder, or anything above). Per sample, the shards must come from one run (same comp
 //! version, file hash, model, seed, sample count, weights hash and plan) and cover each index
-//! exactly once, and every shard's `samples.npy` must hold its rows in the plan's row shape;
-//! all of it is checked, for every sample, before anything is written, so a bad set writes
-//! nothing, and the error names the missing or overlapping ranges, or the file and what
-//! differs. A manifest is checked first on its own (a `sample` that is not a name, so no
-//! `../x` or absolute path, indices that are not its shard's).
+//! exactly once, and every shard's `samples.npy` must hold its rows in the plan's row shape,
+//! with the non-finite and outside ones its record counts; the merged `run.json` is
+//! [`RunRecord::merge`] of the shards' records. All of it (the merged record's sums included)
+//! is checked, for every sample, before anything is written, so a bad set writes nothing, and
+//! the error names the missing or overlapping ranges, or the file and what differs. A manifest
+//! is checked first on its own ([`Manifest::validate`]: a `sample` that is not a name, so no
+//! `../x` or absolute path, indices that are not its shard's, a record that is not its plan's).
 
-use super::record::{ModelRecord, RunRecord, ShardEntry};
+use super::record::RunRecord;
 use super::shard::{Manifest, Shard};
 use crate::pipeline;
 use crate::Failure;
@@ -52,7 +54,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let mut by_sample: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for f in found {
-        by_sample.entry(f.manifest.sample.clone()).or_default().push(f);
+        by_sample.entry(f.manifest.run.sample.clone()).or_default().push(f);
     }
     // Check every sample, and read every shard's rows, before writing any: a bad set (a
     // damaged `samples.npy` of the last sample included) writes nothing.
@@ -61,23 +63,51 @@ pub fn run(args: Args) -> Result<(), Failure> {
     for shards in by_sample.values_mut() {
         check(shards)?;
         let samples = join_rows(shards)?;
-        let dir = out.join(&shards[0].manifest.sample);
+        let pairs: Vec<(&Path, &Manifest)> = shards.iter().map(|f| (f.dir.as_path(), &f.manifest)).collect();
+        let merged = RunRecord::merge(&pairs).map_err(Failure::Runtime)?;
+        let dir = out.join(&shards[0].manifest.run.sample);
         if dir.exists() && !dir.is_dir() {
             return Err(Failure::Usage(format!(
                 "`{}` is a file; sample `{}` needs a folder there",
                 dir.display(),
-                shards[0].manifest.sample
+                shards[0].manifest.run.sample
             )));
         }
-        joined.push((shards, samples));
+        joined.push((shards, samples, merged));
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", out.display(), pipeline::io_reason(&e))))?;
     let _lock = comp_runtime::output::OutputLock::acquire(&out).map_err(Failure::Usage)?;
-    for (shards, samples) in &joined {
-        merge_sample(&out, shards, samples)?;
+    for (shards, samples, merged) in &joined {
+        merge_sample(&out, shards, samples, merged)?;
     }
     Ok(())
+}
+
+/// Why a `shard.json` that does not parse is refused: a manifest of an earlier comp (one
+/// without its shard's run record, whose `non_finite` it lacks) is told to be rerun with this
+/// comp; anything else is named with serde's reason.
+fn unreadable(path: &Path, text: &str, e: &serde_json::Error) -> Failure {
+    let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let earlier = value.as_ref().filter(|v| v.get("shard_index").is_some() && v.get("non_finite").is_none());
+    match earlier {
+        Some(v) => {
+            let version = env!("CARGO_PKG_VERSION");
+            let by = match v.get("comp_version").and_then(|c| c.as_str()) {
+                Some(c) if c != version => format!(" ({c})"),
+                _ => String::new(),
+            };
+            Failure::Runtime(format!(
+                "`{}` was written by an earlier comp{by}, whose shard.json did not yet hold the shard's run record (it has no `non_finite`): run that shard again with this comp ({version}), `comp run FILE --shard I/N`, then merge",
+                path.display()
+            ))
+        }
+        None => Failure::Runtime(format!(
+            "`{}` is not a shard manifest written by `comp run --shard` of this comp ({}): {e}",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        )),
+    }
 }
 
 /// Collects the shards in `dir` and below (depth-limited: shards sit at `DIR/NAME/shards/X/`).
@@ -88,12 +118,7 @@ fn find_shards(dir: &Path, depth: usize, seen: &mut std::collections::HashSet<Pa
         if seen.insert(canonical) {
             let text = std::fs::read_to_string(&manifest)
                 .map_err(|e| Failure::Usage(format!("reading `{}`: {}", manifest.display(), pipeline::io_reason(&e))))?;
-            let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-                Failure::Runtime(format!(
-                    "`{}` is not a shard manifest written by `comp run --shard`: {e}",
-                    dir.join("shard.json").display()
-                ))
-            })?;
+            let manifest: Manifest = serde_json::from_str(&text).map_err(|e| unreadable(&manifest, &text, &e))?;
             manifest.validate().map_err(|e| {
                 Failure::Runtime(format!(
                     "`{}` is not a shard manifest written by `comp run --shard`: {e}",
@@ -122,9 +147,9 @@ fn find_shards(dir: &Path, depth: usize, seen: &mut std::collections::HashSet<Pa
 fn check(shards: &mut [Found]) -> Result<(), Failure> {
     shards.sort_by_key(|f| (f.manifest.indices, f.dir.clone()));
     let first = &shards[0];
-    let m0 = &first.manifest;
+    let (s0, m0) = (&first.manifest, &first.manifest.run);
     for f in shards.iter().skip(1) {
-        let m = &f.manifest;
+        let (s, m) = (&f.manifest, &f.manifest.run);
         let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
             Failure::Runtime(format!(
                 "sample `{}`: shards `{}` and `{}` are not of one run: {what} {a} and {b} (the shards of a run come from the same file, comp version, seed and sample count)",
@@ -136,8 +161,8 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
         if m.comp_version != m0.comp_version {
             return Err(differ("comp versions", &m0.comp_version, &m.comp_version));
         }
-        if m.source_hash != m0.source_hash {
-            return Err(differ("file hashes", &m0.source_hash, &m.source_hash));
+        if s.source_hash != s0.source_hash {
+            return Err(differ("file hashes", &s0.source_hash, &s.source_hash));
         }
         if m.model != m0.model {
             return Err(differ("models", &m0.model, &m.model));
@@ -150,8 +175,8 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
         if m.samples != m0.samples {
             return Err(differ("sample counts", &m0.samples, &m.samples));
         }
-        if m.plan_hash != m0.plan_hash || m.plan != m0.plan {
-            return Err(differ("plan hashes", &m0.plan_hash, &m.plan_hash));
+        if s.plan_hash != s0.plan_hash || m.plan != m0.plan {
+            return Err(differ("plan hashes", &s0.plan_hash, &s.plan_hash));
         }
     }
     // The weights: a shard that drew no rows loaded no model, so only the others count.
@@ -209,7 +234,7 @@ fn check(shards: &mut [Found]) -> Result<(), Failure> {
         missing.push(covered.end..total);
     }
     if !missing.is_empty() {
-        let count = m0.shard_count;
+        let count = s0.shard_count;
         let described: Vec<String> = missing
             .iter()
             .map(|r| {
@@ -248,9 +273,10 @@ fn row_shape_of(plan: &comp_plan::SamplePlan) -> Option<Vec<usize>> {
 }
 
 /// Reads and joins one sample's checked shards (sorted by index): `[samples, ...row]`, every
-/// shard's rows checked against its manifest and the plan's row shape.
+/// shard's rows checked against its manifest (their number, and the non-finite and outside
+/// ones its record counts) and the plan's row shape.
 fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
-    let m0 = &shards[0].manifest;
+    let m0 = &shards[0].manifest.run;
     let want = row_shape_of(&m0.plan);
     let mut data = Vec::new();
     let mut row_shape: Option<Vec<usize>> = None;
@@ -275,6 +301,18 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
                 m0.model
             )));
         }
+        let counts = comp_runtime::output::counts_of(&shape, &values);
+        let run = &f.manifest.run;
+        if (counts.non_finite, counts.outside_picture) != (run.non_finite, run.outside_picture) {
+            return Err(Failure::Runtime(format!(
+                "`{}` holds {} non-finite samples and {} outside the picture, but its shard.json records {} and {}: run that shard again",
+                path.display(),
+                counts.non_finite,
+                counts.outside_picture,
+                run.non_finite,
+                run.outside_picture
+            )));
+        }
         row_shape = Some(shape[1..].to_vec());
         data.extend_from_slice(&values);
     }
@@ -283,93 +321,28 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
     candle_core::Tensor::from_vec(data, shape, &candle_core::Device::Cpu).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))
 }
 
-/// Writes the run's outputs of one sample from its checked shards and their joined rows.
-fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor) -> Result<(), Failure> {
+/// Writes the run's outputs of one sample from its checked shards, their joined rows and the
+/// merged record ([`RunRecord::merge`], `outputs` filled in here).
+fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor, merged: &RunRecord) -> Result<(), Failure> {
     let m0 = &shards[0].manifest;
-    let title = comp_runtime::output::Title { name: m0.sample.clone(), expression: m0.expression.clone() };
-    let sum = |what: &str, field: fn(&Manifest) -> usize| -> Result<usize, Failure> {
-        shards.iter().try_fold(0usize, |acc, f| acc.checked_add(field(&f.manifest))).ok_or_else(|| {
-            Failure::Runtime(format!("sample `{}`: the shards' `{what}` add up past {}: a shard.json is damaged", m0.sample, usize::MAX))
-        })
-    };
-    let model_calls = sum("model_calls", |m| m.model_calls)?;
-    let rows_evaluated = sum("rows_evaluated", |m| m.rows_evaluated)?;
-    let wall: f64 = shards.iter().map(|f| f.manifest.wall_time_s).sum();
-    // The run's mean acceptance: every sample makes the same proposals, so the shards' rates
-    // weighted by their sample counts.
-    let drawn: Vec<&Found> = shards.iter().filter(|f| !f.manifest.range().is_empty()).collect();
-    let acceptance = drawn
-        .iter()
-        .map(|f| f.manifest.acceptance.map(|a| a * f.manifest.range().len() as f64))
-        .sum::<Option<f64>>()
-        .map(|s| s / m0.samples as f64);
-    // With several models, `models` as a single run writes it: each model's weights (as the
-    // drawn shards recorded them) and the calls made to it, summed over the shards.
-    // A shard of several models records `[{alias, model, weights}]`; run.json's `weights` is
-    // the primary model's, as a single run writes it.
-    let weights = drawn.first().and_then(|f| f.manifest.weights.clone());
-    let weights_of =
-        |alias: &str| weights.as_ref().and_then(|w| w.as_array()?.iter().find(|e| e["alias"] == alias).map(|e| e["weights"].clone()));
-    let primary_weights = match m0.plan.models.first() {
-        Some(primary) => weights_of(&primary.alias).filter(|w| !w.is_null()),
-        None => weights.clone(),
-    };
-    let models = ModelRecord::for_plan(
-        &m0.plan,
-        |m| weights_of(&m.alias).filter(|w| !w.is_null()),
-        |i| shards.iter().map(|f| f.manifest.calls_per_model.get(i).copied().unwrap_or(0)).sum(),
-    );
-    let mut devices: Vec<&str> = shards.iter().map(|f| f.manifest.device.as_str()).collect();
-    devices.dedup();
+    let title = comp_runtime::output::Title { name: merged.sample.clone(), expression: m0.expression.clone() };
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        RunRecord {
-            comp_version: m0.comp_version.clone(),
-            source: m0.source.clone(),
-            sample: m0.sample.clone(),
-            model: m0.model.clone(),
-            weights: primary_weights.clone(),
-            device: devices.join(","),
-            seed: m0.seed,
-            samples: m0.samples,
-            non_finite: counts.non_finite,
-            outside_picture: counts.outside_picture,
-            settings: m0.plan.settings.clone(),
-            model_calls,
-            acceptance,
-            steps: m0.steps,
-            wall_time_s: wall,
-            outputs: super::run::output_names(written),
-            rows_evaluated,
-            plan: m0.plan.clone(),
-            models: models.clone(),
-            shards: Some(
-                shards
-                    .iter()
-                    .map(|f| ShardEntry {
-                        folder: f.dir.clone(),
-                        shard: format!("{}/{}", f.manifest.shard_index, f.manifest.shard_count),
-                        indices: f.manifest.indices,
-                        model_calls: f.manifest.model_calls,
-                        wall_time_s: f.manifest.wall_time_s,
-                        device: f.manifest.device.clone(),
-                    })
-                    .collect(),
-            ),
-        }
-        .to_json()
+        // The shards' counts were checked against their rows (`join_rows`): their sums are these.
+        debug_assert_eq!((counts.non_finite, counts.outside_picture), (merged.non_finite, merged.outside_picture));
+        RunRecord { outputs: super::run::output_names(written), ..merged.clone() }.to_json()
     };
-    let (counts, written) = super::run::write_run(out, &m0.sample, samples, &title, record)?;
+    let (_, written) = super::run::write_run(out, &merged.sample, samples, &title, record)?;
     let picture = written.iter().find(|p| p.ends_with("plot.png") || p.ends_with("grid.png"));
     eprintln!(
         "{}: {} samples from {} shards ({} non-finite, {} outside the picture), {} model calls, {:.2}s of shard time -> {}",
-        m0.sample,
-        m0.samples,
+        merged.sample,
+        merged.samples,
         shards.len(),
-        counts.non_finite,
-        counts.outside_picture,
-        model_calls,
-        wall,
-        picture.map(|p| p.display().to_string()).unwrap_or_else(|| out.join(&m0.sample).display().to_string())
+        merged.non_finite,
+        merged.outside_picture,
+        merged.model_calls,
+        merged.wall_time_s,
+        picture.map(|p| p.display().to_string()).unwrap_or_else(|| out.join(&merged.sample).display().to_string())
     );
     Ok(())
 }

@@ -107,21 +107,6 @@ impl Runner {
         run(&composite)
     }
 
-    /// The weights a sample ran with: its model's (see [`Runner::weights`]), or with several
-    /// models `[{alias, model, weights}, …]`, so that shards of one composition made with other
-    /// weights of any of its models are told apart.
-    pub fn weights_of(&self, sample: &SamplePlan) -> Option<serde_json::Value> {
-        if !sample.several() {
-            return self.weights(&sample.model).cloned();
-        }
-        let each: Vec<serde_json::Value> = sample
-            .models
-            .iter()
-            .map(|m| serde_json::json!({ "alias": m.alias, "model": m.name, "weights": self.weights(&m.name) }))
-            .collect();
-        Some(serde_json::Value::Array(each))
-    }
-
     /// `{path, sha256}` of the weights a learned model was loaded from; `None` for a model
     /// without weights (the exact `toy2d`) or one not loaded yet.
     pub fn weights(&self, model: &str) -> Option<&serde_json::Value> {
@@ -272,33 +257,7 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
     let wall = started.elapsed().as_secs_f64();
 
     let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
-        RunRecord {
-            comp_version: env!("CARGO_PKG_VERSION").into(),
-            source: args.file.clone(),
-            sample: sample.sample.clone(),
-            model: sample.model.clone(),
-            weights: runner.weights(&sample.model).cloned(),
-            device: args.device.clone(),
-            seed: sample.settings.seed,
-            samples: sample.settings.samples,
-            non_finite: counts.non_finite,
-            outside_picture: counts.outside_picture,
-            settings: sample.settings.clone(),
-            model_calls: output.model_calls,
-            acceptance: output.acceptance,
-            steps,
-            wall_time_s: wall,
-            outputs: output_names(written),
-            rows_evaluated: output.rows_evaluated,
-            plan: sample.clone(),
-            models: ModelRecord::for_plan(
-                sample,
-                |m| runner.weights(&m.name).cloned(),
-                |i| output.calls_per_model.get(i).copied().unwrap_or(0),
-            ),
-            shards: None,
-        }
-        .to_json()
+        run_record(args, sample, runner, Some(&output), counts, wall, written).to_json()
     };
     let (counts, written) = write_run(&args.out, &sample.sample, &output.samples, title, record)?;
     let dir = args.out.join(&sample.sample);
@@ -314,6 +273,46 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
         picture.unwrap_or(&dir).display()
     );
     Ok(())
+}
+
+/// What `comp run` records of its run of `sample` (`run.json`), or of a shard's share of it
+/// (inside `shard.json`): `output` of the rows drawn (`None` for a shard that drew none), their
+/// `counts`, the wall time, and the files written beside the record.
+fn run_record(
+    args: &Args,
+    sample: &SamplePlan,
+    runner: &Runner,
+    output: Option<&comp_runtime::RunOutput>,
+    counts: &comp_runtime::output::Counts,
+    wall: f64,
+    written: &[PathBuf],
+) -> RunRecord {
+    RunRecord {
+        comp_version: env!("CARGO_PKG_VERSION").into(),
+        source: args.file.clone(),
+        sample: sample.sample.clone(),
+        model: sample.model.clone(),
+        weights: runner.weights(&sample.model).cloned(),
+        device: args.device.clone(),
+        seed: sample.settings.seed,
+        samples: sample.settings.samples,
+        non_finite: counts.non_finite,
+        outside_picture: counts.outside_picture,
+        settings: sample.settings.clone(),
+        model_calls: output.map_or(0, |o| o.model_calls),
+        acceptance: output.and_then(|o| o.acceptance),
+        steps: sample.settings.sampler.steps(),
+        wall_time_s: wall,
+        outputs: output_names(written),
+        rows_evaluated: output.map_or(0, |o| o.rows_evaluated),
+        plan: sample.clone(),
+        models: ModelRecord::for_plan(
+            sample,
+            |m| runner.weights(&m.name).cloned(),
+            |i| output.and_then(|o| o.calls_per_model.get(i).copied()).unwrap_or(0),
+        ),
+        shards: None,
+    }
 }
 
 /// The file names of `written`, for `run.json`'s `outputs`.
@@ -353,9 +352,9 @@ pub(crate) fn write_run(
     Ok((counts, result?))
 }
 
-/// `--shard`: draws the shard's indices of `sample` and writes them with a [`Manifest`] into
-/// `DIR/NAME/shards/shard-I-of-N/` (`samples.npy` first, `shard.json` last; an empty range
-/// writes only `shard.json`).
+/// `--shard`: draws the shard's indices of `sample` and writes them with a [`Manifest`] (the
+/// shard's run record and its shard fields) into `DIR/NAME/shards/shard-I-of-N/`
+/// (`samples.npy` first, `shard.json` last; an empty range writes only `shard.json`).
 fn run_shard(
     args: &Args,
     source_text: &str,
@@ -376,12 +375,11 @@ fn run_shard(
                 .map_err(|e| Failure::Runtime(format!("removing `{}`: {}", stale.display(), pipeline::io_reason(&e))))?;
         }
     }
-    let steps = sample.settings.sampler.steps();
     let started = Instant::now();
-    let (model_calls, rows_evaluated, acceptance, calls_per_model) = if range.is_empty() {
-        (0, 0, None, vec![0; sample.models.len()])
+    let (output, counts, written) = if range.is_empty() {
+        (None, comp_runtime::output::Counts::default(), vec![])
     } else {
-        let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
+        let bar = crate::progress::steps(&sample.sample, sample.settings.sampler.steps(), args.quiet);
         let progress = |done: usize, _total: usize| bar.set_position(done as u64);
         let opts = comp_runtime::ExecOptions { progress: Some(&progress), indices: Some(range.clone()), ..Default::default() };
         let output = runner.execute(sample, &opts)?;
@@ -396,32 +394,19 @@ fn run_shard(
         let bytes = comp_runtime::output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
         comp_runtime::output::write_atomic(&npy_path, &bytes)
             .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
-        (output.model_calls, output.rows_evaluated, output.acceptance, if sample.several() { output.calls_per_model } else { vec![] })
+        (Some(output), comp_runtime::output::counts_of(&shape, &data), vec![npy_path])
     };
-    let manifest = Manifest {
-        comp_version: env!("CARGO_PKG_VERSION").into(),
-        source: args.file.clone(),
-        source_hash: shard::fnv1a64(source_text.as_bytes()),
-        plan_hash: shard::plan_hash(sample),
-        sample: sample.sample.clone(),
-        model: sample.model.clone(),
-        seed: sample.settings.seed,
-        samples: sample.settings.samples,
+    let mut manifest = Manifest {
         shard_index: shard.index,
         shard_count: shard.count,
         indices: [range.start, range.end],
-        model_calls,
-        rows_evaluated,
-        acceptance,
-        steps,
-        wall_time_s: started.elapsed().as_secs_f64(),
-        device: args.device.clone(),
+        source_hash: shard::fnv1a64(source_text.as_bytes()),
+        plan_hash: shard::plan_hash(sample),
+        weights_hash: None,
         expression: title.expression.clone(),
-        plan: sample.clone(),
-        weights: runner.weights_of(sample),
-        weights_hash: shard::weights_hash(runner.weights_of(sample).as_ref()),
-        calls_per_model,
+        run: run_record(args, sample, runner, output.as_ref(), &counts, started.elapsed().as_secs_f64(), &written),
     };
+    manifest.weights_hash = shard::weights_hash(manifest.weights_ran().as_ref());
     let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
     comp_runtime::output::write_atomic(&manifest_path, json.as_bytes())
         .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;
@@ -433,8 +418,8 @@ fn run_shard(
         range.start,
         range.end,
         sample.settings.samples,
-        model_calls,
-        manifest.wall_time_s,
+        manifest.run.model_calls,
+        manifest.run.wall_time_s,
         dir.display()
     );
     Ok(())

@@ -7,9 +7,11 @@
 //! `S % N` shards draw `S / N + 1` samples and the others `S / N`, in index order. Because
 //! every sample has its own noise stream (`comp_runtime::noise`), the rows a shard draws are
 //! exactly those rows of the whole run. A shard writes into `DIR/NAME/shards/shard-I-of-N/`:
-//! `samples.npy` (its rows; none when its range is empty) and `shard.json` (a [`Manifest`]),
-//! `shard.json` last, so a folder without one is an unfinished shard.
+//! `samples.npy` (its rows; none when its range is empty) and `shard.json` (a [`Manifest`]: the
+//! shard's run record and its shard fields), `shard.json` last, so a folder without one is an
+//! unfinished shard.
 
+use super::record::RunRecord;
 use comp_plan::SamplePlan;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -112,47 +114,32 @@ impl Shard {
     }
 }
 
-/// What a shard wrote, in its `shard.json`: enough to check that shards belong to one run and
-/// to write that run's outputs (pictures' titles, `run.json`) without the source file.
+/// What a shard wrote, in its `shard.json`: the shard's own run record (what `comp run` records
+/// of a run, for this shard's rows), flattened into the manifest beside the shard's fields, so
+/// that `shard.json` reads as a `run.json` plus these; enough to check that shards belong to
+/// one run and to write that run's outputs (pictures' titles, `run.json`) without the source
+/// file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
-    pub comp_version: String,
-    /// The file as given to `comp run`.
-    pub source: String,
-    /// FNV-1a 64 of the file's text, as 16 hex digits.
-    pub source_hash: String,
-    /// FNV-1a 64 of the sample's plan (after `--seed` and `--samples`) as compact JSON.
-    pub plan_hash: String,
-    pub sample: String,
-    pub model: String,
-    pub seed: u64,
-    /// Samples of the whole run.
-    pub samples: usize,
     pub shard_index: usize,
     pub shard_count: usize,
     /// The indices this shard drew: `[start, end)`.
     pub indices: [usize; 2],
-    pub model_calls: usize,
-    pub rows_evaluated: usize,
-    pub acceptance: Option<f64>,
-    pub steps: usize,
-    pub wall_time_s: f64,
-    pub device: String,
+    /// FNV-1a 64 of the file's text, as 16 hex digits.
+    pub source_hash: String,
+    /// FNV-1a 64 of the sample's plan (after `--seed` and `--samples`) as compact JSON.
+    pub plan_hash: String,
+    /// The hashes of the weights files the shard ran, joined (see [`weights_hash`] and
+    /// [`Manifest::weights_ran`]): shards made with other weights of the same model are not
+    /// merged.
+    pub weights_hash: Option<String>,
     /// The expression as written (the pictures' title).
     pub expression: String,
-    pub plan: SamplePlan,
-    /// What `run.json`'s `weights` records for the model (`null` for one without weights).
-    #[serde(default)]
-    pub weights: Option<serde_json::Value>,
-    /// The hashes of the weights files the shard ran, joined (see [`weights_hash`]): shards
-    /// made with other weights of the same model are not merged.
-    #[serde(default)]
-    pub weights_hash: Option<String>,
-    /// With several models, the calls this shard made to each, in the plan's table order
-    /// (empty for a plan of one model), so that the merged `run.json` has `models` as a
-    /// single run's does.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub calls_per_model: Vec<usize>,
+    /// The shard's run record: `samples`, `settings` and `plan` are the whole run's (the plan
+    /// hash covers them); the counts, `acceptance`, `wall_time_s`, `device`, `outputs` and
+    /// each model's calls in `models` are this shard's; `shards` is absent.
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 impl Manifest {
@@ -160,32 +147,81 @@ impl Manifest {
         self.indices[0]..self.indices[1]
     }
 
-    /// What must hold of one manifest on its own, before it is trusted: its `sample` is a name
-    /// (it becomes a folder: no `../x`, no absolute path), the plan's; its shard is one of
-    /// its count; its indices are that shard's.
-    pub fn validate(&self) -> Result<(), String> {
-        if !comp_compiler::validate::is_name(&self.sample) {
-            return Err(format!("`sample` {:?} is not a name (letters, digits, `_` and `-`, not starting with a digit)", self.sample));
+    /// The weights the shard ran, as [`weights_hash`] reads them: its model's (the record's
+    /// `weights`), or with several models `[{alias, model, weights}, …]` from the record's
+    /// `models`, so that shards of one composition made with other weights of any of its
+    /// models are told apart.
+    pub fn weights_ran(&self) -> Option<serde_json::Value> {
+        match &self.run.models {
+            Some(models) => Some(serde_json::Value::Array(
+                models.iter().map(|m| serde_json::json!({ "alias": m.alias, "model": m.model, "weights": m.weights })).collect(),
+            )),
+            None => self.run.weights.clone(),
         }
-        if self.plan.sample != self.sample || self.plan.model != self.model {
+    }
+
+    /// What must hold of one manifest on its own, before it is trusted: its `sample` is a name
+    /// (it becomes a folder: no `../x`, no absolute path), the plan's, as are its model, seed,
+    /// sample count, settings and steps; its shard is one of its count; its indices are that
+    /// shard's; its numbers are in range (a finite wall time, an acceptance rate in [0, 1], no
+    /// more non-finite or outside samples than rows); `models` is the plan's table; and
+    /// `weights_hash` is that of the weights it records.
+    pub fn validate(&self) -> Result<(), String> {
+        let run = &self.run;
+        if !comp_compiler::validate::is_name(&run.sample) {
+            return Err(format!("`sample` {:?} is not a name (letters, digits, `_` and `-`, not starting with a digit)", run.sample));
+        }
+        if run.plan.sample != run.sample || run.plan.model != run.model {
             return Err(format!(
                 "`sample` {:?} and `model` {:?} are not those of its `plan` ({:?}, {:?})",
-                self.sample, self.model, self.plan.sample, self.plan.model
+                run.sample, run.model, run.plan.sample, run.plan.model
             ));
         }
-        if self.plan.settings.seed != self.seed || self.plan.settings.samples != self.samples {
-            return Err(format!("`seed` {} and `samples` {} are not those of its `plan`", self.seed, self.samples));
+        if run.plan.settings.seed != run.seed || run.plan.settings.samples != run.samples {
+            return Err(format!("`seed` {} and `samples` {} are not those of its `plan`", run.seed, run.samples));
+        }
+        if run.settings != run.plan.settings || run.steps != run.plan.settings.sampler.steps() {
+            return Err("`settings` or `steps` are not those of its `plan`".into());
+        }
+        if run.samples == 0 {
+            return Err("`samples` is 0: a run draws at least one".into());
         }
         let shard = Shard::new(self.shard_index, self.shard_count)?;
-        let range = shard.range(self.samples);
+        let range = shard.range(run.samples);
         if self.indices != [range.start, range.end] {
             return Err(format!(
                 "`indices` {:?} are not those of shard {}/{} of {} samples ({}..{})",
-                self.indices, self.shard_index, self.shard_count, self.samples, range.start, range.end
+                self.indices, self.shard_index, self.shard_count, run.samples, range.start, range.end
             ));
         }
-        if !(self.wall_time_s.is_finite() && self.wall_time_s >= 0.0) || self.acceptance.is_some_and(|a| !(0.0..=1.0).contains(&a)) {
+        if !(run.wall_time_s.is_finite() && run.wall_time_s >= 0.0) || run.acceptance.is_some_and(|a| !(0.0..=1.0).contains(&a)) {
             return Err("`wall_time_s` or `acceptance` is out of range".into());
+        }
+        if run.non_finite.checked_add(run.outside_picture).is_none_or(|n| n > range.len()) {
+            return Err(format!(
+                "`non_finite` {} and `outside_picture` {} count more samples than the shard's {}",
+                run.non_finite,
+                run.outside_picture,
+                range.len()
+            ));
+        }
+        let table_matches = match &run.models {
+            None => !run.plan.several(),
+            Some(models) => {
+                models.len() == run.plan.models.len()
+                    && models.iter().zip(&run.plan.models).all(|(r, p)| r.alias == p.alias && r.model == p.name)
+            }
+        };
+        if !table_matches {
+            return Err(
+                "`models` is not its `plan`'s table of models (one entry per model, in order, with several; absent with one)".into()
+            );
+        }
+        if run.shards.is_some() {
+            return Err("it has `shards`: a merged run's record, not a shard's".into());
+        }
+        if self.weights_hash != weights_hash(self.weights_ran().as_ref()) {
+            return Err("`weights_hash` is not that of the weights it records (`weights`, or each model's in `models`)".into());
         }
         Ok(())
     }
