@@ -276,7 +276,7 @@ fn merge_checks_every_sample_and_every_file_before_writing_any() {
 }
 
 fn npy_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    comp_runtime::output::npy_bytes(shape, data).unwrap()
+    comp_output::npy_bytes(shape, data).unwrap()
 }
 
 #[test]

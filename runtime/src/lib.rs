@@ -33,8 +33,6 @@ pub mod fused;
 pub mod mcmc;
 pub mod memory;
 pub mod noise;
-// Moved to the comp-output crate; re-exported until the last callers are renamed.
-pub use comp_output as output;
 pub mod sampler;
 pub mod schedule;
 

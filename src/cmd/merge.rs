@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", out.display(), pipeline::io_reason(&e))))?;
-    let _lock = comp_runtime::output::OutputLock::acquire(&out).map_err(Failure::Usage)?;
+    let _lock = comp_output::OutputLock::acquire(&out).map_err(Failure::Usage)?;
     for (shards, samples, merged) in &joined {
         merge_sample(&out, shards, samples, merged)?;
     }
@@ -284,7 +284,7 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
         let path = f.dir.join("samples.npy");
         let file = std::fs::File::open(&path)
             .map_err(|e| Failure::Runtime(format!("reading `{}`: {}", path.display(), pipeline::io_reason(&e))))?;
-        let (shape, values) = comp_runtime::output::read_npy(std::io::BufReader::new(file))
+        let (shape, values) = comp_output::read_npy(std::io::BufReader::new(file))
             .map_err(|e| Failure::Runtime(format!("reading `{}`: {e}", path.display())))?;
         let rows = f.manifest.range().len();
         if shape.first() != Some(&rows) || row_shape.as_ref().is_some_and(|s| s[..] != shape[1..]) {
@@ -301,7 +301,7 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
                 m0.model
             )));
         }
-        let counts = comp_runtime::output::counts_of(&shape, &values);
+        let counts = comp_output::counts_of(&shape, &values);
         let run = &f.manifest.run;
         if (counts.non_finite, counts.outside_picture) != (run.non_finite, run.outside_picture) {
             return Err(Failure::Runtime(format!(
@@ -325,8 +325,8 @@ fn join_rows(shards: &[Found]) -> Result<candle_core::Tensor, Failure> {
 /// merged record ([`RunRecord::merge`], `outputs` filled in here).
 fn merge_sample(out: &Path, shards: &[Found], samples: &candle_core::Tensor, merged: &RunRecord) -> Result<(), Failure> {
     let m0 = &shards[0].manifest;
-    let title = comp_runtime::output::Title { name: merged.sample.clone(), expression: m0.expression.clone() };
-    let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
+    let title = comp_output::Title { name: merged.sample.clone(), expression: m0.expression.clone() };
+    let record = |counts: &comp_output::Counts, written: &[PathBuf]| {
         // The shards' counts were checked against their rows (`join_rows`): their sums are these.
         debug_assert_eq!((counts.non_finite, counts.outside_picture), (merged.non_finite, merged.outside_picture));
         RunRecord { outputs: super::run::output_names(written), ..merged.clone() }.to_json()

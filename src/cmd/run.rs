@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     // One run per output folder at a time: two runs into one folder would mix their files.
     // The shards of a run write into one folder at once, each locking only its own.
     let _lock = match shard {
-        None => Some(comp_runtime::output::OutputLock::acquire(&args.out).map_err(Failure::Usage)?),
+        None => Some(comp_output::OutputLock::acquire(&args.out).map_err(Failure::Usage)?),
         Some(_) => None,
     };
     for sample in selected {
@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         if let Some(d) = &args.dtype {
             sample.settings.dtype = Some(dtype_flag(d, &sample.model)?);
         }
-        let title = comp_runtime::output::Title {
+        let title = comp_output::Title {
             name: sample.sample.clone(),
             expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
         };
@@ -247,7 +247,7 @@ fn prepare_dir(dir: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot write to output directory `{}`: {}", dir.display(), pipeline::io_reason(&e))))
 }
 
-fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_runtime::output::Title) -> Result<(), Failure> {
+fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_output::Title) -> Result<(), Failure> {
     let steps = sample.settings.sampler.steps();
     let bar = crate::progress::steps(&sample.sample, steps, args.quiet);
     let started = Instant::now();
@@ -256,7 +256,7 @@ fn run_one(args: &Args, sample: &SamplePlan, runner: &mut Runner, title: &comp_r
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
-    let record = |counts: &comp_runtime::output::Counts, written: &[PathBuf]| {
+    let record = |counts: &comp_output::Counts, written: &[PathBuf]| {
         run_record(args, sample, runner, Some(&output), counts, wall, written).to_json()
     };
     let (counts, written) = write_run(&args.out, &sample.sample, &output.samples, title, record)?;
@@ -283,7 +283,7 @@ fn run_record(
     sample: &SamplePlan,
     runner: &Runner,
     output: Option<&comp_runtime::RunOutput>,
-    counts: &comp_runtime::output::Counts,
+    counts: &comp_output::Counts,
     wall: f64,
     written: &[PathBuf],
 ) -> RunRecord {
@@ -328,10 +328,10 @@ pub(crate) fn write_run(
     out: &Path,
     name: &str,
     samples: &candle_core::Tensor,
-    title: &comp_runtime::output::Title,
-    record: impl FnOnce(&comp_runtime::output::Counts, &[PathBuf]) -> serde_json::Value,
-) -> Result<(comp_runtime::output::Counts, Vec<PathBuf>), Failure> {
-    let counts = comp_runtime::output::counts(samples).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
+    title: &comp_output::Title,
+    record: impl FnOnce(&comp_output::Counts, &[PathBuf]) -> serde_json::Value,
+) -> Result<(comp_output::Counts, Vec<PathBuf>), Failure> {
+    let counts = comp_output::counts(samples).map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
     let dir = out.join(name);
     if dir.exists() && !dir.is_dir() {
         return Err(Failure::Usage(format!("`{}` is a file; sample `{name}` needs a folder there", dir.display())));
@@ -339,10 +339,10 @@ pub(crate) fn write_run(
     let staging = out.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
-        let written = comp_runtime::output::write_samples_titled(&staging, samples, title)
+        let written = comp_output::write_samples_titled(&staging, samples, title)
             .map_err(|e| Failure::Runtime(format!("writing `{}`: {}", dir.display(), crate::error::runtime_message(&e))))?;
         let json = serde_json::to_string_pretty(&record(&counts, &written)).expect("serialisable");
-        comp_runtime::output::write_atomic(&staging.join("run.json"), json.as_bytes())
+        comp_output::write_atomic(&staging.join("run.json"), json.as_bytes())
             .map_err(|e| Failure::Runtime(format!("writing run.json: {e}")))?;
         publish(&staging, &dir, &written)
             .map_err(|e| Failure::Runtime(format!("moving the outputs into `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
@@ -361,12 +361,12 @@ fn run_shard(
     shard: Shard,
     sample: &SamplePlan,
     runner: &mut Runner,
-    title: &comp_runtime::output::Title,
+    title: &comp_output::Title,
 ) -> Result<(), Failure> {
     let range = shard.range(sample.settings.samples);
     let dir = args.out.join(&sample.sample).join("shards").join(shard.folder());
     std::fs::create_dir_all(&dir).map_err(|e| Failure::Usage(format!("cannot create `{}`: {}", dir.display(), pipeline::io_reason(&e))))?;
-    let _lock = comp_runtime::output::OutputLock::acquire(&dir).map_err(Failure::Usage)?;
+    let _lock = comp_output::OutputLock::acquire(&dir).map_err(Failure::Usage)?;
     let manifest_path = dir.join("shard.json");
     let npy_path = dir.join("samples.npy");
     for stale in [&manifest_path, &npy_path] {
@@ -377,7 +377,7 @@ fn run_shard(
     }
     let started = Instant::now();
     let (output, counts, written) = if range.is_empty() {
-        (None, comp_runtime::output::Counts::default(), vec![])
+        (None, comp_output::Counts::default(), vec![])
     } else {
         let bar = crate::progress::steps(&sample.sample, sample.settings.sampler.steps(), args.quiet);
         let progress = |done: usize, _total: usize| bar.set_position(done as u64);
@@ -391,10 +391,9 @@ fn run_shard(
             .and_then(|t| t.flatten_all())
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(|e| Failure::Runtime(crate::error::runtime_message(&e)))?;
-        let bytes = comp_runtime::output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
-        comp_runtime::output::write_atomic(&npy_path, &bytes)
-            .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
-        (Some(output), comp_runtime::output::counts_of(&shape, &data), vec![npy_path])
+        let bytes = comp_output::npy_bytes(&shape, &data).map_err(|e| Failure::Runtime(format!("encoding samples.npy: {e}")))?;
+        comp_output::write_atomic(&npy_path, &bytes).map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", npy_path.display())))?;
+        (Some(output), comp_output::counts_of(&shape, &data), vec![npy_path])
     };
     let mut manifest = Manifest {
         shard_index: shard.index,
@@ -408,7 +407,7 @@ fn run_shard(
     };
     manifest.weights_hash = shard::weights_hash(manifest.weights_ran().as_ref());
     let json = serde_json::to_string_pretty(&manifest).expect("serialisable");
-    comp_runtime::output::write_atomic(&manifest_path, json.as_bytes())
+    comp_output::write_atomic(&manifest_path, json.as_bytes())
         .map_err(|e| Failure::Runtime(format!("writing `{}`: {e}", manifest_path.display())))?;
     eprintln!(
         "{}: shard {}/{}, samples {}..{} of {}, {} model calls, {:.2}s -> {}",
