@@ -8,7 +8,7 @@ use comp_runtime::RunError;
 pub enum Failure {
     /// The input has errors (already reported): exit 1.
     Input,
-    /// A usage or I/O problem, with its message: exit 2.
+    /// A usage or I/O problem, with its message (empty: already reported): exit 2.
     Usage(String),
     /// A runtime failure (already reported or with its message): exit 1.
     Runtime(String),

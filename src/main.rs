@@ -79,7 +79,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input) => ExitCode::from(1),
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            if !msg.is_empty() {
+                eprintln!("error: {msg}");
+            }
             ExitCode::from(2)
         }
         Err(Failure::Runtime(msg)) => {

@@ -2,7 +2,7 @@
 //! then `comp_compiler::compile_text` (parse → compile), collecting every diagnostic.
 
 pub use comp_compiler::Checked;
-use comp_compiler::ModelInfo;
+use comp_compiler::{Context, ModelInfo, Overrides};
 use comp_grammar::Diagnostic;
 use std::path::Path;
 
@@ -77,15 +77,27 @@ pub fn io_reason(e: &std::io::Error) -> String {
 
 /// Parses and compiles a source file against the known models.
 pub fn check(source: &SourceFile, models: &[ModelInfo]) -> Checked {
+    check_with(source, models, &Overrides::default())
+}
+
+/// [`check`], with settings from the command line (`--seed`, `--samples`, `--dtype`) compiled
+/// in over the file's ([`comp_compiler::overrides`]).
+pub fn check_with(source: &SourceFile, models: &[ModelInfo], overrides: &Overrides) -> Checked {
     if let Some(d) = &source.decode_error {
-        return Checked { program: None, compiled: None, diagnostics: vec![d.clone()] };
+        return Checked::failed(vec![d.clone()]);
     }
-    check_text(&source.text, models)
+    check_text_with(&source.text, models, overrides)
 }
 
 /// Parses and compiles a text as `comp check` does, prompts checked against the models' text
 /// encoders (W0007, [`crate::prompts`]). `check`, the REPL and `comp lsp` all come here, so
 /// they report the same.
 pub fn check_text(text: &str, models: &[ModelInfo]) -> Checked {
-    comp_compiler::compile_text_with(text, models, &crate::prompts::Tokenizers)
+    check_text_with(text, models, &Overrides::default())
+}
+
+/// [`check_text`] with command-line overrides.
+pub fn check_text_with(text: &str, models: &[ModelInfo], overrides: &Overrides) -> Checked {
+    let ctx = Context { source: Some(text), text_limits: Some(&crate::prompts::Tokenizers), overrides: Some(overrides) };
+    comp_compiler::compile_text_in(text, models, &ctx)
 }

@@ -6,7 +6,7 @@
 //! | stage | module | from → to |
 //! | --- | --- | --- |
 //! | choose the model | [`check::model`] | `model NAME` → [`ModelInfo`] (E0101, E0117) |
-//! | read settings | [`settings`] | top-level and `with` settings → typed values |
+//! | read settings | [`settings`] | top-level and `with` settings → typed values; the command line's ([`overrides`]) too, checked the same way and set over every sample's |
 //! | resolve names | [`resolve`] | AST expression → [`ir::Node`] (E0103, E0120; the checks of [`check`] run as nodes are made) |
 //! | lets | [`check::lets`] | duplicates (E0108), cycles (E0109) |
 //! | checks | [`check`] | one rule a file: E0004 (folding), E0104–E0107, E0110–E0115, E0118, E0121–E0124 |
@@ -43,6 +43,7 @@ pub mod fmt;
 pub mod ir;
 pub mod lints;
 pub mod lower;
+pub mod overrides;
 mod render;
 pub mod resolve;
 pub mod settings;
@@ -59,6 +60,7 @@ pub use comp_plan::{model_info, plan};
 pub use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind, Plan};
 pub use fmt::format;
 pub use lints::prompt_too_long::{Cut, TextLimits};
+pub use overrides::Overrides;
 pub use render::{model_calls, RenderHuman};
 pub use simplified::SimplifiedSample;
 
@@ -68,9 +70,12 @@ use comp_grammar::Diagnostic;
 /// A stage's result: a value when there are no errors, and every diagnostic (warnings too).
 #[derive(Clone, Debug)]
 pub struct Outcome<T> {
-    /// `None` iff some diagnostic is an error.
+    /// `None` iff some diagnostic (of the file or of the overrides) is an error.
     pub value: Option<T>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The diagnostics of [`Context::overrides`], whose spans index
+    /// [`Overrides::command_line`] rather than the file; empty without overrides.
+    pub override_diagnostics: Vec<Diagnostic>,
 }
 
 /// A compiled file: the plan, and each sample's canonical form (for `--emit simplified`).
@@ -88,16 +93,29 @@ pub struct Checked {
     pub program: Option<comp_grammar::ast::Program>,
     pub compiled: Option<Compiled>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The problems of the command line's overrides ([`Context::overrides`]): spans index
+    /// [`Overrides::command_line`], not the file. Empty without overrides.
+    pub override_diagnostics: Vec<Diagnostic>,
 }
 
 impl Checked {
+    /// What compiling a text that did not parse (or could not be read) produced.
+    pub fn failed(diagnostics: Vec<Diagnostic>) -> Checked {
+        Checked { program: None, compiled: None, diagnostics, override_diagnostics: vec![] }
+    }
+
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        self.diagnostics.iter().chain(&self.override_diagnostics).any(Diagnostic::is_error)
+    }
+
+    /// Whether an override is in error (a usage error: the CLI exits 2).
+    pub fn overrides_have_errors(&self) -> bool {
+        self.override_diagnostics.iter().any(Diagnostic::is_error)
     }
 
     /// The outcome without the tree: the compiled plan when there is no error.
     pub fn outcome(self) -> Outcome<Compiled> {
-        Outcome { value: self.compiled, diagnostics: self.diagnostics }
+        Outcome { value: self.compiled, diagnostics: self.diagnostics, override_diagnostics: self.override_diagnostics }
     }
 }
 
@@ -109,18 +127,19 @@ pub fn compile_text(text: &str, models: &[ModelInfo]) -> Checked {
 
 /// [`compile_text`], with the models' text encoders to check prompts against (W0007).
 pub fn compile_text_with(text: &str, models: &[ModelInfo], limits: &dyn TextLimits) -> Checked {
-    compile_text_in(text, models, &Context { source: Some(text), text_limits: Some(limits) })
+    compile_text_in(text, models, &Context { source: Some(text), text_limits: Some(limits), overrides: None })
 }
 
-fn compile_text_in(text: &str, models: &[ModelInfo], ctx: &Context) -> Checked {
+/// [`compile_text`] with a [`Context`] (whose `source`, when set, is `text`).
+pub fn compile_text_in(text: &str, models: &[ModelInfo], ctx: &Context) -> Checked {
     let program = match comp_grammar::parse(text) {
         Ok(p) => p,
-        Err(diagnostics) => return Checked { program: None, compiled: None, diagnostics },
+        Err(diagnostics) => return Checked::failed(diagnostics),
     };
     let outcome = compile_in(&program, models, ctx);
     let mut diagnostics = outcome.diagnostics;
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
-    Checked { program: Some(program), compiled: outcome.value, diagnostics }
+    Checked { program: Some(program), compiled: outcome.value, diagnostics, override_diagnostics: outcome.override_diagnostics }
 }
 
 /// Every diagnostic of compiling `program` (a convenience over [`compile`]).
@@ -141,12 +160,19 @@ pub struct Context<'a> {
     pub source: Option<&'a str>,
     /// How the models' text encoders cut prompts (W0007 `prompt-too-long`); none: not checked.
     pub text_limits: Option<&'a dyn TextLimits>,
+    /// Settings from the command line (`--seed`, `--samples`, `--dtype`), checked as the
+    /// file's own and set over every sample's ([`overrides`]).
+    pub overrides: Option<&'a Overrides>,
 }
 
 /// [`compile`] with a [`Context`].
 pub fn compile_in(program: &Program, models: &[ModelInfo], ctx: &Context) -> Outcome<Compiled> {
     let mut diags = Vec::new();
-    let file = stages::read_file(program, models, &mut diags);
+    let mut override_diags = Vec::new();
+    let mut file = stages::read_file(program, models, &mut diags);
+    if let Some(overrides) = ctx.overrides {
+        file.overrides = overrides.read(&file.scope(), &mut override_diags);
+    }
     let lets = stages::compile_lets(program, &file, &mut diags);
     let mut samples = stages::Samples::default();
     for item in &program.items {
@@ -155,5 +181,5 @@ pub fn compile_in(program: &Program, models: &[ModelInfo], ctx: &Context) -> Out
         }
     }
     stages::lint_file(&file, &lets, &samples, ctx, &mut diags);
-    stages::finish(samples, diags)
+    stages::finish(samples, diags, override_diags)
 }

@@ -309,6 +309,22 @@ fn read_dtype(s: &Setting, diags: &mut Vec<Diagnostic>) -> Option<Dtype> {
     }
 }
 
+/// Why a setting other models have (`size`, `dtype`) is not one of `model`'s.
+fn not_here(name: &str, model: &ModelInfo) -> Option<String> {
+    use crate::vocabulary::Applies;
+    match crate::vocabulary::setting(name)?.applies {
+        Applies::Always => None,
+        Applies::ImageSize => Some(format!(
+            "`{}` makes samples of one size: `size` is a setting of the models whose pictures come in sizes (Stable Diffusion)",
+            model.name
+        )),
+        Applies::Dtypes => Some(format!(
+            "`{}` computes in f32 only: `dtype` is a setting of the models that compute in several precisions (Stable Diffusion)",
+            model.name
+        )),
+    }
+}
+
 /// Reads the settings of one scope. `top_level` is false for a `with` list; the model
 /// statement is read elsewhere (see [`crate::check::model`]) and only rejected here in a `with`.
 pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut Vec<Diagnostic>) -> Written {
@@ -402,7 +418,7 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
                     let mut d = Diagnostic::error("E0102", format!("unknown setting `{name}`"), s.name.span)
                         .with_label("not a setting")
                         .with_note(format!("settings of `{}`: {}", model.name, known.join(", ")));
-                    d.help = did_you_mean(name, known);
+                    d.help = did_you_mean(name, known).or_else(|| not_here(name, model));
                     diags.push(d);
                 }
             }
@@ -411,9 +427,12 @@ pub fn read(settings: &[&Setting], scope: &Scope, top_level: bool, diags: &mut V
     w
 }
 
-/// One sample's settings: its `with`, then the file's, then the model's defaults.
-pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Resolved {
-    let sampler = match with.sampler.or(file.sampler) {
+/// One sample's settings: the command line's overrides ([`crate::overrides`]), then its
+/// `with`, then the file's, then the model's defaults.
+pub fn resolve_settings(overrides: &Written, file: &Written, with: &Written, model: &ModelInfo) -> Resolved {
+    // The scopes that write settings, the one that wins first.
+    let layers = [overrides, with, file];
+    let sampler = match layers.iter().find_map(|w| w.sampler) {
         None => match &model.default_sampler {
             Some(s) => s.clone(),
             None => Sampler::Ddpm { steps: model.default_steps },
@@ -424,22 +443,23 @@ pub fn resolve_settings(file: &Written, with: &Written, model: &ModelInfo) -> Re
         Some(SamplerSpec::EulerA { steps }) => Sampler::EulerA { steps: steps.unwrap_or(model.default_steps) },
     };
     let mut extra: BTreeMap<String, f64> = model.extra_settings.iter().filter_map(|p| Some((p.name.clone(), p.default?))).collect();
-    extra.extend(file.extra.clone());
-    extra.extend(with.extra.clone());
-    let base = with.base.clone().or_else(|| file.base.clone()).unwrap_or(match model.default_base {
+    for w in layers.iter().rev() {
+        extra.extend(w.extra.clone());
+    }
+    let base = layers.iter().find_map(|w| w.base.clone()).unwrap_or(match model.default_base {
         DefaultBase::None => BaseSpec::None,
         DefaultBase::Null => BaseSpec::Null,
     });
     Resolved {
         settings: Settings {
             sampler,
-            mcmc: with.mcmc.clone().or_else(|| file.mcmc.clone()).flatten(),
-            scale: with.scale.or(file.scale).unwrap_or(model.default_scale),
-            seed: with.seed.or(file.seed).unwrap_or(0),
-            samples: with.samples.or(file.samples).unwrap_or(model.default_samples),
+            mcmc: layers.iter().find_map(|w| w.mcmc.clone()).flatten(),
+            scale: layers.iter().find_map(|w| w.scale).unwrap_or(model.default_scale),
+            seed: layers.iter().find_map(|w| w.seed).unwrap_or(0),
+            samples: layers.iter().find_map(|w| w.samples).unwrap_or(model.default_samples),
             extra,
-            size: with.size.or(file.size).or(model.image_size.as_ref().map(|s| s.default)),
-            dtype: with.dtype.or(file.dtype),
+            size: layers.iter().find_map(|w| w.size).or(model.image_size.as_ref().map(|s| s.default)),
+            dtype: layers.iter().find_map(|w| w.dtype),
         },
         base,
     }

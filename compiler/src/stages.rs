@@ -33,6 +33,8 @@ pub struct File<'a> {
     pub models: Vec<FileModel<'a>>,
     pub let_names: BTreeSet<String>,
     pub settings: Written,
+    /// The command line's settings ([`crate::overrides`]), over every sample's.
+    pub overrides: Written,
 }
 
 impl File<'_> {
@@ -93,7 +95,7 @@ pub fn read_file<'a>(program: &Program, models: &'a [ModelInfo], diags: &mut Vec
             _ => None,
         })
         .collect();
-    let mut file = File { model, models, let_names, settings: Written::default() };
+    let mut file = File { model, models, let_names, settings: Written::default(), overrides: Written::default() };
     check::model::check_aliases(&file.models, &file.let_names, program, diags);
     let top: Vec<&Setting> = program.items.iter().filter_map(|i| if let Item::Setting(s) = i { Some(s) } else { None }).collect();
     file.settings = settings::read(&top, &file.scope(), true, diags);
@@ -153,7 +155,7 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
         diags.push(check::several::missing_base(&file.models, sample.name.span));
         return;
     }
-    let resolved = settings::resolve_settings(&file.settings, &with, model);
+    let resolved = settings::resolve_settings(&file.overrides, &file.settings, &with, model);
     let base: Vec<(Cond, f64)> = match &resolved.base {
         BaseSpec::None => vec![],
         BaseSpec::Null => vec![(Cond::Null { model: None }, 1.0)],
@@ -228,13 +230,13 @@ pub fn lint_file(file: &File, lets: &Lets, samples: &Samples, ctx: &crate::Conte
 }
 
 /// Stage 5: each problem once (a let used twice is checked twice), in source order; the plan
-/// when none is an error.
-pub fn finish(samples: Samples, diags: Vec<Diagnostic>) -> Outcome<Compiled> {
+/// when none is an error, the file's or the overrides' (`overrides`, spans in the command line).
+pub fn finish(samples: Samples, diags: Vec<Diagnostic>, overrides: Vec<Diagnostic>) -> Outcome<Compiled> {
     // A set of keys, not a scan of what was kept: a file can have thousands of diagnostics.
     let mut seen = std::collections::HashSet::new();
     let mut diagnostics: Vec<Diagnostic> = diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
-    let value = (!diagnostics.iter().any(Diagnostic::is_error))
+    let value = (!diagnostics.iter().chain(&overrides).any(Diagnostic::is_error))
         .then_some(Compiled { plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans }, simplified: samples.simplified });
-    Outcome { value, diagnostics }
+    Outcome { value, diagnostics, override_diagnostics: overrides }
 }

@@ -6,6 +6,7 @@ use super::record::{ModelRecord, RunRecord};
 use super::shard::{self, Manifest, Shard};
 use crate::pipeline::{self, SourceFile};
 use crate::Failure;
+use comp_compiler::Overrides;
 use comp_plan::{Plan, SamplePlan};
 use comp_runtime::Denoiser;
 use std::collections::HashMap;
@@ -22,19 +23,12 @@ pub struct Args {
     /// Run only this sample
     #[arg(long)]
     sample: Option<String>,
-    /// Override the seed of every sample
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Override the number of samples drawn
-    #[arg(long)]
-    samples: Option<usize>,
+    /// `--seed`, `--samples`, `--dtype`: settings compiled in over the file's
+    #[command(flatten)]
+    overrides: super::OverrideArgs,
     /// `cpu`, `cuda` or `cuda:N`
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Compute in `f16`, `bf16` or `f32` (Stable Diffusion models; default f16 on a GPU, f32
-    /// on the CPU); overrides the scripts' `dtype`
-    #[arg(long, value_name = "f16|bf16|f32")]
-    dtype: Option<String>,
     /// Draw only shard I of N of the samples (`I/N`, I from 0), or `auto` to read it from a
     /// Slurm job array or a Kubernetes Indexed Job; `comp merge` joins the shards
     #[arg(long, value_name = "I/N|auto")]
@@ -115,23 +109,13 @@ impl Runner {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let (plan, expressions, source_text) = load_plan(&args.file)?;
-    if args.samples == Some(0) {
-        return Err(Failure::Usage("`--samples` must be at least 1".into()));
-    }
-    if args.seed.is_some_and(|s| s > (1u64 << 53) - 1) {
-        return Err(Failure::Usage("`--seed` must be at most 2^53 - 1".into()));
-    }
+    let (plan, expressions, source_text) = load_plan(&args.file, &args.overrides.overrides())?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose().map_err(Failure::Usage)?;
     let selected = select(&plan, args.sample.as_deref())?;
     let mut runner = Runner::new(&args.device)?;
     // What cannot run on this device is refused before anything is loaded or drawn.
     for s in &selected {
-        let dtype = match &args.dtype {
-            Some(d) => Some(dtype_flag(d, &s.model)?),
-            None => s.settings.dtype,
-        };
-        if let Some(why) = comp_models::dtype_refusal(&s.model, dtype, &runner.device) {
+        if let Some(why) = comp_models::dtype_refusal(&s.model, s.settings.dtype, &runner.device) {
             return Err(Failure::Usage(format!("sample `{}`: {why}", s.sample)));
         }
     }
@@ -143,39 +127,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Some(_) => None,
     };
     for sample in selected {
-        let mut sample = sample.clone();
-        if let Some(seed) = args.seed {
-            sample.settings.seed = seed;
-        }
-        if let Some(n) = args.samples {
-            sample.settings.samples = n;
-        }
-        if let Some(d) = &args.dtype {
-            sample.settings.dtype = Some(dtype_flag(d, &sample.model)?);
-        }
         let title = comp_output::Title {
             name: sample.sample.clone(),
-            expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(&sample)),
+            expression: expressions.get(&sample.sample).cloned().unwrap_or_else(|| describe_conditions(sample)),
         };
         match shard {
-            None => run_one(&args, &sample, &mut runner, &title)?,
-            Some(shard) => run_shard(&args, &source_text, shard, &sample, &mut runner, &title)?,
+            None => run_one(&args, sample, &mut runner, &title)?,
+            Some(shard) => run_shard(&args, &source_text, shard, sample, &mut runner, &title)?,
         }
     }
     Ok(())
-}
-
-/// `--dtype f16|bf16|f32`, for a model that runs in several.
-fn dtype_flag(text: &str, model: &str) -> Result<comp_plan::Dtype, Failure> {
-    let Some(d) = comp_plan::Dtype::from_name(text) else {
-        return Err(Failure::Usage(format!("`--dtype {text}`: expected `f16`, `bf16` or `f32`")));
-    };
-    match comp_models::entry(model).map(|e| (e.info)()) {
-        Some(info) if info.dtypes => Ok(d),
-        _ => {
-            Err(Failure::Usage(format!("`--dtype`: `{model}` computes in f32 only (`dtype` is a setting of the Stable Diffusion models)")))
-        }
-    }
 }
 
 /// A JSON plan has no expression text: its conditions stand in for it in picture titles.
@@ -184,29 +145,45 @@ fn describe_conditions(sample: &SamplePlan) -> String {
     format!("plan over {}", conds.join(", "))
 }
 
-/// Compiles a .comp file, or reads a JSON plan; with each sample's expression as written (for
-/// the pictures' titles; none for a JSON plan).
-/// Also returns the file's text (for a shard's `source_hash`).
-fn load_plan(path: &str) -> Result<(Plan, HashMap<String, String>, String), Failure> {
+/// Compiles a .comp file with the command line's `overrides` compiled in, or reads a JSON plan
+/// and sets them in its settings (checked as a script's settings are, against each sample's
+/// model, then validated with the plan); with each sample's expression as written (for the
+/// pictures' titles; none for a JSON plan). Also returns the file's text (for a shard's
+/// `source_hash`).
+fn load_plan(path: &str, overrides: &Overrides) -> Result<(Plan, HashMap<String, String>, String), Failure> {
     let source = SourceFile::read(path).map_err(Failure::Usage)?;
     let models = comp_models::infos();
     if path.ends_with(".json") {
-        let plan: Plan = serde_json::from_str(&source.text)
+        let mut plan: Plan = serde_json::from_str(&source.text)
             .map_err(|e| Failure::Runtime(format!("`{path}` is not a plan written by `comp plan --emit json`: {e}")))?;
         let problems = comp_compiler::validate::validate(&plan, &models);
         if !problems.is_empty() {
             return Err(Failure::Runtime(format!("`{path}` is not a valid plan:\n  {}", problems.join("\n  "))));
         }
+        let mut diagnostics = Vec::new();
+        for sample in &mut plan.samples {
+            let model = models.iter().find(|m| m.name == sample.model).expect("a valid plan's models are known");
+            for d in overrides.apply_to(model, &mut sample.settings) {
+                if !diagnostics.contains(&d) {
+                    diagnostics.push(d);
+                }
+            }
+        }
+        super::print_override_diagnostics(&diagnostics, overrides);
+        if diagnostics.iter().any(comp_grammar::Diagnostic::is_error) {
+            return Err(Failure::Usage(String::new()));
+        }
         return Ok((plan, HashMap::new(), source.text));
     }
-    let checked = pipeline::check(&source, &models);
-    super::print_diagnostics(&source, &checked);
-    let compiled = checked.compiled.ok_or(Failure::Input)?;
+    let mut checked = pipeline::check_with(&source, &models, overrides);
+    super::print_all_diagnostics(&source, &checked, overrides);
+    let program = checked.program.take();
+    let compiled = super::compiled(checked)?;
     if compiled.plan.samples.is_empty() {
         return Err(Failure::Runtime(format!("`{path}` has no `sample` statement: nothing to run (add `sample NAME = EXPR`)")));
     }
     let mut expressions = HashMap::new();
-    if let Some(program) = &checked.program {
+    if let Some(program) = &program {
         for item in &program.items {
             if let comp_grammar::ast::Item::Sample(s) = item {
                 expressions.insert(s.name.name.clone(), source.text[s.expr.span.range()].to_string());

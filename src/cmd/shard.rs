@@ -127,7 +127,7 @@ pub struct Manifest {
     pub indices: [usize; 2],
     /// FNV-1a 64 of the file's text, as 16 hex digits.
     pub source_hash: String,
-    /// FNV-1a 64 of the sample's plan (after `--seed` and `--samples`) as compact JSON.
+    /// FNV-1a 64 of the sample's plan (compiled with `--seed`, `--samples`, `--dtype`) as compact JSON.
     pub plan_hash: String,
     /// The hashes of the weights files the shard ran, joined (see [`weights_hash`] and
     /// [`Manifest::weights_ran`]): shards made with other weights of the same model are not

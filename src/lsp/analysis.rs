@@ -40,7 +40,7 @@ pub struct Partial {
 impl Analysis {
     pub fn new(text: &str, models: &[ModelInfo]) -> Analysis {
         if text.len() as u64 > MAX_SOURCE_BYTES {
-            let checked = Checked { program: None, compiled: None, diagnostics: vec![] };
+            let checked = Checked::failed(vec![]);
             return Analysis { checked, text: String::new(), too_large: true, partial: OnceLock::new() };
         }
         Analysis { checked: compile(text, models), text: text.to_string(), too_large: false, partial: OnceLock::new() }

@@ -331,21 +331,22 @@ impl Session {
             },
             _ => return Reply::err("usage: :run [NAME] [N]\n"),
         };
-        if count == Some(0) {
-            return Reply::err("the number of samples must be at least 1\n");
-        }
         let (text, sample) = match self.target(name) {
             Ok(t) => t,
             Err(e) => return Reply::err(e),
         };
-        let checked = comp_compiler::compile_text(&text, &self.models);
+        // N is a `samples` setting from outside the session, checked and compiled in as
+        // `comp run --samples N` is.
+        let overrides = comp_compiler::Overrides { samples: count, ..Default::default() };
+        let ctx = comp_compiler::Context { overrides: Some(&overrides), ..Default::default() };
+        let checked = comp_compiler::compile_text_in(&text, &self.models, &ctx);
+        if let Some(d) = checked.override_diagnostics.iter().find(|d| d.is_error()) {
+            return Reply::err(format!("error: {}\n", d.message));
+        }
         let Some(compiled) = checked.compiled else {
             return Reply::err(self.render_split(&text, text.len(), "", &checked.diagnostics));
         };
-        let mut plan = compiled.plan.samples.into_iter().find(|s| s.sample == sample).expect("the target sample is in the plan");
-        if let Some(n) = count {
-            plan.settings.samples = n;
-        }
+        let plan = compiled.plan.samples.into_iter().find(|s| s.sample == sample).expect("the target sample is in the plan");
         let started = std::time::Instant::now();
         if let Some(flag) = self.cancel {
             flag.store(false, std::sync::atomic::Ordering::Relaxed); // a Ctrl-C before this run does not stop it
