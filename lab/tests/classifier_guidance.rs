@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 use comp_models::toy2d::Toy2d;
 use comp_models::toy2d_clf::Toy2dClf;
 use comp_runtime::composite::Composite;
-use comp_runtime::{execute, Denoiser, ExecOptions};
+use comp_runtime::{execute, Denoiser, ExecOptions, Prepared};
 
 fn samples(text: &str, models: Vec<&dyn Denoiser>) -> (Vec<f32>, usize) {
     let plan = comp_lab::compile_one(text, &comp_models::infos()).expect("compiles");

@@ -9,7 +9,7 @@ use comp_lab::ema::Ema;
 use comp_models::clevr::conv::Conv3;
 use comp_models::clevr::norm::{gn_act, gn_act_reference};
 use comp_models::clevr::{card, with_reference_ops, Clevr, Config};
-use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
+use comp_runtime::{execute, Denoiser, ExecOptions, Prepared, Schedule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

@@ -8,7 +8,7 @@ use comp_lab::clevr::data::{Scene, BACKGROUND, SIZE};
 use comp_lab::clevr::train::{self as clevr, step_batch, TrainOptions};
 use comp_models::clevr::attr::{all_labels, labels_of_groups, GROUPS};
 use comp_models::clevr::{card, Clevr, Config};
-use comp_runtime::{execute, Denoiser, ExecOptions, Schedule};
+use comp_runtime::{execute, Denoiser, ExecOptions, Prepared, Schedule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

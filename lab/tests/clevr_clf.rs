@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor};
 use comp_lab::clevr::clf_train::{train_clf, ClfTrainOptions, EVAL_T};
 use comp_models::clevr::classifier::ClevrClf;
 use comp_plan::Condition;
-use comp_runtime::Denoiser;
+use comp_runtime::{Denoiser, Prepared};
 
 fn cond(id: usize, c: &str) -> Condition {
     if c == "null" {

@@ -9,12 +9,13 @@ use candle_core::{DType, Device, Result, Tensor};
 mod common;
 use comp_lab::toy2d::eval::{self as eval, Method, Options, Outcome};
 use comp_models as models;
+use comp_models::toy2d::Toy2d;
 use comp_plan::{Condition, McmcKind, SamplePlan, Sampler};
 use comp_plan::{DefaultBase, ModelInfo};
 use comp_runtime::composed::{Calls, Composed};
 use comp_runtime::mcmc::{self, Acceptance, Level, Params};
 use comp_runtime::noise::Noise;
-use comp_runtime::{execute, Denoiser, ExecOptions, ModelOutput, Schedule};
+use comp_runtime::{execute, Denoiser, ExecOptions, ModelOutput, Prepared, Schedule};
 
 /// A model whose only concept `g` is an axis-aligned Gaussian N(MU, diag(S²)) at t = 0,
 /// with the exact noised ε and energy (E = −σ log p_t) at every level.
@@ -69,6 +70,12 @@ impl Denoiser for Gaussian {
     fn schedule(&self) -> &Schedule {
         &self.schedule
     }
+    fn prepare(&self, _: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Gaussian {
     fn forward(&self, x: &Tensor, t: &Tensor, _: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let xs = x.to_vec2::<f32>()?;
         let ts = t.to_vec1::<f32>()?;
@@ -267,7 +274,7 @@ fn no_mcmc_after_the_last_step_or_outside_its_window() {
 
 /// toy2d with its energies hidden: a score-only model, as `toy2d-mlp-eps` will be.
 struct ScoreOnly {
-    inner: Box<dyn Denoiser>,
+    inner: Toy2d,
     info: ModelInfo,
 }
 
@@ -278,6 +285,12 @@ impl Denoiser for ScoreOnly {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
+    fn prepare(&self, _: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for ScoreOnly {
     fn forward(&self, x: &Tensor, t: &Tensor, c: &[&Condition], _: bool) -> Result<ModelOutput> {
         let out = self.inner.forward(x, t, c, false)?;
         Ok(ModelOutput { eps: out.eps, energy: None })
@@ -286,7 +299,7 @@ impl Denoiser for ScoreOnly {
 
 #[test]
 fn eval_skips_what_needs_energies_for_a_score_only_model() {
-    let inner = models::load("toy2d", &Device::Cpu).unwrap();
+    let inner = Toy2d::new().unwrap();
     let mut info = inner.info().clone();
     info.name = "toy2d-scores".into();
     info.energies = false;

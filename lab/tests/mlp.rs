@@ -14,7 +14,7 @@ use comp_models::mlp::{self, eps_energy, Arch, Mlp, Net, Param};
 use comp_models::toy2d::{self, Toy2dConcept};
 use comp_plan::Sampler;
 use comp_runtime::schedule::Schedule;
-use comp_runtime::{execute, Denoiser, ExecOptions};
+use comp_runtime::{execute, Denoiser, ExecOptions, Prepared};
 use rand::SeedableRng;
 
 fn tiny_arch() -> Arch {

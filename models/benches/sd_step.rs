@@ -53,7 +53,7 @@ fn main() {
             );
             let checked = comp_compiler::compile_text(&text, &[model.info().clone()]);
             let plan = checked.compiled.expect("compiles").plan.samples.remove(0);
-            model.prepare(&plan).expect("prepare");
+            let run = model.prepare_run(&plan).expect("prepare");
             let h = size / 8;
             let x = Tensor::randn(0f32, 1f32, (1, 4, h, h), &device).unwrap();
             let t = 501;
@@ -66,18 +66,17 @@ fn main() {
                         comp_plan::ConditionKind::Text { text } => text.as_str(),
                         _ => "",
                     };
-                    model.prompt_states(prompt).unwrap()
+                    run.prompt_states(prompt).unwrap()
                 })
                 .collect();
             let states = Tensor::cat(&states, 0).unwrap();
             let rows = x.repeat((k + 1, 1, 1, 1)).unwrap();
             let at = At { step: 0, timestep: t, sigma: 0.5, alpha_bar: 0.75 };
-            let composed = composed_at(&plan, &model, at).unwrap();
+            let composed = composed_at(&plan, &run, at).unwrap();
             let (mut bare, mut comp) = (Vec::new(), Vec::new());
             let time_bare = || {
                 let s = Instant::now();
-                model
-                    .unet_forward(&rows, t, &states)
+                run.unet_forward(&rows, t, &states)
                     .unwrap()
                     .to_dtype(candle_core::DType::F32)
                     .unwrap()
@@ -89,14 +88,14 @@ fn main() {
             };
             let overhead = std::cell::RefCell::new(Vec::new());
             let time_composed = || {
-                let inside = model.unet_time();
+                let inside = run.unet_time();
                 let s = Instant::now();
                 let mut calls = Calls::default();
                 composed.eval(&x, false, &mut calls).unwrap().eps.sum_all().unwrap().to_scalar::<f32>().unwrap();
                 assert_eq!(calls.calls, 1);
                 let total = s.elapsed().as_secs_f64();
                 // Everything but the UNet: stacking, the prompts' states, v→ε, the fused sum, checks.
-                overhead.borrow_mut().push(total - (model.unet_time() - inside).as_secs_f64());
+                overhead.borrow_mut().push(total - (run.unet_time() - inside).as_secs_f64());
                 total
             };
             // Alternate which goes first, so that neither always follows the other.

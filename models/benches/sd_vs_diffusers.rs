@@ -41,19 +41,20 @@ fn main() {
     let model = StableDiffusion::open(&sd::VARIANTS[0], &dir, &Device::Cpu).expect("open");
     let text = format!("model sd15\nsize {size}x{size}\nsampler ddim(steps: 30)\nsamples 1\nsample s = \"a cabin\"\n");
     let plan = comp_compiler::compile_text(&text, &[model.info().clone()]).compiled.expect("compiles").plan.samples.remove(0);
-    model.prepare(&plan).expect("prepare");
-    let states = model.prompt_states("a cabin").unwrap();
+    let states = model.prepare_run(&plan).expect("prepare").prompt_states("a cabin").unwrap();
     let h = size / 8;
     // comp's own UNet (what the CPU runs), then candle-transformers' (what it ran before, and
     // what a GPU runs), on the same inputs.
     let measure = |which: &str| -> Vec<f64> {
+        // A run of the plan loads the nets (again after `use_candle_unet`).
+        let run = model.prepare_run(&plan).expect("prepare");
         let mut fastest_per_rows = Vec::new();
         for &r in &rows {
             let x = Tensor::randn(0f32, 1f32, (r, 4, h, h), &Device::Cpu).unwrap();
             let s = states.repeat((r, 1, 1)).unwrap();
             let call = || {
                 let t = Instant::now();
-                model.unet_forward(&x, 501, &s).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+                run.unet_forward(&x, 501, &s).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
                 t.elapsed().as_secs_f64()
             };
             call(); // warm-up, as on the peer's side
@@ -66,7 +67,6 @@ fn main() {
     };
     let ours = measure("own UNet");
     model.use_candle_unet(true);
-    model.prepare(&plan).expect("prepare");
     let candle = measure("candle-transformers' UNet");
     let peer = std::env::var("COMP_PEER_PYTHON").ok().and_then(|python| {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/sd_unet.py");

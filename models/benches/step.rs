@@ -73,13 +73,14 @@ fn whole_step(c: &mut Criterion) {
     for k in KS {
         for n in NS {
             let p = plan("toy2d", k, n);
+            let run = model.prepare(&p).unwrap();
             let x = Noise::new(2, 0..n).normal(&[n, 2], &dev).unwrap();
             let z = Noise::new(3, 0..n).normal(&[n, 2], &dev).unwrap();
             let id = format!("{k}/{n}");
             g.bench_function(BenchmarkId::new("fused", &id), |b| {
                 b.iter(|| {
                     let mut calls = Calls::default();
-                    let target = Composed { model: model.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
+                    let target = Composed { model: run.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
                     let eps = target.eval(&x, false, &mut calls).unwrap().eps;
                     apply(coeffs, &x, &eps, Some(&z)).unwrap()
                 })
@@ -89,13 +90,13 @@ fn whole_step(c: &mut Criterion) {
             let w = vec![1.0 / k as f64; k];
             g.bench_function(BenchmarkId::new("naive", &id), |b| {
                 b.iter(|| {
-                    let eps: Vec<Tensor> = conds.iter().map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
+                    let eps: Vec<Tensor> = conds.iter().map(|c| run.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
                     apply(coeffs, &x, &naive_chain(&eps, &w), Some(&z)).unwrap()
                 })
             });
             let stacked = x.repeat((k, 1)).unwrap();
             let tk = Tensor::full(t as f32, k * n, &dev).unwrap();
-            g.bench_function(BenchmarkId::new("call", &id), |b| b.iter(|| model.forward(&stacked, &tk, &conds, false).unwrap()));
+            g.bench_function(BenchmarkId::new("call", &id), |b| b.iter(|| run.forward(&stacked, &tk, &conds, false).unwrap()));
         }
     }
     g.finish();
@@ -123,11 +124,12 @@ fn mlp_step(c: &mut Criterion) {
         let tn = Tensor::full(t as f32, N, &dev).unwrap();
         for k in 1..=8 {
             let p = plan(name, k, N);
+            let run = model.prepare(&p).unwrap();
             let id = format!("{name}/{k}");
             g.bench_function(BenchmarkId::new("fused", &id), |b| {
                 b.iter(|| {
                     let mut calls = Calls::default();
-                    let target = Composed { model: model.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
+                    let target = Composed { model: run.as_ref(), plan: &p, segment: &p.segments[0], timestep: t, sigma };
                     let eps = target.eval(&x, false, &mut calls).unwrap().eps;
                     apply(coeffs, &x, &eps, Some(&z)).unwrap()
                 })
@@ -136,7 +138,7 @@ fn mlp_step(c: &mut Criterion) {
             let w = vec![1.0 / k as f64; k];
             g.bench_function(BenchmarkId::new("naive", &id), |b| {
                 b.iter(|| {
-                    let eps: Vec<Tensor> = conds.iter().map(|c| model.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
+                    let eps: Vec<Tensor> = conds.iter().map(|c| run.forward(&x, &tn, &[*c], false).unwrap().eps).collect();
                     apply(coeffs, &x, &naive_chain(&eps, &w), Some(&z)).unwrap()
                 })
             });

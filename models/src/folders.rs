@@ -16,9 +16,9 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Result, Tensor};
-use comp_plan::{is_name, Condition, ModelInfo, SamplePlan};
-use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
+use candle_core::{Device, Result};
+use comp_plan::{is_name, ModelInfo, SamplePlan};
+use comp_runtime::{Denoiser, Prepared, Schedule, Spacing};
 
 use crate::error::LoadResult;
 use crate::{clevr, entry, locate, mlp, Entry, REGISTRY};
@@ -133,14 +133,8 @@ impl Denoiser for Named {
     fn spacing(&self) -> Spacing {
         self.inner.spacing()
     }
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
-        self.inner.forward(x, t, conds, want_energy)
-    }
-    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
+    fn prepare(&self, plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
         self.inner.prepare(plan)
-    }
-    fn decode(&self, x: &Tensor) -> Result<Tensor> {
-        self.inner.decode(x)
     }
     fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
         self.inner.working_bytes_per_row(sample_shape)

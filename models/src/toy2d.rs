@@ -15,7 +15,7 @@ mod normal;
 use std::sync::LazyLock;
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_plan::{Concept, DefaultBase, ModelInfo};
+use comp_plan::{Concept, DefaultBase, ModelInfo, SamplePlan};
 use comp_plan::{Condition, ConditionKind};
 use rand::Rng;
 use rayon::prelude::*;
@@ -23,7 +23,7 @@ use rayon::prelude::*;
 pub use density::{Shape, P2};
 
 use comp_runtime::Schedule;
-use comp_runtime::{Denoiser, ModelOutput};
+use comp_runtime::{Denoiser, ModelOutput, Prepared};
 
 /// The model's name in scripts: `model toy2d`.
 pub const NAME: &str = "toy2d";
@@ -230,6 +230,13 @@ impl Denoiser for Toy2d {
         &self.schedule
     }
 
+    /// Nothing to prepare: the exact model is its own run.
+    fn prepare(&self, _plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Toy2d {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let (rows, dim) = x.dims2().map_err(|e| e.context("toy2d: x must be [K·N, 2]"))?;
         if dim != 2 || conds.is_empty() || !rows.is_multiple_of(conds.len()) {

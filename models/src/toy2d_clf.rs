@@ -12,8 +12,8 @@
 //! ∇log p(x_t) + λ∇log p(c | x_t) = (1 − λ)∇log p(x_t) + λ∇log p(x_t | c).
 
 use candle_core::{bail, DType, Result, Tensor};
-use comp_plan::{Condition, ModelInfo};
-use comp_runtime::{Denoiser, ModelOutput, Schedule};
+use comp_plan::{Condition, ModelInfo, SamplePlan};
+use comp_runtime::{Denoiser, ModelOutput, Prepared, Schedule};
 
 use crate::toy2d::{self, Toy2d};
 
@@ -50,6 +50,13 @@ impl Denoiser for Toy2dClf {
         self.toy2d.schedule()
     }
 
+    /// Nothing to prepare: the exact classifier is its own run.
+    fn prepare(&self, _plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Toy2dClf {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let rows = x.dim(0)?;
         if conds.is_empty() || !rows.is_multiple_of(conds.len()) {

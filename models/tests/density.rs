@@ -112,14 +112,16 @@ fn eps_is_finite_everywhere() {
     // Through the Denoiser, at the least and most noisy native timesteps.
     let dev = Device::Cpu;
     let model = models::load("toy2d", &dev).unwrap();
-    let conds: Vec<_> = all_concepts().iter().map(|c| common::cond(0, c.name())).collect();
-    let refs: Vec<_> = conds.iter().collect();
+    let names: Vec<&str> = all_concepts().iter().map(|c| c.name()).collect();
+    let plan = common::linear_plan(&names, &vec![1.0; names.len()], comp_plan::Sampler::Ddpm { steps: 100 }, 1, 0);
+    let run = model.prepare(&plan).unwrap();
+    let refs: Vec<_> = plan.conditions.iter().collect();
     let n = far.len();
     let xs: Vec<f32> = (0..refs.len()).flat_map(|_| far.iter().flat_map(|p| [p[0] as f32, p[1] as f32])).collect();
     let x = Tensor::from_vec(xs, (refs.len() * n, 2), &dev).unwrap();
     for t in [0.0f32, 99.0] {
         let t = Tensor::full(t, refs.len() * n, &dev).unwrap();
-        let out = model.forward(&x, &t, &refs, true).unwrap();
+        let out = run.forward(&x, &t, &refs, true).unwrap();
         let eps = out.eps.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let e = out.energy.unwrap().to_vec1::<f32>().unwrap();
         assert!(eps.iter().chain(&e).all(|v| v.is_finite()), "{eps:?} {e:?}");

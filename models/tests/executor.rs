@@ -6,7 +6,7 @@ use comp_models as models;
 use comp_plan::{Branch, Combine, SamplePlan, Sampler, Segment};
 use comp_runtime::combine::{combine, mixture_coeffs};
 use comp_runtime::fused::{fused_sum, naive_sum, Coeffs};
-use comp_runtime::{execute, ExecOptions, ModelOutput};
+use comp_runtime::{execute, Denoiser, ExecOptions, ModelOutput, Prepared};
 use rand::{Rng, SeedableRng};
 
 mod common;
@@ -181,6 +181,12 @@ impl comp_runtime::Denoiser for Recording<'_> {
     fn schedule(&self) -> &comp_runtime::Schedule {
         self.inner.schedule()
     }
+    fn prepare(&self, _: &SamplePlan) -> candle_core::Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Recording<'_> {
     fn forward(&self, x: &Tensor, t: &Tensor, _: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
         let t = t.to_vec1::<f32>()?[0] as usize;
         let sigma = self.sigma_of[&t];
@@ -282,13 +288,18 @@ impl comp_runtime::Denoiser for Latent<'_> {
     fn schedule(&self) -> &comp_runtime::Schedule {
         self.inner.schedule()
     }
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
-        assert!(!self.prepared.lock().unwrap().is_empty(), "prepare comes before the first call");
-        self.inner.forward(x, t, conds, want_energy)
-    }
-    fn prepare(&self, plan: &comp_plan::SamplePlan) -> candle_core::Result<()> {
+    fn prepare(&self, plan: &SamplePlan) -> candle_core::Result<Box<dyn Prepared + '_>> {
         self.prepared.lock().unwrap().push(plan.conditions.iter().map(|c| c.to_string()).collect());
-        Ok(())
+        Ok(Box::new(LatentRun(self.inner.prepare(plan)?)))
+    }
+}
+
+/// A run of [`Latent`]: toy2d's run, decoded by x ↦ 2x + 1.
+struct LatentRun<'a>(Box<dyn Prepared + 'a>);
+
+impl Prepared for LatentRun<'_> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
+        self.0.forward(x, t, conds, want_energy)
     }
     fn decode(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         x.affine(2.0, 1.0)
@@ -311,4 +322,120 @@ fn prepare_once_per_run_and_outputs_are_decoded() {
     assert_eq!(decoded.model_calls, plain.model_calls);
     let expect = plain.samples.affine(2.0, 1.0).unwrap();
     assert_eq!(max_diff(&decoded.samples, &expect), 0.0);
+}
+
+/// A stand-in for a text model around the exact toy2d: preparing a run "encodes" the plan's
+/// conditions (the run keeps their names, as Stable Diffusion's run keeps its prompts'
+/// encoder states) and the run refuses a condition it did not encode. The runs alive are
+/// counted, so that a test sees when the executor drops them.
+struct Encoding<'a> {
+    inner: &'a dyn Denoiser,
+    live: std::sync::atomic::AtomicUsize,
+    prepared: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl<'a> Encoding<'a> {
+    fn new(inner: &'a dyn Denoiser) -> Self {
+        Self { inner, live: 0.into(), prepared: Default::default() }
+    }
+    fn live(&self) -> usize {
+        self.live.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Denoiser for Encoding<'_> {
+    fn info(&self) -> &comp_plan::ModelInfo {
+        self.inner.info()
+    }
+    fn schedule(&self) -> &comp_runtime::Schedule {
+        self.inner.schedule()
+    }
+    fn prepare(&self, plan: &SamplePlan) -> candle_core::Result<Box<dyn Prepared + '_>> {
+        let encoded: Vec<String> = plan.conditions.iter().map(|c| c.to_string()).collect();
+        self.prepared.lock().unwrap().push(encoded.clone());
+        self.live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(EncodingRun { inner: self.inner.prepare(plan)?, encoded, live: &self.live }))
+    }
+}
+
+struct EncodingRun<'a> {
+    inner: Box<dyn Prepared + 'a>,
+    encoded: Vec<String>,
+    live: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Prepared for EncodingRun<'_> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&comp_plan::Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
+        if let Some(c) = conds.iter().find(|c| !self.encoded.contains(&c.to_string())) {
+            candle_core::bail!("`{c}` was not encoded for this run")
+        }
+        self.inner.forward(x, t, conds, want_energy)
+    }
+}
+
+impl Drop for EncodingRun<'_> {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A REPL session's runs, one after another with different conditions: each run is prepared
+/// once with its own plan, holds only that plan's encodings, and is dropped when its samples
+/// are returned, so that nothing of a run stays with the model (the prompt cache that grew
+/// with every `:run` is gone). The samples and calls are those of the bare model.
+#[test]
+fn each_run_owns_what_it_prepared_and_ends_with_it() {
+    let dev = Device::Cpu;
+    let toy = models::load("toy2d", &dev).unwrap();
+    let model = Encoding::new(toy.as_ref());
+    let runs: [&[&str]; 4] = [&["ring"], &["bar", "null"], &["ring", "left_bar"], &["box_small"]];
+    for (i, concepts) in runs.iter().enumerate() {
+        let plan = linear_plan(concepts, &vec![1.0; concepts.len()], Sampler::Ddim { steps: 5, eta: 0.0 }, 16, i as u64);
+        let out = execute(&plan, &model, &dev, &ExecOptions::default()).unwrap();
+        assert_eq!(model.live(), 0, "run {i} was dropped when it ended");
+        let prepared = model.prepared.lock().unwrap();
+        assert_eq!(prepared.len(), i + 1, "one prepare per run");
+        assert_eq!(prepared[i], plan.conditions.iter().map(|c| c.to_string()).collect::<Vec<_>>(), "run {i}: its own conditions only");
+        let bare = execute(&plan, toy.as_ref(), &dev, &ExecOptions::default()).unwrap();
+        assert_eq!(max_diff(&out.samples, &bare.samples), 0.0);
+        assert_eq!((out.model_calls, out.rows_evaluated), (bare.model_calls, bare.rows_evaluated));
+    }
+    // A run that fails drops its preparation too: zero samples are refused before anything is
+    // prepared, an interrupted run stops after.
+    let mut plan = linear_plan(&["ring"], &[1.0], Sampler::Ddpm { steps: 4 }, 4, 0);
+    plan.settings.samples = 0;
+    assert!(execute(&plan, &model, &dev, &ExecOptions::default()).is_err());
+    assert_eq!((model.live(), model.prepared.lock().unwrap().len()), (0, runs.len()), "refused before preparing");
+    let cancel = std::sync::atomic::AtomicBool::new(true);
+    let plan = linear_plan(&["ring"], &[1.0], Sampler::Ddpm { steps: 4 }, 4, 0);
+    assert!(execute(&plan, &model, &dev, &ExecOptions { cancel: Some(&cancel), ..Default::default() }).is_err());
+    assert_eq!((model.live(), model.prepared.lock().unwrap().len()), (0, runs.len() + 1), "interrupted after preparing");
+}
+
+/// A composite's run owns each model's run, each prepared with that model's conditions only,
+/// and drops them all with itself.
+#[test]
+fn a_composite_run_owns_its_models_runs() {
+    let dev = Device::Cpu;
+    let toy = models::load("toy2d", &dev).unwrap();
+    let clf = models::load("toy2d-clf", &dev).unwrap();
+    let (a, b) = (Encoding::new(toy.as_ref()), Encoding::new(clf.as_ref()));
+    for (i, guided) in ["sample s = clf.ring", "sample s = d.box_large AND NOT clf.box_small"].iter().enumerate() {
+        let text = format!("model d = toy2d\nmodel clf = toy2d-clf\nbase d.null\nsampler ddpm(steps: 6)\nscale 3\nsamples 8\n{guided}\n");
+        let checked = comp_compiler::compile_text(&text, &models::infos());
+        let Some(c) = checked.compiled else { panic!("{text}: {:?}", checked.diagnostics) };
+        let plan = c.plan.samples.into_iter().next().unwrap();
+        let composite = comp_runtime::composite::Composite::new(&plan, vec![&a, &b]).unwrap();
+        let out = execute(&plan, &composite, &dev, &ExecOptions::default()).unwrap();
+        assert_eq!((a.live(), b.live()), (0, 0), "the composite's run dropped both models' runs");
+        let own = |model: usize| -> Vec<String> {
+            plan.conditions.iter().filter(|c| plan.model_of(c) == Some(model)).map(|c| c.to_string()).collect()
+        };
+        assert_eq!(a.prepared.lock().unwrap()[i], own(0));
+        assert_eq!(b.prepared.lock().unwrap()[i], own(1));
+        let bare = comp_runtime::composite::Composite::new(&plan, vec![toy.as_ref(), clf.as_ref()]).unwrap();
+        let want = execute(&plan, &bare, &dev, &ExecOptions::default()).unwrap();
+        assert_eq!(max_diff(&out.samples, &want.samples), 0.0);
+        assert_eq!(out.calls_per_model, want.calls_per_model);
+    }
 }

@@ -3,9 +3,10 @@
 
 use candle_core::{Device, Result, Tensor};
 use comp_models as models;
+use comp_models::toy2d::Toy2d;
 use comp_plan::ModelInfo;
-use comp_plan::{Condition, Sampler};
-use comp_runtime::{execute, memory, Denoiser, ExecOptions, ModelOutput, RunError, Schedule};
+use comp_plan::{Condition, SamplePlan, Sampler};
+use comp_runtime::{execute, memory, Denoiser, ExecOptions, ModelOutput, Prepared, RunError, Schedule};
 use std::sync::atomic::AtomicBool;
 
 mod common;
@@ -14,7 +15,7 @@ use common::*;
 /// toy2d, except that the ε of `bar` becomes NaN for sample 3 from native timestep `from_t`
 /// down (the reverse run reaches small timesteps late).
 struct Poisoned {
-    inner: Box<dyn Denoiser>,
+    inner: Toy2d,
     below_t: f32,
 }
 
@@ -25,6 +26,12 @@ impl Denoiser for Poisoned {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
+    fn prepare(&self, _: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Poisoned {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let mut out = self.inner.forward(x, t, conds, want_energy)?;
         let t0 = t.to_vec1::<f32>()?[0];
@@ -43,7 +50,7 @@ impl Denoiser for Poisoned {
 #[test]
 fn a_nan_stops_the_run_naming_step_sample_and_term() {
     let dev = Device::Cpu;
-    let model = Poisoned { inner: models::load("toy2d", &dev).unwrap(), below_t: 50.0 };
+    let model = Poisoned { inner: Toy2d::new().unwrap(), below_t: 50.0 };
     let plan = linear_plan(&["ring", "bar"], &[1.0, 1.0], Sampler::Ddpm { steps: 10 }, 8, 0);
     let err = execute(&plan, &model, &dev, &ExecOptions::default()).unwrap_err();
     let msg = err.message();
@@ -138,7 +145,7 @@ fn a_nan_inside_mcmc_names_the_level_after_its_step() {
     // MCMC after step k runs at step k + 1's level: the first below t = 50 is step 5's, so
     // the NaN appears in the ULA level after step 4, before reverse step 5 is taken.
     let dev = Device::Cpu;
-    let model = Poisoned { inner: models::load("toy2d", &dev).unwrap(), below_t: 50.0 };
+    let model = Poisoned { inner: Toy2d::new().unwrap(), below_t: 50.0 };
     let plan = with_ula(linear_plan(&["ring", "bar"], &[1.0, 1.0], Sampler::Ddpm { steps: 10 }, 8, 0));
     let err = execute(&plan, &model, &dev, &ExecOptions::default()).unwrap_err();
     assert!(
@@ -154,7 +161,7 @@ fn a_nan_inside_mcmc_names_the_level_after_its_step() {
 
 /// toy2d that sets a flag on its `calls`-th forward call (Ctrl-C in the middle of a level).
 struct CancelAt<'a> {
-    inner: Box<dyn Denoiser>,
+    inner: Toy2d,
     calls: std::sync::atomic::AtomicUsize,
     at: usize,
     flag: &'a AtomicBool,
@@ -167,6 +174,12 @@ impl Denoiser for CancelAt<'_> {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
+    fn prepare(&self, _: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for CancelAt<'_> {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         if self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == self.at {
             self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -181,7 +194,7 @@ fn a_cancel_inside_an_mcmc_level_is_an_interruption_there() {
     // level's second evaluation.
     let dev = Device::Cpu;
     let cancel = AtomicBool::new(false);
-    let model = CancelAt { inner: models::load("toy2d", &dev).unwrap(), calls: 0.into(), at: 2, flag: &cancel };
+    let model = CancelAt { inner: Toy2d::new().unwrap(), calls: 0.into(), at: 2, flag: &cancel };
     let plan = with_ula(linear_plan(&["ring"], &[1.0], Sampler::Ddpm { steps: 10 }, 8, 0));
     let opts = ExecOptions { cancel: Some(&cancel), ..Default::default() };
     let err = execute(&plan, &model, &dev, &opts).unwrap_err();

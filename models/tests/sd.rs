@@ -1,7 +1,7 @@
 //! Stable Diffusion through the real loading code, on tiny random checkpoints in the diffusers
 //! layout (`comp_models::sd::tiny`): our plumbing against candle-transformers' own UNet and
 //! DDIM scheduler in a plain classifier-free-guidance loop, the fused `AND NOT` against the
-//! formula, the call and encoding counts, and bad folders.
+//! formula, the call and encoding counts, a run's ownership of its encodings, and bad folders.
 #![cfg(feature = "sd")]
 
 use candle_core::{DType, Device, Tensor};
@@ -12,11 +12,13 @@ use candle_transformers::models::stable_diffusion::{
     unet_2d::UNet2DConditionModel,
     vae::AutoEncoderKL,
 };
-use comp_models::sd::{self, config::UnetJson, config::VaeJson, tiny, StableDiffusion};
-use comp_plan::SamplePlan;
-use comp_runtime::{noise::Noise, Denoiser, ExecOptions};
+use comp_models::sd::{self, config::UnetJson, config::VaeJson, tiny, SdRun, StableDiffusion};
+use comp_plan::{Condition, ModelInfo, SamplePlan, Sampler};
+use comp_runtime::{noise::Noise, Denoiser, ExecOptions, ModelOutput, Prepared, Schedule, Spacing};
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 fn checkpoint(spec: &tiny::Spec) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -153,30 +155,140 @@ fn and_not_matches_the_formula_from_separate_unet_calls() {
     assert!(d <= 1e-4, "max |Δ| = {d}");
 }
 
+/// What a run of [`Watched`] held when it ended: its prompts, the prompts it encoded, its UNet
+/// calls.
+#[derive(Debug, PartialEq)]
+struct Ended {
+    prompts: Vec<String>,
+    encoded: usize,
+    unet_calls: usize,
+}
+
+/// Stable Diffusion exactly (every method its own), except that each run reports what it held
+/// when it is dropped, and the runs alive are counted: the executor's runs, seen from outside.
+struct Watched<'a> {
+    sd: &'a StableDiffusion,
+    live: AtomicUsize,
+    ended: Mutex<Vec<Ended>>,
+}
+
+impl<'a> Watched<'a> {
+    fn new(sd: &'a StableDiffusion) -> Self {
+        Self { sd, live: 0.into(), ended: Default::default() }
+    }
+}
+
+impl Denoiser for Watched<'_> {
+    fn info(&self) -> &ModelInfo {
+        self.sd.info()
+    }
+    fn schedule(&self) -> &Schedule {
+        self.sd.schedule()
+    }
+    fn spacing(&self) -> Spacing {
+        self.sd.spacing()
+    }
+    fn prepare(&self, plan: &SamplePlan) -> candle_core::Result<Box<dyn Prepared + '_>> {
+        let run = self.sd.prepare_run(plan)?;
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(WatchedRun { run, watched: self }))
+    }
+    fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
+        self.sd.working_bytes_per_row(sample_shape)
+    }
+    fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
+        self.sd.fixed_working_bytes(sample_shape)
+    }
+    fn x0_range(&self, sampler: &Sampler) -> Option<(f32, f32)> {
+        self.sd.x0_range(sampler)
+    }
+}
+
+struct WatchedRun<'a> {
+    run: SdRun<'a>,
+    watched: &'a Watched<'a>,
+}
+
+impl Prepared for WatchedRun<'_> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> candle_core::Result<ModelOutput> {
+        self.run.forward(x, t, conds, want_energy)
+    }
+    fn decode(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.run.decode(x)
+    }
+}
+
+impl Drop for WatchedRun<'_> {
+    fn drop(&mut self) {
+        let prompts = self.run.prompts().into_iter().map(String::from).collect();
+        let ended = Ended { prompts, encoded: self.run.prompts_encoded(), unet_calls: self.run.unet_calls() };
+        self.watched.ended.lock().unwrap().push(ended);
+        self.watched.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn ended(prompts: &[&str], encoded: usize, unet_calls: usize) -> Ended {
+    Ended { prompts: prompts.iter().map(|p| p.to_string()).collect(), encoded, unet_calls }
+}
+
 #[test]
 fn k_prompts_cost_one_unet_call_per_step_and_each_prompt_is_encoded_once() {
     let dir = checkpoint(&tiny::Spec::tiny());
     let model = open(dir.path());
+    let watched = Watched::new(&model);
     // Three prompts and the base: four conditions, all active at every step.
     let p = plan(&model, "sampler ddim(steps: 3)\nsamples 2\nsample s = \"cat\" AND 0.5 * \"dog\" AND NOT \"snow\"");
     assert_eq!(p.conditions.len(), 4);
-    let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
-    assert_eq!(model.unet_calls(), 3, "one UNet call per step");
+    let out = comp_runtime::execute(&p, &watched, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(out.model_calls, 3);
     assert_eq!(out.rows_evaluated, 3 * 4 * 2, "each call: 4 conditions × 2 samples");
-    assert_eq!(model.prompts_encoded(), 4, "\"cat\", \"dog\", \"snow\" and the empty base prompt");
-    comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
-    assert_eq!(model.prompts_encoded(), 4, "a second run reuses the encodings");
-    assert_eq!(model.unet_calls(), 6);
+    // "cat", "dog", "snow" and the empty base prompt, each encoded once; one UNet call per step.
+    assert_eq!(*watched.ended.lock().unwrap(), [ended(&["", "cat", "dog", "snow"], 4, 3)]);
+    // A second run encodes its prompts again, into its own run: nothing is kept between runs.
+    comp_runtime::execute(&p, &watched, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(watched.ended.lock().unwrap()[1], ended(&["", "cat", "dog", "snow"], 4, 3));
+}
+
+/// A REPL session: runs of different prompts one after another on one loaded model. Each run
+/// holds the encodings of its own prompts only and is dropped when its pictures are returned,
+/// so the model keeps no prompt of any run (its prompt cache grew with every `:run` before the
+/// encodings moved into the run); the pictures are those of the model itself, bit for bit.
+#[test]
+fn runs_of_different_prompts_each_hold_their_own_encodings_and_end_with_them() {
+    let dir = checkpoint(&tiny::Spec::tiny());
+    let model = open(dir.path());
+    let watched = Watched::new(&model);
+    let runs = [
+        ("sample s = \"cat\"", vec!["", "cat"]),
+        ("sample s = \"dog\" AND NOT \"snow\"", vec!["", "dog", "snow"]),
+        ("base \"blurry\"\nsample s = \"cat\" AND \"a red ball\"", vec!["a red ball", "blurry", "cat"]),
+        ("base none\nsample s = \"snow\"", vec!["snow"]),
+    ];
+    for (i, (body, prompts)) in runs.iter().enumerate() {
+        let p = plan(&model, &format!("sampler ddim(steps: 2)\nsamples 1\nseed {i}\n{body}"));
+        let out = comp_runtime::execute(&p, &watched, &Device::Cpu, &ExecOptions::default()).unwrap();
+        assert_eq!(watched.live.load(Ordering::SeqCst), 0, "run {i} ended with its samples");
+        assert_eq!(watched.ended.lock().unwrap()[i], ended(prompts, prompts.len(), 2), "run {i}");
+        let bare = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
+        assert_eq!(max_diff(&out.samples, &bare.samples), 0.0, "run {i}");
+        assert_eq!(out.model_calls, bare.model_calls);
+    }
+    // A run prepared by hand is the same: its prompts are its plan's, whatever ran before.
+    let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"a red ball\"");
+    let run = model.prepare_run(&p).unwrap();
+    assert_eq!(run.prompts(), ["", "a red ball"]);
+    assert_eq!((run.prompts_encoded(), run.unet_calls()), (2, 0));
 }
 
 #[test]
 fn a_step_window_drops_its_prompt_rows_outside_the_window() {
     let dir = checkpoint(&tiny::Spec::tiny());
     let model = open(dir.path());
+    let watched = Watched::new(&model);
     // 4 steps at fractions 0.125, 0.375, 0.625, 0.875: "dog" is active in the first two.
     let p = plan(&model, "sampler ddim(steps: 4)\nsamples 1\nsample s = \"cat\" AND \"dog\" @ [0, 0.5]");
-    let out = comp_runtime::execute(&p, &model, &Device::Cpu, &ExecOptions::default()).unwrap();
-    assert_eq!(model.unet_calls(), 4);
+    let out = comp_runtime::execute(&p, &watched, &Device::Cpu, &ExecOptions::default()).unwrap();
+    assert_eq!(watched.ended.lock().unwrap()[0].unet_calls, 4);
     assert_eq!(out.rows_evaluated, 2 * 3 + 2 * 2, "3 rows (base, cat, dog), then 2 (base, cat)");
 }
 
@@ -634,16 +746,14 @@ fn a_weights_file_without_the_networks_tensors_is_not_reported_found() {
     let dir = checkpoint(&tiny::Spec::tiny());
     let prefixed = open(dir.path());
     let p = plan(&prefixed, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
-    prefixed.prepare(&p).unwrap();
-    let want = prefixed.prompt_states("red cat").unwrap();
+    let want = prefixed.prepare_run(&p).unwrap().prompt_states("red cat").unwrap();
     let path = dir.path().join("text_encoder/model.safetensors");
     let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let bare: std::collections::HashMap<String, Tensor> =
         tensors.into_iter().map(|(k, v)| (k.strip_prefix("text_model.").unwrap_or(&k).to_string(), v)).collect();
     candle_core::safetensors::save(&bare, &path).unwrap();
     let model = open(dir.path());
-    model.prepare(&p).unwrap();
-    assert_eq!(max_diff(&model.prompt_states("red cat").unwrap(), &want), 0.0);
+    assert_eq!(max_diff(&model.prepare_run(&p).unwrap().prompt_states("red cat").unwrap(), &want), 0.0);
     // A file that is not safetensors at all.
     std::fs::write(&path, b"not a safetensors file").unwrap();
     let e = sd::folder::Files::check(dir.path()).unwrap_err().to_string();
@@ -660,11 +770,11 @@ fn pictures_are_decoded_one_at_a_time_until_candle_decodes_batches_right() {
     let dir = checkpoint(&tiny::Spec::tiny());
     let model = open(dir.path());
     let p = plan(&model, "sampler ddim(steps: 2)\nsamples 1\nsample s = \"cat\"");
-    model.prepare(&p).unwrap();
+    let run = model.prepare_run(&p).unwrap();
     let z = start(11, 2);
-    let both = model.decode(&z).unwrap();
+    let both = run.decode(&z).unwrap();
     for i in 0..2 {
-        let alone = model.decode(&z.narrow(0, i, 1).unwrap()).unwrap();
+        let alone = run.decode(&z.narrow(0, i, 1).unwrap()).unwrap();
         assert_eq!(max_diff(&both.narrow(0, i, 1).unwrap(), &alone), 0.0, "picture {i}");
     }
 }

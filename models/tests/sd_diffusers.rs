@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use comp_models::sd::{self, StableDiffusion};
+use comp_models::sd::{self, SdRun, StableDiffusion};
 use comp_plan::SamplePlan;
-use comp_runtime::{Denoiser, ExecOptions};
+use comp_runtime::{Denoiser, ExecOptions, Prepared};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -82,18 +82,18 @@ fn check_tokens(dir: &Path, model: &StableDiffusion, g: &HashMap<String, Tensor>
     }
 }
 
-/// The text states, one UNet call and one VAE decode, after a run has loaded the nets.
-fn check_networks(model: &StableDiffusion, g: &HashMap<String, Tensor>, unet_tol: f32) {
-    let text = Tensor::cat(&[model.prompt_states("").unwrap(), model.prompt_states("a red cat").unwrap()], 0).unwrap();
+/// The text states, one UNet call and one VAE decode, of a run's nets.
+fn check_networks(run: &SdRun, g: &HashMap<String, Tensor>, unet_tol: f32) {
+    let text = Tensor::cat(&[run.prompt_states("").unwrap(), run.prompt_states("a red cat").unwrap()], 0).unwrap();
     let d = rel(&text, &g["text_states"]);
     assert!(d < 1e-5, "text states: {d}");
     eprintln!("text states: {d:.2e}");
-    let eps = model.unet_forward(&g["unet_x"], 500, &text).unwrap();
+    let eps = run.unet_forward(&g["unet_x"], 500, &text).unwrap();
     let d = rel(&eps, &g["unet_eps"]);
     assert!(d < unet_tol, "UNet: {d}");
     eprintln!("UNet: {d:.2e}");
     // comp's pictures are clamped to [−1, 1], as every pipeline's post-processing does.
-    let image = model.decode(&g["vae_z"]).unwrap();
+    let image = run.decode(&g["vae_z"]).unwrap();
     let d = rel(&image, &g["vae_image"].clamp(-1f32, 1f32).unwrap());
     assert!(d < 1e-4, "VAE: {d}");
     eprintln!("VAE: {d:.2e}");
@@ -132,14 +132,13 @@ fn an_sd1_folder_written_by_diffusers_and_transformers_5_matches_diffusers() {
     }
     report("sd1: 10 DDIM steps of AND NOT");
     // comp's own UNet (the CPU's, with diffusers' exact GELU): about 1e-6.
-    check_networks(&model, &g, 5e-6);
+    check_networks(&model.prepare_run(&p).unwrap(), &g, 5e-6);
     report("sd1: text states, UNet, VAE");
     // candle-transformers' UNet (what a GPU or f16 runs): its GEGLU uses the tanh GELU,
     // diffusers the exact one, about 3.5e-5 here.
     model.use_candle_unet(true);
     let p = plan(&model, "sampler ddim(steps: 10)\nscale 6\nseed 0\nsamples 2\nbase \"\"\nsample s = \"a red cat\"");
-    model.prepare(&p).unwrap();
-    check_networks(&model, &g, 2e-4);
+    check_networks(&model.prepare_run(&p).unwrap(), &g, 2e-4);
     report("sd1: text states, candle-transformers' UNet, VAE");
 }
 
@@ -168,7 +167,7 @@ fn an_sd2_zero_snr_folder_written_by_diffusers_matches_diffusers() {
         assert!(d < 5e-4, "zero-SNR CFG step {k}: {d}");
     }
     report("sd2-zsnr: 10 trailing DDIM steps of CFG");
-    check_networks(&model, &g, 5e-6);
+    check_networks(&model.prepare_run(&p).unwrap(), &g, 5e-6);
     report("sd2-zsnr: text states, UNet, VAE");
 }
 
@@ -180,13 +179,12 @@ fn comps_unet_and_candle_transformers_agree_on_odd_latent_sides() {
     let dir = fixture("diffusers-sd1");
     let model = open(&dir, "sd15");
     let p = plan(&model, "sampler ddim(steps: 10)\nseed 0\nsamples 1\nbase \"\"\nsample s = \"a red cat\"");
-    model.prepare(&p).unwrap();
-    let text = model.prompt_states("a red cat").unwrap();
+    let run = model.prepare_run(&p).unwrap();
+    let text = run.prompt_states("a red cat").unwrap();
     let x = Tensor::randn(0f32, 1.0, (1, 4, 9, 7), &Device::Cpu).unwrap();
-    let ours = model.unet_forward(&x, 300, &text).unwrap();
+    let ours = run.unet_forward(&x, 300, &text).unwrap();
     model.use_candle_unet(true);
-    model.prepare(&p).unwrap();
-    let theirs = model.unet_forward(&x, 300, &text).unwrap();
+    let theirs = model.prepare_run(&p).unwrap().unet_forward(&x, 300, &text).unwrap();
     assert_eq!(ours.dims(), &[1, 4, 9, 7]);
     assert_eq!(theirs.dims(), ours.dims());
     let d = rel(&ours, &theirs);

@@ -13,7 +13,7 @@ use candle_core::{DType, Tensor};
 use comp_plan::{Combine, SamplePlan, Segment, MAX_MODELS};
 
 use crate::combine::{combine, Combined};
-use crate::denoiser::Denoiser;
+use crate::denoiser::Prepared;
 use crate::error::RunError;
 use crate::finite::{check_model_output, check_state};
 
@@ -32,7 +32,8 @@ pub struct Calls {
 /// One sample's segment at one noise level, with the model that evaluates it.
 #[derive(Clone, Copy)]
 pub struct Composed<'a> {
-    pub model: &'a dyn Denoiser,
+    /// The model, prepared for `plan` ([`crate::Denoiser::prepare`]).
+    pub model: &'a dyn Prepared,
     pub plan: &'a SamplePlan,
     pub segment: &'a Segment,
     /// The native timestep the model is called with.

@@ -2,11 +2,13 @@
 //! (`model exact = toy2d`, `model learned = toy2d-mlp`, `sample s = exact.ring AND learned.bar`).
 //!
 //! The executor, the samplers, MCMC and the fused combination do not change: they see one
-//! model whose stacked call returns ε (and energies) for every active condition. Inside, a
-//! stacked call of K conditions is split by model: each model gets ONE batched call over the
-//! rows of its own conditions, and the outputs are put back in the conditions' order. So a
-//! step costs one call per model with an active condition, and the combination stays one
-//! fused pass over all K outputs.
+//! model whose stacked call returns ε (and energies) for every active condition. Preparing the
+//! composite prepares each model with its own conditions; the composite's run
+//! ([`Prepared`]) owns the models' runs (and so their prompt encodings), and drops them with
+//! itself. Inside, a stacked call of K conditions is split by model: each model's run gets ONE
+//! batched call over the rows of its own conditions, and the outputs are put back in the
+//! conditions' order. So a step costs one call per model with an active condition, and the
+//! combination stays one fused pass over all K outputs.
 //!
 //! Models composed together share the sample shape and, at every step the sampler visits,
 //! the noise level: [`Composite::new`] checks both against the plan (the compiler has checked
@@ -15,7 +17,7 @@
 use candle_core::{bail, Result, Tensor};
 use comp_plan::{Condition, ModelInfo, SamplePlan, MAX_MODELS};
 
-use crate::denoiser::{Denoiser, ModelOutput};
+use crate::denoiser::{Denoiser, ModelOutput, Prepared};
 use crate::sampler::ReverseSampler;
 use crate::schedule::{Schedule, Spacing};
 
@@ -79,16 +81,6 @@ impl<'a> Composite<'a> {
         Ok(Self { info, models, aliases: plan.models.iter().map(|m| m.alias.clone()).collect() })
     }
 
-    fn index(&self, c: &Condition) -> Result<usize> {
-        match &c.model {
-            Some(a) => match self.aliases.iter().position(|x| x == a) {
-                Some(i) => Ok(i),
-                None => bail!("condition {} names model `{a}`, which the plan does not list", c.id),
-            },
-            None => bail!("condition {} names no model in a plan of several", c.id),
-        }
-    }
-
     /// The plan of one of the models: its own conditions (ids kept), its own name.
     fn own_plan(&self, plan: &SamplePlan, i: usize) -> SamplePlan {
         let mut own = plan.clone();
@@ -117,17 +109,55 @@ impl Denoiser for Composite<'_> {
         self.models[0].spacing()
     }
 
+    /// Each model prepared with its own conditions, in the order of the plan's `models`.
+    fn prepare(&self, plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        let runs = self.models.iter().enumerate().map(|(i, m)| m.prepare(&self.own_plan(plan, i))).collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(CompositeRun { aliases: &self.aliases, runs }))
+    }
+
+    fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
+        self.models.iter().map(|m| m.working_bytes_per_row(sample_shape)).max().unwrap_or(0)
+    }
+
+    fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
+        self.models.iter().map(|m| m.fixed_working_bytes(sample_shape)).sum()
+    }
+
+    fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
+        self.models[0].x0_range(sampler)
+    }
+}
+
+/// A composite prepared for one run: each model's own run, in the order of the plan's
+/// `models`; the first decodes.
+struct CompositeRun<'a> {
+    aliases: &'a [String],
+    runs: Vec<Box<dyn Prepared + 'a>>,
+}
+
+/// The position in the plan's `models` of the model that evaluates `c`.
+fn index(aliases: &[String], c: &Condition) -> Result<usize> {
+    match &c.model {
+        Some(a) => match aliases.iter().position(|x| x == a) {
+            Some(i) => Ok(i),
+            None => bail!("condition {} names model `{a}`, which the plan does not list", c.id),
+        },
+        None => bail!("condition {} names no model in a plan of several", c.id),
+    }
+}
+
+impl Prepared for CompositeRun<'_> {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let k = conds.len();
         let n = x.dim(0)? / k.max(1);
-        let owner: Vec<usize> = conds.iter().map(|c| self.index(c)).collect::<Result<_>>()?;
+        let owner: Vec<usize> = conds.iter().map(|c| index(self.aliases, c)).collect::<Result<_>>()?;
         // Blocks of each model, in condition order.
-        let mut blocks: Vec<Vec<usize>> = vec![Vec::new(); self.models.len()];
+        let mut blocks: Vec<Vec<usize>> = vec![Vec::new(); self.runs.len()];
         for (b, &m) in owner.iter().enumerate() {
             blocks[m].push(b);
         }
         if let Some(only) = blocks.iter().position(|b| b.len() == k) {
-            return self.models[only].forward(x, t, conds, want_energy);
+            return self.runs[only].forward(x, t, conds, want_energy);
         }
         let mut eps_parts = Vec::new();
         let mut energy_parts = Vec::new();
@@ -135,7 +165,7 @@ impl Denoiser for Composite<'_> {
         for (m, own) in blocks.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
             let idx = rows(own, n, x.device())?;
             let own_conds: Vec<&Condition> = own.iter().map(|&b| conds[b]).collect();
-            let out = self.models[m].forward(&x.index_select(&idx, 0)?, &t.index_select(&idx, 0)?, &own_conds, want_energy)?;
+            let out = self.runs[m].forward(&x.index_select(&idx, 0)?, &t.index_select(&idx, 0)?, &own_conds, want_energy)?;
             eps_parts.push(out.eps);
             if want_energy {
                 match out.energy {
@@ -156,26 +186,7 @@ impl Denoiser for Composite<'_> {
         Ok(ModelOutput { eps, energy })
     }
 
-    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
-        for (i, m) in self.models.iter().enumerate() {
-            m.prepare(&self.own_plan(plan, i))?;
-        }
-        Ok(())
-    }
-
     fn decode(&self, x: &Tensor) -> Result<Tensor> {
-        self.models[0].decode(x)
-    }
-
-    fn working_bytes_per_row(&self, sample_shape: &[usize]) -> usize {
-        self.models.iter().map(|m| m.working_bytes_per_row(sample_shape)).max().unwrap_or(0)
-    }
-
-    fn fixed_working_bytes(&self, sample_shape: &[usize]) -> usize {
-        self.models.iter().map(|m| m.fixed_working_bytes(sample_shape)).sum()
-    }
-
-    fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
-        self.models[0].x0_range(sampler)
+        self.runs[0].decode(x)
     }
 }

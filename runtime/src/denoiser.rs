@@ -1,4 +1,38 @@
-//! The `Denoiser` trait: what the executor needs of a model.
+//! The `Denoiser` trait: what the executor needs of a model, and [`Prepared`]: the model
+//! made ready for one run.
+//!
+//! A run starts with [`Denoiser::prepare`], given the sample's plan; it returns the
+//! [`Prepared`] run that evaluates ε ([`Prepared::forward`]) and decodes the samples
+//! ([`Prepared::decode`]). Whatever a model computes for one run (a text model's prompt
+//! encodings, its counters) lives in that object and is dropped with it: a loaded model serves
+//! many runs (the REPL's) without keeping anything of them. As `forward` is a method of the
+//! prepared run only, calling a model before preparing it does not compile. A model with
+//! nothing to prepare (the toy2d models, the MLPs, the clevr UNets) is its own prepared run:
+//! it implements [`Prepared`] and its `prepare` returns itself (`Ok(Box::new(self))`, through
+//! the blanket `impl Prepared for &P`).
+//!
+//! ```
+//! use comp_plan::{Condition, SamplePlan};
+//! use comp_runtime::{Denoiser, Prepared, Tensor};
+//!
+//! /// ε of one condition: prepare the run, then call it.
+//! fn eps(model: &dyn Denoiser, plan: &SamplePlan, x: &Tensor, t: &Tensor, c: &Condition) -> candle_core::Result<Tensor> {
+//!     let run = model.prepare(plan)?;
+//!     Ok(run.forward(x, t, &[c], false)?.eps)
+//! }
+//! ```
+//!
+//! A model is not called before it is prepared: a `Denoiser` has no `forward` (this does not
+//! compile).
+//!
+//! ```compile_fail,E0599
+//! use comp_plan::Condition;
+//! use comp_runtime::{Denoiser, Prepared, Tensor};
+//!
+//! fn eps(model: &dyn Denoiser, x: &Tensor, t: &Tensor, c: &Condition) -> candle_core::Result<Tensor> {
+//!     Ok(model.forward(x, t, &[c], false)?.eps)
+//! }
+//! ```
 //!
 //! One call evaluates *all* active conditions of a step at once: the executor stacks the
 //! current samples K times (one block of N rows per condition) and the model returns ε for
@@ -36,28 +70,14 @@ pub trait Denoiser: Send + Sync {
         Spacing::Even
     }
 
-    /// ε (and energies when `want_energy`) for a stacked batch.
-    ///
-    /// * `x`: `[K·N, ...data_shape]`; rows `k·N..(k+1)·N` are evaluated under `conds[k]`.
-    /// * `t`: `[K·N]` f32, the native timestep index of each row.
-    /// * `conds`: the K conditions, K ≥ 1.
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput>;
-
-    /// Called once per run, before the first step, with the sample's plan (every condition it
-    /// may evaluate, and its settings): the place for work that depends on the conditions or
-    /// settings but not on x or t (a text model encodes its prompts here, once, not every
-    /// step, and loads its weights in the plan's `dtype`; it keeps them behind a lock, as this
-    /// takes `&self` so that one loaded model serves many runs). The default does nothing.
-    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
-        let _ = plan;
-        Ok(())
-    }
-
-    /// Turns the final samples into the data that is written out (a latent model decodes its
-    /// latents to pixels). The default is the identity: the model samples data directly.
-    fn decode(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.clone())
-    }
+    /// Makes the model ready for one run of `plan` (every condition it may evaluate, and its
+    /// settings), before the first step: the place for work that depends on the conditions or
+    /// settings but not on x or t (a text model loads its weights in the plan's `dtype` and
+    /// encodes its prompts here, once, not every step). The executor calls it once per
+    /// sample plan, after checking the plan and its memory, and drops the returned run when
+    /// the samples are decoded. A model with nothing to prepare returns itself
+    /// (`Ok(Box::new(self))`; see the module doc).
+    fn prepare(&self, plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>>;
 
     /// Bytes the forward pass keeps per stacked row besides its input and output, for the
     /// memory estimate of [`crate::memory`]. The default, 8 rows of data, suits models whose
@@ -88,5 +108,35 @@ pub trait Denoiser: Send + Sync {
     fn x0_range(&self, sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
         let _ = sampler;
         None
+    }
+}
+
+/// A model prepared for one run ([`Denoiser::prepare`]): it evaluates ε for the run's
+/// conditions with what it prepared (a text model's prompt encodings), and decodes the run's
+/// samples. It owns what it prepared; dropping it frees that.
+pub trait Prepared: Send + Sync {
+    /// ε (and energies when `want_energy`) for a stacked batch.
+    ///
+    /// * `x`: `[K·N, ...data_shape]`; rows `k·N..(k+1)·N` are evaluated under `conds[k]`.
+    /// * `t`: `[K·N]` f32, the native timestep index of each row.
+    /// * `conds`: the K conditions, K ≥ 1, conditions of the plan the run was prepared for.
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput>;
+
+    /// Turns the final samples into the data that is written out (a latent model decodes its
+    /// latents to pixels). The default is the identity: the model samples data directly.
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.clone())
+    }
+}
+
+/// A model with nothing to prepare is its own prepared run: its `prepare` returns
+/// `Box::new(self)`.
+impl<P: Prepared + ?Sized> Prepared for &P {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
+        (**self).forward(x, t, conds, want_energy)
+    }
+
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        (**self).decode(x)
     }
 }

@@ -1,13 +1,15 @@
 //! Runs one `SamplePlan`: reverse diffusion with ONE batched model call per evaluation.
 //!
-//! Before the loop the model is prepared once with the plan's conditions (a text model encodes
-//! its prompts there). Per step k (0 = pure noise) the sampler is handed an "evaluate ε̂ at
-//! (x, level)" function; an evaluation takes the segment at that level's trajectory fraction
-//! and evaluates its [`Composed`] ε̂: x stacked once per active condition (K·N rows), one model
-//! call, one fused weighted sum. Conditions not active in the segment are not evaluated at
-//! all; a segment with none gives ε̂ = 0 and no model call. Then the MCMC hook runs (see
-//! [`mcmc_step`]). After the last step the model decodes the samples (latents to pixels; the
-//! identity for models that sample data directly).
+//! Before the loop the model is prepared once with the plan ([`Denoiser::prepare`]: a text
+//! model encodes its prompts there), and every model call of the run goes through the
+//! [`Prepared`] run it returns, which is dropped (with its encodings) when the run ends. Per
+//! step k (0 = pure noise) the sampler is handed an "evaluate ε̂ at (x, level)" function; an
+//! evaluation takes the segment at that level's trajectory fraction and evaluates its
+//! [`Composed`] ε̂: x stacked once per active condition (K·N rows), one model call, one fused
+//! weighted sum. Conditions not active in the segment are not evaluated at all; a segment
+//! with none gives ε̂ = 0 and no model call. Then the MCMC hook runs (see [`mcmc_step`]).
+//! After the last step the prepared run decodes the samples (latents to pixels; the identity
+//! for models that sample data directly).
 //!
 //! Before any work the plan's memory is estimated and checked ([`crate::memory`],
 //! [`RunError::TooLarge`]); a value that leaves the finite numbers stops the run at once,
@@ -21,7 +23,7 @@ use candle_core::{bail, Device, Result, Tensor};
 use comp_plan::{step_fraction, Combine, Mcmc, SamplePlan};
 
 use crate::composed::{Calls, Composed};
-use crate::denoiser::Denoiser;
+use crate::denoiser::{Denoiser, Prepared};
 use crate::error::RunError;
 use crate::finite::check_state;
 use crate::mcmc::{self, Acceptance, Level, Params};
@@ -98,7 +100,10 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
     let mut sampler = ReverseSampler::spaced(model.schedule(), &plan.settings.sampler, model.spacing())
         .map_err(|e| e.context(format!("sample `{}`", plan.sample)))?;
     let steps = sampler.steps();
-    model.prepare(plan).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
+    // The run's own state (a text model's prompt encodings) lives in `prepared` and is dropped
+    // when this function returns.
+    let prepared = model.prepare(plan).map_err(|e| e.context(format!("sample `{}`: preparing the model", plan.sample)))?;
+    let run: &dyn Prepared = prepared.as_ref();
     let mut shape = vec![indices.len()];
     shape.extend(model.info().sample_shape(plan.settings.size));
 
@@ -128,7 +133,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
             sampler.restart();
         }
         let mut eval = |x: &Tensor, at: At| -> std::result::Result<Tensor, RunError> {
-            let eps = composed_at(plan, model, at)?.eval(x, false, &mut calls)?.eps;
+            let eps = composed_at(plan, run, at)?.eval(x, false, &mut calls)?.eps;
             match model.x0_range(&plan.settings.sampler) {
                 Some(range) => Ok(clip_x0(x, &eps, at.alpha_bar, at.sigma, range)?),
                 None => Ok(eps),
@@ -138,7 +143,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
         x = sampler.step(k, &x, &mut eval, &mut noise).map_err(here)?;
         check_state(&x, &plan.sample, || "x after the reverse update".into()).map_err(here)?;
         if let Some(mcmc) = &plan.settings.mcmc {
-            let ctx = McmcContext { plan, model, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
+            let ctx = McmcContext { plan, model: run, sampler: &sampler, step: k, mcmc, cancel: opts.cancel };
             let before = calls.calls;
             x = mcmc_step(&ctx, x, &mut noise, &mut calls, &mut acceptance)?;
             if calls.calls != before {
@@ -153,7 +158,7 @@ pub fn execute(plan: &SamplePlan, model: &dyn Denoiser, device: &Device, opts: &
             p(k + 1, steps);
         }
     }
-    let samples = model.decode(&x).map_err(|e| e.context(format!("sample `{}`: decoding the samples", plan.sample)))?;
+    let samples = run.decode(&x).map_err(|e| e.context(format!("sample `{}`: decoding the samples", plan.sample)))?;
     Ok(RunOutput {
         samples,
         model_calls: calls.calls,
@@ -177,8 +182,8 @@ pub fn clip_x0(x: &Tensor, eps: &Tensor, alpha_bar: f64, sigma: f64, (lo, hi): (
 }
 
 /// The composed ε̂ of `plan` at a noise level: the segment at that step's trajectory
-/// fraction, called at its timestep and σ.
-pub fn composed_at<'a>(plan: &'a SamplePlan, model: &'a dyn Denoiser, at: At) -> Result<Composed<'a>> {
+/// fraction, called at its timestep and σ, evaluated by `model` (prepared for `plan`).
+pub fn composed_at<'a>(plan: &'a SamplePlan, model: &'a dyn Prepared, at: At) -> Result<Composed<'a>> {
     let Some(segment) = plan.segment_at(at.step) else {
         bail!("sample `{}`: no segment covers step {} of {}", plan.sample, at.step, plan.settings.sampler.steps())
     };
@@ -188,7 +193,8 @@ pub fn composed_at<'a>(plan: &'a SamplePlan, model: &'a dyn Denoiser, at: At) ->
 /// What the MCMC hook gets to work with after reverse step `step`.
 pub struct McmcContext<'a> {
     pub plan: &'a SamplePlan,
-    pub model: &'a dyn Denoiser,
+    /// The model, prepared for `plan`.
+    pub model: &'a dyn Prepared,
     /// Noise levels: after step k, x has ᾱ = `sampler.alpha_bar_next(k)`, which is the ᾱ of
     /// step k + 1 (`sampler.timestep(k + 1)`, `sampler.sigma(k + 1)`); β for step-size
     /// scaling is `sampler.beta(k)`.

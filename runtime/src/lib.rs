@@ -4,7 +4,7 @@
 //!
 //! | stage | file | what it does |
 //! | --- | --- | --- |
-//! | model | [`denoiser`] | the `Denoiser` trait: ε (and energies) for a stacked batch of conditions; `prepare`, `decode` |
+//! | model | [`denoiser`] | the `Denoiser` trait and its `prepare`, which returns the run's `Prepared` model: ε (and energies) for a stacked batch of conditions, `decode` |
 //! | composed ε̂ | [`composed`] | one model call over a segment's active conditions, then the fused combination, counted |
 //! | several models | [`composite`] | the models of a plan that composes several, as one `Denoiser`: one batched call per model |
 //! | combination | [`combine`], [`fused`] | a segment's `Combine` as one fused weighted sum |
@@ -37,7 +37,7 @@ pub mod sampler;
 pub mod schedule;
 
 pub use candle_core::{Device, Tensor};
-pub use denoiser::{Denoiser, ModelOutput};
+pub use denoiser::{Denoiser, ModelOutput, Prepared};
 pub use error::RunError;
 pub use executor::{execute, ExecOptions, RunOutput};
 pub use schedule::{Schedule, Spacing};

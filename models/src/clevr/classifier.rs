@@ -16,8 +16,8 @@ use std::path::Path;
 
 use candle_core::{bail, DType, Device, Module, Result, Tensor, Var};
 use candle_nn::{Linear, VarBuilder};
-use comp_plan::{Condition, ModelInfo};
-use comp_runtime::{Denoiser, ModelOutput, Schedule};
+use comp_plan::{Condition, ModelInfo, SamplePlan};
+use comp_runtime::{Denoiser, ModelOutput, Prepared, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::attr::{self, GROUPS};
@@ -261,6 +261,13 @@ impl Denoiser for ClevrClf {
         &self.schedule
     }
 
+    /// Nothing to prepare: the classifier is its own run.
+    fn prepare(&self, _plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for ClevrClf {
     /// Per condition's rows: ε = −σ_t ∇ₓ log p(y | x_t) and energy −σ_t log p(y | x_t) (one
     /// forward and one backward pass over the rows of every label); 0 for `null`.
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {

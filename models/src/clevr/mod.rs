@@ -31,13 +31,13 @@ use std::path::Path;
 use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 use comp_plan::{Concept, DefaultBase, ModelInfo, Param, ParamKind};
-use comp_plan::{Condition, ConditionKind};
+use comp_plan::{Condition, ConditionKind, SamplePlan};
 
 pub use card::Card;
 pub use unet::{Config, Unet};
 
 use comp_runtime::Schedule;
-use comp_runtime::{Denoiser, ModelOutput};
+use comp_runtime::{Denoiser, ModelOutput, Prepared};
 
 use crate::error::LoadResult;
 
@@ -214,6 +214,18 @@ impl Denoiser for Clevr {
         &self.schedule
     }
 
+    /// Nothing to prepare: the UNet is its own run.
+    fn prepare(&self, _plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+
+    /// Scenes are images in [−1, 1]: sampling clips x̂₀ to it, as improved DDPM does.
+    fn x0_range(&self, _sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
+        Some((-1.0, 1.0))
+    }
+}
+
+impl Prepared for Clevr {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         if want_energy {
             bail!("`{}` has no energies (it predicts ε only)", self.info.name)
@@ -236,10 +248,5 @@ impl Denoiser for Clevr {
             parts.push(part.to_dtype(DType::F32)?);
         }
         Ok(ModelOutput { eps: Tensor::cat(&parts, 0)?, energy: None })
-    }
-
-    /// Scenes are images in [−1, 1]: sampling clips x̂₀ to it, as improved DDPM does.
-    fn x0_range(&self, _sampler: &comp_plan::Sampler) -> Option<(f32, f32)> {
-        Some((-1.0, 1.0))
     }
 }

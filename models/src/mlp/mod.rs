@@ -19,7 +19,7 @@ use std::path::Path;
 
 use candle_core::{bail, DType, Device, Result, Tensor};
 use comp_plan::Condition;
-use comp_plan::ModelInfo;
+use comp_plan::{ModelInfo, SamplePlan};
 
 pub use card::ModelCard;
 pub use energy::{eps_energy, EpsEnergy, Param};
@@ -28,7 +28,7 @@ pub use net::{Arch, Net};
 use super::toy2d;
 use crate::error::{LoadError, LoadResult};
 use crate::weights::{self, NoWeights};
-use comp_runtime::{Denoiser, ModelOutput, Schedule};
+use comp_runtime::{Denoiser, ModelOutput, Prepared, Schedule};
 
 /// The energy-parameterised model's name in scripts.
 pub const ENERGY_NAME: &str = "toy2d-mlp";
@@ -199,6 +199,13 @@ impl Denoiser for Mlp {
         &self.schedule
     }
 
+    /// Nothing to prepare: the network is its own run.
+    fn prepare(&self, _plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self))
+    }
+}
+
+impl Prepared for Mlp {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         let (rows, _) = x.dims2().map_err(|e| e.context(format!("{}: x must be [K·N, 2]", self.info.name)))?;
         let k = conds.len();

@@ -2,7 +2,7 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | this file | the four model names, their vocabularies, and [`StableDiffusion`]: the [`Denoiser`] |
+//! | this file | the four model names, their vocabularies, [`StableDiffusion`] (the [`Denoiser`]) and [`SdRun`] (one run of it) |
 //! | [`folder`] | finding a diffusers folder (model card or Hugging Face cache) and checking its files |
 //! | [`config`] | the folder's `config.json` files, read into candle-transformers' UNet and VAE configs |
 //! | [`tokenizer`] | CLIP's BPE tokenizer (the `tokenizers` crate) and the 77-token cut |
@@ -12,14 +12,15 @@
 //! | [`tiny`] | tiny random checkpoints in the diffusers layout, for tests and benchmarks |
 //!
 //! A run: [`Denoiser::prepare`] loads the weights in the plan's `dtype` (once; again only when a
-//! later run asks another dtype) and encodes each unique prompt once (`null`, the base of
-//! classifier-free guidance, is the empty prompt `""`); every step is then **one** UNet call
-//! over all active conditions' rows, each row cross-attending to its own prompt (on the CPU
-//! made as one pass per sample over its K rows, so that sample i's arithmetic is the same
-//! whatever is drawn beside it); a
-//! v-prediction model's output is turned into ε there, so the samplers and the fused
-//! combination see ε as for every model; [`Denoiser::decode`] runs the VAE at the end, one
-//! picture at a time.
+//! later run asks another dtype) and returns the run, an [`SdRun`], which encodes each unique
+//! prompt of the plan once (`null`, the base of classifier-free guidance, is the empty prompt
+//! `""`) and owns those encodings: they are dropped with the run, so a model that serves many
+//! runs (the REPL's) keeps none of their prompts. Every step is then **one** UNet call over all
+//! active conditions' rows, each row cross-attending to its own prompt (on the CPU made as one
+//! pass per sample over its K rows, so that sample i's arithmetic is the same whatever is drawn
+//! beside it); a v-prediction model's output is turned into ε there, so the samplers and the
+//! fused combination see ε as for every model; [`Prepared::decode`] runs the VAE at the end,
+//! one picture at a time.
 
 pub mod clip;
 pub mod config;
@@ -33,7 +34,7 @@ use candle_core::{bail, DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::{unet_2d::UNet2DConditionModel, vae::AutoEncoderKL};
 use comp_plan::{Condition, ConditionKind, DefaultBase, Dtype, ImageSize, ModelInfo, SamplePlan, Sampler};
-use comp_runtime::{Denoiser, ModelOutput, Schedule, Spacing};
+use comp_runtime::{Denoiser, ModelOutput, Prepared, Schedule, Spacing};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -177,13 +178,8 @@ pub struct StableDiffusion {
     scheduler: SchedulerJson,
     schedule: Schedule,
     tokenizer: tokenizer::ClipTokenizer,
+    /// The nets of the last run's dtype (a run holds its own `Arc` of them).
     nets: Mutex<Option<Arc<Nets>>>,
-    /// Prompt → its encoder states `[1, 77, D]`, in the loaded nets' dtype.
-    embeddings: Mutex<HashMap<String, Tensor>>,
-    unet_calls: AtomicUsize,
-    /// Wall time inside the UNet, for the benchmark's account of the composed step's overhead.
-    unet_nanos: AtomicU64,
-    prompts_encoded: AtomicUsize,
     /// Run candle-transformers' UNet on the CPU too ([`StableDiffusion::use_candle_unet`]).
     candle_unet: AtomicBool,
 }
@@ -332,11 +328,7 @@ impl StableDiffusion {
             schedule,
             tokenizer,
             nets: Mutex::new(None),
-            embeddings: Mutex::new(HashMap::new()),
-            unet_calls: AtomicUsize::new(0),
-            unet_nanos: AtomicU64::new(0),
             candle_unet: AtomicBool::new(std::env::var("COMP_SD_CANDLE_UNET").is_ok_and(|v| v == "1")),
-            prompts_encoded: AtomicUsize::new(0),
         })
     }
 
@@ -359,19 +351,9 @@ impl StableDiffusion {
         &self.tokenizer
     }
 
-    /// UNet calls so far: one per step, over all active conditions' rows (on the CPU made as one
-    /// pass per sample, so that a sample's arithmetic does not depend on the batch).
-    pub fn unet_calls(&self) -> usize {
-        self.unet_calls.load(Ordering::Relaxed)
-    }
-
-    /// Wall time spent in UNet calls so far (the rest of a composed step is the plumbing).
-    pub fn unet_time(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.unet_nanos.load(Ordering::Relaxed))
-    }
-
     /// Runs candle-transformers' UNet on the CPU as well (`true`) or this project's own (`false`,
-    /// the default), from the next load of the nets on: to compare the two.
+    /// the default), from the next load of the nets on (the next run prepared): to compare the
+    /// two.
     pub fn use_candle_unet(&self, yes: bool) {
         self.candle_unet.store(yes, Ordering::Relaxed);
         if let Ok(mut slot) = self.nets.lock() {
@@ -379,23 +361,31 @@ impl StableDiffusion {
         }
     }
 
-    /// Prompts run through the text encoder so far.
-    pub fn prompts_encoded(&self) -> usize {
-        self.prompts_encoded.load(Ordering::Relaxed)
-    }
-
-    /// The bare batched UNet pass the composed step wraps, for the speed benchmark: `x`
-    /// `[B, C, h, w]`, `states` `[B, 77, D]` (see [`StableDiffusion::prompt_states`]), after a
-    /// run has prepared the nets.
-    pub fn unet_forward(&self, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
-        let nets = self.current()?;
-        nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)
-    }
-
-    /// A prompt's encoder states `[1, 77, D]` (encoded once, then cached).
-    pub fn prompt_states(&self, prompt: &str) -> Result<Tensor> {
-        let nets = self.current()?;
-        self.embedding(&nets, prompt)
+    /// The model prepared for a run of `plan` ([`Denoiser::prepare`] boxes it): the nets
+    /// loaded in the plan's dtype, and each of the plan's prompts encoded once. A dtype the
+    /// device cannot run is refused first ([`dtype_refusal`]).
+    pub fn prepare_run(&self, plan: &SamplePlan) -> Result<SdRun<'_>> {
+        let dtype = self.dtype_for(plan.settings.dtype);
+        if let Some(why) = dtype_refusal(dtype, &self.device) {
+            bail!("{why}")
+        }
+        let nets = self.nets(dtype)?;
+        let mut run = SdRun {
+            model: self,
+            nets,
+            embeddings: HashMap::new(),
+            unet_calls: AtomicUsize::new(0),
+            unet_nanos: AtomicU64::new(0),
+            prompts_encoded: AtomicUsize::new(0),
+        };
+        for c in &plan.conditions {
+            let prompt = Self::prompt_of(c)?;
+            if !run.embeddings.contains_key(prompt) {
+                let e = run.encode(prompt)?;
+                run.embeddings.insert(prompt.to_string(), e);
+            }
+        }
+        Ok(run)
     }
 
     /// The dtype a run computes in: the plan's, else f16 on a GPU and f32 on the CPU (whose
@@ -415,7 +405,6 @@ impl StableDiffusion {
             return Ok(n.clone());
         }
         *slot = None;
-        self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.clear();
         let load = |p: &PathBuf| -> Result<(VarBuilder<'static>, Recorded)> {
             // Safety is the safetensors crate's and candle's: the files are mapped read-only.
             #[allow(unsafe_code)]
@@ -451,46 +440,12 @@ impl StableDiffusion {
         Ok(nets)
     }
 
-    fn current(&self) -> Result<Arc<Nets>> {
-        let slot = self.nets.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-        slot.clone().ok_or_else(|| candle_core::Error::Msg("Stable Diffusion: forward before prepare".into()))
-    }
-
     /// The prompt a condition stands for: its text, or `""` for `null`.
     fn prompt_of(c: &Condition) -> Result<&str> {
         match &c.kind {
             ConditionKind::Text { text } => Ok(text),
             ConditionKind::Null => Ok(""),
             ConditionKind::Concept { .. } => bail!("Stable Diffusion takes text prompts, not the concept `{c}`"),
-        }
-    }
-
-    /// The encoder states of `prompt`, encoding it the first time.
-    fn embedding(&self, nets: &Nets, prompt: &str) -> Result<Tensor> {
-        if let Some(e) = self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.get(prompt) {
-            return Ok(e.clone());
-        }
-        let tokens = self.tokenizer.encode(prompt)?;
-        let ids = Tensor::new(tokens.ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let e = nets.text.forward(&ids)?;
-        self.prompts_encoded.fetch_add(1, Ordering::Relaxed);
-        self.embeddings.lock().map_err(|_| candle_core::Error::Msg("poisoned".into()))?.insert(prompt.to_string(), e.clone());
-        Ok(e)
-    }
-
-    /// One UNet pass over `x` `[B, C, h, w]` at native timestep `t`, each row attending to its
-    /// row of `states` `[B, 77, D]`; ε (v turned into ε) in f32.
-    fn unet_eps(&self, nets: &Nets, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
-        let started = std::time::Instant::now();
-        let out = nets.unet.forward(&x.to_dtype(nets.dtype)?, t as f64, states)?.to_dtype(DType::F32)?;
-        self.unet_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        match self.scheduler.prediction {
-            Prediction::Epsilon => Ok(out),
-            // v = √ᾱ·ε − √(1−ᾱ)·x₀ and x = √ᾱ·x₀ + √(1−ᾱ)·ε give ε = √ᾱ·v + √(1−ᾱ)·x.
-            Prediction::V => {
-                let ab = self.schedule.alpha_bar(t);
-                out.affine(ab.sqrt(), 0.0)? + x.affine((1.0 - ab).sqrt(), 0.0)?
-            }
         }
     }
 }
@@ -512,58 +467,8 @@ impl Denoiser for StableDiffusion {
         }
     }
 
-    fn prepare(&self, plan: &SamplePlan) -> Result<()> {
-        let dtype = self.dtype_for(plan.settings.dtype);
-        if let Some(why) = dtype_refusal(dtype, &self.device) {
-            bail!("{why}")
-        }
-        let nets = self.nets(dtype)?;
-        for c in &plan.conditions {
-            self.embedding(&nets, Self::prompt_of(c)?)?;
-        }
-        Ok(())
-    }
-
-    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
-        if want_energy {
-            bail!("Stable Diffusion has no energies (`OR`, MALA and HMC need them)")
-        }
-        let nets = self.current()?;
-        let rows = x.dim(0)?;
-        let k = conds.len();
-        if k == 0 || rows % k != 0 {
-            bail!("{rows} rows do not split into {k} conditions")
-        }
-        let n = rows / k;
-        let ts: Vec<f32> = t.to_dtype(DType::F32)?.to_vec1()?;
-        let t0 = ts[0];
-        if ts.iter().any(|&v| v != t0) || !(t0 >= 0.0 && (t0 as usize) < self.schedule.len()) {
-            bail!("Stable Diffusion evaluates one timestep per call, in 0..{}", self.schedule.len())
-        }
-        let prompts = conds.iter().map(|c| self.embedding(&nets, Self::prompt_of(c)?)).collect::<Result<Vec<_>>>()?;
-        self.unet_calls.fetch_add(1, Ordering::Relaxed);
-        if self.device.is_cpu() && n > 1 {
-            // On the CPU, one UNet pass per sample over its K rows: a sample's arithmetic is then
-            // the same whatever else is drawn with it (`--samples 2` gives exactly the first 2
-            // of `--samples 5`, and merged shards equal one run), and it costs nothing here:
-            // a CPU pass takes time in proportion to its rows (docs/stable-diffusion.md, Speed).
-            let states = Tensor::cat(&prompts, 0)?; // [K, 77, D]
-            let dims = x.dims().to_vec();
-            let by_cond = x.reshape([&[k, n][..], &dims[1..]].concat())?; // [K, N, C, h, w]
-            let parts = (0..n)
-                .map(|j| {
-                    let xj = by_cond.narrow(1, j, 1)?.squeeze(1)?.contiguous()?;
-                    self.unet_eps(&nets, &xj, t0 as usize, &states)?.unsqueeze(1)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let eps = Tensor::cat(&parts, 1)?.reshape(dims)?;
-            return Ok(ModelOutput { eps, energy: None });
-        }
-        // Each condition's states, repeated for its block of N rows: [K·N, 77, D].
-        let states = prompts.iter().map(|e| e.repeat((n, 1, 1))).collect::<Result<Vec<_>>>()?;
-        let states = Tensor::cat(&states, 0)?;
-        let eps = self.unet_eps(&nets, x, t0 as usize, &states)?;
-        Ok(ModelOutput { eps, energy: None })
+    fn prepare(&self, plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(self.prepare_run(plan)?))
     }
 
     /// `clip_sample`: x̂₀ clipped to ±`clip_sample_range` for `ddim` and `ddpm`, as diffusers'
@@ -573,25 +478,6 @@ impl Denoiser for StableDiffusion {
     fn x0_range(&self, sampler: &Sampler) -> Option<(f32, f32)> {
         let r = self.scheduler.clip_sample_range as f32;
         self.scheduler.clips(sampler).then_some((-r, r))
-    }
-
-    /// Latents → pixels in [−1, 1], one picture at a time (the VAE decoder's activations at
-    /// full resolution are the largest of the run).
-    fn decode(&self, x: &Tensor) -> Result<Tensor> {
-        let nets = self.current()?;
-        let scale = self.vae_json.scaling_factor;
-        let images = (0..x.dim(0)?)
-            .map(|i| {
-                let z = (x.narrow(0, i, 1)?.to_dtype(nets.dtype)? * (1.0 / scale))?;
-                let img = nets.vae.decode(&z)?.to_dtype(DType::F32)?;
-                // 0·x is 0 where x is finite and NaN where it is ±inf or NaN: added after the
-                // clamp, it keeps an infinity from hiding as a saturated pixel, so the run's
-                // non-finite count sees it as it sees NaNs.
-                let poison = img.affine(0.0, 0.0)?;
-                img.clamp(-1f32, 1f32)? + poison
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Tensor::cat(&images, 0)
     }
 
     /// The UNet's largest activations per row: at the highest resolution (the latent's h·w
@@ -612,5 +498,155 @@ impl Denoiser for StableDiffusion {
         let pixels = hw * f * f;
         let width = self.vae_json.block_out_channels.iter().copied().max().unwrap_or(512);
         (8 * width * pixels / 4 + 2 * hw * hw).saturating_mul(4)
+    }
+}
+
+/// Stable Diffusion prepared for one run ([`StableDiffusion::prepare_run`]): the nets in the
+/// run's dtype, the encoder states of the run's prompts (its own: dropped with it), and the
+/// run's counters.
+pub struct SdRun<'a> {
+    model: &'a StableDiffusion,
+    nets: Arc<Nets>,
+    /// Prompt → its encoder states `[1, 77, D]`, in the nets' dtype: the plan's prompts.
+    embeddings: HashMap<String, Tensor>,
+    unet_calls: AtomicUsize,
+    /// Wall time inside the UNet, for the benchmark's account of the composed step's overhead.
+    unet_nanos: AtomicU64,
+    prompts_encoded: AtomicUsize,
+}
+
+impl SdRun<'_> {
+    /// UNet calls of this run: one per step, over all active conditions' rows (on the CPU made
+    /// as one pass per sample, so that a sample's arithmetic does not depend on the batch).
+    pub fn unet_calls(&self) -> usize {
+        self.unet_calls.load(Ordering::Relaxed)
+    }
+
+    /// Wall time this run spent in UNet calls (the rest of a composed step is the plumbing).
+    pub fn unet_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.unet_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Prompts this run put through the text encoder: each of its plan's once (and any asked
+    /// of [`SdRun::prompt_states`] besides).
+    pub fn prompts_encoded(&self) -> usize {
+        self.prompts_encoded.load(Ordering::Relaxed)
+    }
+
+    /// The prompts this run holds encoder states of (its plan's; `""` for `null`), sorted.
+    pub fn prompts(&self) -> Vec<&str> {
+        let mut p: Vec<&str> = self.embeddings.keys().map(String::as_str).collect();
+        p.sort_unstable();
+        p
+    }
+
+    /// A prompt's encoder states `[1, 77, D]`: the run's own for a prompt of its plan, else
+    /// encoded now (and not kept).
+    pub fn prompt_states(&self, prompt: &str) -> Result<Tensor> {
+        match self.embeddings.get(prompt) {
+            Some(e) => Ok(e.clone()),
+            None => self.encode(prompt),
+        }
+    }
+
+    /// The bare batched UNet pass the composed step wraps, for the speed benchmark: `x`
+    /// `[B, C, h, w]`, `states` `[B, 77, D]` (see [`SdRun::prompt_states`]).
+    pub fn unet_forward(&self, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
+        self.nets.unet.forward(&x.to_dtype(self.nets.dtype)?, t as f64, states)
+    }
+
+    /// Runs `prompt` through the text encoder: `[1, 77, D]`.
+    fn encode(&self, prompt: &str) -> Result<Tensor> {
+        let tokens = self.model.tokenizer.encode(prompt)?;
+        let ids = Tensor::new(tokens.ids.as_slice(), &self.model.device)?.unsqueeze(0)?;
+        let e = self.nets.text.forward(&ids)?;
+        self.prompts_encoded.fetch_add(1, Ordering::Relaxed);
+        Ok(e)
+    }
+
+    /// The encoder states of a prompt of the run's plan.
+    fn embedding(&self, prompt: &str) -> Result<Tensor> {
+        match self.embeddings.get(prompt) {
+            Some(e) => Ok(e.clone()),
+            None => bail!("Stable Diffusion: the prompt {prompt:?} is not one of the plan this run was prepared for"),
+        }
+    }
+
+    /// One UNet pass over `x` `[B, C, h, w]` at native timestep `t`, each row attending to its
+    /// row of `states` `[B, 77, D]`; ε (v turned into ε) in f32.
+    fn unet_eps(&self, x: &Tensor, t: usize, states: &Tensor) -> Result<Tensor> {
+        let started = std::time::Instant::now();
+        let out = self.nets.unet.forward(&x.to_dtype(self.nets.dtype)?, t as f64, states)?.to_dtype(DType::F32)?;
+        self.unet_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        match self.model.scheduler.prediction {
+            Prediction::Epsilon => Ok(out),
+            // v = √ᾱ·ε − √(1−ᾱ)·x₀ and x = √ᾱ·x₀ + √(1−ᾱ)·ε give ε = √ᾱ·v + √(1−ᾱ)·x.
+            Prediction::V => {
+                let ab = self.model.schedule.alpha_bar(t);
+                out.affine(ab.sqrt(), 0.0)? + x.affine((1.0 - ab).sqrt(), 0.0)?
+            }
+        }
+    }
+}
+
+impl Prepared for SdRun<'_> {
+    fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
+        if want_energy {
+            bail!("Stable Diffusion has no energies (`OR`, MALA and HMC need them)")
+        }
+        let rows = x.dim(0)?;
+        let k = conds.len();
+        if k == 0 || rows % k != 0 {
+            bail!("{rows} rows do not split into {k} conditions")
+        }
+        let n = rows / k;
+        let ts: Vec<f32> = t.to_dtype(DType::F32)?.to_vec1()?;
+        let t0 = ts[0];
+        if ts.iter().any(|&v| v != t0) || !(t0 >= 0.0 && (t0 as usize) < self.model.schedule.len()) {
+            bail!("Stable Diffusion evaluates one timestep per call, in 0..{}", self.model.schedule.len())
+        }
+        let prompts = conds.iter().map(|c| self.embedding(StableDiffusion::prompt_of(c)?)).collect::<Result<Vec<_>>>()?;
+        self.unet_calls.fetch_add(1, Ordering::Relaxed);
+        if self.model.device.is_cpu() && n > 1 {
+            // On the CPU, one UNet pass per sample over its K rows: a sample's arithmetic is then
+            // the same whatever else is drawn with it (`--samples 2` gives exactly the first 2
+            // of `--samples 5`, and merged shards equal one run), and it costs nothing here:
+            // a CPU pass takes time in proportion to its rows (docs/stable-diffusion.md, Speed).
+            let states = Tensor::cat(&prompts, 0)?; // [K, 77, D]
+            let dims = x.dims().to_vec();
+            let by_cond = x.reshape([&[k, n][..], &dims[1..]].concat())?; // [K, N, C, h, w]
+            let parts = (0..n)
+                .map(|j| {
+                    let xj = by_cond.narrow(1, j, 1)?.squeeze(1)?.contiguous()?;
+                    self.unet_eps(&xj, t0 as usize, &states)?.unsqueeze(1)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let eps = Tensor::cat(&parts, 1)?.reshape(dims)?;
+            return Ok(ModelOutput { eps, energy: None });
+        }
+        // Each condition's states, repeated for its block of N rows: [K·N, 77, D].
+        let states = prompts.iter().map(|e| e.repeat((n, 1, 1))).collect::<Result<Vec<_>>>()?;
+        let states = Tensor::cat(&states, 0)?;
+        let eps = self.unet_eps(x, t0 as usize, &states)?;
+        Ok(ModelOutput { eps, energy: None })
+    }
+
+    /// Latents → pixels in [−1, 1], one picture at a time (the VAE decoder's activations at
+    /// full resolution are the largest of the run).
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        let nets = &self.nets;
+        let scale = self.model.vae_json.scaling_factor;
+        let images = (0..x.dim(0)?)
+            .map(|i| {
+                let z = (x.narrow(0, i, 1)?.to_dtype(nets.dtype)? * (1.0 / scale))?;
+                let img = nets.vae.decode(&z)?.to_dtype(DType::F32)?;
+                // 0·x is 0 where x is finite and NaN where it is ±inf or NaN: added after the
+                // clamp, it keeps an infinity from hiding as a saturated pixel, so the run's
+                // non-finite count sees it as it sees NaNs.
+                let poison = img.affine(0.0, 0.0)?;
+                img.clamp(-1f32, 1f32)? + poison
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&images, 0)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use candle_core::{Result, Tensor};
 use comp_plan::ModelInfo;
 use comp_plan::{Branch, Combine, Condition, SamplePlan, Sampler, Segment, Settings};
-use comp_runtime::{Denoiser, ModelOutput, Schedule};
+use comp_runtime::{Denoiser, ModelOutput, Prepared, Schedule};
 
 /// `null` or a concept without arguments.
 pub fn cond(id: usize, concept: &str) -> Condition {
@@ -105,6 +105,19 @@ impl Denoiser for Counting<'_> {
     fn schedule(&self) -> &Schedule {
         self.inner.schedule()
     }
+    fn prepare(&self, plan: &SamplePlan) -> Result<Box<dyn Prepared + '_>> {
+        Ok(Box::new(CountingRun { inner: self.inner.prepare(plan)?, calls: &self.calls, rows: &self.rows }))
+    }
+}
+
+/// A run of [`Counting`]: the inner model's run, counted into the wrapper's counts.
+struct CountingRun<'a> {
+    inner: Box<dyn Prepared + 'a>,
+    calls: &'a Mutex<usize>,
+    rows: &'a Mutex<BTreeMap<String, usize>>,
+}
+
+impl Prepared for CountingRun<'_> {
     fn forward(&self, x: &Tensor, t: &Tensor, conds: &[&Condition], want_energy: bool) -> Result<ModelOutput> {
         *self.calls.lock().unwrap() += 1;
         let n = x.dim(0)? / conds.len();
@@ -113,5 +126,8 @@ impl Denoiser for Counting<'_> {
             *rows.entry(c.to_string()).or_default() += n;
         }
         self.inner.forward(x, t, conds, want_energy)
+    }
+    fn decode(&self, x: &Tensor) -> Result<Tensor> {
+        self.inner.decode(x)
     }
 }
