@@ -204,6 +204,50 @@ fn constructors_complete_as_snippets_and_hover_with_their_ranges() {
     assert_eq!(client.shutdown().code(), Some(0));
 }
 
+/// Hover reads the compiler's source map: the coefficient shown is the one the plan uses for
+/// the term's condition, after lets, `NOT`, weights, merging and windows.
+#[test]
+fn hover_shows_the_coefficient_the_plan_uses() {
+    let mut client = start();
+    // 0 model toy2d
+    // 1 base null
+    // 2 scale 3
+    // 3 let stripe = 0.5 * bar
+    // 4 sample s = ring AND NOT 2 * stripe AND 0.5 * ring @ [0, 0.5]
+    // 5 sample t = ring AND NOT ring AND bar
+    let text = "model toy2d\nbase null\nscale 3\nlet stripe = 0.5 * bar\n\
+                sample s = ring AND NOT 2 * stripe AND 0.5 * ring @ [0, 0.5]\n\
+                sample t = ring AND NOT ring AND bar\n";
+    let published = open(&mut client, text);
+    assert!(published["diagnostics"].as_array().unwrap().iter().all(|d| d["severity"] != 1), "no errors: {published}");
+    // By hand, from ε̂ = (1 − s·Σw)·ε_null + Σ s·w_i·ε_i with s = 3. In `s`, bar comes through
+    // the let with weight −(2 · 0.5) = −1, and the two `ring`s are one condition (#1), of
+    // weight 1 + 0.5 = 1.5 on [0, 0.5) and 1 after:
+    //   [0, 0.5): ring 3 · 1.5 = 4.5, bar 3 · (−1) = −3, null 1 − 3 · (1.5 − 1) = −0.5
+    //   [0.5, 1): ring 3 · 1 = 3,     bar −3,             null 1 − 3 · (1 − 1) = 1
+    let ring = "- `s`: 4.5 on [0, 0.5), 3 on [0.5, 1) (condition #1)";
+    for (line, character) in [(4, 12), (4, 46)] {
+        let hover = hover_text(&mut client, line, character);
+        assert!(hover.contains("concept `ring`") && hover.contains(ring), "{line}:{character}: {hover}");
+        assert!(!hover.contains("`t`"), "the `ring`s of `t` are other terms: {hover}");
+    }
+    // `bar` in the let: the coefficient in each sample using the let (only `s`).
+    let bar = hover_text(&mut client, 3, 20);
+    assert!(bar.contains("- `s`: -3 on [0, 0.5), -3 on [0.5, 1) (condition #2)"), "{bar}");
+    assert!(!bar.contains("`t`"), "{bar}");
+    // `null` in `base null`: the base of both samples. In `t`, ring cancels (1 − 1 = 0) and
+    // bar has weight 1: null 1 − 3 · 1 = −2.
+    let null = hover_text(&mut client, 1, 6);
+    assert!(null.contains("- `s`: -0.5 on [0, 0.5), 1 on [0.5, 1) (condition #0)"), "{null}");
+    assert!(null.contains("- `t`: -2 on [0, 1) (condition #0)"), "{null}");
+    // A term whose weights cancel is in no segment.
+    let cancelled = hover_text(&mut client, 5, 12);
+    assert!(cancelled.contains("- `t`: not in the plan (its coefficient is 0 throughout)"), "{cancelled}");
+    let t_bar = hover_text(&mut client, 5, 34);
+    assert!(t_bar.contains("- `t`: 3 on [0, 1) (condition #1)"), "{t_bar}");
+    assert_eq!(client.shutdown().code(), Some(0));
+}
+
 #[test]
 fn half_typed_text_never_crashes_the_server() {
     let mut client = start();

@@ -12,7 +12,7 @@
 //! | checks | [`check`] | one rule a file: E0004 (folding), E0104–E0107, E0110–E0115, E0118, E0121–E0124 |
 //! | simplify | [`simplify`] | [`ir::Node`] → [`ir::Dnf`] → segments ([`ir::Stretch`]) |
 //! | lints | [`lints`] | W0001–W0006 |
-//! | lower | [`lower`] | segments → [`plan::SamplePlan`] |
+//! | lower | [`lower`] | segments → [`plan::SamplePlan`]; each term written → its condition and final coefficients ([`source_map`]) |
 //! | format | [`fmt`] | source + tree → canonical text (`comp fmt`) |
 //! | validate | [`validate`] | a plan read from JSON → every problem the compiler would have refused |
 //!
@@ -49,6 +49,7 @@ pub mod resolve;
 pub mod settings;
 pub mod simplified;
 pub mod simplify;
+pub mod source_map;
 pub mod stages;
 mod suggest;
 pub mod validate;
@@ -63,6 +64,7 @@ pub use lints::prompt_too_long::{Cut, TextLimits};
 pub use overrides::Overrides;
 pub use render::{model_calls, RenderHuman};
 pub use simplified::SimplifiedSample;
+pub use source_map::{SourceMap, TermSource};
 
 use comp_grammar::ast::{Item, Program};
 use comp_grammar::Diagnostic;
@@ -78,11 +80,13 @@ pub struct Outcome<T> {
     pub override_diagnostics: Vec<Diagnostic>,
 }
 
-/// A compiled file: the plan, and each sample's canonical form (for `--emit simplified`).
+/// A compiled file: the plan, each sample's canonical form (for `--emit simplified`), and
+/// where each term written went in the plan (for hover).
 #[derive(Clone, Debug)]
 pub struct Compiled {
     pub plan: Plan,
     pub simplified: Vec<SimplifiedSample>,
+    pub source_map: SourceMap,
 }
 
 /// What compiling a text produced: the syntax tree when it parsed, the plan when nothing is

@@ -33,7 +33,8 @@ pub use crate::vocabulary::STANDARD;
 #[derive(Clone, Debug, PartialEq)]
 pub enum BaseSpec {
     None,
-    Null,
+    /// `base null`; the span of `null` when written (none for the model's default).
+    Null(Option<Span>),
     /// `base 0.5 * ring`: resolved, lets not inlined; `span` is the expression.
     Expr(Node, Span),
 }
@@ -257,8 +258,8 @@ fn read_base(s: &Setting, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<
     }
     let before = diags.len();
     let node = resolve(e, scope, diags);
-    if let Node::Cond { cond: crate::ir::Cond::Null { model: None }, .. } = node {
-        return Some(BaseSpec::Null);
+    if let Node::Cond { cond: crate::ir::Cond::Null { model: None }, span, .. } = node {
+        return Some(BaseSpec::Null(Some(span)));
     }
     (diags.len() == before).then_some(BaseSpec::Expr(node, e.span))
 }
@@ -448,7 +449,7 @@ pub fn resolve_settings(overrides: &Written, file: &Written, with: &Written, mod
     }
     let base = layers.iter().find_map(|w| w.base.clone()).unwrap_or(match model.default_base {
         DefaultBase::None => BaseSpec::None,
-        DefaultBase::Null => BaseSpec::Null,
+        DefaultBase::Null => BaseSpec::Null(None),
     });
     Resolved {
         settings: Settings {

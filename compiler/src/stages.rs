@@ -23,6 +23,7 @@ use crate::plan::{self, Plan, SamplePlan};
 use crate::resolve::{resolve, Scope};
 use crate::settings::{self, BaseSpec, Written};
 use crate::simplified::SimplifiedSample;
+use crate::source_map::SourceMap;
 use crate::{check, lints, lower, simplify, Compiled, ModelInfo, Outcome};
 
 /// What the whole file sets: the models, the names of its lets, the top-level settings.
@@ -76,6 +77,8 @@ pub struct Lets {
 pub struct Samples {
     pub plans: Vec<SamplePlan>,
     pub simplified: Vec<SimplifiedSample>,
+    /// Where each sample's terms went in its plan.
+    pub source_map: SourceMap,
     /// Every expression the file evaluates (samples and bases), for the unused-let lint.
     pub roots: Vec<Node>,
     /// Sample names seen, for E0110's duplicate check.
@@ -156,14 +159,20 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
         return;
     }
     let resolved = settings::resolve_settings(&file.overrides, &file.settings, &with, model);
+    // The base as the source map sees it: its expression, lets inlined, or the `null` written.
+    let mut base_inlined = None;
     let base: Vec<(Cond, f64)> = match &resolved.base {
         BaseSpec::None => vec![],
-        BaseSpec::Null => vec![(Cond::Null { model: None }, 1.0)],
+        BaseSpec::Null(span) => {
+            base_inlined = span.map(|span| Node::Cond { cond: Cond::Null { model: None }, span, site: None });
+            vec![(Cond::Null { model: None }, 1.0)]
+        }
         BaseSpec::Expr(b, span) => {
             if !check::size::check_size(b, &lets.sizes, *span, diags) {
                 return;
             }
-            check::base::check_base(&simplify::inline_lets::inline_lets(b, &lets.inlined), diags);
+            base_inlined = Some(simplify::inline_lets::inline_lets(b, &lets.inlined));
+            check::base::check_base(base_inlined.as_ref().expect("set above"), diags);
             let terms = simplify::linear_terms(b, &lets.inlined);
             check::classifier::check_base(&terms, &file.models, *span, diags);
             terms
@@ -194,6 +203,12 @@ pub fn compile_sample(sample: &Sample, file: &File, lets: &Lets, out: &mut Sampl
     if duplicate {
         return;
     }
+    let roots: Vec<&Node> = std::iter::once(&s.inlined).chain(&base_inlined).collect();
+    let model_name = |alias: Option<&str>| match alias {
+        Some(a) => file.models.iter().find(|f| f.alias == a).and_then(|f| f.info).map_or(String::new(), |m| m.name.clone()),
+        None => model.name.clone(),
+    };
+    out.source_map.add_sample(&lowered, &roots, &model_name);
     out.plans.push(lowered);
     out.simplified.push(SimplifiedSample { name: sample.name.name.clone(), dnf: s.dnf, segments: s.stretches });
 }
@@ -236,7 +251,12 @@ pub fn finish(samples: Samples, diags: Vec<Diagnostic>, overrides: Vec<Diagnosti
     let mut seen = std::collections::HashSet::new();
     let mut diagnostics: Vec<Diagnostic> = diags.into_iter().filter(|d| seen.insert((d.code, d.span(), d.message.clone()))).collect();
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end));
-    let value = (!diagnostics.iter().chain(&overrides).any(Diagnostic::is_error))
-        .then_some(Compiled { plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans }, simplified: samples.simplified });
+    let mut source_map = samples.source_map;
+    source_map.finish();
+    let value = (!diagnostics.iter().chain(&overrides).any(Diagnostic::is_error)).then_some(Compiled {
+        plan: Plan { version: plan::PLAN_VERSION, samples: samples.plans },
+        simplified: samples.simplified,
+        source_map,
+    });
     Outcome { value, diagnostics, override_diagnostics: overrides }
 }

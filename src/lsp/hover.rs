@@ -1,7 +1,8 @@
 //! Hover: what the name under the cursor is.
 //!
 //! ```text
-//! ring              concept of toy2d: its description; in a sample, its final coefficient
+//! ring              concept of toy2d: its description; its condition and final coefficient in
+//!                   each sample it is in (the compiler's source map)
 //! pos(0.2, 0.5)     constructor: description, each parameter with its range and default
 //! stripe            the let's definition and its simplified form
 //! scale             what the setting does, and the model's default
@@ -10,17 +11,16 @@
 
 use super::analysis::{simplified_let, Analysis};
 use super::syntax::{find_let, locate, Target};
-use comp_compiler::check::args::{bind_args, ParamSpec};
+use comp_compiler::check::args::ParamSpec;
 use comp_compiler::{Concept, ModelInfo};
-use comp_grammar::ast::{Expr, ExprKind, Item, Program};
+use comp_grammar::ast::{Expr, Program};
 use comp_grammar::Span;
-use comp_plan::{Combine, ConditionKind, SamplePlan};
 
 /// The hover text (markdown) and the span it is about, for byte `offset`.
 pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option<(String, Span)> {
     let program = analysis.tree()?;
     let model = model_of(program, models);
-    let (target, item) = locate(program, offset)?;
+    let (target, _) = locate(program, offset)?;
     match target {
         Target::SettingName(s) => Some((setting(&s.name.name, model)?, s.name.span)),
         Target::ModelName(id) => {
@@ -39,26 +39,43 @@ pub fn hover(analysis: &Analysis, models: &[ModelInfo], offset: usize) -> Option
                 return Some((let_text(analysis, models, &id.name)?, id.span));
             }
             // With several models, the term's own model (`b.bar`, or the only one with `bar`).
-            let (alias, model) = owner(program, models, expr, model);
+            let (alias, model) = term_model(analysis, program, models, expr, model);
             if id.name == "null" {
                 let text = match &alias {
                     Some(a) => format!("**`{a}.null`**: the unconditional prediction of `{a}` ({})", model.map_or("", |m| m.name.as_str())),
                     None => "**`null`**: the model's unconditional prediction".to_string(),
                 };
-                return Some((text + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span));
+                return Some((text + &coefficients(analysis, expr), id.span));
             }
             let concept = model?.concept(&id.name)?;
-            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span))
+            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, expr), id.span))
         }
         Target::Callee(id, expr) => {
-            let (alias, model) = owner(program, models, expr, model);
+            let (alias, model) = term_model(analysis, program, models, expr, model);
             let concept = model?.concept(&id.name)?;
-            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, model, alias.as_deref(), item, expr), id.span))
+            Some((of_model(&alias, model) + &concept_text(concept) + &coefficients(analysis, expr), id.span))
         }
         Target::Text(expr) => {
-            let (alias, model) = owner(program, models, expr, model);
-            Some((of_model(&alias, model) + "**text prompt**" + &coefficients(analysis, model, alias.as_deref(), item, expr), expr.span))
+            let (alias, model) = term_model(analysis, program, models, expr, model);
+            Some((of_model(&alias, model) + "**text prompt**" + &coefficients(analysis, expr), expr.span))
         }
+    }
+}
+
+/// The model a term belongs to and its alias (`None` in a file of one model): what the
+/// compiler resolved it to ([`comp_compiler::SourceMap`]) when the file compiles; while it has
+/// errors, found in the tree ([`owner`]).
+fn term_model<'a>(
+    analysis: &Analysis,
+    program: &Program,
+    models: &'a [ModelInfo],
+    expr: &Expr,
+    model: Option<&'a ModelInfo>,
+) -> (Option<String>, Option<&'a ModelInfo>) {
+    let compiled = analysis.checked.compiled.as_ref();
+    match compiled.and_then(|c| c.source_map.covering(expr.span).first().copied()) {
+        Some(term) => (term.alias.clone(), models.iter().find(|m| m.name == term.model)),
+        None => owner(program, models, expr, model),
     }
 }
 
@@ -154,53 +171,29 @@ fn let_text(analysis: &Analysis, models: &[ModelInfo], name: &str) -> Option<Str
     Some(format!("```comp\n{definition}\n```\n{simplified}"))
 }
 
-/// The condition a term is in the plan: its concept and arguments, bound as the compiler binds
-/// them (defaults filled in).
-fn condition(expr: &Expr, model: Option<&ModelInfo>) -> Option<ConditionKind> {
-    match &expr.kind {
-        ExprKind::Name(id) if id.name == "null" => Some(ConditionKind::Null),
-        ExprKind::Name(id) => Some(ConditionKind::Concept { name: id.name.clone(), args: vec![] }),
-        ExprKind::Call { name, args } => {
-            let c = model?.concept(&name.name)?;
-            let params: Vec<ParamSpec> = c.params.iter().map(ParamSpec::from).collect();
-            let values = bind_args(&c.name, &params, args, expr.span, &mut Vec::new())?;
-            Some(ConditionKind::Concept { name: c.name.clone(), args: values.iter().map(|v| v + 0.0).collect() })
-        }
-        ExprKind::Text(t) => Some(ConditionKind::Text { text: t.clone() }),
-        _ => None,
-    }
-}
-
-/// The term's final coefficients in the plan: of its sample, or of every sample when the term
-/// is in a `let` or a file-wide `base`.
-fn coefficients(analysis: &Analysis, model: Option<&ModelInfo>, alias: Option<&str>, item: &Item, expr: &Expr) -> String {
+/// The term's final coefficients in the plan, as the compiler's source map has them: in each
+/// sample the term is in (a term in a `let` or a file-wide `base`, in every sample using it),
+/// with its condition's id.
+fn coefficients(analysis: &Analysis, expr: &Expr) -> String {
     let Some(compiled) = analysis.checked.compiled.as_ref() else {
         return "\n\n(coefficients show once the file has no errors)".into();
     };
-    let Some(kind) = condition(expr, model) else { return String::new() };
-    let plans: Vec<&SamplePlan> = match item {
-        Item::Sample(s) => compiled.plan.samples.iter().filter(|p| p.sample == s.name.name).collect(),
-        _ => compiled.plan.samples.iter().collect(),
-    };
     const MAX: usize = 8;
     let mut lines = Vec::new();
-    for plan in &plans {
-        let Some(id) = plan.conditions.iter().find(|c| c.kind == kind && c.model.as_deref() == alias).map(|c| c.id) else {
-            if matches!(item, Item::Sample(_)) {
-                lines.push(format!("- `{}`: not in the plan (its weights cancel out)", plan.sample));
-            }
+    for term in compiled.source_map.covering(expr.span) {
+        let Some(id) = term.condition else {
+            lines.push(format!("- `{}`: not in the plan (its coefficient is 0 throughout)", term.sample));
             continue;
         };
-        let mut parts = Vec::new();
-        for seg in &plan.segments {
-            let Some(k) = seg.active.iter().position(|&a| a == id) else { continue };
-            let c = match &seg.combine {
-                Combine::Linear { coeffs } => format!("{}", coeffs[k]),
-                Combine::Mixture { branches } => branches.iter().map(|b| format!("{}", b.coeffs[k])).collect::<Vec<_>>().join(" | "),
-            };
-            parts.push(format!("{c} on [{}, {})", seg.from, seg.to));
-        }
-        lines.push(format!("- `{}`: {}", plan.sample, parts.join(", ")));
+        let parts: Vec<String> = term
+            .coefficients
+            .iter()
+            .map(|c| {
+                let coeffs: Vec<String> = c.coeffs.iter().map(f64::to_string).collect();
+                format!("{} on [{}, {})", coeffs.join(" | "), c.from, c.to)
+            })
+            .collect();
+        lines.push(format!("- `{}`: {} (condition #{id})", term.sample, parts.join(", ")));
     }
     if lines.is_empty() {
         return String::new();

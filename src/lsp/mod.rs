@@ -1,8 +1,8 @@
 //! `comp lsp`: a language server over stdio, for editors.
 //!
 //! It reuses the compiler exactly as `comp check` does ([`analysis::compile`]) and offers:
-//! diagnostics on open and on every change; hover on concepts, lets, terms (their final
-//! coefficient in the plan), settings and models; completion (the REPL's candidates, with
+//! diagnostics on open and on every change; hover on concepts, lets, terms (their condition and
+//! final coefficient in the plan, from the compiler's source map), settings and models; completion (the REPL's candidates, with
 //! snippets for constructors); go to definition, references and rename of `let`s; formatting
 //! (`comp fmt`); a quick fix for every "did you mean" help. Positions are UTF-16, as LSP
 //! requires. Editor setup: `docs/editors.md`.
