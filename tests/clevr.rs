@@ -82,7 +82,7 @@ fn checkpoints_every_n_steps_hold_the_state_that_resume_continues() {
     for step in [2u64, 4] {
         let card: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(format!("a/checkpoints/step-{step}/model.json"))).unwrap()).unwrap();
-        assert_eq!((card["step"].as_u64(), card["images"].as_u64()), (Some(step), Some(step * 16)), "{card}");
+        assert_eq!((card["training"]["step"].as_u64(), card["training"]["images"].as_u64()), (Some(step), Some(step * 16)), "{card}");
     }
 
     let r = comp_in(dir, &["train", "clevr-pos", "--tiny", "--steps", "2", "--f32", "--out", "b", "-q"], "");
@@ -104,7 +104,7 @@ fn checkpoints_every_n_steps_hold_the_state_that_resume_continues() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("clevr-pos: 3 steps"), "{}", r.stderr);
     let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("b/model.json")).unwrap()).unwrap();
-    assert_eq!((card["step"].as_u64(), card["images"].as_u64()), (Some(3), Some(48)), "{card}");
+    assert_eq!((card["training"]["step"].as_u64(), card["training"]["images"].as_u64()), (Some(3), Some(48)), "{card}");
     let after = weights("b/train.safetensors");
     let (mut largest, mut moved) = (0f32, 0usize);
     for (name, t) in &before {

@@ -36,7 +36,7 @@ fn train_three_models_then_eval_with_the_cross_table_then_run() {
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("models/clevr-attr-color/model.json")).unwrap()).unwrap();
     assert_eq!(card["model"], "clevr-attr");
-    assert_eq!(card["config"]["labels"].as_array().unwrap().len(), 8);
+    assert_eq!(card["arch"]["labels"].as_array().unwrap().len(), 8);
 
     // The subset models are models of their own, by folder name, with their own vocabulary.
     let r = comp_in(dir, &["models"], "");

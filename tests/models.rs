@@ -116,7 +116,7 @@ fn a_trained_subset_folder_is_a_model_by_its_name() {
     );
     assert_eq!(train.code, 0, "{}", train.stderr);
     let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model_dir.join("model.json")).unwrap()).unwrap();
-    assert_eq!(card["vocabulary"], serde_json::json!(["ring", "left_bar"]));
+    assert_eq!(card["arch"]["vocabulary"], serde_json::json!(["ring", "left_bar"]));
     let models = comp_env(&root(), &["models"], "", &env);
     assert!(models.stdout.contains("ringleft  a toy2d-mlp model from"), "{}", models.stdout);
     let src = dir.join("s.comp");

@@ -22,8 +22,8 @@ fn train_then_run_the_trained_models() {
     assert!(run.stderr.contains("toy2d-mlp: 20 steps"), "{}", run.stderr);
     assert!(out.join("model.safetensors").is_file());
     let c = card(&out.join("model.json"));
-    assert_eq!(c["name"], "toy2d-mlp");
-    assert_eq!(c["param"], "energy");
+    assert_eq!((c["format"].as_str(), c["model"].as_str(), c["kind"].as_str()), (Some("comp-model"), Some("toy2d-mlp"), Some("mlp")));
+    assert_eq!(c["arch"]["param"], "energy");
     assert_eq!(c["training"]["steps"], 20);
     assert_eq!(c["training"]["batch"], 64);
     assert_eq!(c["training"]["seed"], 3);
@@ -33,7 +33,7 @@ fn train_then_run_the_trained_models() {
     // The ε twin into its default folder, models/toy2d-mlp-eps under the current directory.
     let run = comp_in(dir, &["train", "toy2d", "--param", "eps", "--steps", "5", "--batch", "32", "-q"], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(card(&dir.join("models/toy2d-mlp-eps/model.json"))["param"], "eps");
+    assert_eq!(card(&dir.join("models/toy2d-mlp-eps/model.json"))["arch"]["param"], "eps");
 
     let script = "model toy2d-mlp\nbase none\nsamples 64\nsampler ddpm(steps: 10)\n\nsample r = ring\nsample rb = ring AND bar\n";
     std::fs::write(dir.join("s.comp"), script).unwrap();

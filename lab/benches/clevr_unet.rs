@@ -23,7 +23,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use comp_lab::clevr::train::{loss, Trainee};
 use comp_models::clevr::conv::Conv3;
-use comp_models::clevr::{card, with_reference_ops, Config};
+use comp_models::clevr::{card, with_reference_ops, Config, Unet};
 use comp_runtime::Schedule;
 
 fn load() -> String {
@@ -46,6 +46,12 @@ fn time(warm: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     t[reps / 2]
 }
 
+/// The trainee's network with its weights as constants, as a loaded model samples
+/// (`Clevr::load`: no autograd, each convolution's weight matrix made once).
+fn inference(tr: &Trainee, cfg: &Config, dev: &Device) -> Unet {
+    Unet::new(cfg, VarBuilder::from_tensors(card::snapshot(&tr.varmap).unwrap(), DType::F32, dev)).unwrap()
+}
+
 fn main() {
     // As `comp` runs: one thread for candle's elementwise ops (its pool busy-waits), freed
     // memory kept in the heap.
@@ -59,6 +65,7 @@ fn main() {
     if std::env::args().any(|a| a == "profile-sampling") {
         // Only sampling forwards of 32 rows with the kernels, for `perf record`.
         let tr = Trainee::new(&Config::default(), 0, DType::F32, &dev).unwrap();
+        let net = inference(&tr, &Config::default(), &dev);
         let x = Tensor::randn(0f32, 1.0, (32, 3, 32, 32), &dev).unwrap();
         let (t, xy, mask) = (
             Tensor::full(500f32, 32, &dev).unwrap(),
@@ -66,7 +73,7 @@ fn main() {
             Tensor::ones(32, DType::F32, &dev).unwrap(),
         );
         for _ in 0..40 {
-            tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+            net.forward(&x, &t, &xy, &mask).unwrap();
         }
         return;
     }
@@ -80,6 +87,10 @@ fn main() {
             let l = loss(&tr.unet, &sched, &[], 0, step, 32, &dev).unwrap();
             opt.backward_step(&l).unwrap();
         }
+        return;
+    }
+    if std::env::args().any(|a| a == "convs") {
+        convs(reps);
         return;
     }
     if std::env::args().any(|a| a == "peer") {
@@ -148,13 +159,14 @@ fn main() {
     }
 
     let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
+    let net = inference(&tr, &cfg, &dev);
     for rows in [16, 32, 64] {
         let x = Tensor::randn(0f32, 1.0, (rows, 3, 32, 32), &dev).unwrap();
         let t = Tensor::full(500f32, rows, &dev).unwrap();
         let xy = Tensor::full(0.5f32, (rows, 2), &dev).unwrap();
         let mask = Tensor::ones(rows, DType::F32, &dev).unwrap();
         let run = || {
-            tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+            net.forward(&x, &t, &xy, &mask).unwrap();
         };
         let fast = time(2, reps, run);
         let refr = if rows == 16 { Some(with_reference_ops(|| time(1, 3, run))) } else { None };
@@ -192,8 +204,9 @@ fn peer(reps: usize) {
     let t = Tensor::full(500f32, rows, &dev).unwrap();
     let xy = Tensor::full(0.5f32, (rows, 2), &dev).unwrap();
     let mask = Tensor::ones(rows, DType::F32, &dev).unwrap();
+    let net = inference(&tr, &cfg, &dev);
     let sample = time(2, reps, || {
-        tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+        net.forward(&x, &t, &xy, &mask).unwrap();
     });
     let (ours_ips, ours_ms) = (32.0 / train, 1e3 * sample / rows as f64);
     println!("comp: train step, batch 32: {ours_ips:.1} images/s; sampling forward, {rows} rows: {ours_ms:.2} ms/row");
@@ -221,4 +234,65 @@ fn peer(reps: usize) {
         ),
         _ => println!("could not read the peer's numbers: {}", String::from_utf8_lossy(&out.stderr)),
     }
+}
+
+/// Each of the UNet's kinds of 3×3 convolution at batch 32, forward and forward + backward, through
+/// the direct kernels and through the unfolding GEMM, alternated.
+fn convs(reps: usize) {
+    use comp_models::clevr::conv::use_gemm_only;
+    let dev = Device::Cpu;
+    println!("3x3 convolutions, batch 32; load average before: {}", load());
+    for (cin, cout, px, stride, up) in [
+        (6, 24, 32, 1, false),
+        (24, 24, 32, 1, false),
+        (24, 24, 32, 2, false),
+        (24, 48, 16, 1, false),
+        (48, 48, 16, 1, false),
+        (96, 48, 8, 1, false),
+        (72, 24, 32, 1, false),
+        (48, 48, 8, 1, true),
+        (24, 3, 32, 1, false),
+    ] {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let conv = if up { Conv3::upsampling(cin, cout, vb).unwrap() } else { Conv3::new(cin, cout, stride, vb).unwrap() };
+        card::init_weights(&vm, 0).unwrap();
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (32, px, px, cin), &dev).unwrap()).unwrap();
+        let flops = 32.0 * conv.flops(px, px);
+        let mut line = format!("{cin:>3}->{cout:<3} {px}x{px} s{stride}{}", if up { " up" } else { "   " });
+        for gemm in [false, true] {
+            use_gemm_only(gemm);
+            // CPU time of all threads (less disturbed by other processes than wall time).
+            let reps = 4 * reps;
+            conv.forward(x.as_tensor()).unwrap();
+            let c0 = cpu_ns();
+            for _ in 0..reps {
+                conv.forward(x.as_tensor()).unwrap();
+            }
+            let c1 = cpu_ns();
+            for _ in 0..reps {
+                conv.forward(x.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+            }
+            let c2 = cpu_ns();
+            let (fwd, both) = ((c1 - c0) as f64 / 1e9 / reps as f64, (c2 - c1) as f64 / 1e9 / reps as f64);
+            line += &format!(
+                " | {}: fwd {:.2} cpu-ms ({:.1} GFLOP/cpu-s), fwd+bwd {:.2} cpu-ms",
+                if gemm { "gemm" } else { "direct" },
+                1e3 * fwd,
+                flops / fwd / 1e9,
+                1e3 * both
+            );
+        }
+        use_gemm_only(false);
+        println!("{line}");
+    }
+}
+
+/// Nanoseconds on the CPU of all this process's threads so far (`/proc/self/task/*/schedstat`).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }

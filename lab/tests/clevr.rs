@@ -141,6 +141,39 @@ fn conv3_matches_candle_conv2d_across_several_blocks() {
     }
 }
 
+/// In f32 the CPU convolution runs the direct kernels (`comp_models::clevr::direct`, no
+/// unfolding, where the CPU has AVX2 or AVX-512): against candle's `conv2d` in f32, forward and
+/// backward, for every kind of convolution the UNet has, channel counts that fill vectors in
+/// part (5 → 6, 24 → 20) and in full (24 → 48), on odd sizes, and with 64 input channels (one
+/// image per backward task, the weight gradient summed over chunks and tasks). Tolerances are
+/// relative to the largest value (sums of up to 576 products in f32). `COMP_CONV=gemm` (the
+/// unfolding path, tested above in f64) must agree too.
+#[test]
+fn conv3_direct_kernels_match_candle_conv2d_in_f32() {
+    let dev = Device::Cpu;
+    let rel = |a: &Tensor, b: &Tensor| max_diff(a, b) / (1.0 + b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() as f64);
+    for (cin, cout, h, w) in [(5, 6, 5, 7), (24, 20, 8, 8), (24, 48, 16, 16), (64, 8, 32, 32)] {
+        for (stride, up) in [(1, false), (2, false), (1, true)] {
+            let vm = candle_nn::VarMap::new();
+            let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev);
+            let conv = if up { Conv3::upsampling(cin, cout, vb).unwrap() } else { Conv3::new(cin, cout, stride, vb).unwrap() };
+            card::init_weights(&vm, 5).unwrap();
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, h, w, cin), &dev).unwrap()).unwrap();
+            let a = candle_core::Module::forward(&conv, x.as_tensor()).unwrap();
+            let b = with_reference_ops(|| candle_core::Module::forward(&conv, x.as_tensor()).unwrap());
+            let d = rel(&a, &b);
+            assert!(d < 1e-5, "{cin}->{cout} {h}x{w} stride {stride}, up {up}: relative diff {d}");
+            let r = Tensor::randn(0f32, 1.0, a.dims(), &dev).unwrap();
+            let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            for t in vm.all_vars().iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
+                let d = rel(ga.get(t).unwrap(), gb.get(t).unwrap());
+                assert!(d < 1e-5, "{cin}->{cout} {h}x{w} stride {stride}, up {up}: gradient relative diff {d}");
+            }
+        }
+    }
+}
+
 /// The fused GroupNorm + affine + SiLU kernel against the same function in basic ops, forward
 /// and backward (w.r.t. x and the affine coefficients), with and without SiLU.
 #[test]
@@ -312,32 +345,31 @@ fn a_short_training_run_lowers_the_loss_and_is_deterministic() {
     let more = TrainOptions { steps: 32, resume: Some(opts.out.clone()), ..opts.clone() };
     let s2 = clevr::train(&more, &Device::Cpu, &mut |_| {}).unwrap();
     assert_eq!((s2.step, s2.losses.len()), (32, 2));
-    assert_eq!(card::Card::read(&opts.out).unwrap().step, 32);
+    assert_eq!(card::Card::read(&opts.out).unwrap().training.step, 32);
 }
 
 fn saved_tiny(dir: &std::path::Path) -> Trainee {
     let tr = Trainee::new(&Config::tiny(), 9, DType::F32, &Device::Cpu).unwrap();
     let ema = Ema::new(&tr.varmap, 0.99).unwrap();
     let opts = TrainOptions::tiny(dir.to_path_buf());
-    let card = card::Card {
-        format: card::FORMAT,
-        model: "clevr-pos".into(),
-        config: Config::tiny(),
-        schedule: "cosine".into(),
+    let training = card::Training {
         step: 0,
         seed: 9,
         batch: opts.batch,
         lr: opts.lr,
         ema_decay: 0.99,
+        warmup: 0,
         loss: None,
         tiny: true,
         device: "cpu".into(),
         wall_s: 0.0,
-        warmup: 0,
         images: 0,
         images_per_s: 0.0,
         machine: clevr::machine(),
+        accuracy: Vec::new(),
     };
+    let schedule = comp_models::card::ScheduleCard::cosine(Config::tiny().native_steps, 0.008);
+    let card = card::Card::new("clevr-pos", card::KIND, schedule, Config::tiny(), training);
     clevr::save(dir, &tr.varmap, &ema, &card, DType::F32).unwrap();
     tr
 }
@@ -351,7 +383,7 @@ fn save_then_load_gives_identical_outputs() {
     let a = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
     let b = m.unet().forward(&x, &t, &xy, &mask).unwrap();
     assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-    assert_eq!(m.card().unwrap().config, Config::tiny());
+    assert_eq!(m.card().unwrap().arch, Config::tiny());
 }
 
 #[test]
@@ -388,14 +420,26 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     assert!(err.contains("model `clevr-pos` has no weights at"), "{err}");
 
     let d = dir.path().join("m");
+    // Weights that are not the file the card describes (its size and hash): refused by the card,
+    // before they are parsed.
     saved_tiny(&d);
+    let card_text = std::fs::read_to_string(d.join(card::CARD)).unwrap();
     std::fs::write(d.join(card::WEIGHTS), b"not safetensors at all").unwrap();
-    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
-    assert!(err.contains("cannot read weights"), "{err}");
-
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap();
+    assert!(matches!(&err, comp_models::LoadError::BadCard { .. }), "{err}");
+    assert!(err.to_string().contains("is not the weights file its card"), "{err}");
     saved_tiny(&d);
     let bytes = std::fs::read(d.join(card::WEIGHTS)).unwrap();
     std::fs::write(d.join(card::WEIGHTS), &bytes[..bytes.len() / 2]).unwrap();
+    let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
+    assert!(err.contains("is not the weights file its card"), "{err}");
+
+    // An old card (no hash) beside an unreadable file: the file itself is refused.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/clevr-pos/model.json");
+    let mut old: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(shipped).unwrap()).unwrap();
+    old["config"] = serde_json::from_str::<serde_json::Value>(&card_text).unwrap()["arch"].clone();
+    std::fs::write(d.join(card::CARD), old.to_string()).unwrap();
+    std::fs::write(d.join(card::WEIGHTS), b"not safetensors at all").unwrap();
     let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("cannot read weights"), "{err}");
 
@@ -412,7 +456,7 @@ fn missing_or_corrupt_weights_give_clear_errors() {
     // A card whose network does not match the weights.
     saved_tiny(&d);
     let mut c = card::Card::read(&d).unwrap();
-    c.config.channels = 16;
+    c.arch.channels = 16;
     c.write(&d).unwrap();
     let err = Clevr::load(&d, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("does not fit its card"), "{err}");

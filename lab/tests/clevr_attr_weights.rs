@@ -21,7 +21,7 @@ fn dir(name: &str) -> PathBuf {
 
 fn load(name: &str) -> Box<dyn Denoiser> {
     let m = Clevr::load_as(attr::NAME, &dir(name), &Device::Cpu).unwrap_or_else(|e| panic!("shipped weights {name}: {e}"));
-    assert!(!m.card().unwrap().tiny);
+    assert!(!m.card().unwrap().training.tiny);
     comp_models::folders::renamed(Box::new(m), name)
 }
 
@@ -57,7 +57,7 @@ fn the_shipped_attribute_models_draw_what_is_asked_within_and_across_models() {
 fn the_shipped_classifier_reads_clean_scenes() {
     let clf = ClevrClf::load(&dir("clevr-attr-clf"), &Device::Cpu).unwrap();
     let card = clf.card().unwrap();
-    assert!(!card.tiny && card.accuracy[0].t == 0);
+    assert!(!card.training.tiny && card.training.accuracy[0].t == 0);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     let (mut right, n) = (0, 64);
     let schedule = comp_runtime::Schedule::cosine(1000, 0.008).unwrap();

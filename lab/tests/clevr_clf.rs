@@ -23,8 +23,8 @@ fn the_classifier_trains_and_its_guidance_is_the_gradient_of_its_energy() {
     let mut logs = 0;
     let card = train_clf(&ClfTrainOptions::tiny(out.clone()), &Device::Cpu, &mut |_, _, _, _| logs += 1).unwrap();
     assert_eq!(logs, 4);
-    assert_eq!(card.accuracy.len(), EVAL_T.len());
-    assert!(card.accuracy.iter().all(|a| (0.0..=1.0).contains(&a.all) && a.images == 16));
+    assert_eq!(card.training.accuracy.len(), EVAL_T.len());
+    assert!(card.training.accuracy.iter().all(|a| (0.0..=1.0).contains(&a.all) && a.images == 16));
     let clf = ClevrClf::load(&out, &Device::Cpu).unwrap();
     assert!(clf.info().classifier && clf.info().energies);
     assert_eq!(clf.info().concepts.len(), 12);

@@ -18,7 +18,7 @@ use comp_runtime::{execute, ExecOptions};
 fn shipped() -> Clevr {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/clevr-pos");
     let model = Clevr::load(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("shipped weights at {}: {e}", dir.display()));
-    assert!(!model.card().unwrap().tiny, "the shipped model is the real configuration");
+    assert!(!model.card().unwrap().training.tiny, "the shipped model is the real configuration");
     model
 }
 
@@ -56,7 +56,7 @@ fn and_places_both_objects_and_not_removes_one() {
 #[test]
 fn full_size_unet_forward_uses_the_position_and_null_ignores_it() {
     let model = shipped();
-    assert_eq!(model.card().unwrap().config, Config::default(), "the shipped weights are the default network");
+    assert_eq!(model.card().unwrap().arch, Config::default(), "the shipped weights are the default network");
     let dev = Device::Cpu;
     let px = 3 * SIZE * SIZE;
     // A fixed, deterministic stand-in for noise (no RNG: the same input every run).

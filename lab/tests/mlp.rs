@@ -301,7 +301,7 @@ fn missing_and_corrupt_weights_give_clear_errors() {
 
     // Weights whose shapes do not fit the card's architecture.
     let mut c = card.clone();
-    c.arch.hidden = 64;
+    c.arch.net.hidden = 64;
     std::fs::write(&card_path, serde_json::to_string(&c).unwrap()).unwrap();
     let err = load_err("toy2d-mlp", &dir);
     assert!(err.contains("has shape"), "{err}");

@@ -2,12 +2,15 @@
 //! --out models/toy2d-ring`), and each folder `NAME/` with a model card in a model root (see
 //! [`crate::locate`]) is model `NAME`, of the kind its card says:
 //!
-//! | card | kind |
+//! | card ([`crate::card`]) | kind |
 //! | --- | --- |
-//! | `{"format": "comp-mlp", "param": "energy", ...}` | `toy2d-mlp` (its concepts are the card's vocabulary) |
-//! | `{"format": "comp-mlp", "param": "eps", ...}` | `toy2d-mlp-eps` |
-//! | `{"format": 1, "model": "clevr-pos", ...}` | `clevr-pos` |
-//! | `{"format": 1, "model": "clevr-attr", ...}` | `clevr-attr` (its concepts are the card's `config.labels`) |
+//! | `{"kind": "mlp", "arch": {"param": "energy", ...}, ...}` | `toy2d-mlp` (its concepts are the card's vocabulary) |
+//! | `{"kind": "mlp", "arch": {"param": "eps", ...}, ...}` | `toy2d-mlp-eps` |
+//! | `{"kind": "clevr-unet", "model": "clevr-pos", ...}` | `clevr-pos` |
+//! | `{"kind": "clevr-unet", "model": "clevr-attr", ...}` | `clevr-attr` (its concepts are the card's `arch.labels`) |
+//!
+//! Old cards still count: `{"format": "comp-mlp", "param": …}` for the MLPs, and
+//! `{"format": 1, "model": "clevr-pos" | "clevr-attr", …}` for the UNets.
 //!
 //! A registry name (`toy2d-mlp`, `sd15`, …) always means the registry's model; a folder whose
 //! name is not a name scripts can write (`[A-Za-z_][A-Za-z0-9_-]*`), or whose card is of no
@@ -40,18 +43,21 @@ pub struct FolderModel {
 fn read(name: &str, dir: &Path) -> Option<FolderModel> {
     let text = std::fs::read_to_string(dir.join(crate::weights::CARD_FILE)).ok()?;
     let card: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let (kind, mut info) = if card.get("format").and_then(|f| f.as_str()) == Some(mlp::card::FORMAT) {
-        let card: mlp::ModelCard = serde_json::from_value(card).ok()?;
-        let mut info = mlp::info(card.param);
-        info.concepts.retain(|c| card.vocabulary.contains(&c.name));
+    let path = dir.join(crate::weights::CARD_FILE);
+    let is_mlp = card.get("kind").and_then(|k| k.as_str()) == Some(mlp::card::KIND)
+        || card.get("format").and_then(|f| f.as_str()) == Some(mlp::card::OLD_FORMAT);
+    let (kind, mut info) = if is_mlp {
+        let (card, _) = crate::card::parse(name, &path, &text, mlp::card::legacy).ok()?;
+        let mut info = mlp::info(card.arch.param);
+        info.concepts.retain(|c| card.arch.vocabulary.contains(&c.name));
         info.schedule = Some(crate::toy2d::cosine_schedule(card.schedule.steps, card.schedule.offset));
-        (mlp::name_of(card.param), info)
+        (mlp::name_of(card.arch.param), info)
     } else if card.get("model").and_then(|m| m.as_str()) == Some(clevr::NAME) {
         (clevr::NAME, clevr::info())
     } else if card.get("model").and_then(|m| m.as_str()) == Some(clevr::attr::NAME) {
-        let card: clevr::Card = serde_json::from_value(card).ok()?;
-        card.config.validate().ok()?;
-        (clevr::attr::NAME, clevr::attr::info_for(&card.config.labels))
+        let (card, _) = crate::card::parse(name, &path, &text, clevr::card::legacy).ok()?;
+        card.arch.validate().ok()?;
+        (clevr::attr::NAME, clevr::attr::info_for(&card.arch.labels))
     } else {
         return None;
     };

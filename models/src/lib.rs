@@ -60,6 +60,7 @@
 // The clevr-pos convolution calls the GEMM kernel directly (one `unsafe` block, argued there).
 #![deny(unsafe_code)]
 
+pub mod card;
 pub mod clevr;
 pub mod error;
 pub mod folders;

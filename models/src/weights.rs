@@ -1,5 +1,5 @@
 //! Learned models on disk: one folder per model, `model.safetensors` (the weights) beside
-//! `model.json` (the model card: what was trained, how, and how to rebuild the network).
+//! `model.json` (the model card, one envelope for every kind: [`crate::card`]; what was trained, how, and how to rebuild the network).
 //!
 //! Every model reads and writes its folder through this file: safetensors load and save
 //! (written atomically through the runtime's one writer: a temporary file, fsync, rename, and
@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Result, Tensor};
 use comp_output::write_atomic;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::LoadError;
@@ -227,18 +226,11 @@ pub fn to_f32(tensors: HashMap<String, Tensor>) -> Result<HashMap<String, Tensor
     tensors.into_iter().map(|(k, v)| Ok((k, v.to_dtype(DType::F32)?))).collect()
 }
 
-/// Writes a card as pretty JSON (with a final newline), atomically.
+/// Writes a card as pretty JSON (with a final newline), atomically (for [`crate::card`], which
+/// reads and writes every learned model's card).
 pub fn write_card<C: Serialize>(path: &Path, card: &C) -> Result<()> {
     let json = serde_json::to_string_pretty(card).map_err(|e| msg(format!("encoding {}: {e}", path.display())))?;
     write_atomic(path, format!("{json}\n").as_bytes()).map_err(|e| msg(e.to_string()))
-}
-
-/// Reads model `model`'s card at `path`; an unreadable file or invalid JSON is a
-/// [`LoadError::BadCard`] naming it.
-pub fn read_card<C: DeserializeOwned>(model: &str, path: &Path) -> std::result::Result<C, LoadError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| LoadError::bad_card(model, path, format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| LoadError::bad_card(model, path, format!("{} is not a valid model card: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -20,8 +20,10 @@ use rand_distr::StandardNormal;
 use super::attr::{random_scene, Attributes};
 use super::data::SIZE;
 use crate::ema::Ema;
+use comp_models::card::ScheduleCard;
 use comp_models::clevr::card;
-use comp_models::clevr::classifier::{ClfCard, ClfConfig, ClfNet, NoiseAccuracy, NAME};
+use comp_models::clevr::card::Training;
+use comp_models::clevr::classifier::{self, ClfCard, ClfConfig, ClfNet, NoiseAccuracy, NAME};
 use comp_models::clevr::COSINE_S;
 use comp_runtime::Schedule;
 
@@ -171,16 +173,13 @@ pub fn train_clf(opts: &ClfTrainOptions, device: &Device, progress: Progress) ->
     let acc = accuracy(&ema_net, &schedule, opts.eval_images, opts.seed, device)?;
     let wall = started.elapsed().as_secs_f64();
     let images = opts.steps * opts.batch;
-    let c = ClfCard {
-        format: card::FORMAT,
-        model: NAME.into(),
-        config: opts.config.clone(),
-        schedule: "cosine".into(),
+    let training = Training {
         step: opts.steps,
         seed: opts.seed,
         batch: opts.batch,
         lr: opts.lr,
         ema_decay: opts.ema_decay,
+        warmup: 0,
         loss: last,
         tiny: opts.config == ClfConfig::tiny(),
         device: opts.device_name.clone(),
@@ -190,11 +189,13 @@ pub fn train_clf(opts: &ClfTrainOptions, device: &Device, progress: Progress) ->
         machine: super::train::machine(),
         accuracy: acc,
     };
-    save(&opts.out, &ema, &c)?;
-    Ok(c)
+    let schedule = ScheduleCard::cosine(opts.config.native_steps, COSINE_S);
+    let c = ClfCard::new(NAME, classifier::KIND, schedule, opts.config.clone(), training);
+    save(&opts.out, &ema, &c)
 }
 
-fn save(dir: &Path, ema: &Ema, c: &ClfCard) -> Result<()> {
+/// Writes the EMA weights, then the card (with their size and hash); returns the card as written.
+fn save(dir: &Path, ema: &Ema, c: &ClfCard) -> Result<ClfCard> {
     std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
     card::write_tensors(&dir.join(card::WEIGHTS), ema.weights())?;
     c.write(dir)

@@ -30,7 +30,8 @@ use rand_distr::StandardNormal;
 
 use crate::clevr::data::{self, NULL_PROB, SIZE};
 use crate::ema::Ema;
-use comp_models::clevr::card::{self, Card, FORMAT};
+use comp_models::card::ScheduleCard;
+use comp_models::clevr::card::{self, Card, Training};
 use comp_models::clevr::{Config, Unet, COSINE_S};
 use comp_runtime::Schedule;
 
@@ -219,7 +220,7 @@ pub fn train(opts: &TrainOptions, device: &Device, progress: &mut dyn FnMut(&Eve
     let (config, seed, mut step, wall_before) = match &opts.resume {
         Some(dir) => {
             let c = Card::read_as(opts.config.model_name(), dir)?;
-            (c.config.clone(), c.seed, c.step, c.wall_s)
+            (c.arch.clone(), c.training.seed, c.training.step, c.training.wall_s)
         }
         None => (opts.config.clone(), opts.seed, 0, 0.0),
     };
@@ -278,25 +279,24 @@ pub fn train(opts: &TrainOptions, device: &Device, progress: &mut dyn FnMut(&Eve
 }
 
 fn make_card(opts: &TrainOptions, config: &Config, seed: u64, step: usize, loss: Option<f64>, wall_s: f64) -> Card {
-    Card {
-        format: FORMAT,
-        model: config.model_name().into(),
-        config: config.clone(),
-        schedule: "cosine".into(),
+    let training = Training {
         step,
         seed,
         batch: opts.batch,
         lr: opts.lr,
         ema_decay: opts.ema_decay,
+        warmup: opts.warmup,
         loss,
         tiny: config.is_tiny(),
         device: opts.device_name.clone(),
         wall_s,
-        warmup: opts.warmup,
         images: step * opts.batch,
         images_per_s: (step * opts.batch) as f64 / wall_s.max(1e-9),
         machine: machine(),
-    }
+        accuracy: Vec::new(),
+    };
+    let schedule = ScheduleCard::cosine(config.native_steps, COSINE_S);
+    Card::new(config.model_name(), card::KIND, schedule, config.clone(), training)
 }
 
 /// The CPU model and its logical cores (from /proc/cpuinfo where there is one).
@@ -314,16 +314,16 @@ pub fn save(dir: &Path, varmap: &VarMap, ema: &Ema, card: &Card, dtype: DType) -
     std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
     card::write_tensors_as(&dir.join(card::WEIGHTS), ema.weights(), dtype)?;
     card::write_tensors(&dir.join(card::TRAIN_WEIGHTS), &card::snapshot(varmap)?)?;
-    card.write(dir)
+    card.write(dir).map(|_| ())
 }
 
 /// Copies a checkpoint's EMA weights (f32) and card to `dir/checkpoints/step-N/`, a model
 /// folder of its own (`comp eval clevr-pos --model-dir` reads it).
 fn keep(dir: &Path, ema: &Ema, card: &Card) -> Result<()> {
-    let d = dir.join("checkpoints").join(format!("step-{}", card.step));
+    let d = dir.join("checkpoints").join(format!("step-{}", card.training.step));
     std::fs::create_dir_all(&d).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", d.display())))?;
     card::write_tensors(&d.join(card::WEIGHTS), ema.weights())?;
-    card.write(&d)
+    card.write(&d).map(|_| ())
 }
 
 /// Restores a checkpoint into `varmap` (the raw weights) and returns its EMA.

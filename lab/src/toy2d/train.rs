@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::ema::Ema;
-use comp_models::mlp::card::{ModelCard, ScheduleCard, TrainingCard, WeightsCard};
+use comp_models::mlp::card::{MlpArch, ModelCard, ScheduleCard, TrainingCard};
 use comp_models::mlp::{self, eps_energy, Arch, Net, Param};
 use comp_models::toy2d::{self, Toy2dConcept};
 use comp_runtime::Schedule;
@@ -271,41 +271,33 @@ pub fn train(cfg: &TrainConfig, device: &Device, progress: &mut dyn FnMut(&Progr
     let final_loss = losses[losses.len() - window..].iter().sum::<f64>() / window as f64;
     let every = (cfg.steps / 100).max(1);
     let curve = losses.chunks(every).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
-    let card = ModelCard {
-        format: mlp::card::FORMAT.into(),
-        version: mlp::card::VERSION,
-        name: mlp::name_of(cfg.param).into(),
-        param: cfg.param,
-        arch: cfg.arch.clone(),
-        vocabulary: cfg.concepts.iter().map(|c| c.name().to_string()).collect(),
-        schedule: ScheduleCard { kind: "cosine".into(), steps: toy2d::NATIVE_STEPS, offset: 0.008 },
-        training: TrainingCard {
-            data: if cfg.concepts.len() == Toy2dConcept::ALL.len() {
-                "exact toy2d concepts, uniform over the six; t uniform over the native steps".into()
-            } else {
-                let names: Vec<&str> = cfg.concepts.iter().map(|c| c.name()).collect();
-                format!("exact toy2d concepts {}, uniform over them; t uniform over the native steps", names.join(", "))
-            },
-            seed: cfg.seed,
-            steps: cfg.steps,
-            batch: cfg.batch,
-            optimizer: "candle-nn AdamW (beta1 0.9, beta2 0.999, eps 1e-8)".into(),
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ema: cfg.ema,
-            label_drop: cfg.label_drop,
-            final_loss,
-            final_loss_window: window,
-            eval_loss,
-            eval_batch: cfg.eval_batch.max(1),
-            loss_curve: curve,
-            loss_every: every,
-            wall_time_s: wall,
-            device: describe(device),
+    let arch = MlpArch { param: cfg.param, net: cfg.arch.clone(), vocabulary: cfg.concepts.iter().map(|c| c.name().to_string()).collect() };
+    let training = TrainingCard {
+        data: if cfg.concepts.len() == Toy2dConcept::ALL.len() {
+            "exact toy2d concepts, uniform over the six; t uniform over the native steps".into()
+        } else {
+            let names: Vec<&str> = cfg.concepts.iter().map(|c| c.name()).collect();
+            format!("exact toy2d concepts {}, uniform over them; t uniform over the native steps", names.join(", "))
         },
-        weights: WeightsCard { file: mlp::WEIGHTS_FILE.into(), dtype: String::new(), bytes: 0, fnv1a64: String::new() },
-        comp_version: env!("CARGO_PKG_VERSION").into(),
+        seed: cfg.seed,
+        steps: cfg.steps,
+        batch: cfg.batch,
+        optimizer: "candle-nn AdamW (beta1 0.9, beta2 0.999, eps 1e-8)".into(),
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        ema: cfg.ema,
+        label_drop: cfg.label_drop,
+        final_loss,
+        final_loss_window: window,
+        eval_loss,
+        eval_batch: cfg.eval_batch.max(1),
+        loss_curve: curve,
+        loss_every: every,
+        wall_time_s: wall,
+        device: describe(device),
     };
+    let schedule = ScheduleCard::cosine(toy2d::NATIVE_STEPS, 0.008);
+    let card = ModelCard::new(mlp::name_of(cfg.param), mlp::card::KIND, schedule, arch, training);
     Ok(Trained { net: ema_net, card, losses })
 }
 

@@ -1,6 +1,8 @@
 //! A trained clevr-pos model on disk: a folder holding `model.safetensors` (the EMA weights,
-//! what sampling uses), `model.json` (the [`Card`]: the network's [`Config`], the schedule and
-//! how it was trained, including the step count) and, for `comp train --resume`,
+//! what sampling uses), `model.json` (the [`Card`], the one card envelope of [`crate::card`]:
+//! the network's [`Config`] as `arch`, the schedule, and how it was trained, including the
+//! step count, as `training`; cards of the shape before the envelope, [`OldCard`], still
+//! load) and, for `comp train --resume`,
 //! `train.safetensors` (the raw, non-EMA weights). The card is written last, so a folder with
 //! a card holds a complete checkpoint.
 
@@ -14,10 +16,12 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use super::classifier::NoiseAccuracy;
 use super::unet::Config;
-use super::NAME;
+use super::{COSINE_S, NAME};
+use crate::card::{Envelope, ScheduleCard};
 use crate::error::{LoadError, LoadResult};
-use crate::weights::{self, NoWeights};
+use crate::weights;
 use comp_runtime::error::message;
 
 /// The model card's file name.
@@ -26,23 +30,27 @@ pub const CARD: &str = weights::CARD_FILE;
 pub const WEIGHTS: &str = weights::WEIGHTS_FILE;
 /// The raw weights, used to resume training.
 pub const TRAIN_WEIGHTS: &str = "train.safetensors";
-/// Version of the card format; a card of another version is refused.
-pub const FORMAT: u32 = 1;
+/// The old cards' `format` (a number; before the envelope).
+pub const OLD_FORMAT: u32 = 1;
+/// The envelope's `kind` of the clevr UNets (`clevr-pos`, `clevr-attr`).
+pub const KIND: &str = "clevr-unet";
 
-/// What `model.json` records.
+/// What `model.json` records: the card envelope ([`crate::card`]) with the UNet's [`Config`]
+/// as `arch` and the run as `training`.
+pub type Card = Envelope<Config, Training>;
+
+/// How a clevr network was trained (the UNets' and the classifier's record).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Card {
-    pub format: u32,
-    pub model: String,
-    pub config: Config,
-    /// Always `cosine` (improved DDPM, s = 0.008) over `config.native_steps`.
-    pub schedule: String,
+pub struct Training {
     /// Optimiser steps taken.
     pub step: usize,
     pub seed: u64,
     pub batch: usize,
     pub lr: f64,
     pub ema_decay: f64,
+    /// Learning-rate warm-up steps (linear from 0; constant after).
+    #[serde(default)]
+    pub warmup: usize,
     /// Mean training loss over the last logging window.
     pub loss: Option<f64>,
     /// Whether this is the tiny test configuration (never worth sampling from).
@@ -50,9 +58,6 @@ pub struct Card {
     /// Device the training ran on, and its wall time so far.
     pub device: String,
     pub wall_s: f64,
-    /// Learning-rate warm-up steps (linear from 0; constant after).
-    #[serde(default)]
-    pub warmup: usize,
     /// Training images seen (steps × batch).
     #[serde(default)]
     pub images: usize,
@@ -62,46 +67,87 @@ pub struct Card {
     /// The machine: CPU model and cores (or the GPU).
     #[serde(default)]
     pub machine: String,
+    /// The classifier's accuracy (all three groups right, and per group) of the EMA weights
+    /// on held-out noised images, per native timestep; none for the UNets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accuracy: Vec<NoiseAccuracy>,
+}
+
+/// The card before the envelope (format 1), as the shipped clevr models have it; the
+/// classifier's is the same with `accuracy`, its `config` a classifier's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OldCard<C> {
+    pub format: u32,
+    pub model: String,
+    pub config: C,
+    /// Always `cosine` (improved DDPM, s = 0.008) over `config.native_steps`.
+    pub schedule: String,
+    #[serde(flatten)]
+    pub training: Training,
+}
+
+/// An old clevr card (`"format": 1`) of the envelope's `kind`, whose network has `steps`
+/// native steps; `None` for JSON of another shape. Its `weights` are left empty (it had no
+/// hash: [`crate::card::read`] takes the file's).
+pub fn legacy_of<C: serde::de::DeserializeOwned>(
+    kind: &str,
+    value: &serde_json::Value,
+    steps: impl Fn(&C) -> usize,
+) -> Option<std::result::Result<Envelope<C, Training>, String>> {
+    if !value.get("format").is_some_and(|f| f.is_u64()) {
+        return None;
+    }
+    Some(match serde_json::from_value::<OldCard<C>>(value.clone()) {
+        Ok(c) if c.format != OLD_FORMAT || c.schedule != "cosine" => Err(format!(
+            "it is a card of format {} for `{}` (schedule {}); this comp reads format {OLD_FORMAT} cards (cosine)",
+            c.format, c.model, c.schedule
+        )),
+        Ok(c) => {
+            let mut card = Envelope::new(&c.model, kind, ScheduleCard::cosine(steps(&c.config), COSINE_S), c.config, c.training);
+            card.weights.file = String::new();
+            card.comp_version = String::new();
+            Ok(card)
+        }
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// [`legacy_of`] for the UNets.
+pub fn legacy(value: &serde_json::Value) -> Option<std::result::Result<Card, String>> {
+    legacy_of(KIND, value, |c: &Config| c.native_steps)
 }
 
 impl Card {
-    /// Reads a clevr-pos `dir/model.json`; a missing folder or card is [`NoWeights`], an
+    /// Reads a clevr-pos `dir/model.json`; a missing folder or card is [`crate::NoWeights`], an
     /// unreadable or malformed one [`LoadError::BadCard`].
     pub fn read(dir: &Path) -> LoadResult<Card> {
         Self::read_as(NAME, dir)
     }
 
-    /// Reads `dir/model.json` of a model of kind `kind` (`clevr-pos` or `clevr-attr`): a card
-    /// of another kind, or whose network does not match its kind, is [`LoadError::BadCard`].
+    /// Reads `dir/model.json` of a model of kind `kind` (`clevr-pos` or `clevr-attr`), the
+    /// envelope or an old card ([`legacy`]): a card of another model, or whose network does
+    /// not match it, or whose weights file is not the one it describes, is
+    /// [`LoadError::BadCard`].
     pub fn read_as(kind: &str, dir: &Path) -> LoadResult<Card> {
         let path = dir.join(CARD);
-        if !path.is_file() || !dir.join(WEIGHTS).is_file() {
-            return Err(NoWeights::error(kind, dir));
-        }
-        let card: Card = weights::read_card(kind, &path)?;
-        if card.format != FORMAT || card.model != kind || card.schedule != "cosine" {
+        let card = crate::card::read(kind, &[kind], KIND, dir, legacy)?;
+        if card.schedule.kind != "cosine" || card.schedule.steps != card.arch.native_steps {
             return Err(LoadError::bad_card(
                 kind,
                 &path,
                 format!(
-                    "{} is a card of format {} for `{}` (schedule {}); this comp reads format {FORMAT} cards for `{kind}` (cosine)",
+                    "{}: the schedule is not the network's ({} over {} steps)",
                     path.display(),
-                    card.format,
-                    card.model,
-                    card.schedule
+                    card.schedule.kind,
+                    card.schedule.steps
                 ),
             ));
         }
-        card.config.validate().map_err(|e| LoadError::bad_card(kind, &path, format!("{}: {}", path.display(), message(&e))))?;
-        if card.config.model_name() != kind {
-            return Err(LoadError::bad_card(kind, &path, format!("{} describes a `{}` network", path.display(), card.config.model_name())));
+        card.arch.validate().map_err(|e| LoadError::bad_card(kind, &path, format!("{}: {}", path.display(), message(&e))))?;
+        if card.arch.model_name() != kind {
+            return Err(LoadError::bad_card(kind, &path, format!("{} describes a `{}` network", path.display(), card.arch.model_name())));
         }
         Ok(card)
-    }
-
-    /// Writes `dir/model.json` atomically.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        weights::write_card(&dir.join(CARD), self)
     }
 }
 

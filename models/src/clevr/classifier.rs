@@ -22,10 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use super::attr::{self, GROUPS};
 use super::blocks::{conv3, Conv3, Down, GroupNorm, ResBlock};
+use super::card::{self, Training};
 use super::embed::sinusoidal;
-use super::{card, COSINE_S};
+use super::COSINE_S;
+use crate::card::Envelope;
 use crate::error::{LoadError, LoadResult};
-use crate::weights::{self, NoWeights};
+use crate::weights;
 
 /// The model's name in scripts: `model clf = clevr-attr-clf`.
 pub const NAME: &str = "clevr-attr-clf";
@@ -135,30 +137,17 @@ impl ClfNet {
     }
 }
 
-/// What the classifier's `model.json` records.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClfCard {
-    pub format: u32,
-    pub model: String,
-    pub config: ClfConfig,
-    /// Always `cosine` (improved DDPM, s = 0.008) over `config.native_steps`.
-    pub schedule: String,
-    pub step: usize,
-    pub seed: u64,
-    pub batch: usize,
-    pub lr: f64,
-    pub ema_decay: f64,
-    pub loss: Option<f64>,
-    pub tiny: bool,
-    pub device: String,
-    pub wall_s: f64,
-    pub images: usize,
-    pub images_per_s: f64,
-    pub machine: String,
-    /// Accuracy (all three groups right, and per group) of the EMA weights on held-out noised
-    /// images, per native timestep.
-    #[serde(default)]
-    pub accuracy: Vec<NoiseAccuracy>,
+/// What the classifier's `model.json` records: the card envelope ([`crate::card`]) of kind
+/// [`KIND`] with the classifier's [`ClfConfig`] as `arch` and the run (with its held-out
+/// accuracy) as `training`.
+pub type ClfCard = Envelope<ClfConfig, Training>;
+
+/// The envelope's `kind` of the classifier.
+pub const KIND: &str = "clevr-classifier";
+
+/// An old classifier card (`"format": 1`, with `accuracy`) as the envelope.
+pub fn legacy(value: &serde_json::Value) -> Option<std::result::Result<ClfCard, String>> {
+    card::legacy_of(KIND, value, |c: &ClfConfig| c.native_steps)
 }
 
 /// The classifier's accuracy at one noise level.
@@ -174,34 +163,21 @@ pub struct NoiseAccuracy {
 }
 
 impl ClfCard {
-    /// Reads `dir/model.json`; a missing folder or file is [`NoWeights`], an unreadable or
-    /// malformed card [`LoadError::BadCard`].
+    /// Reads `dir/model.json`, the envelope or an old card ([`legacy`]); a missing folder or
+    /// file is [`crate::NoWeights`], an unreadable or malformed card, or one whose weights file is
+    /// not the one it describes, [`LoadError::BadCard`].
     pub fn read(dir: &Path) -> LoadResult<Self> {
         let path = dir.join(card::CARD);
-        if !path.is_file() || !dir.join(card::WEIGHTS).is_file() {
-            return Err(NoWeights::error(NAME, dir));
-        }
-        let c: ClfCard = weights::read_card(NAME, &path)?;
-        if c.format != card::FORMAT || c.model != NAME || c.schedule != "cosine" {
+        let c = crate::card::read(NAME, &[NAME], KIND, dir, legacy)?;
+        if c.schedule.kind != "cosine" || c.schedule.steps != c.arch.native_steps {
             return Err(LoadError::bad_card(
                 NAME,
                 &path,
-                format!(
-                    "{} is a card of format {} for `{}` (schedule {}); this comp reads format {} cards for `{NAME}` (cosine)",
-                    path.display(),
-                    c.format,
-                    c.model,
-                    c.schedule,
-                    card::FORMAT
-                ),
+                format!("{}: the schedule is not the network's ({} over {} steps)", path.display(), c.schedule.kind, c.schedule.steps),
             ));
         }
-        c.config.validate()?;
+        c.arch.validate()?;
         Ok(c)
-    }
-
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        weights::write_card(&dir.join(card::CARD), self)
     }
 }
 
@@ -232,9 +208,9 @@ impl ClevrClf {
         let c = ClfCard::read(dir)?;
         let path = dir.join(card::WEIGHTS);
         let tensors = weights::load_tensors(&path, device).map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {e}")))?;
-        let net = ClfNet::new(&c.config, VarBuilder::from_tensors(tensors, DType::F32, device))
+        let net = ClfNet::new(&c.arch, VarBuilder::from_tensors(tensors, DType::F32, device))
             .map_err(|e| candle_core::Error::Msg(format!("model `{NAME}`: {} does not fit its card: {e}", path.display())))?;
-        let mut m = Self::from_net(net, &c.config)?;
+        let mut m = Self::from_net(net, &c.arch)?;
         m.card = Some(c);
         Ok(m)
     }

@@ -22,11 +22,14 @@
 //! `lab/tests/clevr.rs`).
 
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Module, Result, Shape, Storage, Tensor, WithDType};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
+use super::direct::{self, Isa};
 use super::reference_ops;
 use super::simd::{par_filled, widest, Scratch};
 
@@ -38,6 +41,9 @@ pub struct Conv3 {
     stride: usize,
     /// Upsample the input 2× (nearest neighbour) first.
     up: bool,
+    /// [`Conv3::matrix`], made on the first CPU call when the weights are constants (a loaded
+    /// model: sampling does not rebuild it at every step); trained weights change every step.
+    fixed: OnceLock<Tensor>,
 }
 
 impl Conv3 {
@@ -46,7 +52,7 @@ impl Conv3 {
     pub fn new(cin: usize, cout: usize, stride: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints((cout, cin, 3, 3), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
         let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-        Ok(Self { weight, bias, stride, up: false })
+        Ok(Self { weight, bias, stride, up: false, fixed: OnceLock::new() })
     }
 
     /// Nearest-neighbour 2× upsampling followed by the 3×3 convolution (stride 1).
@@ -87,7 +93,17 @@ impl Module for Conv3 {
         if reference_ops(x) {
             return self.forward_candle(x);
         }
-        x.contiguous()?.apply_op2(&self.matrix()?, self.op())
+        let k = match self.fixed.get() {
+            Some(k) => k.clone(),
+            None if self.weight.track_op() || self.bias.track_op() => self.matrix()?,
+            None => {
+                let k = self.matrix()?.contiguous()?;
+                // Another thread may have set it meanwhile: to the same values.
+                let _ = self.fixed.set(k.clone());
+                k
+            }
+        };
+        x.contiguous()?.apply_op2(&k, self.op())
     }
 }
 
@@ -158,6 +174,27 @@ pub fn row_width(c: usize) -> usize {
     (9 * c + 1).next_multiple_of(16)
 }
 
+/// 0: not yet read from `COMP_CONV`, 1: the direct kernels where they apply, 2: GEMM only.
+static KERNELS: AtomicU8 = AtomicU8::new(0);
+
+/// Whether every f32 convolution takes the GEMM path (`COMP_CONV=gemm`, or [`use_gemm_only`]).
+fn gemm_only() -> bool {
+    match KERNELS.load(Ordering::Relaxed) {
+        0 => {
+            let gemm = std::env::var("COMP_CONV").is_ok_and(|v| v == "gemm");
+            KERNELS.store(if gemm { 2 } else { 1 }, Ordering::Relaxed);
+            gemm
+        }
+        k => k == 2,
+    }
+}
+
+/// Makes every f32 convolution take the GEMM path (`true`) or the direct kernels where they
+/// apply (`false`, the default): for benchmarks comparing the two.
+pub fn use_gemm_only(gemm: bool) {
+    KERNELS.store(if gemm { 2 } else { 1 }, Ordering::Relaxed);
+}
+
 /// Geometry of one unfolding: input `h`×`w`×`c`, upsampling factor `u`, stride `s`.
 #[derive(Clone, Copy)]
 struct Geometry {
@@ -171,6 +208,23 @@ struct Geometry {
 impl Geometry {
     fn new(h: usize, w: usize, c: usize, stride: usize, up: bool) -> Self {
         Geometry { h, w, c, u: if up { 2 } else { 1 }, s: stride }
+    }
+
+    /// The direct kernels' view of it.
+    fn shape(&self) -> direct::Shape {
+        direct::Shape { h: self.h, w: self.w, c: self.c, u: self.u, s: self.s }
+    }
+
+    /// The instruction set of the direct kernels ([`direct`]) for an f32 convolution of this
+    /// geometry into `cout` channels, or `None` for the unfolding GEMM path: the direct kernels
+    /// are for narrow layers (this network's 6–48 channels); wide ones (Stable Diffusion's
+    /// 320–1280) need the GEMM's cache blocking. [`use_gemm_only`] (or `COMP_CONV=gemm`) forces
+    /// the GEMM path, for comparisons.
+    fn direct(&self, cout: usize) -> Option<Isa> {
+        if gemm_only() || self.c > 192 || cout > 192 {
+            return None;
+        }
+        direct::isa()
     }
 
     fn out(&self) -> (usize, usize) {
@@ -466,6 +520,98 @@ fn backward_images<T: WithDType>(x: &[T], k: &[T], dy: &[T], g: Geometry, b0: us
     dk
 }
 
+/// [`conv_forward`] through the direct kernels (f32): blocks of output rows in parallel, no
+/// unfolding.
+fn direct_forward(isa: Isa, x: &[f32], k: &[f32], b: usize, g: Geometry, cout: usize) -> Vec<f32> {
+    let (ho, wo) = g.out();
+    let rows = b * ho * wo;
+    let weights = direct::Weights::new(k, g.c, cout, g.row());
+    let block = rows.div_ceil(TASKS).max(64);
+    // SAFETY: `direct::forward` writes every element of its chunk.
+    #[allow(unsafe_code)]
+    unsafe {
+        par_filled(rows * cout, block * cout, || (), |_, i, yb| direct::forward(isa, x, g.shape(), &weights, i * block, yb))
+    }
+}
+
+/// [`conv_backward`] through the direct kernels (f32): tasks of whole images as there, each
+/// adding its images' weight gradient ([`direct::weight_grad`]) and writing their input
+/// gradient: for a stride-1 convolution without upsampling, the convolution of dy with the
+/// flipped weights ([`direct::Weights::flipped`]); otherwise dy·k folded back (col2im).
+fn direct_backward(isa: Isa, x: &[f32], k: &[f32], dy: &[f32], b: usize, g: Geometry, cout: usize) -> (Vec<f32>, Vec<f32>) {
+    let (ho, wo) = g.out();
+    let per_image = ho * wo;
+    let (row, image) = (g.row(), g.h * g.w * g.c);
+    assert_eq!((k.len(), dy.len()), (cout * row, b * per_image * cout));
+    let plain = g.s == 1 && g.u == 1;
+    let flipped = plain.then(|| direct::Weights::flipped(k, g.c, cout, row));
+    let dy_shape = direct::Shape { h: ho, w: wo, c: cout, u: 1, s: 1 };
+    let images = (g.block_rows() / per_image).min(b.div_ceil(TASKS)).max(1);
+    let mut dx = vec![0f32; b * image];
+    let parts: Vec<Vec<f32>> = dx
+        .par_chunks_mut(images * image)
+        .enumerate()
+        .map(|(i, dxb)| {
+            let b0 = i * images;
+            let (r0, n) = (b0 * per_image, dxb.len() / image * per_image);
+            let mut dk = vec![0f32; cout * row];
+            direct::weight_grad(isa, x, g.shape(), &dy[r0 * cout..(r0 + n) * cout], cout, r0, &mut dk, row);
+            match &flipped {
+                Some(f) => {
+                    // SAFETY: f32 and MaybeUninit<f32> have one layout, and `direct::forward`
+                    // only writes (every element).
+                    #[allow(unsafe_code)]
+                    let out = unsafe { std::slice::from_raw_parts_mut(dxb.as_mut_ptr().cast(), dxb.len()) };
+                    direct::forward(isa, dy, dy_shape, f, b0 * g.h * g.w, out);
+                }
+                None => f32::with_scratch(|col| {
+                    widest(
+                        #[inline(always)]
+                        || fold_gradient(k, dy, g, b0, dxb, col),
+                    )
+                }),
+            }
+            dk
+        })
+        .collect();
+    let mut dk = vec![0f32; cout * row];
+    for part in &parts {
+        for (d, p) in dk.iter_mut().zip(part) {
+            *d += *p;
+        }
+    }
+    (dx, dk)
+}
+
+/// Adds to `dx` (images `b0..`, whole) their input gradient dy·k folded back onto the pixels each
+/// row read, in blocks of rows through the scratch `col`.
+#[inline(always)]
+fn fold_gradient<T: WithDType>(k: &[T], dy: &[T], g: Geometry, b0: usize, dx: &mut [T], col: &mut Vec<T>) {
+    let (ho, wo) = g.out();
+    let (per_image, row, image) = (ho * wo, g.row(), g.h * g.w * g.c);
+    let cout = k.len() / row;
+    let block = g.block_rows();
+    let (first, end) = (b0 * per_image, (b0 + dx.len() / image) * per_image);
+    for r0 in (first..end).step_by(block) {
+        let n = block.min(end - r0);
+        if col.len() < n * row {
+            col.resize(n * row, T::zero());
+        }
+        let col = &mut col[..n * row];
+        let dyb = &dy[r0 * cout..(r0 + n) * cout];
+        gemm(
+            n,
+            row,
+            cout,
+            col,
+            false,
+            View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 },
+            View { ptr: k.as_ptr(), rs: row as isize, cs: 1 },
+        );
+        fold(col, g, r0, b0, dx);
+    }
+}
+
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<(&'a CpuStorage, usize, usize)> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok((s, a, b)),
@@ -488,7 +634,10 @@ impl CustomOp2 for ConvOp {
         let (ho, wo) = g.out();
         let ((x, x0, x1), (k, k0, k1)) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
         let y = match (x, k) {
-            (CpuStorage::F32(x), CpuStorage::F32(k)) => CpuStorage::F32(conv_forward(&x[x0..x1], &k[k0..k1], b, g, cout)),
+            (CpuStorage::F32(x), CpuStorage::F32(k)) => CpuStorage::F32(match g.direct(cout) {
+                Some(isa) => direct_forward(isa, &x[x0..x1], &k[k0..k1], b, g, cout),
+                None => conv_forward(&x[x0..x1], &k[k0..k1], b, g, cout),
+            }),
             (CpuStorage::F64(x), CpuStorage::F64(k)) => CpuStorage::F64(conv_forward(&x[x0..x1], &k[k0..k1], b, g, cout)),
             _ => bail!("conv3x3 supports f32 and f64 inputs of one dtype"),
         };
@@ -508,7 +657,11 @@ impl CustomOp2 for ConvOp {
         let dev = x.device();
         let (dx, dk) = match (x_, k_, g_) {
             (CpuStorage::F32(x), CpuStorage::F32(k), CpuStorage::F32(d)) => {
-                let (dx, dk) = conv_backward(&x[x0..x1], &k[k0..k1], &d[g0..g1], b, g, cout);
+                let (x, k, d) = (&x[x0..x1], &k[k0..k1], &d[g0..g1]);
+                let (dx, dk) = match g.direct(cout) {
+                    Some(isa) => direct_backward(isa, x, k, d, b, g, cout),
+                    None => conv_backward(x, k, d, b, g, cout),
+                };
                 (Tensor::from_vec(dx, (b, h, w, c), dev)?, Tensor::from_vec(dk, (cout, row), dev)?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(k), CpuStorage::F64(d)) => {

@@ -19,6 +19,7 @@ pub mod blocks;
 pub mod card;
 pub mod classifier;
 pub mod conv;
+pub mod direct;
 pub mod embed;
 pub mod norm;
 pub mod simd;
@@ -135,9 +136,9 @@ impl Clevr {
         let path = dir.join(card::WEIGHTS);
         let tensors = card::read_tensors(&path, device)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let unet = Unet::new(&card.config, vb)
+        let unet = Unet::new(&card.arch, vb)
             .map_err(|e| candle_core::Error::Msg(format!("model `{kind}`: {} does not fit its card: {e}", path.display())))?;
-        let mut m = Self::from_unet(unet, &card.config)?;
+        let mut m = Self::from_unet(unet, &card.arch)?;
         m.card = Some(card);
         Ok(m)
     }

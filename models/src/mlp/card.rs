@@ -1,47 +1,39 @@
-//! `model.json`, the model card next to `model.safetensors`: what was trained, how, and how
-//! to run it. The loader reads the architecture, vocabulary and schedule from it and checks
-//! that the weights file is the one the card describes.
+//! `model.json` of the toy2d MLPs: the one card envelope ([`crate::card`]) of kind [`KIND`],
+//! with the MLP's own `arch` ([`MlpArch`]: parameterisation, network, vocabulary) and
+//! `training` ([`TrainingCard`]). The loader reads the architecture, vocabulary and schedule
+//! from it and checks that the weights file is the one the card describes. Cards of the shape
+//! before the envelope (`{"format": "comp-mlp", "version": 1, "name": …}`, [`OldCard`]) still
+//! load ([`legacy`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::energy::Param;
 use super::net::Arch;
+use crate::card::Envelope;
 
-/// The card's `format` field.
-pub const FORMAT: &str = "comp-mlp";
-/// The card version this comp reads and writes.
-pub const VERSION: u32 = 1;
+pub use crate::card::ScheduleCard;
+pub use crate::weights::{fnv1a64, WeightsCard};
 
-/// The model card.
+/// The envelope's `kind` of the toy2d MLPs.
+pub const KIND: &str = "mlp";
+/// The old cards' `format` field.
+pub const OLD_FORMAT: &str = "comp-mlp";
+/// The old cards' version.
+pub const OLD_VERSION: u32 = 1;
+
+/// The model card: the envelope with the MLP's network and training record.
+pub type ModelCard = Envelope<MlpArch, TrainingCard>;
+
+/// The MLP's `arch`: its parameterisation, network and vocabulary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelCard {
-    /// Always [`FORMAT`].
-    pub format: String,
-    /// Always [`VERSION`].
-    pub version: u32,
-    /// The registry name: `toy2d-mlp` or `toy2d-mlp-eps`.
-    pub name: String,
+pub struct MlpArch {
     /// `energy` (E = ‖f − x‖², ε = ∇ₓE) or `eps` (ε = f).
     pub param: Param,
-    pub arch: Arch,
+    /// The residual MLP's sizes (flattened into `arch`).
+    #[serde(flatten)]
+    pub net: Arch,
     /// Concept names by embedding index; index `vocabulary.len()` is the learned null.
     pub vocabulary: Vec<String>,
-    pub schedule: ScheduleCard,
-    pub training: TrainingCard,
-    /// The weights file this card describes: its size and FNV-1a 64 hash (hex).
-    pub weights: WeightsCard,
-    /// The comp that trained it.
-    pub comp_version: String,
-}
-
-/// The native noise schedule the model was trained on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ScheduleCard {
-    /// `cosine` (the only one trained so far).
-    pub kind: String,
-    pub steps: usize,
-    /// The cosine offset s.
-    pub offset: f64,
 }
 
 /// How the model was trained.
@@ -73,4 +65,49 @@ pub struct TrainingCard {
     pub device: String,
 }
 
-pub use crate::weights::{fnv1a64, WeightsCard};
+/// The card before the envelope (format `comp-mlp`, version 1), as the shipped toy2d models
+/// have it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OldCard {
+    pub format: String,
+    pub version: u32,
+    /// The registry name: `toy2d-mlp` or `toy2d-mlp-eps`.
+    pub name: String,
+    pub param: Param,
+    pub arch: Arch,
+    pub vocabulary: Vec<String>,
+    pub schedule: ScheduleCard,
+    pub training: TrainingCard,
+    pub weights: WeightsCard,
+    pub comp_version: String,
+}
+
+impl From<OldCard> for ModelCard {
+    fn from(c: OldCard) -> Self {
+        Envelope {
+            format: crate::card::FORMAT.into(),
+            version: crate::card::VERSION,
+            model: c.name,
+            kind: KIND.into(),
+            weights: c.weights,
+            schedule: c.schedule,
+            training: c.training,
+            arch: MlpArch { param: c.param, net: c.arch, vocabulary: c.vocabulary },
+            comp_version: c.comp_version,
+        }
+    }
+}
+
+/// An old card (`"format": "comp-mlp"`) as the envelope; `None` for any other JSON.
+pub fn legacy(value: &serde_json::Value) -> Option<Result<ModelCard, String>> {
+    if value.get("format").and_then(|f| f.as_str()) != Some(OLD_FORMAT) {
+        return None;
+    }
+    Some(match serde_json::from_value::<OldCard>(value.clone()) {
+        Ok(c) if c.version != OLD_VERSION => {
+            Err(format!("it is `{OLD_FORMAT}` version {}; this comp reads `{OLD_FORMAT}` version {OLD_VERSION}", c.version))
+        }
+        Ok(c) => Ok(c.into()),
+        Err(e) => Err(e.to_string()),
+    })
+}

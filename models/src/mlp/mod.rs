@@ -85,29 +85,38 @@ pub struct Mlp {
 impl Mlp {
     /// A model from a card and its network (checked against each other).
     pub fn new(card: ModelCard, net: Net) -> Result<Self> {
-        if card.format != card::FORMAT || card.version != card::VERSION {
-            bail!("model card is `{}` version {}; this comp reads `{}` version {}", card.format, card.version, card::FORMAT, card::VERSION)
+        if card.format != crate::card::FORMAT || card.version != crate::card::VERSION || card.kind != card::KIND {
+            bail!(
+                "model card is a `{}` card of `{}` version {}; this comp reads `{}` cards of `{}` version {}",
+                card.kind,
+                card.format,
+                card.version,
+                card::KIND,
+                crate::card::FORMAT,
+                crate::card::VERSION
+            )
         }
-        if card.arch != net.arch {
+        if card.arch.net != net.arch {
             bail!("the card's architecture does not match the network's")
         }
-        if card.vocabulary.len() != card.arch.concepts {
-            bail!("the card lists {} concepts, its architecture has {}", card.vocabulary.len(), card.arch.concepts)
+        if card.arch.vocabulary.len() != card.arch.net.concepts {
+            bail!("the card lists {} concepts, its architecture has {}", card.arch.vocabulary.len(), card.arch.net.concepts)
         }
         if card.schedule.kind != "cosine" {
             bail!("unknown schedule `{}` in the model card", card.schedule.kind)
         }
         let schedule = Schedule::cosine(card.schedule.steps, card.schedule.offset)?;
-        let mut info = info(card.param);
-        info.name = card.name.clone();
-        info.concepts.retain(|c| card.vocabulary.contains(&c.name));
+        let mut info = info(card.arch.param);
+        info.name = card.model.clone();
+        info.concepts.retain(|c| card.arch.vocabulary.contains(&c.name));
         info.schedule = Some(toy2d::cosine_schedule(card.schedule.steps, card.schedule.offset));
         Ok(Self { info, schedule, net, card })
     }
 
     /// Loads `dir/model.safetensors` and `dir/model.json` onto `device` as model `name`: no
-    /// weights file is [`NoWeights`], a card that cannot be read or describes another model
-    /// [`LoadError::BadCard`].
+    /// weights file is [`NoWeights`], a card that cannot be read, describes another model or
+    /// another weights file [`LoadError::BadCard`]. The card is the envelope
+    /// ([`crate::card::read`]) or the MLPs' old card ([`card::legacy`]).
     pub fn load_dir(name: &str, dir: &Path, device: &Device) -> LoadResult<Self> {
         let weights_path = dir.join(WEIGHTS_FILE);
         let card_path = dir.join(CARD_FILE);
@@ -116,32 +125,27 @@ impl Mlp {
         }
         let fail = |what: String| candle_core::Error::Msg(format!("model `{name}`: {what}"));
         let bad_card = |reason: String| LoadError::bad_card(name, &card_path, reason);
-        let card: ModelCard = weights::read_card(name, &card_path).map_err(|e| match e {
+        if !card_path.is_file() {
+            return Err(bad_card(format!("cannot read {}: there is no card (retrain it)", card_path.display())));
+        }
+        let card: ModelCard = crate::card::read(name, &[ENERGY_NAME, EPS_NAME], card::KIND, dir, card::legacy).map_err(|e| match e {
             LoadError::BadCard { reason, .. } => bad_card(format!("{reason} (retrain it)")),
             other => other,
         })?;
         if let Some(p) = param_of(name) {
-            if card.param != p {
+            if card.arch.param != p {
                 return Err(bad_card(format!(
                     "{} describes a `{}` model, expected `{}`",
                     card_path.display(),
-                    card.param.name(),
+                    card.arch.param.name(),
                     p.name()
                 )));
             }
         }
         let bytes = weights::read_bytes(&weights_path).map_err(|e| fail(e.to_string()))?;
-        if !card.weights.matches(&bytes) {
-            return Err(fail(format!(
-                "{} is not the weights file its card {} describes (corrupt, or from another training run): retrain it",
-                weights_path.display(),
-                card_path.display(),
-            ))
-            .into());
-        }
         let tensors = weights::parse_tensors(&bytes, &weights_path, device).map_err(|e| fail(e.to_string()))?;
         let net =
-            Net::from_tensors(&card.arch, &weights::to_f32(tensors)?).map_err(|e| fail(format!("{}: {e}", weights_path.display())))?;
+            Net::from_tensors(&card.arch.net, &weights::to_f32(tensors)?).map_err(|e| fail(format!("{}: {e}", weights_path.display())))?;
         // What `new` checks is the card (its format, version, vocabulary and schedule).
         let mut model = Self::new(card, net).map_err(|e| bad_card(comp_runtime::error::message(&e)))?;
         model.info.name = name.to_string();
@@ -157,31 +161,30 @@ impl Mlp {
     }
 
     pub fn param(&self) -> Param {
-        self.card.param
+        self.card.arch.param
     }
 
     /// The embedding index of a condition's concept (`null`: the last row).
     pub fn concept_index(&self, c: &Condition) -> Result<u32> {
         let found = match c.as_concept() {
-            None if c.is_null() => Some(self.card.vocabulary.len()),
-            Some((name, [])) => self.card.vocabulary.iter().position(|v| v == name),
+            None if c.is_null() => Some(self.card.arch.vocabulary.len()),
+            Some((name, [])) => self.card.arch.vocabulary.iter().position(|v| v == name),
             _ => None,
         };
         match found {
             Some(i) => Ok(i as u32),
-            None => bail!("{} has no concept `{c}` (it has {}, and null)", self.info.name, self.card.vocabulary.join(", ")),
+            None => bail!("{} has no concept `{c}` (it has {}, and null)", self.info.name, self.card.arch.vocabulary.join(", ")),
         }
     }
 }
 
 /// Writes `net` (as [`STORAGE_DTYPE`]) and `card` into `dir`, each file atomically: the weights first,
 /// then the card with the weights' size and hash filled in. Returns the card as written.
-pub fn save_dir(dir: &Path, net: &Net, mut card: ModelCard) -> Result<ModelCard> {
+pub fn save_dir(dir: &Path, net: &Net, card: ModelCard) -> Result<ModelCard> {
     std::fs::create_dir_all(dir).map_err(|e| candle_core::Error::Msg(format!("creating {}: {e}", dir.display())))?;
     let tensors = net.tensors().into_iter().collect();
-    card.weights = weights::save_tensors(&dir.join(WEIGHTS_FILE), &tensors, STORAGE_DTYPE)?;
-    weights::write_card(&dir.join(CARD_FILE), &card)?;
-    Ok(card)
+    weights::save_tensors(&dir.join(WEIGHTS_FILE), &tensors, STORAGE_DTYPE)?;
+    card.write(dir)
 }
 
 impl Denoiser for Mlp {
@@ -192,7 +195,7 @@ impl Denoiser for Mlp {
     /// The residual stream and each block's hidden layer, forward and (for ε = ∇E) backward:
     /// about 16 vectors of `hidden` f32 per row.
     fn working_bytes_per_row(&self, _sample_shape: &[usize]) -> usize {
-        16 * 4 * self.card.arch.hidden
+        16 * 4 * self.card.arch.net.hidden
     }
 
     fn schedule(&self) -> &Schedule {
@@ -225,7 +228,7 @@ impl Prepared for Mlp {
             if shared { ((0..k).map(|j| ts[j * n]).collect(), idx) } else { (ts.clone(), (0..rows).map(|r| idx[r / n]).collect()) };
         let here = x.device();
         let xs = x.to_dtype(DType::F32)?.to_device(self.net.device())?;
-        let out = eps_energy(&self.net, self.card.param, &xs, &gt, &gc)?;
+        let out = eps_energy(&self.net, self.card.arch.param, &xs, &gt, &gc)?;
         let eps = out.eps.to_device(here)?;
         let energy = match (want_energy, out.energy) {
             (true, Some(e)) => Some(e.to_device(here)?),

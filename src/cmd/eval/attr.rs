@@ -77,7 +77,7 @@ fn folder(given: &Option<PathBuf>, name: &str) -> PathBuf {
 /// Loads a clevr model of `kind` from `dir`, under the folder's name (the name scripts use).
 fn load(kind: &str, dir: &std::path::Path, name: &str, device: &candle_core::Device) -> Result<Box<dyn comp_runtime::Denoiser>, Failure> {
     let model = Clevr::load_as(kind, dir, device).map_err(|e| crate::error::load(&e))?;
-    if model.card().is_some_and(|c| c.tiny) {
+    if model.card().is_some_and(|c| c.training.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }
     Ok(comp_models::folders::renamed(Box::new(model), name))

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let dir =
         args.model_dir.clone().unwrap_or_else(|| comp_models::locate::find(NAME).unwrap_or_else(|| comp_models::locate::default_dir(NAME)));
     let model = Clevr::load(&dir, &device).map_err(|e| crate::error::load(&e))?;
-    if model.card().is_some_and(|c| c.tiny) {
+    if model.card().is_some_and(|c| c.training.tiny) {
         eprintln!("note: {} holds the tiny test network; its accuracy means nothing", dir.display());
     }
     std::fs::create_dir_all(&args.out).map_err(|e| Failure::Usage(format!("cannot create output folder `{}`: {e}", args.out.display())))?;

@@ -135,10 +135,10 @@ fn train_model(args: Args, config: Config) -> Result<(), Failure> {
         "{name}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s; loss {} -> {}",
         summary.step,
         opts.batch,
-        summary.card.seed,
+        summary.card.training.seed,
         summary.wall_s,
         summary.images_per_s,
-        summary.card.loss.map_or("-".into(), |l| format!("{l:.4}")),
+        summary.card.training.loss.map_or("-".into(), |l| format!("{l:.4}")),
         opts.out.display()
     );
     Ok(())

@@ -71,15 +71,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     eprintln!(
         "{NAME}: {} steps (batch {}, seed {}) in {:.1}s, {:.1} images/s -> {}",
-        c.step,
-        c.batch,
-        c.seed,
-        c.wall_s,
-        c.images_per_s,
+        c.training.step,
+        c.training.batch,
+        c.training.seed,
+        c.training.wall_s,
+        c.training.images_per_s,
         opts.out.display()
     );
     eprintln!("held-out accuracy (all three attributes right) by noise level:");
-    for a in &c.accuracy {
+    for a in &c.training.accuracy {
         eprintln!(
             "  t = {:>3} (σ = {:.3}): {:.1}% (colour {:.1}%, shape {:.1}%, size {:.1}%)",
             a.t,

@@ -102,7 +102,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let t = &card.training;
     eprintln!(
         "{}: {} steps (batch {}, seed {}) in {:.1}s; final loss {:.4} (mean of last {}), held-out loss of the EMA weights {:.4} -> {}",
-        card.name,
+        card.model,
         t.steps,
         t.batch,
         t.seed,
