@@ -219,17 +219,19 @@ pub fn weight_grad(isa: Isa, x: &[f32], g: Shape, dy: &[f32], cout: usize, r0: u
             _ => unreachable!("no direct kernels on this architecture"),
         }
     }
-    for o in 0..cout {
+    // The bias's column: Σ_q dy[q][o], summed row by row (contiguous, vectorised).
+    let mut bias = vec![0f32; cout];
+    for d in dy.chunks_exact(cout) {
+        for (b, &v) in bias.iter_mut().zip(d) {
+            *b += v;
+        }
+    }
+    for (o, b) in bias.iter().enumerate() {
         let dko = &mut dk[o * row..(o + 1) * row];
         for (i, d) in dko[..9 * g.c].iter_mut().enumerate() {
             *d += dw[i * cp + o];
         }
-        // The bias's column: Σ_q dy[q][o].
-        let mut s = 0f32;
-        for q in 0..n {
-            s += dy[q * cout + o];
-        }
-        dko[9 * g.c] += s;
+        dko[9 * g.c] += b;
     }
 }
 
@@ -405,10 +407,11 @@ unsafe fn forward_channels<V: Lanes, const NV: usize, const P: usize>(taps: &Tap
     }
 }
 
-/// The forward kernel over every output channel block: 3, 2 or 1 vectors of outputs, with as
-/// many pixels as leave the accumulators, the weights and a broadcast value in registers (32 on
-/// AVX-512, 16 on AVX2, where 3 × 4 accumulators, exactly 16 registers in all, made the
-/// compiler spill them: 30% slower than 3 × 3).
+/// The forward kernel over every output channel block: 3 (when `$three`), 2 or 1 vectors of
+/// outputs, with as many pixels as leave the accumulators, the weights and a broadcast value in
+/// registers. AVX-512 has 32: 3 × 8, 2 × 12, 1 × 16. AVX2 has 16: 3 × 4 (all 16) made the
+/// compiler spill accumulators (30% slower than 3 × 3), and 3 × 3 is 9 independent FMA chains,
+/// fewer than the two FMA units' latency needs; 2 × 6 and 1 × 12 keep 12 in flight.
 macro_rules! forward_isa {
     ($name:ident, $feat:literal, $v:ty, $three:literal, $p3:literal, $p2:literal, $p1:literal) => {
         #[cfg(target_arch = "x86_64")]
