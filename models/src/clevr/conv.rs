@@ -3,8 +3,11 @@
 //!
 //! candle 0.11's CPU `conv2d` gathers its patches element by element through a generic strided
 //! loop, and at this network's sizes (8–96 channels, 8–32 pixels) that gathering, not the
-//! arithmetic, was most of the time. On the CPU the convolution is one operation ([`ConvOp`])
-//! that unfolds the input ourselves (`[B, H, W, C]` → rows of `9·C + 1` padded to [`row_width`], one row per output
+//! arithmetic, was most of the time. On the CPU the convolution is one operation ([`ConvOp`]).
+//! In f32 on a CPU with AVX2 or AVX-512, layers of up to 192 channels (all of clevr's) run the
+//! direct kernels of [`super::direct`], which read the input in place; wider layers (Stable
+//! Diffusion's), f64 and other CPUs (or `COMP_CONV=gemm`) take the path described next, which
+//! unfolds the input ourselves (`[B, H, W, C]` → rows of `9·C + 1` padded to [`row_width`], one row per output
 //! pixel, columns (dy, dx, c) and a final 1 that carries the bias, copying runs of C channels)
 //! and multiplies by the weights seen as `[9·C + 1, C_out]` with the `gemm` crate (candle's own
 //! CPU GEMM), landing directly in the NHWC output. It works through the batch in blocks of
