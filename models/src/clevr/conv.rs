@@ -471,13 +471,7 @@ fn conv_backward<T: WithDType + Scratch>(x: &[T], k: &[T], dy: &[T], b: usize, g
             })
         })
         .collect();
-    let mut dk = vec![T::zero(); cout * row];
-    for part in &parts {
-        for (d, p) in dk.iter_mut().zip(part) {
-            *d += *p;
-        }
-    }
-    (dx, dk)
+    (dx, sum_parts(&parts, cout * row))
 }
 
 /// The backward pass over images `b0..` (their gradient `dx`, whole images), in blocks of rows
@@ -508,19 +502,32 @@ fn backward_images<T: WithDType>(x: &[T], k: &[T], dy: &[T], g: Geometry, b0: us
             View { ptr: dyb.as_ptr(), rs: 1, cs: cout as isize },
             View { ptr: col.as_ptr(), rs: row as isize, cs: 1 },
         );
-        // dcol (n × row) = dy (n × C_out) · k (C_out × row), folded onto dx.
-        gemm(
-            n,
-            row,
-            cout,
-            col,
-            false,
-            View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 },
-            View { ptr: k.as_ptr(), rs: row as isize, cs: 1 },
-        );
-        fold(col, g, r0, b0, dx);
+        fold_rows(k, dyb, g, r0, b0, dx, col);
     }
     dk
+}
+
+/// Adds rows `r0..` of the input gradient, dy·k (`dyb` holds their rows of dy; `col` is scratch
+/// of their unfolded size), folded back onto the pixels each row read, to `dx` (images `b0..`).
+#[inline(always)]
+fn fold_rows<T: WithDType>(k: &[T], dyb: &[T], g: Geometry, r0: usize, b0: usize, dx: &mut [T], col: &mut [T]) {
+    let (row, cout) = (g.row(), k.len() / g.row());
+    let n = col.len() / row;
+    // dcol (n × row) = dy (n × C_out) · k (C_out × row).
+    gemm(n, row, cout, col, false, View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 }, View { ptr: k.as_ptr(), rs: row as isize, cs: 1 });
+    fold(col, g, r0, b0, dx);
+}
+
+/// The weight gradient's per-task parts summed in task order (the same bits on any number of
+/// threads).
+fn sum_parts<T: WithDType>(parts: &[Vec<T>], len: usize) -> Vec<T> {
+    let mut sum = vec![T::zero(); len];
+    for part in parts {
+        for (d, p) in sum.iter_mut().zip(part) {
+            *d += *p;
+        }
+    }
+    sum
 }
 
 /// [`conv_forward`] through the direct kernels (f32): blocks of output rows in parallel, no
@@ -577,13 +584,7 @@ fn direct_backward(isa: Isa, x: &[f32], k: &[f32], dy: &[f32], b: usize, g: Geom
             dk
         })
         .collect();
-    let mut dk = vec![0f32; cout * row];
-    for part in &parts {
-        for (d, p) in dk.iter_mut().zip(part) {
-            *d += *p;
-        }
-    }
-    (dx, dk)
+    (dx, sum_parts(&parts, cout * row))
 }
 
 /// Adds to `dx` (images `b0..`, whole) their input gradient dy·k folded back onto the pixels each
@@ -600,18 +601,7 @@ fn fold_gradient<T: WithDType>(k: &[T], dy: &[T], g: Geometry, b0: usize, dx: &m
         if col.len() < n * row {
             col.resize(n * row, T::zero());
         }
-        let col = &mut col[..n * row];
-        let dyb = &dy[r0 * cout..(r0 + n) * cout];
-        gemm(
-            n,
-            row,
-            cout,
-            col,
-            false,
-            View { ptr: dyb.as_ptr(), rs: cout as isize, cs: 1 },
-            View { ptr: k.as_ptr(), rs: row as isize, cs: 1 },
-        );
-        fold(col, g, r0, b0, dx);
+        fold_rows(k, &dy[r0 * cout..(r0 + n) * cout], g, r0, b0, dx, &mut col[..n * row]);
     }
 }
 
