@@ -146,8 +146,8 @@ fn conv3_matches_candle_conv2d_across_several_blocks() {
 /// backward, for every kind of convolution the UNet has, channel counts that fill vectors in
 /// part (5 → 6, 24 → 20) and in full (24 → 48), on odd sizes, and with 64 input channels (one
 /// image per backward task, the weight gradient summed over chunks and tasks). Tolerances are
-/// relative to the largest value (sums of up to 576 products in f32). `COMP_CONV=gemm` (the
-/// unfolding path, tested above in f64) must agree too.
+/// relative to the largest value (sums of up to 576 products in f32). The unfolding GEMM path
+/// (`COMP_CONV=gemm`) is what the f64 tests above run.
 #[test]
 fn conv3_direct_kernels_match_candle_conv2d_in_f32() {
     let dev = Device::Cpu;
