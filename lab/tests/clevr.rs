@@ -174,6 +174,41 @@ fn conv3_direct_kernels_match_candle_conv2d_in_f32() {
     }
 }
 
+/// The fused residual block (one operation, its own backward) computes what the block as
+/// separate operations computes, and so do its gradients: w.r.t. every parameter, the input and
+/// the embedding (through the scale and shift), with and without the 1×1 skip convolution, at
+/// sizes that take one and several row blocks of the skip path.
+#[test]
+fn fused_resblock_matches_the_unfused_one() {
+    use comp_models::clevr::blocks::ResBlock;
+    let dev = Device::Cpu;
+    let rel = |a: &Tensor, b: &Tensor| max_diff(a, b) / (1.0 + b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() as f64);
+    for (cin, cout, groups, h) in [(16, 16, 4, 8), (24, 48, 8, 16), (72, 24, 8, 8)] {
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let block = ResBlock::new(cin, cout, 40, groups, vb).unwrap();
+        // Random values everywhere (GroupNorm's γ = 1, β = 0 would hide their gradients' terms).
+        for v in vm.all_vars() {
+            v.set(&Tensor::randn(0f32, 0.3, v.dims(), &dev).unwrap()).unwrap();
+        }
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, h, h, cin), &dev).unwrap()).unwrap();
+        let emb = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 40), &dev).unwrap()).unwrap();
+        let a = block.forward(x.as_tensor(), emb.as_tensor()).unwrap();
+        let b = block.forward_unfused(x.as_tensor(), emb.as_tensor()).unwrap();
+        let d = rel(&a, &b);
+        assert!(d < 1e-5, "{cin}->{cout} at {h}x{h}: relative diff {d}");
+        let r = Tensor::randn(0f32, 1.0, a.dims(), &dev).unwrap();
+        let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let data = vm.data().lock().unwrap().clone();
+        let named = data.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone()));
+        for (name, t) in named.chain([("x".to_string(), x.as_tensor().clone()), ("emb".to_string(), emb.as_tensor().clone())]) {
+            let d = rel(ga.get(&t).unwrap(), gb.get(&t).unwrap());
+            assert!(d < 1e-4, "{cin}->{cout} at {h}x{h}, {name}: gradient relative diff {d}");
+        }
+    }
+}
+
 /// The fused GroupNorm + affine + SiLU kernel against the same function in basic ops, forward
 /// and backward (w.r.t. x and the affine coefficients), with and without SiLU.
 #[test]
@@ -257,6 +292,21 @@ fn unet_kernels_match_candle_ops() {
     for (name, var) in tr.varmap.data().lock().unwrap().iter() {
         let d = max_diff(ga.get(var.as_tensor()).unwrap(), gb.get(var.as_tensor()).unwrap());
         assert!(d < 1e-8, "{name}: gradient max diff {d}");
+    }
+    // In f32 the residual blocks are fused operations and the first convolution skips its
+    // input's gradient: the same function and gradients, to f32's precision.
+    let tr = Trainee::new(&Config::tiny(), 4, DType::F32, &dev).unwrap();
+    let [x, t, xy, mask] = inputs(3, DType::F32);
+    let a = tr.unet.forward(&x, &t, &xy, &mask).unwrap();
+    let b = with_reference_ops(|| tr.unet.forward(&x, &t, &xy, &mask).unwrap());
+    let rel = |a: &Tensor, b: &Tensor| max_diff(a, b) / (1e-3 + b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() as f64);
+    let d = rel(&a, &b);
+    assert!(d < 1e-5, "f32: relative diff {d}");
+    let ga = a.sum_all().unwrap().backward().unwrap();
+    let gb = b.sum_all().unwrap().backward().unwrap();
+    for (name, var) in tr.varmap.data().lock().unwrap().iter() {
+        let d = rel(ga.get(var.as_tensor()).unwrap(), gb.get(var.as_tensor()).unwrap());
+        assert!(d < 1e-4, "f32 {name}: gradient relative diff {d}");
     }
 }
 

@@ -2,16 +2,22 @@
 //! and the resampling layers.
 //!
 //! GroupNorm (with the ResBlock's scale-shift and the SiLU after it) is one fused operation with
-//! a hand-written backward on the CPU ([`super::norm`]), and basic tensor ops elsewhere:
-//! candle's own fused normalisation kernels return no gradient (STYLE.md), and this model is
-//! trained with candle's autograd. The gradient test in `lab/tests/clevr.rs` checks these
-//! blocks against finite differences.
+//! a hand-written backward on the CPU ([`super::norm`]): candle's own fused normalisation
+//! kernels return no gradient (STYLE.md), and this model is trained with candle's autograd. On
+//! the CPU in f32 a whole residual block is one operation too ([`super::resblock`]); in f64 and
+//! on a GPU it is built from the separate operations ([`ResBlock::forward_unfused`]). The
+//! gradient test in `lab/tests/clevr.rs` checks these blocks against finite differences, and
+//! the fused block against the unfused one.
 
-use candle_core::{Module, Result, Tensor};
+use std::sync::OnceLock;
+
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 pub use super::conv::{Conv1, Conv3};
 use super::norm::gn_act;
+use super::reference_ops;
+use super::resblock::{Packing, ResOp};
 
 /// Group normalisation (Wu & He 2018): per sample, each group of channels is shifted to mean 0
 /// and scaled to variance 1 over its channels and pixels, then a per-channel affine map.
@@ -80,7 +86,12 @@ pub struct ResBlock {
     norm2: GroupNorm,
     conv2: Conv3,
     skip: Option<Conv1>,
+    cin: usize,
     cout: usize,
+    groups: usize,
+    /// The packed parameters of the fused block ([`super::resblock`]), made once when they are
+    /// constants (a loaded model sampling).
+    packed: OnceLock<Tensor>,
 }
 
 impl ResBlock {
@@ -93,7 +104,10 @@ impl ResBlock {
             norm2: GroupNorm::new(groups, cout, vb.pp("norm2"))?,
             conv2: conv3(cout, cout, 1, vb.pp("conv2"))?,
             skip,
+            cin,
             cout,
+            groups,
+            packed: OnceLock::new(),
         })
     }
 
@@ -102,8 +116,51 @@ impl ResBlock {
         self.conv1.flops(h, w) + self.conv2.flops(h, w) + self.skip.as_ref().map_or(0.0, |s| s.flops(h * w))
     }
 
-    /// `x` `[B, H, W, cin]`, `emb` `[B, emb_dim]` → `[B, H, W, cout]`.
+    /// `x` `[B, H, W, cin]`, `emb` `[B, emb_dim]` → `[B, H, W, cout]`: on the CPU in f32 one
+    /// fused operation ([`super::resblock`]), elsewhere [`ResBlock::forward_unfused`].
     pub fn forward(&self, x: &Tensor, emb: &Tensor) -> Result<Tensor> {
+        if reference_ops(x) || x.dtype() != DType::F32 {
+            return self.forward_unfused(x, emb);
+        }
+        let ss = self.emb.forward(&emb.silu()?)?.contiguous()?;
+        let packed = self.packed()?;
+        let keep = x.track_op() || packed.track_op() || ss.track_op();
+        let packing = Packing { cin: self.cin, cout: self.cout, skip: self.skip.is_some() };
+        x.contiguous()?.apply_op3(&packed, &ss, ResOp::new(packing, self.groups, keep))
+    }
+
+    /// The parameters in [`Packing`]'s order, one vector.
+    fn packed(&self) -> Result<Tensor> {
+        if let Some(p) = self.packed.get() {
+            return Ok(p.clone());
+        }
+        let (w1, b1) = self.conv1.params();
+        let (w2, b2) = self.conv2.params();
+        let mut parts = vec![
+            self.norm1.gamma.clone(),
+            self.norm1.beta.clone(),
+            w1.flatten_all()?,
+            b1.clone(),
+            self.norm2.gamma.clone(),
+            self.norm2.beta.clone(),
+            w2.flatten_all()?,
+            b2.clone(),
+        ];
+        if let Some(s) = &self.skip {
+            let (ws, bs) = s.params();
+            parts.extend([ws.flatten_all()?, bs.clone()]);
+        }
+        let packed = Tensor::cat(&parts, 0)?;
+        if !parts.iter().any(Tensor::track_op) {
+            // Another thread may have set it meanwhile: to the same values.
+            let _ = self.packed.set(packed.clone());
+        }
+        Ok(packed)
+    }
+
+    /// The block as separate operations (candle's autograd between them): the reference for
+    /// the fused one, and the path for f64 and GPUs.
+    pub fn forward_unfused(&self, x: &Tensor, emb: &Tensor) -> Result<Tensor> {
         let h = self.conv1.forward(&self.norm1.forward_act(x, true)?)?;
         let ss = self.emb.forward(&emb.silu()?)?;
         let scale = ss.narrow(1, 0, self.cout)?;

@@ -75,6 +75,11 @@ impl Conv3 {
         ((h * u - 1) / self.stride + 1, (w * u - 1) / self.stride + 1)
     }
 
+    /// The weight `[C_out, C, 3, 3]` and the bias `[C_out]`.
+    pub fn params(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
+    }
+
     /// The same convolution through candle's `conv2d` (the GPU path; a reference in tests).
     pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
         let cout = self.weight.dim(0)?;
@@ -140,6 +145,11 @@ impl Conv1 {
         let weight = vb.get_with_hints((cout, cin, 1, 1), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
         let bias = vb.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
         Ok(Self { weight, bias })
+    }
+
+    /// The weight `[C_out, C, 1, 1]` and the bias `[C_out]`.
+    pub fn params(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
     }
 
     /// Multiply-adds ×2 for one image of `pixels` pixels.
@@ -351,16 +361,16 @@ fn fold<T: WithDType>(col: &[T], g: Geometry, r0: usize, b0: usize, dx: &mut [T]
 }
 
 /// A strided matrix view for [`gemm`]: element (i, j) at `ptr[i·rs + j·cs]`.
-struct View<T> {
-    ptr: *const T,
-    rs: isize,
-    cs: isize,
+pub(super) struct View<T> {
+    pub ptr: *const T,
+    pub rs: isize,
+    pub cs: isize,
 }
 
 /// `dst (m×n, row-major, row stride n) = [dst +] lhs (m×k) · rhs (k×n)`, on this thread (the
 /// callers run blocks in parallel instead: one synchronisation per convolution rather than
 /// several per block).
-fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
+pub(super) fn gemm<T: WithDType>(m: usize, n: usize, k: usize, dst: &mut [T], accumulate: bool, lhs: View<T>, rhs: View<T>) {
     assert!(dst.len() >= m * n);
     gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, lhs, rhs)
 }
@@ -406,7 +416,7 @@ fn gemm_raw<T: WithDType>(m: usize, n: usize, k: usize, dst: *mut T, accumulate:
 /// About this many parallel tasks per convolution: enough for work stealing to even out the
 /// threads of any machine up to about 16 cores, and chosen from the shapes alone, so that the
 /// results (the weight gradient's sum over tasks) do not depend on the number of threads.
-const TASKS: usize = 32;
+pub(super) const TASKS: usize = 32;
 
 /// Forward: `y` `[rows, C_out]` = unfold(x) · kᵀ, in blocks of rows run in parallel, each
 /// unfolded and multiplied by one thread (one synchronisation per convolution).
@@ -520,7 +530,7 @@ fn fold_rows<T: WithDType>(k: &[T], dyb: &[T], g: Geometry, r0: usize, b0: usize
 
 /// The weight gradient's per-task parts summed in task order (the same bits on any number of
 /// threads).
-fn sum_parts<T: WithDType>(parts: &[Vec<T>], len: usize) -> Vec<T> {
+pub(super) fn sum_parts<T: WithDType>(parts: &[Vec<T>], len: usize) -> Vec<T> {
     let mut sum = vec![T::zero(); len];
     for part in parts {
         for (d, p) in sum.iter_mut().zip(part) {
@@ -547,43 +557,57 @@ fn direct_forward(isa: Isa, x: &[f32], k: &[f32], b: usize, g: Geometry, cout: u
 /// [`conv_backward`] through the direct kernels (f32): tasks of whole images as there, each
 /// adding its images' weight gradient ([`direct::weight_grad`]) and writing their input
 /// gradient: for a stride-1 convolution without upsampling, the convolution of dy with the
-/// flipped weights ([`direct::Weights::flipped`]); otherwise dy·k folded back (col2im).
-fn direct_backward(isa: Isa, x: &[f32], k: &[f32], dy: &[f32], b: usize, g: Geometry, cout: usize) -> (Vec<f32>, Vec<f32>) {
+/// flipped weights ([`direct::Weights::flipped`]); otherwise dy·k folded back (col2im). Without
+/// `want_dx` (an input that needs no gradient, such as the network's first convolution's) the
+/// input gradient is not computed and the first vector is empty.
+#[allow(clippy::too_many_arguments)]
+fn direct_backward(isa: Isa, x: &[f32], k: &[f32], dy: &[f32], b: usize, g: Geometry, cout: usize, want_dx: bool) -> (Vec<f32>, Vec<f32>) {
     let (ho, wo) = g.out();
     let per_image = ho * wo;
     let (row, image) = (g.row(), g.h * g.w * g.c);
     assert_eq!((k.len(), dy.len()), (cout * row, b * per_image * cout));
     let plain = g.s == 1 && g.u == 1;
-    let flipped = plain.then(|| direct::Weights::flipped(k, g.c, cout, row));
+    let flipped = (plain && want_dx).then(|| direct::Weights::flipped(k, g.c, cout, row));
     let dy_shape = direct::Shape { h: ho, w: wo, c: cout, u: 1, s: 1 };
     let images = (g.block_rows() / per_image).min(b.div_ceil(TASKS)).max(1);
-    let mut dx = vec![0f32; b * image];
-    let parts: Vec<Vec<f32>> = dx
-        .par_chunks_mut(images * image)
-        .enumerate()
-        .map(|(i, dxb)| {
-            let b0 = i * images;
-            let (r0, n) = (b0 * per_image, dxb.len() / image * per_image);
-            let mut dk = vec![0f32; cout * row];
-            direct::weight_grad(isa, x, g.shape(), &dy[r0 * cout..(r0 + n) * cout], cout, r0, &mut dk, row);
-            match &flipped {
-                Some(f) => {
-                    // SAFETY: f32 and MaybeUninit<f32> have one layout, and `direct::forward`
-                    // only writes (every element).
-                    #[allow(unsafe_code)]
-                    let out = unsafe { std::slice::from_raw_parts_mut(dxb.as_mut_ptr().cast(), dxb.len()) };
-                    direct::forward(isa, dy, dy_shape, f, b0 * g.h * g.w, out);
-                }
-                None => f32::with_scratch(|col| {
+    // Written by the tasks, in parallel (not zeroed first on this thread).
+    let dx_len = if want_dx { b * image } else { 0 };
+    let mut dx: Vec<f32> = Vec::with_capacity(dx_len);
+    let task = |i: usize, dxb: &mut [MaybeUninit<f32>]| {
+        let b0 = i * images;
+        let n_images = images.min(b - b0);
+        let (r0, n) = (b0 * per_image, n_images * per_image);
+        let mut dk = vec![0f32; cout * row];
+        direct::weight_grad(isa, x, g.shape(), &dy[r0 * cout..(r0 + n) * cout], cout, r0, &mut dk, row);
+        match &flipped {
+            // `direct::forward` writes every element.
+            Some(f) => direct::forward(isa, dy, dy_shape, f, b0 * g.h * g.w, dxb),
+            None if want_dx => {
+                dxb.fill(MaybeUninit::new(0.0));
+                // SAFETY: every element was initialised just above.
+                #[allow(unsafe_code)]
+                let dxb = unsafe { &mut *(dxb as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                f32::with_scratch(|col| {
                     widest(
                         #[inline(always)]
                         || fold_gradient(k, dy, g, b0, dxb, col),
                     )
-                }),
+                })
             }
-            dk
-        })
-        .collect();
+            None => {}
+        }
+        dk
+    };
+    let parts: Vec<Vec<f32>> = if want_dx {
+        dx.spare_capacity_mut()[..dx_len].par_chunks_mut(images * image).enumerate().map(|(i, dxb)| task(i, dxb)).collect()
+    } else {
+        (0..b.div_ceil(images)).into_par_iter().map(|i| task(i, &mut [])).collect()
+    };
+    // SAFETY: the chunks cover `..dx_len`, and each task wrote every element of its own.
+    #[allow(unsafe_code)]
+    unsafe {
+        dx.set_len(dx_len)
+    };
     (dx, sum_parts(&parts, cout * row))
 }
 
@@ -602,6 +626,56 @@ fn fold_gradient<T: WithDType>(k: &[T], dy: &[T], g: Geometry, b0: usize, dx: &m
             col.resize(n * row, T::zero());
         }
         fold_rows(k, &dy[r0 * cout..(r0 + n) * cout], g, r0, b0, dx, &mut col[..n * row]);
+    }
+}
+
+/// The f32 forward of a stride-1 3×3 convolution of `x` `[b, h, w, c]` with the matrix `k`
+/// ([`Conv3::matrix`]'s layout) as [`ConvOp`] runs it: the direct kernels where they apply, else
+/// the unfolding GEMM. For operations that chain convolutions without candle between them.
+pub(super) fn forward_f32(x: &[f32], k: &[f32], [b, h, w, c]: [usize; 4], cout: usize) -> Vec<f32> {
+    let g = Geometry::new(h, w, c, 1, false);
+    match g.direct(cout) {
+        Some(isa) => direct_forward(isa, x, k, b, g, cout),
+        None => conv_forward(x, k, b, g, cout),
+    }
+}
+
+/// The backward of [`forward_f32`]: (dx, dk) from dy `[b, h, w, cout]`.
+pub(super) fn backward_f32(x: &[f32], k: &[f32], dy: &[f32], [b, h, w, c]: [usize; 4], cout: usize) -> (Vec<f32>, Vec<f32>) {
+    let g = Geometry::new(h, w, c, 1, false);
+    match g.direct(cout) {
+        Some(isa) => direct_backward(isa, x, k, dy, b, g, cout, true),
+        None => conv_backward(x, k, dy, b, g, cout),
+    }
+}
+
+/// [`Conv3::matrix`] from plain slices: `weight` `[C_out, C, 3, 3]` and `bias` `[C_out]` as
+/// `[C_out, row_width(C)]`, columns (dy, dx, c), then the bias, then zeros.
+pub(super) fn matrix_f32(weight: &[f32], bias: &[f32], c: usize, cout: usize) -> Vec<f32> {
+    let row = row_width(c);
+    let mut k = vec![0f32; cout * row];
+    for (o, ko) in k.chunks_exact_mut(row).enumerate() {
+        for ci in 0..c {
+            for tap in 0..9 {
+                ko[tap * c + ci] = weight[(o * c + ci) * 9 + tap];
+            }
+        }
+        ko[9 * c] = bias[o];
+    }
+    k
+}
+
+/// The inverse of [`matrix_f32`] for a gradient: dk `[C_out, row_width(C)]` into the weight's
+/// `[C_out, C, 3, 3]` (written to `dw`) and the bias's `[C_out]` (to `db`).
+pub(super) fn split_matrix_f32(dk: &[f32], c: usize, cout: usize, dw: &mut [f32], db: &mut [f32]) {
+    let row = row_width(c);
+    for (o, ko) in dk.chunks_exact(row).enumerate().take(cout) {
+        for ci in 0..c {
+            for tap in 0..9 {
+                dw[(o * c + ci) * 9 + tap] = ko[tap * c + ci];
+            }
+        }
+        db[o] = ko[9 * c];
     }
 }
 
@@ -641,6 +715,9 @@ impl CustomOp2 for ConvOp {
         let (b, h, w, c) = x.dims4()?;
         let (cout, row) = k.dims2()?;
         let g = Geometry::new(h, w, c, self.stride, self.up);
+        // An input that tracks no gradient (the network's input) gets none: candle would still
+        // collect it.
+        let want_dx = x.track_op();
         let grad = grad.contiguous()?;
         let (sx, lx) = x.storage_and_layout();
         let (sk, lk) = k.storage_and_layout();
@@ -652,17 +729,19 @@ impl CustomOp2 for ConvOp {
             (CpuStorage::F32(x), CpuStorage::F32(k), CpuStorage::F32(d)) => {
                 let (x, k, d) = (&x[x0..x1], &k[k0..k1], &d[g0..g1]);
                 let (dx, dk) = match g.direct(cout) {
-                    Some(isa) => direct_backward(isa, x, k, d, b, g, cout),
+                    Some(isa) => direct_backward(isa, x, k, d, b, g, cout, want_dx),
                     None => conv_backward(x, k, d, b, g, cout),
                 };
-                (Tensor::from_vec(dx, (b, h, w, c), dev)?, Tensor::from_vec(dk, (cout, row), dev)?)
+                let dx = if want_dx { Some(Tensor::from_vec(dx, (b, h, w, c), dev)?) } else { None };
+                (dx, Tensor::from_vec(dk, (cout, row), dev)?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(k), CpuStorage::F64(d)) => {
                 let (dx, dk) = conv_backward(&x[x0..x1], &k[k0..k1], &d[g0..g1], b, g, cout);
-                (Tensor::from_vec(dx, (b, h, w, c), dev)?, Tensor::from_vec(dk, (cout, row), dev)?)
+                let dx = if want_dx { Some(Tensor::from_vec(dx, (b, h, w, c), dev)?) } else { None };
+                (dx, Tensor::from_vec(dk, (cout, row), dev)?)
             }
             _ => bail!("conv3x3 supports f32 and f64 inputs of one dtype"),
         };
-        Ok((Some(dx), Some(dk)))
+        Ok((dx, Some(dk)))
     }
 }

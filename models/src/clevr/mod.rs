@@ -22,6 +22,7 @@ pub mod conv;
 pub mod direct;
 pub mod embed;
 pub mod norm;
+pub mod resblock;
 pub mod simd;
 pub mod unet;
 

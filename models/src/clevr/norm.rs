@@ -72,7 +72,7 @@ fn gn_act_reference_eps(x: &Tensor, ab: &Tensor, groups: usize, silu: bool, eps:
 }
 
 /// The float types the kernel runs on.
-trait Real: WithDType {
+pub(super) trait Real: WithDType {
     fn exp(self) -> Self;
     /// To f64 (inlined, unlike candle's `to_f64`, so the loops vectorize).
     fn wide(self) -> f64;
@@ -110,10 +110,10 @@ impl Real for f64 {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct GnAct {
-    groups: usize,
-    silu: bool,
-    eps: f64,
+pub(super) struct GnAct {
+    pub groups: usize,
+    pub silu: bool,
+    pub eps: f64,
 }
 
 /// Per group of one sample: mean and 1/√(var + ε), from per-channel sums in f64.
@@ -157,7 +157,7 @@ fn sigmoid<T: Real>(z: T) -> T {
     T::one() / (T::one() + (T::zero() - z).exp())
 }
 
-fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], op: GnAct) -> Vec<T> {
+pub(super) fn forward<T: Real>(x: &[T], ab: &[T], [b, p, c]: [usize; 3], op: GnAct) -> Vec<T> {
     let n = p * c;
     // SAFETY: `forward_sample` writes every element of its sample.
     #[allow(unsafe_code)]
@@ -192,10 +192,12 @@ fn forward_sample<T: Real>(y: &mut [MaybeUninit<T>], x: &[T], ab: &[T], c: usize
 }
 
 /// Gradients of `sum(dy · y)`: `dx` `[B, P, C]` and `dab` `[B, 2, C]`.
-fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], op: GnAct) -> (Vec<T>, Vec<T>) {
-    let mut dx = vec![T::zero(); b * p * c];
+pub(super) fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], op: GnAct) -> (Vec<T>, Vec<T>) {
+    // dx is written by the tasks (not zeroed first on this thread).
+    let mut dx = Vec::with_capacity(b * p * c);
     let mut dab = vec![T::zero(); b * 2 * c];
-    dx.par_chunks_mut(p * c)
+    dx.spare_capacity_mut()[..b * p * c]
+        .par_chunks_mut(p * c)
         .zip(dab.par_chunks_mut(2 * c))
         .zip(x.par_chunks(p * c).zip(dy.par_chunks(p * c)))
         .zip(ab.par_chunks(2 * c))
@@ -205,12 +207,25 @@ fn backward<T: Real>(x: &[T], ab: &[T], dy: &[T], [b, p, c]: [usize; 3], op: GnA
                 || backward_sample(dx, dab, x, dy, ab, c, op),
             )
         });
+    // SAFETY: the chunks cover `..b·p·c`, and `backward_sample` wrote every element of each.
+    #[allow(unsafe_code)]
+    unsafe {
+        dx.set_len(b * p * c)
+    };
     (dx, dab)
 }
 
 /// [`backward`] for one sample.
 #[inline(always)]
-fn backward_sample<T: Real>(dx: &mut [T], dab: &mut [T], x: &[T], dy: &[T], ab: &[T], c: usize, GnAct { groups, silu, eps }: GnAct) {
+fn backward_sample<T: Real>(
+    dx: &mut [MaybeUninit<T>],
+    dab: &mut [T],
+    x: &[T],
+    dy: &[T],
+    ab: &[T],
+    c: usize,
+    GnAct { groups, silu, eps }: GnAct,
+) {
     let cg = c / groups;
     let n = (x.len() / c * cg) as f64;
     let (mean, rstd) = stats(x, c, groups, eps);
@@ -233,12 +248,15 @@ fn backward_sample<T: Real>(dx: &mut [T], dab: &mut [T], x: &[T], dy: &[T], ab: 
             } else {
                 dyp[ch]
             };
-            dxp[ch] = dz;
+            dxp[ch] = MaybeUninit::new(dz);
             let xhat = (x - mu[ch]) * rs[ch];
             da_[ch] += (dz * xhat).wide();
             db_[ch] += dz.wide();
         }
     }
+    // SAFETY: pass 1 wrote every element (one per pixel and channel).
+    #[allow(unsafe_code)]
+    let dx = unsafe { &mut *(dx as *mut [MaybeUninit<T>] as *mut [T]) };
     // dx = rstd·(dz·a − mean_g(dz·a) − x̂·mean_g(dz·a·x̂)); the group means are
     // Σ_ch a·db / n and Σ_ch a·da / n.
     let a: Vec<f64> = ab[..c].iter().map(|v| v.wide()).collect();
