@@ -10,11 +10,14 @@ the comparison slightly favours this script.
     pip install torch
     python bench/peer/clevr_unet.py            # 2 threads, batch 32, 32 sampling rows
 
-Prints images/s for training and ms/row for a sampling forward (median of repetitions).
+Prints images/s for training and ms/row for a sampling forward (median of repetitions). With
+`--serve` it times one call per line of stdin instead (`train` or `sample`), for a caller that
+interleaves its own calls with these (`cargo bench -p comp-lab --bench clevr_unet -- peer`).
 """
 
 import argparse
 import math
+import sys
 import time
 
 import torch
@@ -132,6 +135,7 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--rows", type=int, default=32)
     p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--serve", action="store_true", help="time one call per line read from stdin ('train' or 'sample'), printing its seconds")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -147,9 +151,25 @@ def main():
         loss.backward()
         opt.step()
 
+    x, t, xy, mask = inputs(a.rows)
+    if a.serve:
+        # Interleaved with the caller's own timings, one call at a time, so that a slow spell
+        # of a shared machine falls on both sides alike.
+        print("ready", flush=True)
+        for line in sys.stdin:
+            what = line.strip()
+            s = time.perf_counter()
+            if what == "train":
+                step()
+            elif what == "sample":
+                with torch.no_grad():
+                    net(x, t, xy, mask)
+            else:
+                break
+            print(f"{time.perf_counter() - s:.6f}", flush=True)
+        return
     s = median_time(step, 2, a.reps)
     print(f"train step, batch {a.batch}: {s:.3f} s/step, {a.batch / s:.1f} images/s")
-    x, t, xy, mask = inputs(a.rows)
     with torch.no_grad():
         s = median_time(lambda: net(x, t, xy, mask), 2, a.reps)
     print(f"sampling forward, {a.rows} rows: {1e3 * s / a.rows:.2f} ms/row")

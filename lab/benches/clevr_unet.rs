@@ -7,9 +7,10 @@
 //! profile` or `-- profile-sampling` runs only training steps or sampling forwards, for `perf`).
 //!
 //! `COMP_PEER_PYTHON=/path/to/venv/bin/python cargo bench -p comp-lab --bench clevr_unet -- peer`
-//! measures only comp's training step (batch 32) and sampling forward (32 rows), then runs the
-//! same network in PyTorch (`bench/peer/clevr_unet.py`, same batch, rows and threads) right
-//! after, and prints both and the ratios (comp / PyTorch speed; ≥ 1 is comp as fast or faster).
+//! measures only comp's training step (batch 32) and sampling forward (32 rows) against the
+//! same network in PyTorch (`bench/peer/clevr_unet.py --serve`, same batch, rows and threads),
+//! interleaved call by call (15 pairs of each, or `pairs=N`), and prints both sides' medians and
+//! the median of the pairs' ratios (comp / PyTorch speed; ≥ 1 is comp as fast or faster).
 //!
 //! A table, not criterion: the point is the ratios in one process on a shared machine (the
 //! load average is printed before and after), and a training step takes a good fraction of a
@@ -83,7 +84,7 @@ fn main() {
         let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
         let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
         let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
-        for step in 0..4 {
+        for step in 0..12 {
             let l = loss(&tr.unet, &sched, &[], 0, step, 32, &dev).unwrap();
             opt.backward_step(&l).unwrap();
         }
@@ -94,7 +95,8 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "peer") {
-        peer(reps);
+        let pairs = std::env::args().find_map(|a| a.strip_prefix("pairs=")?.parse().ok()).unwrap_or(15);
+        peer(pairs);
         return;
     }
     println!("clevr-pos UNet speed; load average before: {}; rayon threads {}", load(), rayon::current_num_threads());
@@ -181,59 +183,142 @@ fn main() {
 }
 
 /// comp's training step and sampling forward, then PyTorch's on the same network, and the ratios.
-fn peer(reps: usize) {
+/// The peer script in `--serve` mode: one timed call per request.
+struct Peer {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Peer {
+    fn start(python: &std::ffi::OsStr, threads: usize, rows: usize) -> Peer {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/clevr_unet.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args(["--serve", "--threads", &threads.to_string(), "--batch", "32", "--rows", &rows.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the peer script starts");
+        let input = child.stdin.take().expect("piped");
+        let mut output = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        for line in output.by_ref() {
+            let line = line.expect("the peer script writes lines");
+            if line == "ready" {
+                break;
+            }
+            println!("{line}");
+        }
+        Peer { child, input, output }
+    }
+
+    /// Seconds of one `train` step or `sample` forward, as the script timed it.
+    fn time(&mut self, what: &str) -> f64 {
+        use std::io::Write;
+        writeln!(self.input, "{what}").expect("the peer script reads");
+        let line = self.output.next().expect("the peer script answers").expect("a line");
+        line.trim().parse().unwrap_or_else(|_| panic!("the peer script answered {line:?}"))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = writeln!(self.input, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// comp's training step and sampling forward against PyTorch's, interleaved call by call: on a
+/// shared machine whose speed drifts (this one's did, by up to half, within a minute), timing
+/// one side and then the other compared different machines. A pause between calls lets each
+/// side's idle threads stop spinning (rayon's, OpenMP's) before the other runs.
+fn peer(pairs: usize) {
     let dev = Device::Cpu;
     let threads = rayon::current_num_threads();
-    println!("load average before: {}; {threads} threads", load());
+    println!("load average before: {}; {threads} threads; {pairs} interleaved pairs of calls", load());
     let cfg = Config::default();
     let sched = Schedule::cosine(cfg.native_steps, 0.008).unwrap();
     let tr = Trainee::new(&cfg, 0, DType::F32, &dev).unwrap();
     let mut opt = candle_nn::AdamW::new_lr(tr.varmap.all_vars(), 1e-4).unwrap();
-    // The batch (scenes rendered, noised) is made outside the timing, as the peer's is.
-    let batches: Vec<_> = (0..reps + 1).map(|s| comp_lab::clevr::train::step_batch(&sched, &[], 0, s, 32, &dev).unwrap()).collect();
+    // The batches (scenes rendered, noised) are made outside the timing, as the peer's are.
+    let batches: Vec<_> = (0..8).map(|s| comp_lab::clevr::train::step_batch(&sched, &[], 0, s, 32, &dev).unwrap()).collect();
     let mut i = 0;
-    let train = time(1, reps, || {
+    let mut train = || {
+        let s = Instant::now();
         let [xt, t, xy, mask, z] = &batches[i % batches.len()];
         let eps = tr.unet.forward(xt, t, xy, mask).unwrap();
         let l = (eps - z).unwrap().sqr().unwrap().mean_all().unwrap();
         opt.backward_step(&l).unwrap();
         i += 1;
-    });
+        s.elapsed().as_secs_f64()
+    };
     let rows = 32;
     let x = Tensor::randn(0f32, 1.0, (rows, 3, 32, 32), &dev).unwrap();
     let t = Tensor::full(500f32, rows, &dev).unwrap();
     let xy = Tensor::full(0.5f32, (rows, 2), &dev).unwrap();
     let mask = Tensor::ones(rows, DType::F32, &dev).unwrap();
     let net = inference(&tr, &cfg, &dev);
-    let sample = time(2, reps, || {
+    let sample = || {
+        let s = Instant::now();
         net.forward(&x, &t, &xy, &mask).unwrap();
-    });
-    let (ours_ips, ours_ms) = (32.0 / train, 1e3 * sample / rows as f64);
-    println!("comp: train step, batch 32: {ours_ips:.1} images/s; sampling forward, {rows} rows: {ours_ms:.2} ms/row");
+        s.elapsed().as_secs_f64()
+    };
     let Some(python) = std::env::var_os("COMP_PEER_PYTHON") else {
+        let (tr_s, sa_s) = (median((0..pairs).map(|_| train()).collect()), median((0..pairs).map(|_| sample()).collect()));
+        println!(
+            "comp: train step, batch 32: {:.1} images/s; sampling forward, {rows} rows: {:.2} ms/row",
+            32.0 / tr_s,
+            1e3 * sa_s / rows as f64
+        );
         println!("(set COMP_PEER_PYTHON to a Python with torch to measure the peer)");
         return;
     };
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/clevr_unet.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(["--threads", &threads.to_string(), "--batch", "32", "--rows", &rows.to_string(), "--reps", &reps.to_string()])
-        .output()
-        .expect("the peer script runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    print!("{text}");
-    let number = |after: &str, unit: &str| -> Option<f64> {
-        text.lines().find_map(|l| l.split(after).nth(1)?.split(unit).next()?.trim().parse().ok())
+    let mut peer = Peer::start(&python, threads, rows);
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut both = |ours: &mut dyn FnMut() -> f64, what: &str| -> (Vec<f64>, Vec<f64>) {
+        // Two untimed calls each first (allocations, caches, the peer's lazy set-up).
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for k in 0..pairs + 2 {
+            let x = ours();
+            pause();
+            let y = peer.time(what);
+            pause();
+            if k >= 2 {
+                a.push(x);
+                b.push(y);
+            }
+        }
+        (a, b)
     };
-    match (number("s/step, ", "images/s"), number("rows: ", "ms/row")) {
-        (Some(ips), Some(ms)) => println!(
-            "ratio comp / PyTorch: training {:.2} (images/s), sampling {:.2} (rows/s); load average after: {}",
-            ours_ips / ips,
-            ms / ours_ms,
-            load()
-        ),
-        _ => println!("could not read the peer's numbers: {}", String::from_utf8_lossy(&out.stderr)),
-    }
+    let (ct, pt) = both(&mut train, "train");
+    let mut sample = sample;
+    let (cs, ps) = both(&mut sample, "sample");
+    let ratios = |ours: &[f64], theirs: &[f64]| median(theirs.iter().zip(ours).map(|(t, o)| t / o).collect());
+    let (ct_m, pt_m, cs_m, ps_m) = (median(ct.clone()), median(pt.clone()), median(cs.clone()), median(ps.clone()));
+    println!(
+        "comp:    train step, batch 32: {:.1} images/s; sampling forward, {rows} rows: {:.2} ms/row",
+        32.0 / ct_m,
+        1e3 * cs_m / rows as f64
+    );
+    println!(
+        "PyTorch: train step, batch 32: {:.1} images/s; sampling forward, {rows} rows: {:.2} ms/row",
+        32.0 / pt_m,
+        1e3 * ps_m / rows as f64
+    );
+    println!(
+        "ratio comp / PyTorch (speed; ≥ 1: comp as fast or faster), median over {pairs} pairs: training {:.2}, sampling {:.2}; load average after: {}",
+        ratios(&ct, &pt),
+        ratios(&cs, &ps),
+        load()
+    );
 }
 
 /// Each of the UNet's kinds of 3×3 convolution at batch 32, forward and forward + backward, through

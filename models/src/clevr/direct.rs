@@ -102,17 +102,31 @@ impl Shape {
         // at compile time were most of this function's time.
         assert!(self.u == 1 || self.u == 2);
         let shift = self.u - 1;
+        let zeros = ZEROS.as_ptr();
+        // The offset in `x` of the input row each tap row dy of output row oy of image b reads,
+        // or None in the padding: worked out once per output row, not per pixel and tap.
+        let rows = |b: usize, oy: usize| -> [Option<usize>; 3] {
+            std::array::from_fn(|dy| {
+                let iy = oy * self.s + dy;
+                (iy != 0 && iy <= hu).then(|| b * image + ((iy - 1) >> shift) * self.w * self.c)
+            })
+        };
         // Pixel r0's (b, oy, ox), then counted up (no divisions per pixel).
         let (mut b, mut oy, mut ox) = (r0 / (ho * wo), r0 % (ho * wo) / wo, r0 % wo);
+        let mut row = rows(b, oy);
         for _ in 0..n {
-            for dy in 0..3 {
-                let iy = oy * self.s + dy;
+            for base in row {
                 for dx in 0..3 {
                     let ix = ox * self.s + dx;
-                    sources.push(if iy == 0 || iy > hu || ix == 0 || ix > wu {
-                        ZEROS.as_ptr()
-                    } else {
-                        x[b * image + (((iy - 1) >> shift) * self.w + ((ix - 1) >> shift)) * self.c..][..self.c].as_ptr()
+                    sources.push(match base {
+                        Some(base) if ix != 0 && ix <= wu => {
+                            let at = base + ((ix - 1) >> shift) * self.c;
+                            debug_assert!(at + self.c <= x.len());
+                            // In bounds: pixel (iy, ix) of image b, which `x` holds (the callers'
+                            // assertion); the kernels read C floats from here.
+                            x.as_ptr().wrapping_add(at)
+                        }
+                        _ => zeros,
                     });
                 }
             }
@@ -122,6 +136,7 @@ impl Shape {
                 if oy == ho {
                     (oy, b) = (0, b + 1);
                 }
+                row = rows(b, oy);
             }
         }
         Taps { sources }
