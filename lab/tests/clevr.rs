@@ -177,13 +177,14 @@ fn conv3_direct_kernels_match_candle_conv2d_in_f32() {
 /// The fused residual block (one operation, its own backward) computes what the block as
 /// separate operations computes, and so do its gradients: w.r.t. every parameter, the input and
 /// the embedding (through the scale and shift), with and without the 1×1 skip convolution, at
-/// sizes that take one and several row blocks of the skip path.
+/// sizes that take one and several row blocks of the skip path, on one input tensor and on two
+/// concatenated along the channels (a decoder block's).
 #[test]
 fn fused_resblock_matches_the_unfused_one() {
     use comp_models::clevr::blocks::ResBlock;
     let dev = Device::Cpu;
     let rel = |a: &Tensor, b: &Tensor| max_diff(a, b) / (1.0 + b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() as f64);
-    for (cin, cout, groups, h) in [(16, 16, 4, 8), (24, 48, 8, 16), (72, 24, 8, 8)] {
+    for (cin, cout, groups, h, first) in [(16, 16, 4, 8, 16), (24, 48, 8, 16, 16), (72, 24, 8, 8, 48), (96, 48, 8, 8, 48)] {
         let vm = candle_nn::VarMap::new();
         let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev);
         let block = ResBlock::new(cin, cout, 40, groups, vb).unwrap();
@@ -191,19 +192,28 @@ fn fused_resblock_matches_the_unfused_one() {
         for v in vm.all_vars() {
             v.set(&Tensor::randn(0f32, 0.3, v.dims(), &dev).unwrap()).unwrap();
         }
-        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, h, h, cin), &dev).unwrap()).unwrap();
+        let a = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, h, h, first), &dev).unwrap()).unwrap();
+        let b = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, h, h, cin - first), &dev).unwrap()).unwrap();
         let emb = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 40), &dev).unwrap()).unwrap();
-        let a = block.forward(x.as_tensor(), emb.as_tensor()).unwrap();
-        let b = block.forward_unfused(x.as_tensor(), emb.as_tensor()).unwrap();
-        let d = rel(&a, &b);
+        let reference = block.forward_unfused(&Tensor::cat(&[a.as_tensor(), b.as_tensor()], 3).unwrap(), emb.as_tensor()).unwrap();
+        let r = Tensor::randn(0f32, 1.0, reference.dims(), &dev).unwrap();
+        let gr = (&reference * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let fused = if cin == first {
+            block.forward(a.as_tensor(), emb.as_tensor()).unwrap()
+        } else {
+            block.forward_cat(a.as_tensor(), b.as_tensor(), emb.as_tensor()).unwrap()
+        };
+        let d = rel(&fused, &reference);
         assert!(d < 1e-5, "{cin}->{cout} at {h}x{h}: relative diff {d}");
-        let r = Tensor::randn(0f32, 1.0, a.dims(), &dev).unwrap();
-        let ga = (a * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let gb = (b * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gf = (fused * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let data = vm.data().lock().unwrap().clone();
         let named = data.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone()));
-        for (name, t) in named.chain([("x".to_string(), x.as_tensor().clone()), ("emb".to_string(), emb.as_tensor().clone())]) {
-            let d = rel(ga.get(&t).unwrap(), gb.get(&t).unwrap());
+        let inputs = [("a", &a), ("b", &b), ("emb", &emb)].map(|(n, v)| (n.to_string(), v.as_tensor().clone()));
+        for (name, t) in named.chain(inputs) {
+            if name == "b" && cin == first {
+                continue;
+            }
+            let d = rel(gf.get(&t).unwrap(), gr.get(&t).unwrap());
             assert!(d < 1e-4, "{cin}->{cout} at {h}x{h}, {name}: gradient relative diff {d}");
         }
     }

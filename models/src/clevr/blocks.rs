@@ -119,14 +119,31 @@ impl ResBlock {
     /// `x` `[B, H, W, cin]`, `emb` `[B, emb_dim]` → `[B, H, W, cout]`: on the CPU in f32 one
     /// fused operation ([`super::resblock`]), elsewhere [`ResBlock::forward_unfused`].
     pub fn forward(&self, x: &Tensor, emb: &Tensor) -> Result<Tensor> {
-        if reference_ops(x) || x.dtype() != DType::F32 {
+        if !fused(x) {
             return self.forward_unfused(x, emb);
         }
-        let ss = self.emb.forward(&emb.silu()?)?.contiguous()?;
-        let packed = self.packed()?;
-        let keep = x.track_op() || packed.track_op() || ss.track_op();
+        let (ps, op) = self.fused_op(&[x], emb)?;
+        x.contiguous()?.apply_op2(&ps, op)
+    }
+
+    /// [`ResBlock::forward`] on the concatenation of `a` and `b` along the channels (a decoder
+    /// block's features from below and its skip connection), without making it in candle.
+    pub fn forward_cat(&self, a: &Tensor, b: &Tensor, emb: &Tensor) -> Result<Tensor> {
+        if !fused(a) {
+            return self.forward_unfused(&Tensor::cat(&[a, b], 3)?, emb);
+        }
+        let (ps, op) = self.fused_op(&[a, b], emb)?;
+        a.contiguous()?.apply_op3(&b.contiguous()?, &ps, op)
+    }
+
+    /// The fused operation's packed vector (parameters, then the scale and shift) and the
+    /// operation, for input(s) `xs`.
+    fn fused_op(&self, xs: &[&Tensor], emb: &Tensor) -> Result<(Tensor, ResOp)> {
+        let ss = self.emb.forward(&emb.silu()?)?;
+        let ps = Tensor::cat(&[self.packed()?, ss.flatten_all()?], 0)?;
+        let keep = ps.track_op() || xs.iter().any(|x| x.track_op());
         let packing = Packing { cin: self.cin, cout: self.cout, skip: self.skip.is_some() };
-        x.contiguous()?.apply_op3(&packed, &ss, ResOp::new(packing, self.groups, keep))
+        Ok((ps, ResOp::new(packing, self.groups, keep)))
     }
 
     /// The parameters in [`Packing`]'s order, one vector.
@@ -171,6 +188,11 @@ impl ResBlock {
             None => x + h,
         }
     }
+}
+
+/// Whether the residual blocks on `x` take the fused operation: on the CPU in f32.
+fn fused(x: &Tensor) -> bool {
+    !reference_ops(x) && x.dtype() == DType::F32
 }
 
 /// Halves the resolution: a 3×3 convolution with stride 2.

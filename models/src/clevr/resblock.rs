@@ -15,20 +15,27 @@
 //! convolution's output) kept by the operation itself when the block is being trained.
 //!
 //! The block's parameters reach the operation as one vector ([`Packing`]; candle concatenates
-//! them, and its backward splits the gradient: small tensors), the time-and-position embedding
-//! as the block's scale and shift `[B, 2·C_out]` (the linear layer before it stays a candle op).
-//! `lab/tests/clevr.rs` checks the output and every gradient against the unfused block.
+//! them, and its backward splits the gradient: small tensors), followed by the block's scale and
+//! shift `[B, 2·C_out]` from the time-and-position embedding (the linear layer before it stays a
+//! candle op). A decoder block's input, the concatenation of the features from below and the
+//! encoder's skip connection, can come as the two tensors ([`ResOp`] as a [`CustomOp3`]): the
+//! concatenation and, backward, its split are then parallel passes here rather than a copy and
+//! two strided gradient adds on candle's thread. `lab/tests/clevr.rs` checks the output and every
+//! gradient against the unfused block.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Mutex;
 
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{self, gemm, sum_parts, View, TASKS};
 use super::norm::{self, GnAct, EPS};
+use super::simd::par_filled;
 
-/// The order of a block's parameters in its packed vector: GroupNorm 1's γ and β (C_in each),
+/// The order of a block's parameters in its packed vector (C_in counts both inputs of a decoder
+/// block): GroupNorm 1's γ and β (C_in each),
 /// conv 1's weight `[C_out, C_in, 3, 3]` and bias, GroupNorm 2's γ and β (C_out each), conv 2's
 /// weight `[C_out, C_out, 3, 3]` and bias, then, when the channel count changes, the skip
 /// path's 1×1 weight `[C_out, C_in]` and bias.
@@ -84,7 +91,9 @@ impl Packing {
 }
 
 /// The block `y = conv2(SiLU(GN2(h1)·(1 + s) + t)) + skip(x)`, `h1 = conv1(SiLU(GN1(x)))`, on
-/// `x` `[B, H, W, C_in]`, the packed parameters and the scale and shift `[B, 2·C_out]`.
+/// `x` `[B, H, W, C_in]` and the packed parameters followed by the scale and shift
+/// `[B, 2·C_out]` ([`CustomOp2`]), or with x as two tensors `[B, H, W, C₁]` and
+/// `[B, H, W, C_in − C₁]` concatenated along the channels ([`CustomOp3`]).
 pub struct ResOp {
     packing: Packing,
     groups: usize,
@@ -105,6 +114,8 @@ impl ResOp {
 
 /// What the backward pass needs besides the inputs.
 struct Saved {
+    /// The concatenated input, when it came as two tensors.
+    x: Option<Vec<f32>>,
     /// SiLU(GN1(x)): conv 1's input.
     a1: Vec<f32>,
     /// conv 1's output.
@@ -176,7 +187,7 @@ impl ResOp {
                 .zip(x.par_chunks(block * cin))
                 .for_each(|(yb, xb)| yb.iter_mut().zip(xb).for_each(|(v, x)| *v += x));
         }
-        (y, Saved { a1, h1, a2 })
+        (y, Saved { x: None, a1, h1, a2 })
     }
 
     /// Gradients of `sum(dy · y)` with respect to x, the packed parameters and the scale and shift.
@@ -269,20 +280,136 @@ fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     }
 }
 
+/// A tensor's f32 values (contiguous, on the CPU), for `f` to read.
+fn with_f32s<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let (s, l) = t.storage_and_layout();
+    let Storage::Cpu(s) = &*s else { bail!("the fused residual block runs on the CPU only") };
+    f(f32s(s, &l)?)
+}
+
+/// Pixel rows of `a` (`ca` channels) and `b` (`cb`) side by side: `[.., ca + cb]`.
+fn concat(a: &[f32], b: &[f32], ca: usize, cb: usize) -> Vec<f32> {
+    let c = ca + cb;
+    let rows = 256;
+    // SAFETY: each chunk's rows are written in full, both parts.
+    #[allow(unsafe_code)]
+    unsafe {
+        par_filled(
+            a.len() / ca * c,
+            rows * c,
+            || (),
+            |_, i, x| {
+                let (a, b) = (&a[i * rows * ca..], &b[i * rows * cb..]);
+                for ((x, a), b) in x.chunks_exact_mut(c).zip(a.chunks_exact(ca)).zip(b.chunks_exact(cb)) {
+                    for (x, v) in x.iter_mut().zip(a.iter().chain(b)) {
+                        *x = MaybeUninit::new(*v);
+                    }
+                }
+            },
+        )
+    }
+}
+
+/// The inverse of [`concat`].
+fn split(x: &[f32], ca: usize, cb: usize) -> (Vec<f32>, Vec<f32>) {
+    let c = ca + cb;
+    let n = x.len() / c;
+    let rows = 256;
+    // Channels `from..from + width` of every row.
+    let part = |from: usize, width: usize| {
+        // SAFETY: each chunk's rows are written in full.
+        #[allow(unsafe_code)]
+        unsafe {
+            par_filled(
+                n * width,
+                rows * width,
+                || (),
+                |_, i, out| {
+                    for (o, x) in out.chunks_exact_mut(width).zip(x[i * rows * c..].chunks_exact(c)) {
+                        for (o, v) in o.iter_mut().zip(&x[from..from + width]) {
+                            *o = MaybeUninit::new(*v);
+                        }
+                    }
+                },
+            )
+        }
+    };
+    (part(0, ca), part(ca, cb))
+}
+
 impl ResOp {
-    fn check(&self, x: &Shape, p: &Shape, ss: &Shape) -> Result<[usize; 4]> {
-        let (b, h, w, c) = x.dims4()?;
+    /// The input's `[B, H, W, C_in]` from its part(s)' shapes, after checking them and the
+    /// packed vector's length.
+    fn check(&self, xs: &[&Shape], ps: &Shape) -> Result<[usize; 4]> {
         let Packing { cin, cout, .. } = self.packing;
-        if c != cin || p.dims() != [self.packing.len()] || ss.dims() != [b, 2 * cout] {
-            bail!("fused residual block: inputs {x:?}, {p:?}, {ss:?} for {cin} → {cout} channels")
+        let (b, h, w, mut c) = xs[0].dims4()?;
+        for x in &xs[1..] {
+            let (b2, h2, w2, c2) = x.dims4()?;
+            if (b2, h2, w2) != (b, h, w) {
+                bail!("fused residual block: inputs {:?} and {x:?} do not concatenate", xs[0])
+            }
+            c += c2;
+        }
+        if c != cin || ps.dims() != [self.packing.len() + b * 2 * cout] {
+            bail!("fused residual block: inputs {xs:?}, {ps:?} for {cin} → {cout} channels")
         }
         Ok([b, h, w, c])
+    }
+
+    /// The forward pass on the input `x`, or on `made`, the concatenated input this operation
+    /// made (then kept for the backward pass too).
+    fn run_forward(&self, x: &[f32], made: Option<Vec<f32>>, ps: &[f32], dims: [usize; 4]) -> Result<(CpuStorage, Shape)> {
+        let (p, ss) = ps.split_at(self.packing.len());
+        let setup = self.setup(p, ss, dims);
+        let (y, mut saved) = self.forward(made.as_deref().unwrap_or(x), p, &setup);
+        if self.keep {
+            saved.x = made;
+            *self.saved.lock().expect("no panic while held") = Some(saved);
+        }
+        let [b, h, w, _] = dims;
+        Ok((CpuStorage::F32(y), Shape::from((b, h, w, self.packing.cout))))
+    }
+
+    /// The backward pass: the (concatenated) input's gradient and the packed vector's.
+    fn run_backward(&self, x: Option<&[f32]>, ps: &Tensor, dims: [usize; 4], grad: &Tensor) -> Result<(Vec<f32>, Tensor)> {
+        let guard = self.saved.lock().expect("no panic while held");
+        // Kept whenever an input tracks gradients, which candle's backward needs to reach here.
+        let Some(saved) = &*guard else { bail!("the fused residual block kept no activations for its backward pass") };
+        let Some(x) = x.or(saved.x.as_deref()) else { bail!("the fused residual block kept no input for its backward pass") };
+        let grad = grad.contiguous()?;
+        let (dx, dps) = with_f32s(ps, |ps| {
+            with_f32s(&grad, |dy| {
+                let (p, ss) = ps.split_at(self.packing.len());
+                let setup = self.setup(p, ss, dims);
+                let (dx, mut dp, dss) = self.backward(x, p, ss, dy, &setup, saved);
+                dp.extend_from_slice(&dss);
+                Ok((dx, dp))
+            })
+        })?;
+        Ok((dx, Tensor::from_vec(dps, ps.shape(), ps.device())?))
+    }
+}
+
+impl CustomOp2 for ResOp {
+    fn name(&self) -> &'static str {
+        "resblock-nhwc"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = self.check(&[l1.shape()], l2.shape())?;
+        self.run_forward(f32s(s1, l1)?, None, f32s(s2, l2)?, dims)
+    }
+
+    fn bwd(&self, x: &Tensor, ps: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dims = self.check(&[x.shape()], ps.shape())?;
+        let (dx, dps) = with_f32s(x, |x| self.run_backward(Some(x), ps, dims, grad))?;
+        Ok((Some(Tensor::from_vec(dx, x.shape(), x.device())?), Some(dps)))
     }
 }
 
 impl CustomOp3 for ResOp {
     fn name(&self) -> &'static str {
-        "resblock-nhwc"
+        "resblock-concat-nhwc"
     }
 
     fn cpu_fwd(
@@ -294,45 +421,23 @@ impl CustomOp3 for ResOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = self.check(l1.shape(), l2.shape(), l3.shape())?;
-        let (x, p, ss) = (f32s(s1, l1)?, f32s(s2, l2)?, f32s(s3, l3)?);
-        let setup = self.setup(p, ss, dims);
-        let (y, saved) = self.forward(x, p, &setup);
-        if self.keep {
-            *self.saved.lock().expect("no panic while held") = Some(saved);
-        }
-        let [b, h, w, _] = dims;
-        Ok((CpuStorage::F32(y), Shape::from((b, h, w, self.packing.cout))))
+        let dims = self.check(&[l1.shape(), l2.shape()], l3.shape())?;
+        let (ca, cb) = (l1.shape().dims()[3], l2.shape().dims()[3]);
+        let x = concat(f32s(s1, l1)?, f32s(s2, l2)?, ca, cb);
+        self.run_forward(&[], Some(x), f32s(s3, l3)?, dims)
     }
 
     fn bwd(
         &self,
-        x: &Tensor,
-        p: &Tensor,
-        ss: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        ps: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dims = self.check(x.shape(), p.shape(), ss.shape())?;
-        let grad = grad.contiguous()?;
-        let (sx, lx) = x.storage_and_layout();
-        let (sp, lp) = p.storage_and_layout();
-        let (sss, lss) = ss.storage_and_layout();
-        let (sg, lg) = grad.storage_and_layout();
-        let (Storage::Cpu(sx), Storage::Cpu(sp), Storage::Cpu(sss), Storage::Cpu(sg)) = (&*sx, &*sp, &*sss, &*sg) else {
-            bail!("the fused residual block runs on the CPU only")
-        };
-        let (xv, pv, ssv, dy) = (f32s(sx, lx)?, f32s(sp, lp)?, f32s(sss, lss)?, f32s(sg, lg)?);
-        let setup = self.setup(pv, ssv, dims);
-        let guard = self.saved.lock().expect("no panic while held");
-        // Kept whenever an input tracks gradients, which candle's backward needs to reach here.
-        let Some(saved) = &*guard else { bail!("the fused residual block kept no activations for its backward pass") };
-        let (dx, dp, dss) = self.backward(xv, pv, ssv, dy, &setup, saved);
-        let dev = x.device();
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
-            Some(Tensor::from_vec(dp, p.shape(), dev)?),
-            Some(Tensor::from_vec(dss, ss.shape(), dev)?),
-        ))
+        let dims = self.check(&[a.shape(), b.shape()], ps.shape())?;
+        let (dx, dps) = self.run_backward(None, ps, dims, grad)?;
+        let (da, db) = split(&dx, a.dim(3)?, b.dim(3)?);
+        Ok((Some(Tensor::from_vec(da, a.shape(), a.device())?), Some(Tensor::from_vec(db, b.shape(), b.device())?), Some(dps)))
     }
 }

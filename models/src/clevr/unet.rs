@@ -253,7 +253,7 @@ impl Unet {
         for (blocks, us) in &self.up {
             for blk in blocks {
                 let skip = skips.pop().expect("one skip per up block");
-                h = blk.forward(&Tensor::cat(&[&h, &skip], 3)?, &emb)?;
+                h = blk.forward_cat(&h, &skip, &emb)?;
             }
             if let Some(us) = us {
                 h = us.forward(&h)?;
