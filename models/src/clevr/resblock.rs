@@ -284,7 +284,7 @@ fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
 fn with_f32s<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let (s, l) = t.storage_and_layout();
     let Storage::Cpu(s) = &*s else { bail!("the fused residual block runs on the CPU only") };
-    f(f32s(s, &l)?)
+    f(f32s(s, l)?)
 }
 
 /// Pixel rows of `a` (`ca` channels) and `b` (`cb`) side by side: `[.., ca + cb]`.
