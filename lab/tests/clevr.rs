@@ -219,6 +219,32 @@ fn fused_resblock_matches_the_unfused_one() {
     }
 }
 
+/// The fused residual block computes the same bits on any number of threads (its row blocks are
+/// chosen from the shapes, the skip path's weight-gradient parts summed in order), so training
+/// stays deterministic.
+#[test]
+fn fused_resblock_is_the_same_on_any_number_of_threads() {
+    use comp_models::clevr::blocks::ResBlock;
+    let dev = Device::Cpu;
+    let vm = candle_nn::VarMap::new();
+    let block = ResBlock::new(72, 24, 40, 8, candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+    card::init_weights(&vm, 9).unwrap();
+    let a = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 16, 16, 48), &dev).unwrap()).unwrap();
+    let b = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 16, 16, 24), &dev).unwrap()).unwrap();
+    let emb = Tensor::randn(0f32, 1.0, (5, 40), &dev).unwrap();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let y = block.forward_cat(a.as_tensor(), b.as_tensor(), &emb).unwrap();
+            let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let mut out = vec![flat(&y), flat(g.get(a.as_tensor()).unwrap()), flat(g.get(b.as_tensor()).unwrap())];
+            out.extend(vm.all_vars().iter().map(|v| flat(g.get(v.as_tensor()).unwrap())));
+            out
+        })
+    };
+    assert!(run(1) == run(3), "results differ between 1 and 3 threads");
+}
+
 /// The fused GroupNorm + affine + SiLU kernel against the same function in basic ops, forward
 /// and backward (w.r.t. x and the affine coefficients), with and without SiLU.
 #[test]
