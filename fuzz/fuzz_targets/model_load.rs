@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut card) = serde_json::from_slice::<serde_json::Value>(card) else { return };
     if let Some(w) = card.get_mut("weights").and_then(|w| w.as_object_mut()) {
         w.insert("bytes".into(), (weights.len() as u64).into());
-        w.insert("fnv1a64".into(), comp_models::mlp::card::fnv1a64(weights).into());
+        w.insert("fnv1a64".into(), comp_models::weights::fnv1a64(weights).into());
     }
     let dir = std::env::temp_dir().join(format!("comp-fuzz-model-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -22,5 +22,7 @@ fuzz_target!(|data: &[u8]| {
     for name in ["toy2d-mlp", "toy2d-mlp-eps"] {
         let _ = comp_models::mlp::Mlp::load_dir(name, &dir, &dev);
     }
-    let _ = comp_models::clevr::ClevrPos::load(&dir, &dev);
+    for kind in ["clevr-pos", "clevr-attr"] {
+        let _ = comp_models::clevr::Clevr::load_as(kind, &dir, &dev);
+    }
 });
