@@ -122,6 +122,8 @@ struct Saved {
     h1: Vec<f32>,
     /// SiLU(GN2(h1)·(1 + s) + t): conv 2's input.
     a2: Vec<f32>,
+    /// The forward pass's affine maps and matrices, which the backward pass uses too.
+    setup: Setup,
 }
 
 /// The pieces of one call: shapes, the per-sample affine maps of both GroupNorms and both
@@ -153,7 +155,7 @@ impl ResOp {
         Setup { dims, ab1, ab2, k1, k2 }
     }
 
-    fn forward(&self, x: &[f32], p: &[f32], s: &Setup) -> (Vec<f32>, Saved) {
+    fn forward(&self, x: &[f32], p: &[f32], s: Setup) -> (Vec<f32>, Saved) {
         let Packing { cin, cout, skip } = self.packing;
         let [b, h, w, _] = s.dims;
         let a1 = norm::forward(x, &s.ab1, [b, h * w, cin], self.gn());
@@ -187,11 +189,12 @@ impl ResOp {
                 .zip(x.par_chunks(block * cin))
                 .for_each(|(yb, xb)| yb.iter_mut().zip(xb).for_each(|(v, x)| *v += x));
         }
-        (y, Saved { x: None, a1, h1, a2 })
+        (y, Saved { x: None, a1, h1, a2, setup: s })
     }
 
     /// Gradients of `sum(dy · y)` with respect to x, the packed parameters and the scale and shift.
-    fn backward(&self, x: &[f32], p: &[f32], ss: &[f32], dy: &[f32], s: &Setup, saved: &Saved) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    fn backward(&self, x: &[f32], p: &[f32], ss: &[f32], dy: &[f32], saved: &Saved) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let s = &saved.setup;
         let Packing { cin, cout, skip } = self.packing;
         let q = self.packing.parts();
         let [b, h, w, _] = s.dims;
@@ -360,8 +363,7 @@ impl ResOp {
     /// made (then kept for the backward pass too).
     fn run_forward(&self, x: &[f32], made: Option<Vec<f32>>, ps: &[f32], dims: [usize; 4]) -> Result<(CpuStorage, Shape)> {
         let (p, ss) = ps.split_at(self.packing.len());
-        let setup = self.setup(p, ss, dims);
-        let (y, mut saved) = self.forward(made.as_deref().unwrap_or(x), p, &setup);
+        let (y, mut saved) = self.forward(made.as_deref().unwrap_or(x), p, self.setup(p, ss, dims));
         if self.keep {
             saved.x = made;
             *self.saved.lock().expect("no panic while held") = Some(saved);
@@ -371,7 +373,7 @@ impl ResOp {
     }
 
     /// The backward pass: the (concatenated) input's gradient and the packed vector's.
-    fn run_backward(&self, x: Option<&[f32]>, ps: &Tensor, dims: [usize; 4], grad: &Tensor) -> Result<(Vec<f32>, Tensor)> {
+    fn run_backward(&self, x: Option<&[f32]>, ps: &Tensor, grad: &Tensor) -> Result<(Vec<f32>, Tensor)> {
         let guard = self.saved.lock().expect("no panic while held");
         // Kept whenever an input tracks gradients, which candle's backward needs to reach here.
         let Some(saved) = &*guard else { bail!("the fused residual block kept no activations for its backward pass") };
@@ -380,8 +382,7 @@ impl ResOp {
         let (dx, dps) = with_f32s(ps, |ps| {
             with_f32s(&grad, |dy| {
                 let (p, ss) = ps.split_at(self.packing.len());
-                let setup = self.setup(p, ss, dims);
-                let (dx, mut dp, dss) = self.backward(x, p, ss, dy, &setup, saved);
+                let (dx, mut dp, dss) = self.backward(x, p, ss, dy, saved);
                 dp.extend_from_slice(&dss);
                 Ok((dx, dp))
             })
@@ -401,8 +402,8 @@ impl CustomOp2 for ResOp {
     }
 
     fn bwd(&self, x: &Tensor, ps: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dims = self.check(&[x.shape()], ps.shape())?;
-        let (dx, dps) = with_f32s(x, |x| self.run_backward(Some(x), ps, dims, grad))?;
+        self.check(&[x.shape()], ps.shape())?;
+        let (dx, dps) = with_f32s(x, |x| self.run_backward(Some(x), ps, grad))?;
         Ok((Some(Tensor::from_vec(dx, x.shape(), x.device())?), Some(dps)))
     }
 }
@@ -435,8 +436,8 @@ impl CustomOp3 for ResOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dims = self.check(&[a.shape(), b.shape()], ps.shape())?;
-        let (dx, dps) = self.run_backward(None, ps, dims, grad)?;
+        self.check(&[a.shape(), b.shape()], ps.shape())?;
+        let (dx, dps) = self.run_backward(None, ps, grad)?;
         let (da, db) = split(&dx, a.dim(3)?, b.dim(3)?);
         Ok((Some(Tensor::from_vec(da, a.shape(), a.device())?), Some(Tensor::from_vec(db, b.shape(), b.device())?), Some(dps)))
     }
